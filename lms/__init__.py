@@ -1,0 +1,112 @@
+"""Vanguard (先锋学堂): the application factory."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from lms.config import Config
+
+# Each module defines a blueprint named ``bp``; later domains add theirs here.
+BLUEPRINT_MODULES = (
+    "lms.home",
+    "lms.auth.views",
+    "lms.auth.admin",
+)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, CLI and error pages.
+
+    Starts no thread, runs no migration and opens no network connection; the
+    scheduler is started by ``lms.jobs.start_in_process`` (serving process only)
+    or by ``flask lms worker``.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(Config)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("LMS")
+    if config:
+        app.config.update(config)
+    _finish_config(app)
+
+    from lms import extensions, security
+    from lms.auth import login as auth_login
+    from lms.errors import register_error_handlers
+    from lms.i18n import init_babel
+
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(app, extensions.db, directory=str(Path(app.root_path).parent / "migrations"))
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    init_babel(app)
+    auth_login.init_app(app)
+    security.init_app(app)
+    register_error_handlers(app)
+
+    import lms.models  # noqa: F401  (every domain's tables, for Alembic and relationships)
+
+    for module_name in BLUEPRINT_MODULES:
+        app.register_blueprint(importlib.import_module(module_name).bp)
+
+    from lms.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    cfg = app.config
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not cfg.get("SECRET_KEY"):
+        if cfg.get("ENV_NAME") in ("development", "test") or cfg.get("TESTING"):
+            cfg["SECRET_KEY"] = _development_secret(Path(app.instance_path))
+        else:
+            raise RuntimeError(
+                "LMS_SECRET_KEY is not set. Set it in the environment or in instance/config.py "
+                "(e.g. LMS_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')). "
+                "Only LMS_ENV_NAME=development generates one by itself."
+            )
+    url = (
+        cfg.get("SQLALCHEMY_DATABASE_URI")
+        or cfg.get("DATABASE_URL")
+        or ("sqlite:///" + str(Path(app.instance_path) / "lms.sqlite3"))
+    )
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    cfg["SQLALCHEMY_DATABASE_URI"] = url
+    if url.startswith("sqlite"):
+        options = dict(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.setdefault("connect_args", {}).setdefault("timeout", 15)
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    else:
+        options = dict(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.setdefault("pool_pre_ping", True)
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if not cfg.get("MEDIA_ROOT"):
+        cfg["MEDIA_ROOT"] = str(Path(app.instance_path) / "media")
+    if cfg.get("REDIS_URL"):
+        cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"]
+    cfg["MAX_CONTENT_LENGTH"] = None  # uploads are chunked and bounded per route
+    cfg["BABEL_DEFAULT_TIMEZONE"] = cfg["TIMEZONE"]
+    dirs = [str(Path(app.root_path) / "translations")]
+    dirs += [str(p) for p in sorted(Path(app.root_path).glob("*/translations"))]
+    cfg["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(dirs)
+
+
+def _development_secret(instance: Path) -> str:
+    """A per-checkout secret kept in instance/secret_key, so sessions survive restarts."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

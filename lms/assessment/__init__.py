@@ -1,0 +1,1 @@
+"""Learning targets, scoring, reports, exports and reminders."""

@@ -1,0 +1,1 @@
+"""Accounts, branches (a tree), statuses and roles, login, permission scope."""

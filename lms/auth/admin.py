@@ -1,0 +1,302 @@
+"""Admin and secretary pages: members, branches and bulk member import."""
+
+from __future__ import annotations
+
+import io
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from lms.auth import importer, services
+from lms.auth.forms import (
+    BranchForm,
+    BranchMoveForm,
+    ConfirmForm,
+    MemberImportForm,
+    PasswordResetForm,
+    UserForm,
+)
+from lms.auth.models import Branch, BranchKind, MemberStatus, Role, User
+from lms.auth.permissions import admin_required, get_member_or_404, member_scope_clause, secretary_required
+from lms.errors import DomainError, ValidationFailed
+from lms.extensions import db
+from lms.navigation import register_nav
+from lms.spreadsheets import XLSX_MIMETYPE, read_upload, xlsx_bytes
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+register_nav("admin.users", _l("Members"), roles=(Role.ADMIN, Role.SECRETARY), order=10, section="manage")
+register_nav("admin.branches", _l("Branches"), roles=(Role.ADMIN,), order=20, section="manage")
+register_nav("admin.import_members", _l("Import members"), roles=(Role.ADMIN,), order=30, section="manage")
+
+PAGE_SIZE = 50
+
+
+def _branch_choices(include_none: bool, none_label=None) -> list[tuple[int, str]]:
+    choices = [(0, str(none_label or _l("(none)")))] if include_none else []
+    for branch in services.branch_tree():
+        choices.append((branch.id, "　" * branch.depth + branch.name))
+    return choices
+
+
+@bp.route("/users")
+@secretary_required
+def users():
+    """Members in the viewer's scope, searchable and filterable."""
+    query_text = request.args.get("q", "").strip()
+    status = request.args.get("status", "")
+    role = request.args.get("role", "")
+    active = request.args.get("active", "1")
+    page = max(request.args.get("page", 1, type=int), 1)
+    query = sa.select(User).where(member_scope_clause(current_user)).order_by(User.name, User.id)
+    if query_text:
+        like = f"%{query_text}%"
+        key = services.normalize_login(query_text)
+        query = query.where(sa.or_(User.name.like(like), User.username.like(f"%{key}%"), User.phone.like(f"%{key}%")))
+    if status in MemberStatus.__members__.values():
+        query = query.where(User.status == status)
+    if role in Role.__members__.values():
+        query = query.where(User.role == role)
+    if active in ("0", "1"):
+        query = query.where(User.is_active.is_(active == "1"))
+    pagination = db.paginate(query, page=page, per_page=PAGE_SIZE, error_out=False)
+    return render_template(
+        "admin/users.html",
+        pagination=pagination,
+        q=query_text,
+        status=status,
+        role=role,
+        active=active,
+        statuses=list(MemberStatus),
+        roles=list(Role),
+    )
+
+
+@bp.route("/users/<int:user_id>")
+@secretary_required
+def user_detail(user_id: int):
+    member = get_member_or_404(current_user, user_id)
+    return render_template("admin/user_detail.html", member=member, reset_form=PasswordResetForm())
+
+
+def _fields_from(form: UserForm) -> services.UserFields:
+    return services.UserFields(
+        username=form.username.data,
+        name=form.name.data,
+        phone=form.phone.data,
+        id_number=form.id_number.data,
+        email=form.email.data,
+        status=MemberStatus(form.status.data),
+        role=Role(form.role.data),
+        branch_id=form.branch_id.data or None,
+        admitted_on=form.admitted_on.data,
+        probation_end=form.probation_end.data,
+        is_committee_member=form.is_committee_member.data,
+    )
+
+
+def _put_error(form, error: DomainError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, str(error.message)]
+    else:
+        form.form_errors.append(str(error.message))
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@admin_required
+def user_new():
+    form = UserForm()
+    form.branch_id.choices = _branch_choices(True)
+    if form.validate_on_submit():
+        if not form.password.data:
+            form.password.errors = [str(_l("An initial password is required."))]
+        else:
+            try:
+                user = services.create_user(_fields_from(form), form.password.data, must_change_password=True)
+            except DomainError as error:
+                db.session.rollback()
+                _put_error(form, error)
+            else:
+                db.session.commit()
+                flash(_l("Account %(name)s created.", name=user.name), "success")
+                return redirect(url_for("admin.user_detail", user_id=user.id))
+    return render_template("admin/user_form.html", form=form, member=None)
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@admin_required
+def user_edit(user_id: int):
+    member = get_member_or_404(current_user, user_id)
+    form = UserForm(obj=member)
+    form.branch_id.choices = _branch_choices(True)
+    if request.method == "GET":
+        form.branch_id.data = member.branch_id or 0
+        form.status.data = str(member.status)
+        form.role.data = str(member.role)
+    del form.password
+    if form.validate_on_submit():
+        try:
+            services.update_user(member, _fields_from(form))
+        except DomainError as error:
+            db.session.rollback()
+            _put_error(form, error)
+        else:
+            db.session.commit()
+            flash(_l("Changes saved."), "success")
+            return redirect(url_for("admin.user_detail", user_id=member.id))
+    return render_template("admin/user_form.html", form=form, member=member)
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@admin_required
+def user_set_active(user_id: int):
+    member = get_member_or_404(current_user, user_id)
+    active = request.form.get("active") == "1"
+    try:
+        services.set_active(member, active, actor=current_user)
+    except DomainError as error:
+        flash(error.message, "danger")
+    else:
+        db.session.commit()
+        flash(_l("Account reactivated.") if active else _l("Account deactivated; its sessions have ended."), "success")
+    return redirect(url_for("admin.user_detail", user_id=member.id))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@admin_required
+def user_reset_password(user_id: int):
+    member = get_member_or_404(current_user, user_id)
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(member, form.new_password.data)
+        except ValidationFailed as error:
+            flash(error.message, "danger")
+        else:
+            db.session.commit()
+            flash(_l("Temporary password set; the member must change it at next login."), "success")
+    else:
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "danger")
+    return redirect(url_for("admin.user_detail", user_id=member.id))
+
+
+@bp.route("/branches", methods=["GET", "POST"])
+@admin_required
+def branches():
+    form = BranchForm()
+    form.parent_id.choices = _branch_choices(True, _l("(top level)"))
+    if form.validate_on_submit():
+        try:
+            branch = services.create_branch(form.name.data, BranchKind(form.kind.data), form.parent_id.data or None)
+        except DomainError as error:
+            db.session.rollback()
+            _put_error(form, error)
+        else:
+            db.session.commit()
+            flash(_l("Branch %(name)s created.", name=branch.name), "success")
+            return redirect(url_for("admin.branches"))
+    tree = services.branch_tree()
+    counts = dict(
+        db.session.execute(
+            sa.select(User.branch_id, sa.func.count()).where(User.is_active.is_(True)).group_by(User.branch_id)
+        ).all()
+    )
+    return render_template("admin/branches.html", tree=tree, form=form, counts=counts)
+
+
+@bp.route("/branches/<int:branch_id>", methods=["GET", "POST"])
+@admin_required
+def branch_edit(branch_id: int):
+    branch = db.get_or_404(Branch, branch_id)
+    form = BranchForm(obj=branch, prefix="edit")
+    del form.parent_id
+    move_form = BranchMoveForm(prefix="move")
+    inside = set(db.session.scalars(services.subtree_ids_query(branch)))
+    move_form.parent_id.choices = [c for c in _branch_choices(True, _l("(top level)")) if c[0] not in inside]
+    if request.method == "GET":
+        form.kind.data = str(branch.kind)
+        move_form.parent_id.data = branch.parent_id or 0
+    try:
+        if "edit-name" in request.form and form.validate_on_submit():
+            services.rename_branch(branch, form.name.data, BranchKind(form.kind.data))
+            db.session.commit()
+            flash(_l("Changes saved."), "success")
+            return redirect(url_for("admin.branches"))
+        if "move-parent_id" in request.form and move_form.validate_on_submit():
+            services.move_branch(branch, move_form.parent_id.data or None)
+            db.session.commit()
+            flash(_l("Branch moved."), "success")
+            return redirect(url_for("admin.branches"))
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+    return render_template("admin/branch_edit.html", branch=branch, form=form, move_form=move_form)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@admin_required
+def import_members():
+    form = MemberImportForm()
+    report = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            payload = read_upload(upload.stream, current_app.config["MAX_IMPORT_MB"] * 1024 * 1024)
+            report = importer.prepare_import(
+                upload.filename, payload, form.default_password.data or None, admin=current_user
+            )
+        except ValidationFailed as error:
+            _put_error(form, error)
+    return render_template(
+        "admin/import_members.html",
+        form=form,
+        report=report,
+        confirm_form=ConfirmForm(token=report.token if report else ""),
+        columns=importer.TEMPLATE_COLUMNS,
+        max_mb=current_app.config["MAX_IMPORT_MB"],
+    )
+
+
+@bp.route("/import/confirm", methods=["POST"])
+@admin_required
+def import_members_confirm():
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        report = importer.confirm_import(form.token.data, admin=current_user)
+    except DomainError as error:
+        flash(error.message, "danger")
+        return redirect(url_for("admin.import_members"))
+    db.session.commit()
+    flash(_l("%(n)d accounts created; %(m)d rows skipped.", n=report.valid_count, m=report.invalid_count), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/import/template.xlsx")
+@admin_required
+def import_members_template():
+    header = [header for _, header, _ in importer.TEMPLATE_COLUMNS]
+    example = [
+        "张三",
+        "",
+        "13800000001",
+        "",
+        "zhangsan@example.com",
+        "第一党支部",
+        "正式党员",
+        "党员",
+        "否",
+        "2015-07-01",
+        "",
+        "Welcome2026",
+    ]
+    payload = xlsx_bytes([("members", header, [example])])
+    return send_file(
+        io.BytesIO(payload), mimetype=XLSX_MIMETYPE, as_attachment=True, download_name="member-import-template.xlsx"
+    )

@@ -1,0 +1,81 @@
+"""Account, branch and import forms."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, DateField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from lms.auth.models import BRANCH_KIND_LABELS, MEMBER_STATUS_LABELS, ROLE_LABELS
+
+
+class LoginForm(FlaskForm):
+    login = StringField(_l("Username, mobile number or ID number"), validators=[DataRequired(), Length(max=80)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    remember = BooleanField(_l("Keep me logged in on this device"))
+    next = HiddenField()
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=200)])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("new_password", message=_l("The two passwords differ."))],
+    )
+
+
+class LanguageForm(FlaskForm):
+    locale = SelectField(_l("Language"), choices=[("zh_Hans", "简体中文"), ("en", "English")])
+    next = HiddenField()
+
+
+def _choices(labels) -> list[tuple[str, object]]:
+    return [(str(key), label) for key, label in labels.items()]
+
+
+class UserForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
+    phone = StringField(_l("Mobile number"), validators=[Optional(), Length(max=20)])
+    id_number = StringField(_l("ID number"), validators=[Optional(), Length(max=32)])
+    email = EmailField(_l("E-mail"), validators=[Optional(), Length(max=254)])
+    branch_id = SelectField(_l("Branch"), coerce=int)
+    status = SelectField(_l("Member status"), choices=_choices(MEMBER_STATUS_LABELS))
+    role = SelectField(_l("Role"), choices=_choices(ROLE_LABELS))
+    is_committee_member = BooleanField(_l("Branch committee member"))
+    admitted_on = DateField(_l("Admission date"), validators=[Optional()])
+    probation_end = DateField(_l("Probation end date"), validators=[Optional()])
+    password = PasswordField(
+        _l("Initial password"),
+        validators=[Optional(), Length(min=8, max=200)],
+        description=_l("Only when creating; the member must change it at first login."),
+    )
+
+
+class PasswordResetForm(FlaskForm):
+    new_password = PasswordField(_l("Temporary password"), validators=[DataRequired(), Length(min=8, max=200)])
+
+
+class BranchForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    kind = SelectField(_l("Kind"), choices=_choices(BRANCH_KIND_LABELS))
+    parent_id = SelectField(_l("Parent"), coerce=int)
+
+
+class BranchMoveForm(FlaskForm):
+    parent_id = SelectField(_l("New parent"), coerce=int)
+
+
+class MemberImportForm(FlaskForm):
+    file = FileField(_l("File (.xlsx or .csv)"), validators=[FileRequired()])
+    default_password = PasswordField(
+        _l("Initial password for rows without one"),
+        validators=[Optional(), Length(min=8, max=200)],
+    )
+
+
+class ConfirmForm(FlaskForm):
+    token = HiddenField(validators=[DataRequired()])

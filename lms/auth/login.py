@@ -1,0 +1,57 @@
+"""Flask-Login wiring: revocable sessions and the forced first-login password change."""
+
+from __future__ import annotations
+
+from flask import Flask, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from lms.auth.models import User
+from lms.extensions import db, login_manager
+
+# Endpoints a user who must change the password may still reach.
+_ALLOWED_BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "auth.set_language", "static"}
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to see this page.")
+    login_manager.login_message_category = "warning"
+    # Protect sessions against cookie theft across networks/browsers.
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        # The session id is "<id>.<session_version>": a bumped version (logout elsewhere,
+        # password change, deactivation) makes every older session anonymous at once.
+        user_pk, _, version = user_id.partition(".")
+        if not user_pk.isdigit() or not version.isdigit():
+            return None
+        user = db.session.get(User, int(user_pk))
+        if user is None or not user.is_active or user.session_version != int(version):
+            return None
+        return user
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        from lms.errors import wants_json
+
+        if wants_json():
+            from flask import jsonify
+
+            return jsonify(ok=False, error=str(_l("Please log in again."))), 401
+        from flask import flash
+
+        flash(login_manager.login_message, login_manager.login_message_category)
+        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+
+    @app.before_request
+    def force_password_change():
+        if (
+            current_user.is_authenticated
+            and current_user.must_change_password
+            and request.endpoint not in _ALLOWED_BEFORE_PASSWORD_CHANGE
+        ):
+            return redirect(url_for("auth.change_password"))
+        return None

@@ -1,0 +1,72 @@
+"""Configuration: defaults here, then instance/config.py, then LMS_* environment variables.
+
+Every setting is read as ``app.config[NAME]`` and set from the environment as
+``LMS_NAME`` (values are parsed as JSON when they can be, so ``LMS_HEARTBEAT_SECONDS=15``
+is an int). Nothing here is a secret.
+"""
+
+from __future__ import annotations
+
+
+class Config:
+    # The environment: "development" allows a generated secret key; anything else needs one.
+    ENV_NAME = "production"
+    SECRET_KEY: str | None = None
+    # Empty means the embedded default: a SQLite file in instance/.
+    DATABASE_URL = ""
+    REDIS_URL = ""
+    MEDIA_ROOT = ""  # empty: instance/media
+    TIMEZONE = "Asia/Shanghai"
+    # "inprocess" runs APScheduler inside the serving process (quick start); anything
+    # else leaves scheduled jobs to `flask lms worker`.
+    SCHEDULER = "off"
+    SCHEDULER_LEASE_SECONDS = 60
+
+    # Study time (DESIGN.md §3).
+    HEARTBEAT_SECONDS = 15
+    MAX_PLAYBACK_RATE = 2.0
+    COMPLETION_RATIO = 0.9
+    MINUTES_PER_STUDY_HOUR = 45
+    OFFLINE_EDIT_WINDOW_DAYS = 30
+
+    # Quizzes (DESIGN.md §4).
+    QUIZ_GRACE_SECONDS = 20
+
+    # Media (DESIGN.md §7).
+    MAX_UPLOAD_MB = 4096
+    MAX_DURATION_MINUTES = 240
+    FFMPEG = ""
+    FFPROBE = ""
+    MEDIA_ACCEL_REDIRECT = ""
+
+    # Rate limits, sized for honest use.
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
+    LOGIN_LIMIT_PER_IP = "30 per 5 minutes"
+
+    # Mail (reminders); empty host means no e-mail, in-app notifications only.
+    SMTP_HOST = ""
+    SMTP_PORT = 25
+    SMTP_USER = ""
+    SMTP_PASSWORD = ""
+    SMTP_SENDER = "vanguard@localhost"
+    SMTP_TLS = False
+
+    LANGUAGES = ("zh_Hans", "en")
+    BABEL_DEFAULT_LOCALE = "zh_Hans"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+    # Flask and extensions.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # A CSRF token lives as long as the session: a token that expires after an hour
+    # would refuse the answers of a member in the middle of a long exam.
+    WTF_CSRF_TIME_LIMIT = None
+    WTF_CSRF_SSL_STRICT = False
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
+    # Bulk imports (members, questions) are read into memory, so they are bounded.
+    MAX_IMPORT_MB = 10
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"

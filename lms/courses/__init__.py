@@ -1,0 +1,1 @@
+"""Courses, lessons (video, micro-course, article), study progress and the study ledger."""

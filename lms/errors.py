@@ -1,0 +1,97 @@
+"""Domain errors raised by services, and the HTTP error pages."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+
+
+class DomainError(Exception):
+    """A rule of the domain was broken; ``message`` is shown to the user as is."""
+
+    status_code = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class InvalidState(DomainError):
+    status_code = 409
+
+
+class ValidationFailed(DomainError):
+    status_code = 422
+
+
+def wants_json() -> bool:
+    """True when the client asked for JSON (fetch/XHR/beacon) rather than a page."""
+    if request.is_json or request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+_TITLES = {
+    400: _l("Bad request"),
+    401: _l("Please log in"),
+    403: _l("You do not have permission to see this page"),
+    404: _l("Page not found"),
+    405: _l("This action is not allowed here"),
+    409: _l("This conflicts with the current state"),
+    413: _l("The upload is too large"),
+    422: _l("The input could not be accepted"),
+    429: _l("Too many requests"),
+    500: _l("Something went wrong on our side"),
+}
+
+
+def _render(code: int, message: str | None = None):
+    title = _TITLES.get(code, _TITLES[500])
+    if wants_json():
+        return jsonify(ok=False, error=str(message or title)), code
+    return render_template("errors/error.html", code=code, title=title, message=message), code
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error with a page (or JSON) in the user's language."""
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        return _render(error.status_code, str(error.message))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return _render(400, str(_l("The form has expired or was forged. Reload the page and try again.")))
+
+    @app.errorhandler(429)
+    def too_many(error):
+        return _render(429, str(_l("Too many attempts. Please wait a few minutes and try again.")))
+
+    @app.errorhandler(413)
+    def too_large(error):
+        return _render(413)
+
+    for code in (400, 403, 404, 405):
+        app.register_error_handler(code, lambda error, code=code: _render(code))
+
+    @app.errorhandler(500)
+    def server_error(error):
+        from lms.extensions import db
+
+        db.session.rollback()
+        return _render(500)

@@ -1,0 +1,1 @@
+"""Question banks and importers, quizzes, attempts, grading, and contests."""
