@@ -72,9 +72,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
-    # pysqlite's own implicit BEGIN is deferred; we emit BEGIN IMMEDIATE in _sqlite_begin
-    # so that two writers queue on the busy timeout instead of failing with
-    # "database is locked" when a read transaction later tries to write.
+    # Autocommit at the driver level: _sqlite_begin_for_writes decides when a
+    # transaction starts (see its docstring).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -84,10 +83,30 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
-@sa.event.listens_for(sa.engine.Engine, "begin")
-def _sqlite_begin(connection) -> None:
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+_WRITE_PREFIXES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT")
+
+
+@sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
+def _sqlite_begin_for_writes(conn, cursor, statement, parameters, context, executemany) -> None:
+    """On SQLite, begin a transaction with BEGIN IMMEDIATE at the first write.
+
+    Reads before it run in autocommit, so a page that only reads never holds
+    the database's single write lock (and never blocks writers while it renders).
+    The first INSERT/UPDATE/DELETE, or a ``SELECT ... FOR UPDATE`` (which
+    SQLite itself ignores), takes the write lock at once, queuing on the busy
+    timeout instead of failing later with "database is locked". A service that
+    reads and then writes a row it depends on selects it ``with_for_update()``:
+    a row lock on PostgreSQL, the write lock on SQLite; the same code is safe on both.
+    """
+    if conn.dialect.name != "sqlite" or not conn.in_transaction():
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection.in_transaction:
+        return
+    compiled = getattr(context, "compiled", None)
+    for_update = getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
+    if for_update or statement.lstrip().upper().startswith(_WRITE_PREFIXES):
+        dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 def utcnow_default() -> datetime:

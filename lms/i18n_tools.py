@@ -1,4 +1,4 @@
-"""Message catalogues: ``python -m lms.i18n_tools update|compile|check``.
+"""Message catalogues: ``python -m lms.i18n_tools update [DOMAIN]|compile|check``.
 
 Each part of the code keeps its own catalogue so that domains never edit the
 same .po file: the base (``lms/translations``: lms/*.py, auth, the shared
@@ -56,9 +56,12 @@ def extract(sources: list[Path], pot: Path) -> None:
     )
 
 
-def update() -> None:
-    """Refresh every catalogue's .pot and .po files from the sources."""
+def update(only: str | None = None) -> None:
+    """Refresh the .pot and .po files of every catalogue (or of domain ``only``; "base")."""
     for directory, sources in catalogues():
+        name = "base" if directory.parent == ROOT else directory.parent.name
+        if only and name != only:
+            continue
         directory.mkdir(parents=True, exist_ok=True)
         pot = directory / "messages.pot"
         extract(sources, pot)
@@ -117,7 +120,7 @@ def untranslated() -> list[str]:
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "compile"
     if command == "update":
-        update()
+        update(sys.argv[2] if len(sys.argv) > 2 else None)
     elif command == "compile":
         compile_all()
     elif command == "check":
