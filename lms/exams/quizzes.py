@@ -630,8 +630,12 @@ def _availability(
     return Availability.OPEN, None, used, None
 
 
-def quiz_statuses(user: User, quizzes: Sequence[Quiz], now: datetime) -> list[QuizStatus]:
-    """Each quiz's status for ``user`` in a fixed number of queries (overdue attempts are closed first)."""
+def quiz_statuses(user: User, quizzes: Sequence[Quiz], now: datetime, *, finalize: bool = True) -> list[QuizStatus]:
+    """Each quiz's status for ``user`` in a fixed number of queries.
+
+    With ``finalize`` (pages that commit) the member's overdue attempts are closed
+    first; without it (the home panel, which only reads) they show as in progress.
+    """
     if not quizzes:
         return []
     ids = [quiz.id for quiz in quizzes]
@@ -643,7 +647,7 @@ def quiz_statuses(user: User, quizzes: Sequence[Quiz], now: datetime) -> list[Qu
         )
     )
     for attempt in attempts:
-        if is_overdue(attempt, now):
+        if finalize and is_overdue(attempt, now):
             finalize_if_overdue(attempt, now)
     overrides = {
         o.quiz_id: o
@@ -1148,6 +1152,18 @@ def _finalize_locked(attempt: QuizAttempt, now: datetime, reason: FinishReason) 
     record_attempt(attempt, questions, quiz, now)
     log.info("attempt %s finalized (%s): %.2f%%", attempt.id, reason, attempt.score_percent)
     return attempt
+
+
+def member_attempts(user: User, *, page: int = 1, per_page: int = 30):
+    """The member's attempts, newest first (a Flask-SQLAlchemy pagination of (attempt, quiz))."""
+    query = (
+        sa.select(QuizAttempt)
+        .join(Quiz, Quiz.id == QuizAttempt.quiz_id)
+        .where(QuizAttempt.user_id == user.id)
+        .options(sa.orm.contains_eager(QuizAttempt.quiz))
+        .order_by(QuizAttempt.started_at.desc(), QuizAttempt.id.desc())
+    )
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
 
 
 # --- Results ---------------------------------------------------------------------------------------
