@@ -18,6 +18,7 @@ BLUEPRINT_MODULES = (
     "lms.auth.views",
     "lms.auth.admin",
     "lms.exams.views",
+    "lms.exams.admin",
 )
 
 

@@ -48,6 +48,7 @@ class MemberResult:
     passed: bool | None
     last_finished_at: datetime | None
     last_percent: float | None
+    latest_attempt_id: int = 0
 
 
 @dataclass
@@ -88,6 +89,7 @@ def results_table(quiz: Quiz, viewer: User) -> tuple[list[MemberResult], Results
                 attempt.user_id, name, username, branch or "", 0, False, percent, passed, None, None
             )
         row.attempts += 1
+        row.latest_attempt_id = attempt.id
         row.in_progress = row.in_progress or attempt.state == AttemptState.IN_PROGRESS
         if attempt.state == AttemptState.FINISHED:
             row.last_finished_at = attempt.finished_at
