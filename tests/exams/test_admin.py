@@ -153,6 +153,9 @@ def test_results_table_and_excel_export(client, login, admin, make_user, make_qu
     assert len(list(workbook.worksheets[1].iter_rows())) == 3  # header + 2 attempts
     questions = list(workbook.worksheets[2].iter_rows(values_only=True))
     assert questions[1][3] == 2 and questions[1][4] == 0.5  # shown twice, half right
+    statistics = client.get(f"/admin/quizzes/{quiz.id}/statistics")
+    assert statistics.status_code == 200
+    assert "27%" in statistics.get_data(as_text=True)
 
 
 def test_secretary_sees_only_their_branch_in_results(
@@ -246,7 +249,7 @@ def test_admin_closes_an_open_attempt_and_it_is_graded(
     attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
     db.session.commit()
     login(admin)
-    assert "Close and grade now" in client.get(f"/admin/quizzes/{quiz.id}/attempts/{attempt.id}").get_data(as_text=True)
+    assert "立即收卷评分" in client.get(f"/admin/quizzes/{quiz.id}/attempts/{attempt.id}").get_data(as_text=True)
     client.post(f"/admin/quizzes/{quiz.id}/attempts/{attempt.id}/finalize")
     db.session.refresh(attempt)
     assert attempt.state == "finished" and attempt.score == 0

@@ -170,7 +170,7 @@ def test_save_at_deadline_plus_grace_plus_one_second_is_refused_with_a_clear_mes
     quizzes.save_answer(attempt.id, member, 3, {"value": False}, 1, frozen_clock.now + timedelta(seconds=10))
     db.session.commit()
     too_late = attempt.deadline + timedelta(seconds=GRACE + 1)
-    with pytest.raises(InvalidState, match="Time is up"):
+    with pytest.raises(InvalidState, match="答题时间已到"):
         quizzes.save_answer(attempt.id, member, 3, {"value": True}, 2, too_late)
     db.session.commit()
     db.session.refresh(attempt)
