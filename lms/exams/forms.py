@@ -52,7 +52,7 @@ def utc_to_local(value: datetime | None) -> datetime | None:
     """An aware datetime as the naive local time a datetime-local input shows."""
     if value is None:
         return None
-    return value.astimezone(clock.local_zone()).replace(tzinfo=None)
+    return value.astimezone(clock.local_zone()).replace(tzinfo=None, second=0, microsecond=0)
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -149,10 +149,6 @@ class OverrideForm(FlaskForm):
     open_at = DateTimeLocalField(_l("Opens at"), validators=[Optional()])
     close_at = DateTimeLocalField(_l("Closes at"), validators=[Optional()])
     note = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
-
-
-class ReportForm(FlaskForm):
-    text = TextAreaField(_l("What is wrong with this question?"), validators=[DataRequired(), Length(min=2, max=1000)])
 
 
 class ResolveReportForm(FlaskForm):

@@ -10,7 +10,6 @@ from lms import clock
 from lms.errors import DomainError, InvalidState, NotFound, ValidationFailed, wants_json
 from lms.exams import corrections, notebook, quizzes
 from lms.exams.display import format_seconds, question_views
-from lms.exams.forms import ReportForm
 from lms.exams.models import AttemptState, FinishReason, Quiz, QuizKind, ReviewPolicy
 from lms.extensions import db, limiter
 from lms.navigation import register_home_panel, register_nav
@@ -117,7 +116,6 @@ def attempt(attempt_id: int):
             questions=question_views(attempt.questions, show_answers=False),
             remaining=quizzes.remaining_seconds(attempt, now),
             accepts_saves=quizzes.accepts_saves(attempt, now),
-            report_form=ReportForm(),
         )
     show_answers = quizzes.review_shows_answers(attempt, quiz, now)
     return render_template(
@@ -128,7 +126,6 @@ def attempt(attempt_id: int):
         show_answers=show_answers,
         answers_open_at=quizzes.answers_open_at(quiz) if not show_answers else None,
         questions=question_views(attempt.questions, show_answers=True) if show_answers else [],
-        report_form=ReportForm(),
         notebook_kind=quiz.kind == QuizKind.NOTEBOOK,
         ReviewPolicy=ReviewPolicy,
         FinishReason=FinishReason,
