@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from lms.exams import quizzes
 from lms.exams.models import AttemptState, QuestionType, QuizAttempt, ReviewPolicy
 from lms.extensions import db
-from tests.exams.conftest import EXPLANATION_TEXT, SINGLE_ANSWER_TEXT
+from tests.exams.factories import EXPLANATION_TEXT, SINGLE_ANSWER_TEXT
 
 
 def _start(client, quiz):
@@ -287,3 +287,21 @@ def test_quiz_page_open_for_hours_still_saves_with_csrf_on(
     # The control: with a one-hour limit the same token would have been refused.
     app.config["WTF_CSRF_TIME_LIMIT"] = 3600
     assert save(False, 2, {"X-CSRFToken": token}).status_code == 400
+
+
+def test_fill_in_blanks_render_one_input_each_inline_or_below(client, login, make_user, make_question, make_quiz):
+    login(make_user())
+    inline = make_question(
+        QuestionType.FILL, stem="党的宗旨是（ ），理想是{{2}}与{{1}}。", answer={"blanks": [["甲"], ["乙"]]}
+    )
+    below = make_question(QuestionType.FILL, stem="请写出党的宗旨和最高理想。", answer={"blanks": [["甲"], ["乙"]]})
+    attempt_id = _start(client, make_quiz([inline, below]))
+    page = client.get(f"/quizzes/attempts/{attempt_id}").get_data(as_text=True)
+    for position in (1, 2):
+        for blank in (1, 2):
+            assert page.count(f'data-testid="blank-{position}-{blank}"') == 1
+    first = page[page.index('id="q1"') : page.index('id="q2"')]
+    assert "{{" not in first and "（ ）" in first  # numbered markers win; the brackets stay text
+    assert first.index('data-testid="blank-1-2"') < first.index('data-testid="blank-1-1"')  # {{2}} comes first
+    second = page[page.index('id="q2"') :]
+    assert 'class="quiz-blanks"' in second

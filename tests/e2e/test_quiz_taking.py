@@ -1,0 +1,86 @@
+"""A member takes a 1-minute quiz in Chromium: answers autosave, a reload keeps answers and the
+countdown, the submit dialog lists what is unanswered, and the result is shown."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from lms.exams.models import QuestionType
+from tests.exams.factories import create_bank, create_question, create_quiz
+
+
+def _seconds(text: str) -> int:
+    minutes, seconds = text.strip().split(":")[-2:]
+    return int(minutes) * 60 + int(seconds)
+
+
+def test_member_takes_a_timed_quiz_reloads_and_submits(page, live_server, make_user, browser_login):
+    member = make_user(name="李明")
+    bank = create_bank()
+    questions = [create_question(kind, bank) for kind in QuestionType]  # single, multiple, true/false, fill
+    quiz = create_quiz(questions, title="一分钟测验", time_limit_seconds=60)
+    browser_login(page, member)
+    page.on("dialog", lambda dialog: dialog.accept())  # "the timer starts now" confirmation
+
+    page.goto(live_server(f"/quizzes/{quiz.id}"))
+    page.get_by_test_id("start-attempt").click()
+    page.wait_for_url(re.compile(r"/quizzes/attempts/\d+$"))
+    saved = page.get_by_test_id("save-state")
+    timer = page.locator("[data-timer-text]")
+    assert 0 < _seconds(timer.inner_text()) <= 60
+
+    page.get_by_test_id("option-1-B").check()
+    expect(saved).to_have_text("答案已全部保存")
+    expect(page.get_by_test_id("nav-1")).to_have_class(re.compile("answered"))
+    page.get_by_test_id("next").click()
+    for letter in "ABC":
+        page.get_by_test_id(f"option-2-{letter}").check()
+    page.get_by_test_id("next").click()
+    page.get_by_test_id("option-3-true").check()
+    expect(saved).to_have_text("答案已全部保存")
+    expect(page.get_by_test_id("nav-3")).to_have_class(re.compile("answered"))
+    before_reload = _seconds(timer.inner_text())
+
+    page.reload()
+    expect(page.get_by_test_id("option-1-B")).to_be_checked()
+    expect(page.get_by_test_id("option-2-C")).to_be_checked()
+    expect(page.get_by_test_id("option-3-true")).to_be_checked()
+    for position in (1, 2, 3):
+        expect(page.get_by_test_id(f"nav-{position}")).to_have_class(re.compile("answered"))
+    expect(page.get_by_test_id("nav-4")).not_to_have_class(re.compile("answered"))
+    after_reload = _seconds(timer.inner_text())
+    assert 0 < after_reload <= before_reload  # the server's deadline, not a fresh minute
+
+    page.get_by_test_id("nav-4").click()
+    page.get_by_test_id("blank-4-1").fill("全心全意为人民服务")
+    page.get_by_test_id("submit-attempt").click()
+    expect(page.get_by_test_id("unanswered-list")).to_be_hidden()  # one blank filled: answered
+    page.get_by_text("继续答题").click()
+    page.get_by_test_id("blank-4-2").fill("共产主义")
+    page.get_by_test_id("submit-attempt").click()
+    page.get_by_test_id("confirm-submit").click()
+
+    page.wait_for_url(re.compile(r"/quizzes/attempts/\d+$"))
+    expect(page.get_by_test_id("result")).to_be_visible()
+    expect(page.get_by_test_id("score")).to_have_text("100")
+    expect(page.get_by_test_id("review-4")).to_contain_text("全心全意为人民服务")
+
+
+def test_unanswered_questions_are_listed_before_submitting(page, live_server, make_user, browser_login):
+    member = make_user()
+    bank = create_bank()
+    quiz = create_quiz([create_question(QuestionType.TRUE_FALSE, bank) for _ in range(3)], title="三道判断题")
+    browser_login(page, member)
+    page.goto(live_server(f"/quizzes/{quiz.id}"))
+    page.get_by_test_id("start-attempt").click()
+    page.wait_for_url(re.compile(r"/quizzes/attempts/\d+$"))
+    page.get_by_test_id("option-1-false").check()
+    page.get_by_test_id("submit-attempt").click()
+    unanswered = page.get_by_test_id("unanswered-list")
+    expect(unanswered).to_be_visible()
+    expect(unanswered.locator("button")).to_have_text(["2", "3"])
+    unanswered.locator("button").first.click()  # jumps to question 2
+    expect(page.locator("#q2")).to_be_visible()
+    expect(page.locator("#q1")).to_be_hidden()
