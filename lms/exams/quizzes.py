@@ -29,7 +29,6 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import selectinload
 
 from lms.auth.audience import audience_includes
 from lms.auth.models import User
@@ -686,8 +685,10 @@ def _content_hash(question: Question) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def _snapshots_for(questions: Sequence[Question]) -> dict[int, QuestionSnapshot]:
-    """The snapshot of each question's current content, created where missing."""
+def _existing_snapshots(
+    questions: Sequence[Question],
+) -> tuple[dict[int, str], dict[tuple[int, str], QuestionSnapshot]]:
+    """Each question's content hash, and the snapshots of those contents that exist already."""
     hashes = {question.id: _content_hash(question) for question in questions}
     existing = {
         (snapshot.question_id, snapshot.content_hash): snapshot
@@ -697,6 +698,13 @@ def _snapshots_for(questions: Sequence[Question]) -> dict[int, QuestionSnapshot]
             )
         )
     }
+    return hashes, existing
+
+
+def _snapshots_for(
+    questions: Sequence[Question], hashes: dict[int, str], existing: dict[tuple[int, str], QuestionSnapshot]
+) -> dict[int, QuestionSnapshot]:
+    """The snapshot of each question's current content, created where missing."""
     result = {}
     for question in questions:
         snapshot = existing.get((question.id, hashes[question.id]))
@@ -827,13 +835,19 @@ def start_attempt(
         draws = [Draw(i, points[i]) for i in question_ids if i in points]
         if not draws:
             raise InvalidState(_l("There are no questions to practise."))
+    questions = {
+        q.id: q for q in db.session.scalars(sa.select(Question).where(Question.id.in_([d.question_id for d in draws])))
+    }
     for retry in range(2):
+        # Reads first; the savepoint takes the write lock (on SQLite, the database's) for the inserts only.
+        hashes, existing = _existing_snapshots(list(questions.values()))
         try:
             with db.session.begin_nested():
-                attempt = _create_attempt(quiz, user, now, number, settings, draws, rng)
+                attempt = _create_attempt(quiz, user, now, number, settings, draws, rng, questions, hashes, existing)
             return attempt
         except sa.exc.IntegrityError:
-            # Another request of the same member won the race (open slot or number taken).
+            # Another request of the same member won the race (open slot or number taken),
+            # or another member's start wrote the same snapshot first.
             winner = _find_open_attempt(quiz.id, user.id)
             if winner is not None:
                 return winner
@@ -851,11 +865,11 @@ def _create_attempt(
     settings: EffectiveSettings,
     draws: list[Draw],
     rng: random.Random,
+    questions: dict[int, Question],
+    hashes: dict[int, str],
+    existing: dict[tuple[int, str], QuestionSnapshot],
 ) -> QuizAttempt:
-    questions = {
-        q.id: q for q in db.session.scalars(sa.select(Question).where(Question.id.in_([d.question_id for d in draws])))
-    }
-    snapshots = _snapshots_for(list(questions.values()))
+    snapshots = _snapshots_for(list(questions.values()), hashes, existing)
     deadline = compute_deadline(now, settings)
     attempt = QuizAttempt(
         quiz_id=quiz.id,
@@ -961,19 +975,21 @@ def parse_response(question_type: QuestionType, option_order: list[int], blanks:
     raise ValidationFailed(_INVALID)  # pragma: no cover
 
 
-def shown_response(question: AttemptQuestion) -> dict | None:
-    """The stored response in the order the member sees the options (for the page and JSON)."""
-    response = question.response
+def to_shown_order(question_type: QuestionType, option_order: list[int], response: dict | None) -> dict | None:
+    """A stored response with choices numbered as the member sees the options."""
     if not response:
         return None
-    order = question.option_order or []
-    position = {original: shown for shown, original in enumerate(order)}
-    kind = question.snapshot.type
-    if kind == QuestionType.SINGLE and response.get("choice") in position:
+    position = {original: shown for shown, original in enumerate(option_order or [])}
+    if question_type == QuestionType.SINGLE and response.get("choice") in position:
         return {"choice": position[response["choice"]]}
-    if kind == QuestionType.MULTIPLE:
+    if question_type == QuestionType.MULTIPLE:
         return {"choices": sorted(position[c] for c in response.get("choices", []) if c in position)}
     return dict(response)
+
+
+def shown_response(question: AttemptQuestion) -> dict | None:
+    """The stored response in the order the member sees the options (for the page and JSON)."""
+    return to_shown_order(QuestionType(question.snapshot.type), question.option_order or [], question.response)
 
 
 @dataclass(frozen=True)
@@ -999,6 +1015,20 @@ def save_answer(attempt_id: int, user: User, position: int, raw, seq: int, now: 
     """
     if not _is_int(seq) or not 0 < seq < MAX_SEQ:
         raise ValidationFailed(_l("The save carries no valid sequence number; reload the page."))
+    # What needs no lock comes first (the question's shape is frozen), so the write
+    # lock below is held for two short statements only: on SQLite every writer waits for it.
+    row = db.session.execute(
+        sa.select(AttemptQuestion.id, AttemptQuestion.option_order, QuestionSnapshot.type, QuestionSnapshot.answer)
+        .join(QuizAttempt, QuizAttempt.id == AttemptQuestion.attempt_id)
+        .join(QuestionSnapshot, QuestionSnapshot.id == AttemptQuestion.snapshot_id)
+        .where(QuizAttempt.id == attempt_id, QuizAttempt.user_id == user.id, AttemptQuestion.position == position)
+    ).one_or_none()
+    if row is None:
+        get_own_attempt(attempt_id, user)  # another member's attempt looks missing
+        raise NotFound(_l("This question is not part of the attempt."))
+    question_type = QuestionType(row.type)
+    order = row.option_order or []
+    response = parse_response(question_type, order, grading.blank_count(row.answer), raw)
     attempt = get_own_attempt(attempt_id, user, lock=True)
     if attempt.state != AttemptState.IN_PROGRESS:
         raise InvalidState(_l("This attempt has been submitted; its answers can no longer change."))
@@ -1010,19 +1040,10 @@ def save_answer(attempt_id: int, user: User, position: int, raw, seq: int, now: 
                 "Your answers saved before the deadline are kept."
             )
         )
-    question = db.session.scalar(
-        sa.select(AttemptQuestion)
-        .where(AttemptQuestion.attempt_id == attempt.id, AttemptQuestion.position == position)
-        .options(sa.orm.joinedload(AttemptQuestion.snapshot))
-    )
-    if question is None:
-        raise NotFound(_l("This question is not part of the attempt."))
-    snapshot = question.snapshot
-    response = parse_response(snapshot.type, question.option_order or [], grading.blank_count(snapshot.answer), raw)
     spent = int(min(max((now - attempt.last_activity_at).total_seconds(), 0), MAX_SECONDS_PER_SAVE))
     result = db.session.execute(
         sa.update(AttemptQuestion)
-        .where(AttemptQuestion.id == question.id, AttemptQuestion.client_seq < seq)
+        .where(AttemptQuestion.id == row.id, AttemptQuestion.client_seq < seq)
         .values(
             response=response,
             client_seq=seq,
@@ -1034,15 +1055,21 @@ def save_answer(attempt_id: int, user: User, position: int, raw, seq: int, now: 
     applied = result.rowcount == 1
     if applied:
         attempt.last_activity_at = now
-    db.session.refresh(question)
+        stored_seq, stored, saved_at = seq, response, now
+    else:
+        stored_seq, stored, saved_at = db.session.execute(
+            sa.select(AttemptQuestion.client_seq, AttemptQuestion.response, AttemptQuestion.saved_at).where(
+                AttemptQuestion.id == row.id
+            )
+        ).one()
     return SaveResult(
         applied=applied,
         position=position,
-        seq=question.client_seq,
-        response=shown_response(question),
-        saved_at=question.saved_at,
+        seq=stored_seq,
+        response=to_shown_order(question_type, order, stored),
+        saved_at=saved_at,
         remaining_seconds=remaining_seconds(attempt, now),
-        answered=grading.is_answered(snapshot.type, question.response),
+        answered=grading.is_answered(question_type, stored),
     )
 
 
@@ -1053,12 +1080,30 @@ def submit_attempt(attempt_id: int, user: User, now: datetime) -> QuizAttempt:
     """The member submits their attempt: graded now. Idempotent: submitting a final
     attempt again changes nothing. Past the point where it is overdue, the quiz's
     overdue rule decides instead (graded at the deadline, or not counted)."""
+    attempt = get_own_attempt(attempt_id, user)
+    if attempt.state != AttemptState.IN_PROGRESS:
+        return attempt
+    # The quiz and the frozen snapshots are read before the lock, which then covers
+    # only the responses and the writes.
+    db.session.get(Quiz, attempt.quiz_id)
+    snapshots = _attempt_snapshots(attempt.id)
     attempt = get_own_attempt(attempt_id, user, lock=True)
     if attempt.state != AttemptState.IN_PROGRESS:
         return attempt
     if is_overdue(attempt, now):
         return finalize_if_overdue(attempt, now)
-    return _finalize_locked(attempt, now, FinishReason.SUBMITTED)
+    return _finalize_locked(attempt, now, FinishReason.SUBMITTED, snapshots)
+
+
+def _attempt_snapshots(attempt_id: int) -> dict[int, QuestionSnapshot]:
+    return {
+        snapshot.id: snapshot
+        for snapshot in db.session.scalars(
+            sa.select(QuestionSnapshot)
+            .join(AttemptQuestion, AttemptQuestion.snapshot_id == QuestionSnapshot.id)
+            .where(AttemptQuestion.attempt_id == attempt_id)
+        )
+    }
 
 
 def finalize_attempt(attempt: QuizAttempt, now: datetime, reason: FinishReason = FinishReason.TIME_UP) -> QuizAttempt:
@@ -1108,14 +1153,18 @@ def finalize_overdue(now: datetime, limit: int = 500) -> int:
     return closed
 
 
-def _finalize_locked(attempt: QuizAttempt, now: datetime, reason: FinishReason) -> QuizAttempt:
+def _finalize_locked(
+    attempt: QuizAttempt, now: datetime, reason: FinishReason, snapshots: dict[int, QuestionSnapshot] | None = None
+) -> QuizAttempt:
     quiz = db.session.get(Quiz, attempt.quiz_id)
+    if snapshots is None:
+        snapshots = _attempt_snapshots(attempt.id)
     questions = list(
         db.session.scalars(
             sa.select(AttemptQuestion)
             .where(AttemptQuestion.attempt_id == attempt.id)
-            .options(selectinload(AttemptQuestion.snapshot))
             .order_by(AttemptQuestion.position)
+            .execution_options(populate_existing=True)
         )
     )
     end = now
@@ -1133,9 +1182,10 @@ def _finalize_locked(attempt: QuizAttempt, now: datetime, reason: FinishReason) 
         return attempt
     score = 0.0
     for question in questions:
+        snapshot = snapshots[question.snapshot_id]
         result = grading.grade(
-            question.snapshot.type,
-            question.snapshot.answer,
+            snapshot.type,
+            snapshot.answer,
             question.response,
             question.points,
             partial_credit=quiz.partial_credit,

@@ -206,6 +206,14 @@ def save(attempt_id: int):
     )
 
 
+@bp.route("/ping", methods=["POST"])
+@login_required
+def ping():
+    """A logged-in JSON POST that does nothing (session and CSRF checked, no write): lets a
+    page test its connection, and is the reference ``benchmarks/quiz_submit.py`` measures saves against."""
+    return jsonify(ok=True)
+
+
 @bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
 @login_required
 def submit(attempt_id: int):
