@@ -1145,9 +1145,16 @@ def finalize_overdue(now: datetime, limit: int = 500) -> int:
     closed = 0
     for attempt_id in ids:
         attempt = db.session.get(QuizAttempt, attempt_id)
-        if attempt is not None and attempt.state == AttemptState.IN_PROGRESS:
-            finalized = finalize_if_overdue(attempt, now)
-            closed += finalized.state != AttemptState.IN_PROGRESS
+        if attempt is None or attempt.state != AttemptState.IN_PROGRESS:
+            continue
+        try:
+            # One savepoint each: an attempt that cannot be closed must not hold back the others.
+            with db.session.begin_nested():
+                finalized = finalize_if_overdue(attempt, now)
+        except Exception:
+            log.exception("attempt %s could not be finalized", attempt_id)
+            continue
+        closed += finalized.state != AttemptState.IN_PROGRESS
     if closed:
         log.info("%d overdue attempts finalized", closed)
     return closed
