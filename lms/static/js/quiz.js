@@ -30,6 +30,7 @@
   var retryTimer = null;
   var endAt = null;
   var current = 0;
+  var typingTimers = {}; // position -> debounce timer of a blank being typed
 
   var saveState = root.querySelector("[data-testid=save-state]");
   var timerBox = root.querySelector("[data-testid=timer]");
@@ -267,6 +268,7 @@
   function timeUp() {
     if (timeUpHandled) { return; }
     timeUpHandled = true;
+    flushTyping();
     setInputsDisabled(true);
     if (data.overdue === "grace_period") {
       // Saves in flight at the deadline are still accepted for a few seconds.
@@ -314,8 +316,20 @@
     }).map(function (section) { return section.dataset.position; });
   }
 
+  // Text typed in the last moments waits in a debounce timer: save it now.
+  function flushTyping() {
+    Object.keys(typingTimers).forEach(function (position) {
+      if (typingTimers[position]) {
+        window.clearTimeout(typingTimers[position]);
+        typingTimers[position] = null;
+        queue(position);
+      }
+    });
+  }
+
   function submitNow() {
     if (submitting) { return; }
+    flushTyping();
     submitting = true;
     Array.prototype.forEach.call(document.querySelectorAll("[data-confirm-submit], [data-testid=submit-attempt]"), function (button) {
       button.disabled = true;
@@ -328,6 +342,7 @@
   }
 
   function openSubmitDialog() {
+    flushTyping();
     var missing = unanswered();
     var list = document.querySelector("[data-unanswered-list]");
     list.textContent = "";
@@ -372,11 +387,11 @@
 
   // --- Wiring --------------------------------------------------------------------------
 
-  var typingTimers = {};
   root.addEventListener("change", function (event) {
     var section = event.target.closest(".quiz-question");
     if (section) {
       window.clearTimeout(typingTimers[section.dataset.position]);
+      typingTimers[section.dataset.position] = null;
       queue(section.dataset.position);
     }
   });
@@ -386,7 +401,10 @@
       var position = section.dataset.position;
       markAnswered(position, responseOf(section) !== null);
       window.clearTimeout(typingTimers[position]);
-      typingTimers[position] = window.setTimeout(function () { queue(position); }, 800);
+      typingTimers[position] = window.setTimeout(function () {
+        typingTimers[position] = null;
+        queue(position);
+      }, 800);
     }
   });
   root.addEventListener("click", function (event) {
@@ -412,6 +430,7 @@
     if (document.visibilityState === "visible") { resync(); }
   });
   window.addEventListener("beforeunload", function (event) {
+    flushTyping();
     if (busy() && !submitting) {
       event.preventDefault();
       event.returnValue = data.msgLeave;
