@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from lms.exams.models import QuestionType
+from lms.exams.models import QuestionType, QuizAttempt
+from lms.extensions import db
 from tests.exams.factories import create_bank, create_question, create_quiz
 
 
@@ -84,3 +86,25 @@ def test_unanswered_questions_are_listed_before_submitting(page, live_server, ma
     unanswered.locator("button").first.click()  # jumps to question 2
     expect(page.locator("#q2")).to_be_visible()
     expect(page.locator("#q1")).to_be_hidden()
+
+
+def test_answers_survive_a_dropped_connection_and_a_reload(page, live_server, make_user, browser_login):
+    member = make_user()
+    bank = create_bank()
+    quiz = create_quiz([create_question(QuestionType.TRUE_FALSE, bank) for _ in range(2)], title="断网测验")
+    browser_login(page, member)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(live_server(f"/quizzes/{quiz.id}"))
+    page.get_by_test_id("start-attempt").click()
+    page.wait_for_url(re.compile(r"/quizzes/attempts/\d+$"))
+
+    page.route("**/answers", lambda route: route.abort())  # the connection drops for saves
+    page.get_by_test_id("option-1-false").check()
+    expect(page.get_by_test_id("save-state")).to_contain_text("网络已断开")
+    page.reload()  # before the answer ever reached the server
+    expect(page.get_by_test_id("option-1-false")).to_be_checked()  # restored from the browser
+    page.unroute("**/answers")  # the connection returns; the retry delivers it
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.get_by_test_id("save-state")).to_have_text("答案已全部保存")
+    attempt = db.session.scalar(sa.select(QuizAttempt).where(QuizAttempt.user_id == member.id))
+    assert attempt.questions[0].response == {"value": False}
