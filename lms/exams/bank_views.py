@@ -235,7 +235,7 @@ def _render_import(bank: QuestionBank, form: QuestionImportForm, report, error=N
         bank=bank,
         form=form,
         report=report,
-        confirm_form=ImportConfirmForm(token=report.token if report else ""),
+        confirm_form=ImportConfirmForm(formdata=None, token=report.token if report else ""),
         columns=xlsx_csv.TEMPLATE_HELP,
         column_names=xlsx_csv.COLUMN_LABELS if report and report.format in ("xlsx", "csv") else {},
         max_mb=current_app.config["MAX_IMPORT_MB"],

@@ -306,7 +306,8 @@ DIFFICULTY_WORDS = {
 }
 TAG_SPLIT = re.compile(r"[,，;；、|｜\n]+")
 BLANK_SPLIT = re.compile(r"[|｜]")
-ALTERNATIVE_SPLIT = re.compile(r"[/／;；]")
+SEMICOLONS = re.compile(r"[;；]")
+SLASHES = re.compile(r"[/／]")
 LETTER_SEPARATORS = re.compile(r"[\s,，、;；/|.。]+")
 
 
@@ -351,10 +352,17 @@ def truth_from_text(text: str) -> bool | None:
 
 
 def blanks_from_text(text: str) -> list[list[str]]:
-    """ "中国共产党|1921/一九二一" -> [["中国共产党"], ["1921", "一九二一"]]."""
-    return [
-        [word.strip() for word in ALTERNATIVE_SPLIT.split(blank) if word.strip()] for blank in BLANK_SPLIT.split(text)
-    ]
+    """ "中国共产党|1921/一九二一" -> [["中国共产党"], ["1921", "一九二一"]].
+
+    Blanks are separated by ``|``; the accepted answers of one blank by ``；``
+    (or ``;``) when the blank has one, else by ``/``, so an answer may itself
+    contain a slash ("7/1；七月一日").
+    """
+    blanks = []
+    for blank in BLANK_SPLIT.split(text):
+        separator = SEMICOLONS if SEMICOLONS.search(blank) else SLASHES
+        blanks.append([word.strip() for word in separator.split(blank) if word.strip()])
+    return blanks
 
 
 def tags_from_text(text: str) -> list[str]:
@@ -369,10 +377,14 @@ def answer_text(question: ParsedQuestion) -> str:
         return "".join(LETTERS[i] for i in question.answer["choices"])
     if question.type == TRUE_FALSE:
         return "正确" if question.answer["value"] else "错误"
-    blanks = question.answer["blanks"]
-    words = [word for blank in blanks for word in blank]
-    separator = next((s for s in ("/", "；", ";", "／") if not any(s in word for word in words)), "/")
-    return "|".join(separator.join(blank) for blank in blanks)
+    return "|".join(_alternatives_text(blank) for blank in question.answer["blanks"])
+
+
+def _alternatives_text(blank: list[str]) -> str:
+    if not any(SLASHES.search(word) for word in blank):
+        return "/".join(blank)
+    # an answer with a slash: semicolons separate, and a lone answer ends with one ("7/1；")
+    return "；".join(blank) + ("；" if len(blank) == 1 else "")
 
 
 def points_text(points: float) -> str:

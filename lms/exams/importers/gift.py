@@ -123,7 +123,7 @@ def _plain(text: str) -> str:
     if match:
         text = text[match.end() :]
         if match.group(1).lower() == "html":
-            text = re.sub(r"(?i)<br\s*/?>|</p>", "\n", text)
+            text = re.sub(r"(?i)<br\s*/?>|</p>\s*<p[^>]*>", "\n", text)
             text = html.unescape(nh3.clean(text, tags=set()))
     return _restore(text).strip()
 

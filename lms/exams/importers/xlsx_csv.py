@@ -4,7 +4,7 @@ Columns (Chinese headers, English ones accepted too): 题型, 题干, 选项A..�
 答案, 解析, 分值, 难度, 知识点, and an optional 标题. Answers: option letters
 (``B``, ``ABD``, ``A,B,D``), 对/错 (正确/错误, √/×, T/F) for true/false, and for
 fill-in the accepted answers of each blank separated by ``|``, alternatives for
-one blank by ``/`` or ``；``. Blanks in a fill-in stem are ``____`` or ``（ ）``.
+one blank by ``/`` (or ``；`` when an answer contains a slash). Blanks in a fill-in stem are ``____`` or ``（ ）``.
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ TEMPLATE_HELP = [
         _l(
             "Required. Choice: the letters, e.g. B, ABD or A,B,D. True/false: 对/错, 正确/错误, √/× or T/F. "
             "Fill-in: the answers of the blanks in order separated by |; several accepted answers "
-            "of one blank separated by / or ；, e.g. 1921|上海/上海市."
+            "of one blank separated by / (or by ； when an answer contains /), e.g. 1921|上海/上海市. "
+            "An answer cannot contain | or ；."
         ),
     ),
     ("解析", _l("Optional. The explanation shown after the quiz, as its review policy allows.")),
