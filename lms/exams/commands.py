@@ -22,7 +22,8 @@ def _report_lines(items, dry_run: bool):
         else:
             state = _("skipped")
             why = "; ".join(str(problem) for problem in item.problems)
-        yield f"{_('line')} {item.line}\t{state}\t{item.label}" + (f"\t{why}" if why else "")
+        line = _("line %(n)d", n=item.line)
+        yield f"{line}\t{state}\t{item.label}" + (f"\t{why}" if why else "")
 
 
 @click.command("import-questions")
