@@ -23,7 +23,7 @@ class QuestionForm(FlaskForm):
     type = SelectField(_l("Question type"), choices=[(str(key), label) for key, label in TYPE_LABELS.items()])
     title = StringField(_l("Title"), validators=[Optional(), Length(max=200)], description=_l("Optional short name."))
     stem = TextAreaField(
-        _l("Question"),
+        _l("Stem (question text)"),
         validators=[DataRequired(), Length(max=5000)],
         description=_l("Fill-in: mark each blank with ____ or （ ） (or {{1}}, {{2}} …), in the order of the answers."),
     )

@@ -128,7 +128,8 @@ def test_comments_escapes_and_format_prefix():
 
 def test_category_becomes_a_knowledge_point_of_the_questions_after_it():
     result = parse_gift(
-        "$CATEGORY: $course$/top/党史\n\n一大{=1921}\n\n$CATEGORY: 党章\n\n预备期一年{T}\n\n// [tag:重点] [tag:党章]\n宗旨{=为人民服务}"
+        "$CATEGORY: $course$/top/党史\n\n一大{=1921}\n\n$CATEGORY: 党章\n\n预备期一年{T}\n\n"
+        "// [tag:重点] [tag:党章]\n宗旨{=为人民服务}"
     )
 
     assert [item.question.tags for item in result.items] == [["党史"], ["党章"], ["重点", "党章"]]
