@@ -283,7 +283,7 @@ def _read_choices(inside: str, question: ParsedQuestion, feedback: list[str], it
     for text, note in _answers(inside, "~"):
         marker, text = text[0], text[1:].strip()
         weight = 100.0 if marker == "=" else 0.0
-        match = _WEIGHT.match(text)
+        match = _WEIGHT.match(text) if marker == "~" else None  # Moodle reads weights after ~ only
         if match:
             weight = float(match.group(1))
             text = text[match.end() :].strip()
@@ -378,6 +378,13 @@ def _text(text: str) -> str:
     return "[plain]" + escaped if escaped.startswith(("[", "//")) else escaped
 
 
+def _answer(text: str, weight: str = "") -> str:
+    """An option or accepted answer; a text that itself starts like a %weight% gets an explicit one."""
+    if not weight and _WEIGHT.match(text):
+        weight = "%0%"
+    return weight + _text(text)
+
+
 def write_gift(questions: Iterable[ParsedQuestion], bank_name: str = "") -> str:
     """The questions as GIFT text that ``parse_gift`` reads back to the same questions."""
     out = [
@@ -400,7 +407,9 @@ def write_gift(questions: Iterable[ParsedQuestion], bank_name: str = "") -> str:
                 if index % 2 == 0:
                     text.append(_text(part) if index == 0 else escape(part))
                 else:
-                    block = " ".join("=" + escape(word) for word in blanks[int(part) - 1])
+                    block = " ".join(
+                        "=" + _answer(word, "%100%" if _WEIGHT.match(word) else "") for word in blanks[int(part) - 1]
+                    )
                     last = index == len(parts) - 2
                     text.append("{" + block + (general if last else "") + "}")
             out.append(head + "".join(text))
@@ -412,12 +421,13 @@ def write_gift(questions: Iterable[ParsedQuestion], bank_name: str = "") -> str:
             lines = [head + _text(question.stem) + "{"]
             if question.type == SINGLE:
                 for i, option in enumerate(question.options):
-                    lines.append(("\t=" if i == question.answer["choice"] else "\t~") + escape(option))
+                    correct = i == question.answer["choice"]
+                    lines.append("\t=" + _text(option) if correct else "\t~" + _answer(option))
             else:
                 correct = question.answer["choices"]
                 share = f"{100 / len(correct):.5f}".rstrip("0").rstrip(".")
                 for i, option in enumerate(question.options):
-                    lines.append(f"\t~%{share if i in correct else '-100'}%" + escape(option))
+                    lines.append("\t~" + _answer(option, f"%{share if i in correct else '-100'}%"))
             if general:
                 lines.append("\t" + general)
             lines.append("}")
