@@ -366,7 +366,11 @@ def confirm_import(token: str, *, admin: User, now: datetime) -> tuple[QuestionB
         items.append(item)
     mark_duplicates(bank, items)
     report = ImportReport(bank.id, staged["filename"], staged["format"], items)
-    store_questions(bank, report.valid)
+    try:
+        store_questions(bank, report.valid)
+    except Exception:
+        claimed.rename(path)  # nothing was stored: the admin may confirm again
+        raise
     claimed.unlink(missing_ok=True)
     return bank, report
 

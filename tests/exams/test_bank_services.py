@@ -258,3 +258,29 @@ def test_the_demo_bank_is_seeded_once_with_every_type_explained_and_tagged(app):
     assert {q.type for q in questions} == {"single", "multiple", "true_false", "fill"}
     assert all(q.tags for q in questions)
     assert sum(1 for q in questions if q.explanation) >= 35
+
+
+def test_a_failure_while_storing_writes_none_of_the_questions_and_keeps_the_upload(
+    app, admin, frozen_clock, monkeypatch
+):
+    bank = banks.create_bank("题库", creator=admin)
+    db.session.commit()
+    tagged = "// [tag:党史]\n" + GIFT  # the tag rows are the second of the two statements
+    report = banks.prepare_import(bank, "bank.gift", tagged.encode(), None, admin=admin, now=frozen_clock.now)
+    real_execute = db.session.execute
+
+    def failing_execute(statement, *args, **kwargs):
+        if getattr(getattr(statement, "table", None), "name", "") == QuestionTag.__tablename__:
+            raise sa.exc.OperationalError("INSERT INTO question_tags", {}, Exception("disk full"))
+        return real_execute(statement, *args, **kwargs)
+
+    monkeypatch.setattr(db.session, "execute", failing_execute)
+    with pytest.raises(sa.exc.OperationalError):
+        banks.confirm_import(report.token, admin=admin, now=frozen_clock.now)
+    db.session.rollback()
+    monkeypatch.undo()
+    assert count_questions() == 0
+
+    banks.confirm_import(report.token, admin=admin, now=frozen_clock.now)
+    db.session.commit()
+    assert count_questions() == 3

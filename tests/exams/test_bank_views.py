@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 
 import pytest
 import sqlalchemy as sa
@@ -61,6 +62,17 @@ def upload(client, bank, payload: bytes, filename: str, fmt: str = ""):
         data={"file": (io.BytesIO(payload), filename), "format": fmt},
         content_type="multipart/form-data",
     )
+
+
+def zip_bomb() -> bytes:
+    """A 100 KB .xlsx that would expand to 101 MB."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as handle:
+        handle.writestr("[Content_Types].xml", "<Types/>")
+        with handle.open("xl/worksheets/sheet1.xml", "w") as member:
+            for _ in range(101):
+                member.write(b"0" * (1024 * 1024))
+    return archive.getvalue()
 
 
 def bank_urls(bank, question):
@@ -264,9 +276,12 @@ def test_another_admin_cannot_confirm_an_upload(as_admin, bank, client, login, m
         (b"just some words", "bank.pdf", "Unknown file type"),
         ("题型,题干\n单选题,没有答案列\n".encode("gbk"), "bank.csv", "missing: 答案"),
         (b"\xff\xfe\x00\x00garbage\x00", "bank.txt", "not readable text"),
+        ("zip-bomb", "bomb.xlsx", "100 MB"),
     ],
 )
 def test_a_broken_file_gets_a_clear_message_not_a_500(as_admin, bank, payload, filename, message):
+    if payload == "zip-bomb":
+        payload = zip_bomb()
     response = upload(as_admin, bank, payload, filename)
 
     assert response.status_code == 200
