@@ -95,18 +95,23 @@ class BankSummary:
     bank: QuestionBank
     total: int
     enabled: int
+    last_change: datetime | None
 
 
 def bank_summaries() -> list[BankSummary]:
-    """Every bank with its number of questions (all, and not disabled), by name; one query."""
+    """Every bank with its number of questions (all, and not disabled) and last change, by name; one query."""
     enabled = sa.func.sum(sa.case((Question.is_disabled.is_(False), 1), else_=0))
     rows = db.session.execute(
-        sa.select(QuestionBank, sa.func.count(Question.id), enabled)
+        sa.select(QuestionBank, sa.func.count(Question.id), enabled, sa.func.max(Question.updated_at))
         .outerjoin(Question, Question.bank_id == QuestionBank.id)
         .group_by(QuestionBank.id)
         .order_by(QuestionBank.name)
     ).all()
-    return [BankSummary(bank, total, int(on or 0)) for bank, total, on in rows]
+    summaries = []
+    for bank, total, on, question_change in rows:
+        last = max(filter(None, (bank.updated_at, question_change)), default=None)
+        summaries.append(BankSummary(bank, total, int(on or 0), last))
+    return summaries
 
 
 # --- Questions ------------------------------------------------------------------------
