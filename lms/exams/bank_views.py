@@ -17,7 +17,7 @@ from lms.exams import banks
 from lms.exams.bank_forms import BankForm, ImportConfirmForm, QuestionForm, QuestionImportForm, QuestionStateForm
 from lms.exams.importers import xlsx_csv
 from lms.exams.importers.common import answer_text, points_text
-from lms.exams.models import QuestionBank, QuestionType
+from lms.exams.models import Question, QuestionBank, QuestionType
 from lms.extensions import db
 from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, read_upload
@@ -182,9 +182,14 @@ def question_new(bank_id: int):
     return render_template("exams/banks/question_form.html", bank=bank, form=form, question=None)
 
 
+@bp.route("/questions/<int:question_id>", defaults={"bank_id": None})
 @bp.route("/<int:bank_id>/questions/<int:question_id>", methods=["GET", "POST"])
 @admin_required
-def question_edit(bank_id: int, question_id: int):
+def question_edit(bank_id: int | None, question_id: int):
+    """Edit a question; ``/admin/banks/questions/<id>`` (a link from other pages) finds its bank."""
+    if bank_id is None:
+        question = db.get_or_404(Question, question_id)
+        return redirect(url_for("banks.question_edit", bank_id=question.bank_id, question_id=question.id))
     bank = _bank_or_404(bank_id)
     question = banks.get_question_or_404(bank, question_id)
     form = QuestionForm()

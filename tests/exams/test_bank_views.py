@@ -86,6 +86,7 @@ def bank_urls(bank, question):
         ("GET", f"/admin/banks/{b}/questions/new"),
         ("POST", f"/admin/banks/{b}/questions/new"),
         ("GET", f"/admin/banks/{b}/questions/{q}"),
+        ("GET", f"/admin/banks/questions/{q}"),
         ("POST", f"/admin/banks/{b}/questions/{q}"),
         ("POST", f"/admin/banks/{b}/questions/{q}/state"),
         ("GET", f"/admin/banks/{b}/import"),
@@ -218,6 +219,18 @@ def test_editing_a_question_makes_a_new_version(as_admin, bank):
     assert "version 2" in changed.get_data(as_text=True)
     db.session.refresh(question)
     assert question.version == 2 and question.explanation == "党章总纲"
+
+
+def test_a_link_by_question_id_alone_leads_to_its_bank_page(app, as_admin, bank):
+    question = add(bank)
+    with app.test_request_context():
+        from flask import url_for
+
+        short = url_for("banks.question_edit", question_id=question.id)
+    response = as_admin.get(short)
+    assert short == f"/admin/banks/questions/{question.id}"
+    assert response.headers["Location"].endswith(f"/admin/banks/{bank.id}/questions/{question.id}")
+    assert as_admin.get("/admin/banks/questions/999").status_code == 404
 
 
 def test_a_question_is_only_reachable_through_its_own_bank(as_admin, bank, admin):
