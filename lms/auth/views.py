@@ -74,7 +74,8 @@ def change_password():
         try:
             services.change_password(current_user, form.current_password.data, form.new_password.data)
         except ValidationFailed as error:
-            getattr(form, error.field or "new_password").errors.append(str(error.message))
+            field = {"password": "new_password"}.get(error.field or "", error.field or "new_password")
+            getattr(form, field).errors.append(str(error.message))
         else:
             db.session.commit()
             # Stay logged in here with the new session version; other sessions end.
