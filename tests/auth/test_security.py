@@ -86,3 +86,13 @@ def test_error_pages_speak_the_ui_language(client, make_user, login):
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert "页面不存在" in response.get_data(as_text=True)
+
+
+def test_many_failures_from_one_address_are_rate_limited_across_accounts(tmp_path):
+    app = make_test_app(tmp_path, WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=True, LOGIN_LIMIT_PER_IP="3 per minute")
+    with app.app_context():
+        client = app.test_client()
+        for name in ("a1", "a2", "a3"):
+            assert _login_with_token(client, name, "wrong-pass1").status_code == 200
+        assert _login_with_token(client, "a4", "wrong-pass1").status_code == 429
+        db.session.remove()
