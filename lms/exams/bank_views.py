@@ -12,7 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from lms import clock
 from lms.auth.models import Role
 from lms.auth.permissions import admin_required
-from lms.errors import DomainError, ValidationFailed
+from lms.errors import DomainError, ValidationFailed, show_on_form
 from lms.exams import banks
 from lms.exams.bank_forms import BankForm, ImportConfirmForm, QuestionForm, QuestionImportForm, QuestionStateForm
 from lms.exams.importers import xlsx_csv
@@ -56,15 +56,6 @@ def _bank_or_404(bank_id: int) -> QuestionBank:
     return db.get_or_404(QuestionBank, bank_id)
 
 
-def _put_error(form, error: DomainError, fields: dict[str, str] | None = None) -> None:
-    name = (fields or {}).get(error.field or "", error.field)
-    field = getattr(form, name, None) if name else None
-    if field is not None:
-        field.errors = [*field.errors, str(error.message)]
-    else:
-        form.form_errors.append(str(error.message))
-
-
 @bp.route("/", methods=["GET", "POST"])
 @admin_required
 def index():
@@ -74,7 +65,7 @@ def index():
             bank = banks.create_bank(form.name.data, form.description.data, creator=current_user)
         except DomainError as error:
             db.session.rollback()
-            _put_error(form, error)
+            show_on_form(form, error)
         else:
             db.session.commit()
             flash(_l("Bank %(name)s created.", name=bank.name), "success")
@@ -121,7 +112,7 @@ def settings(bank_id: int):
             banks.update_bank(bank, form.name.data, form.description.data)
         except DomainError as error:
             db.session.rollback()
-            _put_error(form, error)
+            show_on_form(form, error)
         else:
             db.session.commit()
             flash(_l("Changes saved."), "success")
@@ -154,14 +145,14 @@ def _fill_form(form: QuestionForm, question) -> None:
 def _save_question(form: QuestionForm, save) -> bool:
     parsed, problems = _parsed_from(form)
     for problem in problems:
-        _put_error(form, ValidationFailed(problem.message, problem.field), _FORM_FIELDS)
+        show_on_form(form, ValidationFailed(problem.message, problem.field), _FORM_FIELDS)
     if problems:
         return False
     try:
         save(parsed)
     except DomainError as error:
         db.session.rollback()
-        _put_error(form, error, _FORM_FIELDS)
+        show_on_form(form, error, _FORM_FIELDS)
         return False
     db.session.commit()
     return True
@@ -182,14 +173,17 @@ def question_new(bank_id: int):
     return render_template("exams/banks/question_form.html", bank=bank, form=form, question=None)
 
 
-@bp.route("/questions/<int:question_id>", defaults={"bank_id": None})
+@bp.route("/questions/<int:question_id>")
+@admin_required
+def question(question_id: int):
+    """A link to a question by its id alone (from the quiz pages): its edit page in its bank."""
+    question = db.get_or_404(Question, question_id)
+    return redirect(url_for("banks.question_edit", bank_id=question.bank_id, question_id=question.id))
+
+
 @bp.route("/<int:bank_id>/questions/<int:question_id>", methods=["GET", "POST"])
 @admin_required
-def question_edit(bank_id: int | None, question_id: int):
-    """Edit a question; ``/admin/banks/questions/<id>`` (a link from other pages) finds its bank."""
-    if bank_id is None:
-        question = db.get_or_404(Question, question_id)
-        return redirect(url_for("banks.question_edit", bank_id=question.bank_id, question_id=question.id))
+def question_edit(bank_id: int, question_id: int):
     bank = _bank_or_404(bank_id)
     question = banks.get_question_or_404(bank, question_id)
     form = QuestionForm()
@@ -263,7 +257,7 @@ def import_questions(bank_id: int):
                 bank, upload.filename or "", payload, form.format.data or None, admin=current_user, now=clock.utcnow()
             )
         except ValidationFailed as error:
-            _put_error(form, error)
+            show_on_form(form, error)
     return _render_import(bank, form, report)
 
 
@@ -294,10 +288,12 @@ def import_confirm():
     return redirect(url_for("banks.bank", bank_id=bank.id))
 
 
-@bp.route("/<int:bank_id>/export.<any(xlsx, gift, json):fmt>")
+@bp.route("/<int:bank_id>/export.<fmt>")
 @admin_required
 def export(bank_id: int, fmt: str):
     bank = _bank_or_404(bank_id)
+    if fmt not in banks.EXPORT_FORMATS:
+        abort(404)
     include_disabled = request.args.get("disabled") == "1"
     if fmt == "xlsx":
         payload, mimetype = banks.export_xlsx(bank, include_disabled=include_disabled), XLSX_MIMETYPE

@@ -226,7 +226,7 @@ def test_a_link_by_question_id_alone_leads_to_its_bank_page(app, as_admin, bank)
     with app.test_request_context():
         from flask import url_for
 
-        short = url_for("banks.question_edit", question_id=question.id)
+        short = url_for("banks.question", question_id=question.id)
     response = as_admin.get(short)
     assert short == f"/admin/banks/questions/{question.id}"
     assert response.headers["Location"].endswith(f"/admin/banks/{bank.id}/questions/{question.id}")
@@ -323,6 +323,7 @@ def test_exports_download_the_bank(as_admin, bank):
     data = json.loads(as_admin.get(f"/admin/banks/{bank.id}/export.json").data)
     assert data[0]["answers"] == ["A"]
 
+    assert as_admin.get(f"/admin/banks/{bank.id}/export.pdf").status_code == 404
     template = as_admin.get("/admin/banks/template.xlsx")
     assert template.status_code == 200 and len(parse_file("t.xlsx", template.data).items) == 4
 
