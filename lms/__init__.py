@@ -17,6 +17,8 @@ BLUEPRINT_MODULES = (
     "lms.home",
     "lms.auth.views",
     "lms.auth.admin",
+    "lms.notices.views",
+    "lms.exams.bank_views",
     "lms.exams.views",
     "lms.exams.admin",
 )

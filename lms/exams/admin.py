@@ -16,10 +16,12 @@ from flask_login import current_user
 
 from lms import clock
 from lms.auth import services as auth_services
+from lms.auth.forms import fill_audience_choices
 from lms.auth.models import Role, User
 from lms.auth.permissions import admin_required, member_scope_clause, secretary_required
-from lms.errors import DomainError
+from lms.errors import DomainError, show_on_form
 from lms.exams import corrections, quiz_stats, quizzes
+from lms.exams.banks import tag_clause
 from lms.exams.display import TYPE_LABELS, question_views
 from lms.exams.forms import (
     DrawRuleForm,
@@ -47,7 +49,7 @@ from lms.spreadsheets import XLSX_MIMETYPE
 
 bp = Blueprint("exams_admin", __name__, url_prefix="/admin/quizzes")
 
-register_nav("exams_admin.index", _l("Quizzes"), roles=(Role.ADMIN, Role.SECRETARY), order=40, section="manage")
+register_nav("exams_admin.index", _l("Quizzes"), roles=(Role.ADMIN, Role.SECRETARY), order=45, section="manage")
 
 PICKER_PAGE_SIZE = 50
 
@@ -57,18 +59,6 @@ def _quiz_or_404(quiz_id: int) -> Quiz:
     if quiz is None or quiz.kind != QuizKind.QUIZ:
         abort(404)
     return quiz
-
-
-def _put_error(form, error: DomainError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(error.message)]
-    else:
-        form.form_errors.append(str(error.message))
-
-
-def _branch_choices() -> list[tuple[int, str]]:
-    return [(b.id, "　" * b.depth + b.name) for b in auth_services.branch_tree()]
 
 
 @bp.route("/")
@@ -87,6 +77,7 @@ def index():
 
 
 def _settings_from(form: QuizForm) -> quizzes.QuizSettings:
+    statuses, roles, branch_ids = form.audience_values()
     return quizzes.QuizSettings(
         title=form.title.data or "",
         description=form.description.data or "",
@@ -104,9 +95,9 @@ def _settings_from(form: QuizForm) -> quizzes.QuizSettings:
         wait_seconds=(form.wait_minutes.data or 0) * 60,
         overdue_handling=form.overdue_handling.data,
         grace_period_seconds=(form.grace_period_minutes.data or 0) * 60,
-        audience_statuses=form.audience_statuses.data or [],
-        audience_roles=form.audience_roles.data or [],
-        audience_branch_ids=form.audience_branch_ids.data or [],
+        audience_statuses=statuses,
+        audience_roles=roles,
+        audience_branch_ids=branch_ids,
     )
 
 
@@ -127,22 +118,20 @@ def _fill_form(form: QuizForm, quiz: Quiz) -> None:
     form.wait_minutes.data = quiz.wait_seconds // 60
     form.overdue_handling.data = str(quiz.overdue_handling)
     form.grace_period_minutes.data = quiz.grace_period_seconds // 60
-    form.audience_statuses.data = list(quiz.audience_statuses or [])
-    form.audience_roles.data = list(quiz.audience_roles or [])
-    form.audience_branch_ids.data = list(quiz.audience_branch_ids or [])
+    form.load_audience(quiz)
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @admin_required
 def new():
     form = QuizForm()
-    form.audience_branch_ids.choices = _branch_choices()
+    fill_audience_choices(form)
     if form.validate_on_submit():
         try:
             quiz = quizzes.create_quiz(_settings_from(form), created_by=current_user, now=clock.utcnow())
         except DomainError as error:
             db.session.rollback()
-            _put_error(form, error)
+            show_on_form(form, error)
         else:
             db.session.commit()
             flash(_l("Quiz created. Now add its questions."), "success")
@@ -155,7 +144,7 @@ def new():
 def edit(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
     form = QuizForm()
-    form.audience_branch_ids.choices = _branch_choices()
+    fill_audience_choices(form)
     if request.method == "GET":
         _fill_form(form, quiz)
     if form.validate_on_submit():
@@ -163,7 +152,7 @@ def edit(quiz_id: int):
             quizzes.update_quiz(quiz, _settings_from(form), now=clock.utcnow())
         except DomainError as error:
             db.session.rollback()
-            _put_error(form, error)
+            show_on_form(form, error)
         else:
             db.session.commit()
             flash(_l("Changes saved."), "success")
@@ -243,12 +232,14 @@ def delete(quiz_id: int):
     return redirect(url_for(".index"))
 
 
-def _picker_query(bank_id: int, question_type: str, text: str):
+def _picker_query(bank_id: int, question_type: str, tag: str, text: str):
     query = sa.select(Question).where(Question.is_disabled.is_(False)).order_by(Question.bank_id, Question.id)
     if bank_id:
         query = query.where(Question.bank_id == bank_id)
     if question_type in {str(t) for t in QuestionType}:
         query = query.where(Question.type == question_type)
+    if tag:
+        query = query.where(tag_clause(tag))
     if text:
         query = query.where(Question.stem.contains(text, autoescape=True))
     return query
@@ -257,15 +248,15 @@ def _picker_query(bank_id: int, question_type: str, text: str):
 @bp.route("/<int:quiz_id>/questions")
 @admin_required
 def pick_questions(quiz_id: int):
-    """Search the banks and add questions to the quiz (tags are filtered after the query: JSON lists)."""
+    """Search the banks and add questions to the quiz."""
     quiz = _quiz_or_404(quiz_id)
     bank_id = request.args.get("bank", 0, type=int)
     question_type = request.args.get("type", "")
     tag = request.args.get("tag", "").strip()
     text = request.args.get("q", "").strip()
-    candidates = db.session.scalars(_picker_query(bank_id, question_type, text).limit(2000)).all()
-    if tag:
-        candidates = [q for q in candidates if tag in (q.tags or [])]
+    candidates = db.session.scalars(
+        _picker_query(bank_id, question_type, tag, text).limit(PICKER_PAGE_SIZE + 1000)
+    ).all()
     present = {qq.question_id for qq in quiz.fixed_questions}
     return render_template(
         "exams/admin_pick.html",
@@ -340,7 +331,7 @@ def add_rule(quiz_id: int):
             )
         except DomainError as error:
             db.session.rollback()
-            _put_error(form, error)
+            show_on_form(form, error)
         else:
             db.session.commit()
             flash(_l("Draw rule added."), "success")
@@ -389,7 +380,7 @@ def overrides(quiz_id: int):
                 )
             except DomainError as error:
                 db.session.rollback()
-                _put_error(form, error)
+                show_on_form(form, error)
             else:
                 db.session.commit()
                 flash(_l("Override saved for %(name)s.", name=member.name), "success")
@@ -516,18 +507,14 @@ def reports():
 
 
 def _bank_question_url(question_id: int | None) -> str | None:
-    """A link to the question in the question-bank pages, if that part of the app offers one."""
+    """A link to the question's edit page in the question banks (if those pages are installed)."""
     from flask import current_app
 
     if question_id is None:
         return None
-    for endpoint in ("banks.question_edit", "exams_banks.question_edit", "banks.edit_question"):
-        if endpoint in current_app.view_functions:
-            try:
-                return url_for(endpoint, question_id=question_id)
-            except Exception:  # noqa: BLE001, S112 - a differently shaped route: try the next name
-                continue
-    return None
+    if "banks.question" not in current_app.view_functions:
+        return None
+    return url_for("banks.question", question_id=question_id)
 
 
 @bp.route("/reports/<int:report_id>", methods=["POST"])

@@ -12,15 +12,13 @@ from wtforms import (
     DecimalField,
     IntegerField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
-    widgets,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from lms import clock
-from lms.auth.models import MEMBER_STATUS_LABELS, ROLE_LABELS
+from lms.auth.forms import AudienceFieldsMixin
 from lms.exams.models import KeptGrade, OverdueHandling, ReportStatus, ReviewPolicy
 
 KEPT_GRADE_LABELS = {KeptGrade.HIGHEST: _l("Highest attempt"), KeptGrade.LAST: _l("Last attempt")}
@@ -55,16 +53,11 @@ def utc_to_local(value: datetime | None) -> datetime | None:
     return value.astimezone(clock.local_zone()).replace(tzinfo=None, second=0, microsecond=0)
 
 
-class MultiCheckboxField(SelectMultipleField):
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
-
-
 def _choices(labels) -> list[tuple[str, object]]:
     return [(str(key), label) for key, label in labels.items()]
 
 
-class QuizForm(FlaskForm):
+class QuizForm(AudienceFieldsMixin, FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("Instructions for members"), validators=[Optional(), Length(max=5000)])
     is_practice = BooleanField(
@@ -104,13 +97,6 @@ class QuizForm(FlaskForm):
     )
     grace_period_minutes = IntegerField(
         _l("Grace period (minutes)"), default=0, validators=[Optional(), NumberRange(min=0, max=24 * 60)]
-    )
-    audience_statuses = MultiCheckboxField(_l("Member statuses"), choices=_choices(MEMBER_STATUS_LABELS))
-    audience_roles = MultiCheckboxField(_l("Roles"), choices=_choices(ROLE_LABELS))
-    audience_branch_ids = SelectMultipleField(
-        _l("Branches (with their sub-branches)"),
-        coerce=int,
-        description=_l("Nothing selected: everyone. Hold Ctrl (or ⌘) to select several."),
     )
 
 

@@ -282,7 +282,7 @@ def export_results(quiz: Quiz, viewer: User) -> bytes:
             (
                 str(_l("Results")),
                 [
-                    _l("Name"),
+                    _l("Full name"),
                     _l("Username"),
                     _l("Branch"),
                     _l("Attempts"),
@@ -295,7 +295,7 @@ def export_results(quiz: Quiz, viewer: User) -> bytes:
             (
                 str(_l("Attempts")),
                 [
-                    _l("Name"),
+                    _l("Full name"),
                     _l("Username"),
                     _l("Branch"),
                     _l("Attempt"),
@@ -311,7 +311,7 @@ def export_results(quiz: Quiz, viewer: User) -> bytes:
                 attempt_rows,
             ),
             (
-                str(_l("Questions")),
+                str(_l("Item statistics")),
                 [
                     _l("Question ID"),
                     _l("Type"),

@@ -272,16 +272,17 @@ def move_fixed_question(quiz: Quiz, quiz_question_id: int, step: int) -> None:
 
 
 def _rule_candidates(bank_id: int | None, question_type: QuestionType | None, tag: str) -> list[int]:
-    """Enabled question ids a rule may draw from (tags are filtered here: they are JSON lists)."""
-    query = sa.select(Question.id, Question.tags).where(Question.is_disabled.is_(False))
+    """Enabled question ids a rule may draw from (one indexed query)."""
+    from lms.exams.banks import tag_clause
+
+    query = sa.select(Question.id).where(Question.is_disabled.is_(False))
     if bank_id:
         query = query.where(Question.bank_id == bank_id)
     if question_type:
         query = query.where(Question.type == question_type)
-    rows = db.session.execute(query.order_by(Question.id)).all()
     if tag:
-        return [row.id for row in rows if tag in (row.tags or [])]
-    return [row.id for row in rows]
+        query = query.where(tag_clause(tag))
+    return list(db.session.scalars(query.order_by(Question.id)))
 
 
 def available_for_rule(rule: QuizDrawRule) -> int:

@@ -38,7 +38,7 @@ def create_question(question_type: QuestionType, bank: QuestionBank, **fields) -
         fields.setdefault("options", [])
         fields.setdefault("answer", {"value": True})
     else:
-        fields.setdefault("stem", f"第{n}题：党的根本宗旨是____，党的最高理想是____。")
+        fields.setdefault("stem", f"第{n}题：党的根本宗旨是{{{{1}}}}，党的最高理想是{{{{2}}}}。")
         fields.setdefault("options", [])
         fields.setdefault("answer", {"blanks": [["全心全意为人民服务"], ["实现共产主义", "共产主义"]]})
     fields.setdefault("explanation", EXPLANATION_TEXT)
