@@ -1004,6 +1004,43 @@ class SaveResult:
     answered: bool
 
 
+# The autosave is the hottest write of a quiz: its statements are built once (bound
+# parameters), and it runs as Core statements, not ORM loads.
+_SAVE_TARGET = (
+    sa.select(AttemptQuestion.id, AttemptQuestion.option_order, QuestionSnapshot.type, QuestionSnapshot.answer)
+    .join(QuizAttempt, QuizAttempt.id == AttemptQuestion.attempt_id)
+    .join(QuestionSnapshot, QuestionSnapshot.id == AttemptQuestion.snapshot_id)
+    .where(
+        QuizAttempt.id == sa.bindparam("attempt_id"),
+        QuizAttempt.user_id == sa.bindparam("user_id"),
+        AttemptQuestion.position == sa.bindparam("position"),
+    )
+)
+_SAVE_LOCK = (
+    sa.select(QuizAttempt.state, QuizAttempt.deadline, QuizAttempt.last_activity_at)
+    .where(QuizAttempt.id == sa.bindparam("attempt_id"))
+    .with_for_update()
+)
+_SAVE_WRITE = (
+    sa.update(AttemptQuestion)
+    .where(AttemptQuestion.id == sa.bindparam("b_question"), AttemptQuestion.client_seq < sa.bindparam("b_seq"))
+    .values(
+        response=sa.bindparam("b_response", type_=sa.JSON),
+        client_seq=sa.bindparam("b_seq"),
+        saved_at=sa.bindparam("b_now", type_=AttemptQuestion.saved_at.type),
+        time_spent_seconds=AttemptQuestion.time_spent_seconds + sa.bindparam("b_spent"),
+    )
+)
+_SAVE_TOUCH = (
+    sa.update(QuizAttempt)
+    .where(QuizAttempt.id == sa.bindparam("b_attempt"))
+    .values(last_activity_at=sa.bindparam("b_now", type_=QuizAttempt.last_activity_at.type))
+)
+_SAVE_STORED = sa.select(AttemptQuestion.client_seq, AttemptQuestion.response, AttemptQuestion.saved_at).where(
+    AttemptQuestion.id == sa.bindparam("question_id")
+)
+
+
 def save_answer(attempt_id: int, user: User, position: int, raw, seq: int, now: datetime) -> SaveResult:
     """Store the member's answer to question ``position`` of their attempt.
 
@@ -1017,59 +1054,43 @@ def save_answer(attempt_id: int, user: User, position: int, raw, seq: int, now: 
     if not _is_int(seq) or not 0 < seq < MAX_SEQ:
         raise ValidationFailed(_l("The save carries no valid sequence number; reload the page."))
     # What needs no lock comes first (the question's shape is frozen), so the write
-    # lock below is held for two short statements only: on SQLite every writer waits for it.
-    row = db.session.execute(
-        sa.select(AttemptQuestion.id, AttemptQuestion.option_order, QuestionSnapshot.type, QuestionSnapshot.answer)
-        .join(QuizAttempt, QuizAttempt.id == AttemptQuestion.attempt_id)
-        .join(QuestionSnapshot, QuestionSnapshot.id == AttemptQuestion.snapshot_id)
-        .where(QuizAttempt.id == attempt_id, QuizAttempt.user_id == user.id, AttemptQuestion.position == position)
-    ).one_or_none()
+    # lock below is held for three short statements only: on SQLite every writer waits for it.
+    session = db.session
+    row = session.execute(_SAVE_TARGET, {"attempt_id": attempt_id, "user_id": user.id, "position": position}).first()
     if row is None:
         get_own_attempt(attempt_id, user)  # another member's attempt looks missing
         raise NotFound(_l("This question is not part of the attempt."))
     question_type = QuestionType(row.type)
     order = row.option_order or []
     response = parse_response(question_type, order, grading.blank_count(row.answer), raw)
-    attempt = get_own_attempt(attempt_id, user, lock=True)
-    if attempt.state != AttemptState.IN_PROGRESS:
+    state, deadline, last_activity_at = session.execute(_SAVE_LOCK, {"attempt_id": attempt_id}).one()
+    if state != AttemptState.IN_PROGRESS:
         raise InvalidState(_l("This attempt has been submitted; its answers can no longer change."))
-    if not accepts_saves(attempt, now):
-        finalize_if_overdue(attempt, now)
+    if deadline is not None and now > deadline + network_grace():
+        finalize_if_overdue(get_own_attempt(attempt_id, user), now)
         raise InvalidState(
             _l(
                 "Time is up: answers sent after the deadline are not accepted. "
                 "Your answers saved before the deadline are kept."
             )
         )
-    spent = int(min(max((now - attempt.last_activity_at).total_seconds(), 0), MAX_SECONDS_PER_SAVE))
-    result = db.session.execute(
-        sa.update(AttemptQuestion)
-        .where(AttemptQuestion.id == row.id, AttemptQuestion.client_seq < seq)
-        .values(
-            response=response,
-            client_seq=seq,
-            saved_at=now,
-            time_spent_seconds=AttemptQuestion.time_spent_seconds + spent,
-        )
-        .execution_options(synchronize_session=False)
+    spent = int(min(max((now - last_activity_at).total_seconds(), 0), MAX_SECONDS_PER_SAVE))
+    written = session.execute(
+        _SAVE_WRITE, {"b_question": row.id, "b_seq": seq, "b_response": response, "b_now": now, "b_spent": spent}
     )
-    applied = result.rowcount == 1
+    applied = written.rowcount == 1
     if applied:
-        attempt.last_activity_at = now
+        session.execute(_SAVE_TOUCH, {"b_attempt": attempt_id, "b_now": now})
         stored_seq, stored, saved_at = seq, response, now
     else:
-        stored_seq, stored, saved_at = db.session.execute(
-            sa.select(AttemptQuestion.client_seq, AttemptQuestion.response, AttemptQuestion.saved_at).where(
-                AttemptQuestion.id == row.id
-            )
-        ).one()
+        stored_seq, stored, saved_at = session.execute(_SAVE_STORED, {"question_id": row.id}).one()
     return SaveResult(
         applied=applied,
         position=position,
         seq=stored_seq,
         response=to_shown_order(question_type, order, stored),
         saved_at=saved_at,
-        remaining_seconds=remaining_seconds(attempt, now),
+        remaining_seconds=None if deadline is None else max(int((deadline - now).total_seconds()), 0),
         answered=grading.is_answered(question_type, stored),
     )
 

@@ -78,6 +78,7 @@ def test_shuffled_options_are_saved_and_graded_in_the_original_order(make_user, 
     shown_position_of_right = order.index(1)
     result = quizzes.save_answer(attempt.id, member, 1, {"choice": shown_position_of_right}, 1, frozen_clock.now)
     assert result.response == {"choice": shown_position_of_right}
+    db.session.refresh(attempt.questions[0])
     assert attempt.questions[0].response == {"choice": 1}
     finished = quizzes.submit_attempt(attempt.id, member, frozen_clock.now)
     assert finished.score == 1
