@@ -108,3 +108,28 @@ def test_answers_survive_a_dropped_connection_and_a_reload(page, live_server, ma
     expect(page.get_by_test_id("save-state")).to_have_text("答案已全部保存")
     attempt = db.session.scalar(sa.select(QuizAttempt).where(QuizAttempt.user_id == member.id))
     assert attempt.questions[0].response == {"value": False}
+
+
+def test_two_tabs_share_one_attempt_and_the_latest_choice_wins(page, live_server, make_user, browser_login):
+    member = make_user()
+    bank = create_bank()
+    quiz = create_quiz([create_question(QuestionType.TRUE_FALSE, bank)], title="两个标签页")
+    browser_login(page, member)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(live_server(f"/quizzes/{quiz.id}"))
+    page.get_by_test_id("start-attempt").click()
+    page.wait_for_url(re.compile(r"/quizzes/attempts/\d+$"))
+    second = page.context.new_page()
+    second.goto(live_server(f"/quizzes/{quiz.id}"))
+    second.get_by_test_id("continue-attempt").click()  # the same attempt, not a new one
+    assert second.url == page.url
+
+    page.get_by_test_id("option-1-true").check()
+    expect(page.get_by_test_id("save-state")).to_have_text("答案已全部保存")
+    second.get_by_test_id("option-1-false").check()  # this tab still thinks nothing was saved
+    expect(second.get_by_test_id("save-state")).to_have_text("答案已全部保存")
+    attempt = db.session.scalar(sa.select(QuizAttempt).where(QuizAttempt.user_id == member.id))
+    assert attempt.questions[0].response == {"value": False}
+    page.evaluate("window.dispatchEvent(new Event('online'))")  # the first tab syncs
+    expect(page.get_by_test_id("option-1-false")).to_be_checked()
+    assert db.session.scalar(sa.select(sa.func.count(QuizAttempt.id))) == 1

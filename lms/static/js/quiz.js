@@ -190,10 +190,11 @@
         var newer = pending[position] && pending[position].seq > item.seq;
         if (!newer) {
           delete pending[position];
-          if (!body.applied && body.seq > item.seq) {
-            // Another tab saved a newer answer: show what the server keeps.
-            applyResponse(byPosition[position], body.response);
-            markAnswered(position, body.answered);
+          if (!body.applied && JSON.stringify(body.response) !== JSON.stringify(item.response)) {
+            // Another tab saved under the same or a later number: this tab's choice is the
+            // member's latest action here, so send it again above the server's number.
+            queue(position);
+            return;
           }
         }
         if (typeof body.remaining_seconds === "number") { syncTimer(body.remaining_seconds); }
