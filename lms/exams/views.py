@@ -8,9 +8,9 @@ from flask_login import current_user, login_required
 
 from lms import clock
 from lms.errors import DomainError, InvalidState, NotFound, ValidationFailed, wants_json
-from lms.exams import corrections, notebook, quizzes
+from lms.exams import corrections, grading, notebook, quizzes
 from lms.exams.display import format_seconds, question_views
-from lms.exams.models import AttemptState, FinishReason, Quiz, QuizKind, ReviewPolicy
+from lms.exams.models import AttemptState, Quiz, QuizKind
 from lms.extensions import db, limiter
 from lms.navigation import register_home_panel, register_nav
 
@@ -33,7 +33,7 @@ def points_filter(value) -> str:
 
 
 def _home_panel(user) -> str | None:
-    """ "My quizzes" on the home page: quizzes open to the member now, soonest deadline first."""
+    """The home page's "My quizzes": open quizzes, attempts in progress and soonest deadlines first."""
     now = clock.utcnow()
     statuses = quizzes.quiz_statuses(user, quizzes.visible_quizzes(user), now, finalize=False)
     current = [s for s in statuses if s.availability in (quizzes.Availability.OPEN, quizzes.Availability.IN_PROGRESS)]
@@ -127,23 +127,19 @@ def attempt(attempt_id: int):
         answers_open_at=quizzes.answers_open_at(quiz) if not show_answers else None,
         questions=question_views(attempt.questions, show_answers=True) if show_answers else [],
         notebook_kind=quiz.kind == QuizKind.NOTEBOOK,
-        ReviewPolicy=ReviewPolicy,
-        FinishReason=FinishReason,
     )
 
 
 def _answers_json(attempt) -> dict:
-    from lms.exams.display import question_view
-
-    answers = {}
-    for question in attempt.questions:
-        view = question_view(question, show_answers=False)
-        answers[str(question.position)] = {
+    """Each question's saved answer (choices as shown), sequence number and answered mark: never the key."""
+    return {
+        str(question.position): {
             "response": quizzes.shown_response(question),
             "seq": question.client_seq,
-            "answered": view.answered,
+            "answered": grading.is_answered(question.snapshot.type, question.response),
         }
-    return answers
+        for question in attempt.questions
+    }
 
 
 @bp.route("/attempts/<int:attempt_id>/state")
