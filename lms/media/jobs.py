@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
 import threading
 
@@ -74,7 +73,7 @@ def run_claimed_job(job_id: int, me: str, tools: transcode.Tools | None = None) 
             on_progress=on_progress,
         )
     except transcode.TranscodeError as error:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        storage.discard_work_dir(work_dir)
         job = db.session.get(TranscodeJob, job_id)
         if job is not None and services.fail_job(job, me, error, now=clock.utcnow()):
             log.warning("transcode job %s failed: %s", job_id, error)
@@ -83,7 +82,7 @@ def run_claimed_job(job_id: int, me: str, tools: transcode.Tools | None = None) 
     job = db.session.get(TranscodeJob, job_id, populate_existing=True)
     done = job is not None and services.finish_job(job, me, result, work_dir, now=clock.utcnow())
     if not done:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        storage.discard_work_dir(work_dir)
         db.session.rollback()
         log.warning("transcode job %s finished after its lease was lost; output dropped", job_id)
         return False

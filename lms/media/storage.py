@@ -15,6 +15,7 @@ only when complete, so a partial output is never served.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -101,7 +102,13 @@ class LocalStorage:
             os.replace(poster, poster_dir / "poster.jpg")
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+        self.discard_work_dir(work_dir)
+
+    def discard_work_dir(self, work_dir: Path) -> None:
+        """Remove one attempt's folder, and the asset's work folder once it is empty."""
         shutil.rmtree(work_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):  # another attempt's folder is still there
+            work_dir.parent.rmdir()
 
     def rendition_file(self, asset_id: int, name: str) -> Path | None:
         """The file ``name`` of the asset's renditions, or None if the name is not one we make."""

@@ -193,3 +193,14 @@ def test_a_killed_worker_process_leaves_its_job_to_the_next_worker(app, store_as
     assert job.status == JobStatus.DONE and job.attempts == 2
     assert asset.status == AssetStatus.READY
     assert not any(work.glob("*")), "the killed attempt's partial output is gone"
+
+
+def test_the_scheduler_runs_the_queue_through_its_job_runner(app, store_asset, clips):
+    from lms.jobs import run_job
+
+    asset = store_asset(clips.landscape)
+    spec = next(spec for spec in scheduled_jobs() if spec.name == "transcode")
+    assert run_job(app, spec) is True
+    db.session.refresh(asset)
+    assert asset.status == AssetStatus.READY
+    assert not (get_storage().root / "work" / str(asset.id)).exists()
