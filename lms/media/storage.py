@@ -6,7 +6,7 @@ never part of a path, so there is no traversal and no clash)::
     uploads/<upload_id>.part         bytes of an upload in progress
     originals/<asset_id>/source      the uploaded file, kept until the asset is deleted
     work/<asset_id>/<token>/         a transcode in progress (never served)
-    renditions/<asset_id>/           master.m3u8, <rendition>/index.m3u8 + seg_NNNNN.ts, video.mp4
+    renditions/<asset_id>/           master.m3u8, <rendition>-<token>/index.m3u8 + seg_NNNNN.ts, video.mp4
     posters/<asset_id>/poster.jpg
 
 Renditions and poster are written into a work folder and renamed into place
@@ -26,7 +26,7 @@ from typing import Protocol
 from flask import current_app
 
 # What the streaming endpoint may serve from a rendition folder; anything else is 404.
-RENDITION_NAME = re.compile(r"^(master\.m3u8|video\.mp4|[a-z0-9]{1,16}/(index\.m3u8|seg_\d{5}\.ts))$")
+RENDITION_NAME = re.compile(r"^(master\.m3u8|video\.mp4|[a-z0-9]{1,16}-[0-9a-f]{8}/(index\.m3u8|seg_\d{5}\.ts))$")
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 

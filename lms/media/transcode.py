@@ -22,10 +22,11 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 import warnings
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -379,6 +380,13 @@ class Rendition:
     height: int
     video_kbps: int
     audio_kbps: int = AUDIO_KBPS
+    # The variant's folder in the HLS set: the name plus a token unique to this
+    # transcode, so cached segments can never be mistaken for another asset's.
+    folder: str = ""
+
+    @property
+    def path(self) -> str:
+        return self.folder or self.name
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -458,7 +466,7 @@ def build_hls_command(
             out_options[f"maxrate:v:{index}"] = f"{int(rendition.video_kbps * 1.07)}k"
             out_options[f"bufsize:v:{index}"] = f"{rendition.video_kbps * 2}k"
             entry = f"v:{index},a:{index}" if info.has_audio else f"v:{index}"
-            stream_map.append(f"{entry},name:{rendition.name}")
+            stream_map.append(f"{entry},name:{rendition.path}")
         out_options.update(
             {
                 "c:v": "libx264",
@@ -471,7 +479,7 @@ def build_hls_command(
         )
     else:
         streams.append(source_stream.audio)
-        stream_map.append("a:0,name:audio")
+        stream_map.append(f"a:0,name:{ladder[0].path}")
     if info.has_audio:
         out_options.update({"c:a": "aac", "b:a": f"{AUDIO_KBPS}k", "ac": 2, "ar": 48000})
     out_options["var_stream_map"] = " ".join(stream_map)
@@ -639,9 +647,10 @@ def transcode(
     limit = timeout or time_limit_seconds(info.duration_seconds)
     hls_dir = work_dir / "hls"
     hls_dir.mkdir(parents=True, exist_ok=True)
-    ladder = plan_ladder(info)
+    token = uuid.uuid4().hex[:8]
+    ladder = [replace(rendition, folder=f"{rendition.name}-{token}") for rendition in plan_ladder(info)]
     for rendition in ladder:
-        (hls_dir / rendition.name).mkdir(exist_ok=True)
+        (hls_dir / rendition.path).mkdir(exist_ok=True)
 
     run_ffmpeg(
         build_hls_command(source, hls_dir, info, ladder, tools, preset),
@@ -656,7 +665,7 @@ def transcode(
 
     mark = time.monotonic()
     fallback = fallback_rendition(ladder)
-    run_quick(build_mp4_command(hls_dir / fallback.name / "index.m3u8", hls_dir / "video.mp4", tools), tools, limit)
+    run_quick(build_mp4_command(hls_dir / fallback.path / "index.m3u8", hls_dir / "video.mp4", tools), tools, limit)
     steps["mp4"] = time.monotonic() - mark
 
     mark = time.monotonic()

@@ -26,11 +26,13 @@ MIMETYPES = {
     ".mp4": "video/mp4",
     ".jpg": "image/jpeg",
 }
-# Segments, the MP4 and posters never change for an asset id (a ready asset is
-# never re-transcoded), so browsers may keep them; "private" because each
+# Variant playlists and segments live under a folder named with a token unique
+# to their transcode, so browsers may keep them for good; the master playlist,
+# the MP4 and the poster keep their names (and an id may come back on SQLite
+# after a delete), so they are revalidated (a cheap 304). "private": each
 # response depends on who asked.
 IMMUTABLE = "private, max-age=31536000, immutable"
-PLAYLIST = "private, max-age=3600"
+REVALIDATE = "private, no-cache"
 
 
 def _ready_asset_or_abort(asset_id: int):
@@ -62,7 +64,7 @@ def playlist(asset_id: int, name: str):
     """The master playlist (``master.m3u8``), variant playlists and segments of an asset."""
     _ready_asset_or_abort(asset_id)
     path = get_storage().rendition_file(asset_id, name)
-    return _send(path, PLAYLIST if name.endswith(".m3u8") else IMMUTABLE)
+    return _send(path, REVALIDATE if name == "master.m3u8" else IMMUTABLE)
 
 
 @bp.route("/<int:asset_id>/video.mp4")
@@ -70,7 +72,7 @@ def playlist(asset_id: int, name: str):
 def mp4(asset_id: int):
     """The MP4 fallback for players with neither HLS nor Media Source Extensions."""
     _ready_asset_or_abort(asset_id)
-    return _send(get_storage().rendition_file(asset_id, "video.mp4"), IMMUTABLE)
+    return _send(get_storage().rendition_file(asset_id, "video.mp4"), REVALIDATE)
 
 
 @bp.route("/<int:asset_id>/poster.jpg")
@@ -78,4 +80,4 @@ def mp4(asset_id: int):
 def poster(asset_id: int):
     """The still shown before playback (a frame, or the waveform of an audio recording)."""
     _ready_asset_or_abort(asset_id)
-    return _send(get_storage().poster_file(asset_id), IMMUTABLE)
+    return _send(get_storage().poster_file(asset_id), REVALIDATE)

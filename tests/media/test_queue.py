@@ -99,7 +99,8 @@ def test_a_dead_workers_job_is_requeued_cleaned_and_finished(store_asset, clips,
     assert job.status == JobStatus.DONE and job.attempts == 2 and job.worker_id != "dead-worker"
     assert asset.status == AssetStatus.READY
     assert not partial.exists()
-    assert get_storage().rendition_file(asset.id, "180p/seg_00000.ts").stat().st_size > 1000
+    segment = f"{asset.renditions[0]['folder']}/seg_00000.ts"
+    assert get_storage().rendition_file(asset.id, segment).stat().st_size > 1000
 
 
 def test_a_job_whose_workers_keep_dying_fails(store_asset, clips, frozen_clock, app):

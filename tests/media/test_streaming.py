@@ -20,10 +20,10 @@ def checks(monkeypatch):
 
 
 def urls(asset) -> dict[str, str]:
-    segment = f"{asset.renditions[0]['name']}/seg_00000.ts"
+    segment = f"{asset.renditions[0]['folder']}/seg_00000.ts"
     return {
         "master": f"/media/{asset.id}/hls/master.m3u8",
-        "variant": f"/media/{asset.id}/hls/{asset.renditions[0]['name']}/index.m3u8",
+        "variant": f"/media/{asset.id}/hls/{asset.renditions[0]['folder']}/index.m3u8",
         "segment": f"/media/{asset.id}/hls/{segment}",
         "poster": f"/media/{asset.id}/poster.jpg",
         "mp4": f"/media/{asset.id}/video.mp4",
@@ -46,8 +46,10 @@ def test_admin_gets_playlists_segments_poster_and_mp4(ready_asset, client, make_
         assert response.mimetype == expected[name]
         assert "private" in response.headers["Cache-Control"]
     assert "immutable" in client.get(urls(asset)["segment"]).headers["Cache-Control"]
-    assert "immutable" not in client.get(urls(asset)["master"]).headers["Cache-Control"]
-    assert b"180p/index.m3u8" in client.get(urls(asset)["master"]).data
+    assert "immutable" in client.get(urls(asset)["variant"]).headers["Cache-Control"]
+    for name in ("master", "poster", "mp4"):  # names an asset id may reuse: revalidated
+        assert client.get(urls(asset)[name]).headers["Cache-Control"] == "private, no-cache"
+    assert f"{asset.renditions[0]['folder']}/index.m3u8".encode() in client.get(urls(asset)["master"]).data
 
 
 def test_range_request_returns_206_and_exactly_those_bytes(ready_asset, client, make_user, login):
@@ -59,7 +61,7 @@ def test_range_request_returns_206_and_exactly_those_bytes(ready_asset, client, 
     assert response.data == whole[100:1100]
     assert response.headers["Content-Range"] == f"bytes 100-1099/{len(whole)}"
     response = client.get(urls(asset)["segment"], headers={"Range": "bytes=-188"})
-    segment = get_storage().rendition_file(asset.id, f"{asset.renditions[0]['name']}/seg_00000.ts").read_bytes()
+    segment = get_storage().rendition_file(asset.id, f"{asset.renditions[0]['folder']}/seg_00000.ts").read_bytes()
     assert response.status_code == 206 and response.data == segment[-188:]
 
 
@@ -126,7 +128,7 @@ def test_accel_redirect_hands_the_file_to_nginx(ready_asset, client, make_user, 
     app.config["MEDIA_ACCEL_REDIRECT"] = "/protected-media/"
     response = client.get(urls(asset)["segment"])
     assert response.status_code == 200 and response.data == b""
-    segment = f"{asset.renditions[0]['name']}/seg_00000.ts"
+    segment = f"{asset.renditions[0]['folder']}/seg_00000.ts"
     assert response.headers["X-Accel-Redirect"] == f"/protected-media/renditions/{asset.id}/{segment}"
     assert response.mimetype == "video/mp2t"
     assert "immutable" in response.headers["Cache-Control"]

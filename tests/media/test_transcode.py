@@ -37,9 +37,10 @@ def assert_playable_hls(tools, asset, *, video: bool, audio: bool) -> None:
     master = (folder / "master.m3u8").read_text()
     assert master.startswith("#EXTM3U")
     for rendition in asset.renditions:
-        playlist = folder / rendition["name"] / "index.m3u8"
+        playlist = folder / rendition["folder"] / "index.m3u8"
         text = playlist.read_text()
-        assert f"{rendition['name']}/index.m3u8" in master
+        assert f"{rendition['folder']}/index.m3u8" in master
+        assert rendition["folder"].startswith(rendition["name"] + "-")
         assert "#EXT-X-ENDLIST" in text and "#EXT-X-PLAYLIST-TYPE:VOD" in text
         durations = [float(line.split(":")[1].rstrip(",")) for line in text.splitlines() if line.startswith("#EXTINF")]
         assert durations and max(durations) <= transcode.SEGMENT_SECONDS + 0.5
@@ -81,7 +82,7 @@ def test_rotated_phone_video_comes_out_upright(ready_asset, clips, tools):
     assert (asset.width, asset.height) == (180, 320)
     assert_playable_hls(tools, asset, video=True, audio=True)
     folder = get_storage().rendition_file(asset.id, "master.m3u8").parent
-    picture = streams_of(ffprobe_json(tools, folder / asset.renditions[0]["name"] / "index.m3u8"), "video")[0]
+    picture = streams_of(ffprobe_json(tools, folder / asset.renditions[0]["folder"] / "index.m3u8"), "video")[0]
     assert picture["height"] > picture["width"]
     rotations = [d.get("rotation", 0) for d in picture.get("side_data_list", [])]
     assert not any(rotations), "the output must be upright, not tagged to be rotated by the player"
@@ -99,7 +100,7 @@ def test_variable_frame_rate_video_without_audio_is_transcoded(ready_asset, clip
     assert asset.probe_summary["audio_codec"] is None
     assert_playable_hls(tools, asset, video=True, audio=False)
     folder = get_storage().rendition_file(asset.id, "master.m3u8").parent
-    picture = streams_of(ffprobe_json(tools, folder / asset.renditions[0]["name"] / "index.m3u8"), "video")[0]
+    picture = streams_of(ffprobe_json(tools, folder / asset.renditions[0]["folder"] / "index.m3u8"), "video")[0]
     assert picture["avg_frame_rate"] == picture["r_frame_rate"]  # constant frame rate out
 
 
