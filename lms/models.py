@@ -4,3 +4,4 @@ from lms.auth.models import *  # noqa: F403
 from lms.exams.models import *  # noqa: F403
 from lms.jobs import SchedulerLease  # noqa: F401
 from lms.media.models import *  # noqa: F403
+from lms.notices.models import *  # noqa: F403
