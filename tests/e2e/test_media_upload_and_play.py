@@ -33,11 +33,15 @@ def tools():
 def test_admin_uploads_a_clip_which_is_transcoded_and_plays(
     page, live_server, media_app, make_user, browser_login, tools, tmp_path
 ):
-    clip = transcode.make_sample(tmp_path / "第一课.mp4", tools, seconds=4, size="1280x720")
+    clip = transcode.make_sample(tmp_path / "第一课.mp4", tools, seconds=8, size="1280x720")
     assert clip.stat().st_size > 3 * CHUNK
     page.add_init_script(
         "document.addEventListener('vanguard:player-ready', function (e) {"
         " window.__playerMode = e.detail.player.mode; });"
+        # What the study-time tracker listens to must reach other listeners.
+        "window.__events = [];"
+        "['play', 'pause', 'seeking', 'seeked', 'timeupdate', 'ended', 'ratechange'].forEach(function (type) {"
+        " document.addEventListener(type, function () { window.__events.push(type); }, true); });"
     )
     browser_login(page, make_user(role=Role.ADMIN))
     page.goto(live_server("/admin/media/upload"))
@@ -65,11 +69,20 @@ def test_admin_uploads_a_clip_which_is_transcoded_and_plays(
     page.wait_for_function("() => document.querySelector('#preview').currentTime > 1", timeout=20_000)
     quality.select_option("0")  # a viewer picks 360p by hand; playback goes on
     page.wait_for_function("() => document.querySelector('#preview').currentTime > 2", timeout=20_000)
+    assert page.evaluate("() => document.querySelector('#preview').currentTime") < 6
 
-    # The keyboard: Space pauses the focused player.
+    # The keyboard: K pauses and plays the focused player, L skips 5 seconds ahead.
     video.focus()
-    page.keyboard.press("Space")
+    page.keyboard.press("k")
     page.wait_for_function("() => document.querySelector('#preview').paused")
+    page.evaluate("() => { document.querySelector('#preview').playbackRate = 1.5; }")
+    page.keyboard.press("k")
+    page.wait_for_function("() => !document.querySelector('#preview').paused")
+    page.keyboard.press("l")
+    page.keyboard.press("l")
+    page.wait_for_function("() => document.querySelector('#preview').ended")
+    events = set(page.evaluate("() => window.__events"))
+    assert events >= {"play", "pause", "seeking", "seeked", "timeupdate", "ended", "ratechange"}
 
 
 def test_upload_resumes_after_a_dropped_connection_and_a_reload(

@@ -14,7 +14,6 @@
   "use strict";
 
   var SEEK_STEP = 5;
-  var VOLUME_STEP = 0.1;
 
   function byData(name, id) {
     return document.querySelector("[" + name + '="' + id + '"]');
@@ -94,29 +93,27 @@
     }
   }
 
+  // Shortcuts on top of the browser's own: a focused <video controls> already
+  // answers Space and the arrow keys natively (and would answer them a second
+  // time if we did too), so we add only keys browsers leave alone.
   function onKey(event) {
-    var video = event.currentTarget;
-    if (event.altKey || event.ctrlKey || event.metaKey) { return; }
+    var video = event.currentTarget._vanguardVideo;
+    var target = event.target;
+    if (!video || event.altKey || event.ctrlKey || event.metaKey) { return; }
+    if (target !== video && /^(INPUT|SELECT|TEXTAREA|BUTTON|A)$/.test(target.tagName)) { return; }
     var handled = true;
     switch (event.key) {
-      case " ":
       case "k":
       case "K":
         if (video.paused) { video.play(); } else { video.pause(); }
         break;
-      case "ArrowLeft":
       case "j":
+      case "J":
         video.currentTime = Math.max(0, video.currentTime - SEEK_STEP);
         break;
-      case "ArrowRight":
       case "l":
+      case "L":
         video.currentTime = Math.min(video.duration || Infinity, video.currentTime + SEEK_STEP);
-        break;
-      case "ArrowUp":
-        video.volume = Math.min(1, video.volume + VOLUME_STEP);
-        break;
-      case "ArrowDown":
-        video.volume = Math.max(0, video.volume - VOLUME_STEP);
         break;
       case "m":
       case "M":
@@ -129,7 +126,7 @@
       default:
         handled = false;
     }
-    if (handled) { event.preventDefault(); } // only the page scroll; the key event itself still propagates
+    if (handled) { event.preventDefault(); } // the event itself still propagates
   }
 
   function mount(video, options) {
@@ -200,7 +197,9 @@
     listen(video, "error", function () {
       if (player.mode === "native") { useFallback(); } else if (player.mode === "mp4") { showError(video); }
     });
-    listen(video, "keydown", onKey);
+    var wrapper = wrapperOf(video);
+    wrapper._vanguardVideo = video;
+    listen(wrapper, "keydown", onKey);
 
     function destroy() {
       cleanups.forEach(function (fn) { fn(); });
