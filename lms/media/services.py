@@ -404,6 +404,14 @@ def retry_asset(asset: MediaAsset, *, now: datetime) -> TranscodeJob:
     return enqueue_transcode(asset, now=now)
 
 
+def next_queued_job_query(only_job_id: int | None = None) -> sa.Select:
+    """The oldest queued job's id, ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite takes its write lock)."""
+    candidates = sa.select(TranscodeJob.id).where(TranscodeJob.status == JobStatus.QUEUED)
+    if only_job_id is not None:
+        candidates = candidates.where(TranscodeJob.id == only_job_id)
+    return candidates.order_by(TranscodeJob.id).limit(1).with_for_update(skip_locked=True)
+
+
 def claim_next_job(
     worker_id: str, *, now: datetime, lease_seconds: int | None = None, only_job_id: int | None = None
 ) -> TranscodeJob | None:
@@ -417,10 +425,7 @@ def claim_next_job(
     """
     lease = timedelta(seconds=lease_seconds or int(setting("TRANSCODE_LEASE_SECONDS")))
     for _ in range(5):
-        candidates = sa.select(TranscodeJob.id).where(TranscodeJob.status == JobStatus.QUEUED)
-        if only_job_id is not None:
-            candidates = candidates.where(TranscodeJob.id == only_job_id)
-        job_id = db.session.scalar(candidates.order_by(TranscodeJob.id).limit(1).with_for_update(skip_locked=True))
+        job_id = db.session.scalar(next_queued_job_query(only_job_id))
         if job_id is None:
             return None
         result = db.session.execute(

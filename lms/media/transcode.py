@@ -180,6 +180,10 @@ class MediaInfo:
     audio_codec: str | None = None
     audio_channels: int | None = None
     sample_rate: int | None = None
+    # Which streams of the file we use (a file may carry cover art or several audio tracks).
+    video_stream: int | None = None
+    audio_stream: int | None = None
+    interlaced: bool = False
 
     @property
     def has_video(self) -> bool:
@@ -366,6 +370,9 @@ def probe(source: Path, tools: Tools, *, timeout: float = 30, max_duration_secon
         audio_codec=audio.get("codec_name") if audio else None,
         audio_channels=int(audio["channels"]) if audio and audio.get("channels") else None,
         sample_rate=int(audio["sample_rate"]) if audio and str(audio.get("sample_rate", "")).isdigit() else None,
+        video_stream=int(video["index"]) if video is not None else None,
+        audio_stream=int(audio["index"]) if audio is not None else None,
+        interlaced=bool(video is not None and video.get("field_order") in ("tt", "bb", "tb", "bt")),
     )
 
 
@@ -433,6 +440,16 @@ def _output_frame_rate(info: MediaInfo) -> Fraction:
     return Fraction(rate).limit_denominator(1001)
 
 
+def _video_of(source_stream, info: MediaInfo):
+    # The probed stream by index: "0:v" alone could pick cover art stored first.
+    return source_stream[str(info.video_stream)] if info.video_stream is not None else source_stream.video
+
+
+def _audio_of(source_stream, info: MediaInfo):
+    # One audio track (the first), never "0:a", which maps every track of a bilingual file.
+    return source_stream[str(info.audio_stream)] if info.audio_stream is not None else source_stream["a:0"]
+
+
 def build_hls_command(
     source: Path, out_dir: Path, info: MediaInfo, ladder: list[Rendition], tools: Tools, preset: str
 ) -> list[str]:
@@ -442,6 +459,7 @@ def build_hls_command(
     segments; ffmpeg's autorotation makes rotated phone videos upright.
     """
     source_stream = ffmpeg.input(f"file:{source}", protocol_whitelist="file", format_whitelist=INPUT_FORMATS)
+    audio_input = _audio_of(source_stream, info)
     streams = []
     out_options: dict[str, object] = {
         "f": "hls",
@@ -454,14 +472,17 @@ def build_hls_command(
     }
     stream_map = []
     if info.has_video:
-        video = source_stream.video.filter("fps", fps=str(_output_frame_rate(info)))
+        video = _video_of(source_stream, info)
+        if info.interlaced:
+            video = video.filter("yadif")
+        video = video.filter("fps", fps=str(_output_frame_rate(info)))
         branches = video.filter_multi_output("split", len(ladder)) if len(ladder) > 1 else None
         for index, rendition in enumerate(ladder):
             branch = branches.stream(index) if branches is not None else video
             scaled = branch.filter("scale", rendition.width, rendition.height).filter("setsar", "1")
             streams.append(scaled)
             if info.has_audio:
-                streams.append(source_stream.audio)
+                streams.append(audio_input)
             out_options[f"b:v:{index}"] = f"{rendition.video_kbps}k"
             out_options[f"maxrate:v:{index}"] = f"{int(rendition.video_kbps * 1.07)}k"
             out_options[f"bufsize:v:{index}"] = f"{rendition.video_kbps * 2}k"
@@ -478,7 +499,7 @@ def build_hls_command(
             }
         )
     else:
-        streams.append(source_stream.audio)
+        streams.append(audio_input)
         stream_map.append(f"a:0,name:{ladder[0].path}")
     if info.has_audio:
         out_options.update({"c:a": "aac", "b:a": f"{AUDIO_KBPS}k", "ac": 2, "ar": 48000})
@@ -505,12 +526,14 @@ def build_poster_command(source: Path, target: Path, info: MediaInfo, tools: Too
         )
         width, height = info.width or 640, info.height or 360
         scale = min(1.0, 720 / min(width, height))
-        picture = stream.video.filter("scale", _even(width * scale), _even(height * scale))
+        picture = _video_of(stream, info).filter("scale", _even(width * scale), _even(height * scale))
     else:
         stream = ffmpeg.input(f"file:{source}", protocol_whitelist="file", format_whitelist=INPUT_FORMATS)
         background = ffmpeg.input("color=c=0xf8f5f0:s=960x540", f="lavfi")
-        waves = stream.audio.filter("aformat", channel_layouts="mono").filter(
-            "showwavespic", s="960x540", colors="0xb22222"
+        waves = (
+            _audio_of(stream, info)
+            .filter("aformat", channel_layouts="mono")
+            .filter("showwavespic", s="960x540", colors="0xb22222")
         )
         picture = ffmpeg.overlay(background, waves, format="auto")
     output = ffmpeg.output(picture, str(target), vframes=1, **{"q:v": 3})

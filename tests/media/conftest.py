@@ -46,6 +46,9 @@ class Clips:
     image: Path  # a PNG named .mp4
     playlist: Path  # an HLS playlist pointing at another file
     hd: Path  # 1280x720, 4 s: two rungs (360p, 720p)
+    two_audio: Path  # a video with two audio tracks (bilingual lectures)
+    cover_first: Path  # a video whose first stream is cover art
+    audio_with_cover: Path  # an .m4a with cover art (a "video" stream that is a still)
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +77,31 @@ def clips(tools, tmp_path_factory) -> Clips:
     playlist = folder / "list.mp4"
     playlist.write_text(f"#EXTM3U\n#EXTINF:3,\nfile://{landscape}\n#EXT-X-ENDLIST\n")
     hd = transcode.make_sample(folder / "hd.mp4", tools, seconds=4, size="1280x720")
-    return Clips(landscape, rotated, audio_only, vfr, truncated, text, empty, image, playlist, hd)
+    two_audio = folder / "two-audio.mp4"
+    run_ffmpeg(
+        tools,
+        *("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=f=440"),
+        *("-f", "lavfi", "-i", "sine=f=880", "-t", "3", "-map", "0", "-map", "1", "-map", "2"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(two_audio)),
+    )
+    cover = folder / "cover.jpg"
+    run_ffmpeg(tools, "-f", "lavfi", "-i", "smptebars=size=96x96", "-frames:v", "1", str(cover))
+    cover_first = folder / "cover-first.mp4"
+    run_ffmpeg(
+        tools,
+        *("-i", str(cover), "-i", str(landscape), "-map", "0", "-map", "1:v", "-map", "1:a", "-c", "copy"),
+        *("-disposition:v:0", "attached_pic", str(cover_first)),
+    )
+    audio_with_cover = folder / "with-cover.m4a"
+    run_ffmpeg(
+        tools,
+        *("-i", str(audio_only), "-i", str(cover), "-map", "0", "-map", "1", "-c", "copy"),
+        *("-disposition:v:0", "attached_pic", str(audio_with_cover)),
+    )
+    return Clips(
+        landscape, rotated, audio_only, vfr, truncated, text, empty, image, playlist, hd,
+        two_audio, cover_first, audio_with_cover,
+    )  # fmt: skip
 
 
 @pytest.fixture(autouse=True)

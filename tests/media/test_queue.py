@@ -18,7 +18,7 @@ from lms import clock
 from lms.extensions import db
 from lms.jobs import scheduled_jobs
 from lms.media import jobs, services
-from lms.media.models import AssetStatus, JobStatus, TranscodeJob
+from lms.media.models import AssetStatus, JobStatus, MediaAsset, TranscodeJob
 from lms.media.storage import get_storage
 
 pytestmark = pytest.mark.ffmpeg
@@ -205,3 +205,26 @@ def test_the_scheduler_runs_the_queue_through_its_job_runner(app, store_asset, c
     db.session.refresh(asset)
     assert asset.status == AssetStatus.READY
     assert not (get_storage().root / "work" / str(asset.id)).exists()
+
+
+def test_postgresql_workers_skip_rows_another_worker_is_claiming():
+    from sqlalchemy.dialects import postgresql
+
+    sql = str(services.next_queued_job_query().compile(dialect=postgresql.dialect()))
+    assert sql.rstrip().endswith("FOR UPDATE SKIP LOCKED")
+
+
+def test_uploads_abandoned_for_a_week_are_purged(app, make_user, frozen_clock):
+    upload = services.start_upload(make_user(), filename="半截.mp4", size_bytes=10, title="", now=frozen_clock.now)
+    db.session.commit()
+    part = get_storage().upload_part(upload.id)
+    part.write_bytes(b"12345")
+    asset_id = upload.asset_id
+    frozen_clock.advance(6 * 86400)
+    jobs.process_transcode_queue(frozen_clock.now)
+    assert part.exists()
+    frozen_clock.advance(2 * 86400)
+    jobs.process_transcode_queue(frozen_clock.now)
+    db.session.expire_all()
+    assert not part.exists()
+    assert db.session.get(MediaAsset, asset_id) is None

@@ -104,6 +104,20 @@ def test_variable_frame_rate_video_without_audio_is_transcoded(ready_asset, clip
     assert picture["avg_frame_rate"] == picture["r_frame_rate"]  # constant frame rate out
 
 
+def test_only_the_first_audio_track_of_a_bilingual_video_is_used(ready_asset, clips, tools):
+    asset = ready_asset(clips.two_audio)
+    assert_playable_hls(tools, asset, video=True, audio=True)  # one audio stream per variant
+
+
+def test_cover_art_is_never_taken_for_the_video(ready_asset, clips, tools):
+    asset = ready_asset(clips.cover_first)
+    assert (asset.kind, asset.width, asset.height) == (AssetKind.VIDEO, 320, 180)
+    assert_playable_hls(tools, asset, video=True, audio=True)
+    song = ready_asset(clips.audio_with_cover)
+    assert song.kind == AssetKind.AUDIO
+    assert_playable_hls(tools, song, video=False, audio=True)
+
+
 @pytest.mark.parametrize(
     ("clip", "reason"),
     [
@@ -187,3 +201,42 @@ def test_the_venvs_python_ffmpeg_wrapper_is_never_used(tmp_path, monkeypatch):
     monkeypatch.setattr(transcode, "_bundled", lambda name: str(real))
     assert transcode.find_binary("ffmpeg").path == str(real)
     assert transcode.find_binary("ffmpeg", configured=str(real)).path == str(real)
+
+
+def test_interlaced_video_is_deinterlaced(store_asset, tools, tmp_path, ready_asset):
+    from tests.media.conftest import run_ffmpeg
+
+    interlaced = tmp_path / "interlaced.mp4"
+    run_ffmpeg(
+        tools,
+        *("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=50", "-t", "2", "-vf", "tinterlace=interleave_top"),
+        *("-flags", "+ildct+ilme", "-c:v", "libx264", "-preset", "ultrafast", "-x264opts", "tff=1", str(interlaced)),
+    )
+    info = transcode.probe(interlaced, tools)
+    assert info.interlaced
+    command = " ".join(
+        transcode.build_hls_command(interlaced, tmp_path / "out", info, transcode.plan_ladder(info), tools, "ultrafast")
+    )
+    assert "yadif" in command
+    asset = ready_asset(interlaced)
+    assert asset.status == AssetStatus.READY
+
+
+def test_ffmpeg_and_ffprobe_run_at_low_priority(clips, tools):
+    polite = transcode.Tools(tools.ffmpeg, tools.ffprobe, nice=10)
+    info = transcode.probe(clips.landscape, polite)
+    command = transcode.build_hls_command(
+        clips.landscape, Path("/tmp/x"), info, transcode.plan_ladder(info), polite, "fast"
+    )
+    assert Path(command[0]).name == "nice" and command[1:3] == ["-n", "10"]
+    assert command[command.index("-protocol_whitelist") + 1] == "file"
+
+
+def test_ffmpeg_past_its_time_limit_is_stopped(clips, tools, tmp_path):
+    info = transcode.probe(clips.hd, tools)
+    ladder = transcode.plan_ladder(info)
+    for rendition in ladder:
+        (tmp_path / rendition.path).mkdir()
+    command = transcode.build_hls_command(clips.hd, tmp_path, info, ladder, tools, "veryslow")
+    with pytest.raises(transcode.TranscodeError, match="longer than the limit"):
+        transcode.run_ffmpeg(command, tools, duration_seconds=info.duration_seconds, timeout=0.2)
