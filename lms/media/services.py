@@ -19,6 +19,7 @@ from typing import BinaryIO
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
 
 from lms.errors import Conflict, DomainError, InvalidState, NotFound, ValidationFailed
 from lms.extensions import db
@@ -68,7 +69,7 @@ def ready_assets() -> list[MediaAsset]:
 
 def list_assets(*, status: str = "", query: str = "") -> sa.Select:
     """The admin list's query: newest first, optionally by status or title."""
-    select = sa.select(MediaAsset).order_by(MediaAsset.id.desc())
+    select = sa.select(MediaAsset).options(selectinload(MediaAsset.jobs)).order_by(MediaAsset.id.desc())
     if status in AssetStatus.__members__.values():
         select = select.where(MediaAsset.status == status)
     if query:
@@ -112,11 +113,14 @@ def asset_states(asset_ids: Iterable[int]) -> list[dict]:
     ids = [int(i) for i in asset_ids][:200]
     if not ids:
         return []
-    assets = db.session.scalars(sa.select(MediaAsset).where(MediaAsset.id.in_(ids)))
+    assets = db.session.scalars(
+        sa.select(MediaAsset).where(MediaAsset.id.in_(ids)).options(selectinload(MediaAsset.jobs))
+    )
+    uploads = {u.asset_id: u for u in db.session.scalars(sa.select(MediaUpload).where(MediaUpload.asset_id.in_(ids)))}
     states = []
     for asset in assets:
         job = asset.latest_job
-        upload = db.session.scalar(sa.select(MediaUpload).where(MediaUpload.asset_id == asset.id))
+        upload = uploads.get(asset.id)
         if asset.status == AssetStatus.UPLOADING and upload is not None and upload.size_bytes:
             percent = 100.0 * upload.received_bytes / upload.size_bytes
         elif job is not None and asset.status in (AssetStatus.QUEUED, AssetStatus.PROCESSING):
