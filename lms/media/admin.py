@@ -241,13 +241,16 @@ def asset_retry(asset_id: int):
     asset = db.get_or_404(MediaAsset, asset_id)
     if ActionForm().validate_on_submit():
         try:
-            services.retry_asset(asset, now=clock.utcnow())
+            job = services.retry_asset(asset, now=clock.utcnow())
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "danger")
         else:
             db.session.commit()
-            flash(_l("The video is queued for transcoding again."), "success")
+            if job is None:
+                flash(asset.error_message, "danger")
+            else:
+                flash(_l("The video is queued for transcoding again."), "success")
     return redirect(url_for("media_admin.asset_detail", asset_id=asset.id))
 
 

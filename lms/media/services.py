@@ -357,16 +357,24 @@ def accept_original(asset: MediaAsset, *, now: datetime, tools: transcode.Tools 
 
     A refused asset is FAILED with ``error_message`` set; its original stays.
     """
-    tools = tools or current_tools()
     source = get_storage().original(asset.id)
     asset.size_bytes = source.stat().st_size if source.exists() else asset.size_bytes
     try:
         info = transcode.probe(
             source,
-            tools,
+            tools or current_tools(),
             timeout=float(setting("PROBE_TIMEOUT_SECONDS")),
             max_duration_seconds=float(setting("MAX_DURATION_MINUTES")) * 60,
         )
+    except (transcode.TranscodeError, OSError) as error:
+        # Not the file's fault (ffprobe missing or broken): keep it for a retry.
+        asset.status = AssetStatus.FAILED
+        asset.error_message = str(
+            _l("The server could not examine the file (%(error)s). It is kept; try again later.", error=str(error))
+        )
+        db.session.flush()
+        log.error("probing asset %s failed: %s", asset.id, error)
+        return None
     except transcode.MediaRefused as refusal:
         asset.status = AssetStatus.FAILED
         asset.error_message = str(refusal.message)
@@ -401,10 +409,17 @@ def enqueue_transcode(asset: MediaAsset, *, now: datetime) -> TranscodeJob:
     return job
 
 
-def retry_asset(asset: MediaAsset, *, now: datetime) -> TranscodeJob:
-    """Queue a failed asset again (its last transcode failed); InvalidState otherwise."""
+def retry_asset(asset: MediaAsset, *, now: datetime) -> TranscodeJob | None:
+    """Try a failed asset again; InvalidState unless it failed.
+
+    A failed transcode is queued again. A file refused when probed is probed
+    again (a limit may have been raised, ffprobe repaired): it is queued, or
+    refused again with the reason (None is returned then).
+    """
     if asset.status != AssetStatus.FAILED:
         raise InvalidState(_l("Only a failed video can be retried."))
+    if asset.probe_summary is None:
+        return accept_original(asset, now=now)
     return enqueue_transcode(asset, now=now)
 
 

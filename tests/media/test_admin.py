@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from lms import clock
 from lms.auth.models import Role
 from lms.extensions import db
 from lms.media import access, services
@@ -143,3 +144,35 @@ def test_demo_videos_are_made_once_and_playable(app):
     assert assets[0].duration_seconds == pytest.approx(24, abs=0.2)
     assert demo.seed_demo() == []
     assert db.session.scalar(sa.select(sa.func.count(MediaAsset.id))) == 2
+
+
+def test_a_refused_file_is_examined_again_on_retry(admin, client, store_asset, clips, app):
+    app.config["MAX_DURATION_MINUTES"] = 0.02
+    asset = store_asset(clips.landscape)
+    assert asset.status == AssetStatus.FAILED
+    response = client.post(f"/admin/media/{asset.id}/retry", follow_redirects=True)
+    assert "the limit is" in response.get_data(as_text=True)  # still too long
+    app.config["MAX_DURATION_MINUTES"] = 240  # the admin raised the limit
+    client.post(f"/admin/media/{asset.id}/retry")
+    db.session.refresh(asset)
+    assert asset.status == AssetStatus.QUEUED and asset.error_message is None
+
+
+def test_a_missing_ffprobe_fails_the_asset_without_losing_the_file(store_asset, clips, app, tmp_path):
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    broken = tmp_path / "ffprobe"
+    broken.write_text("")
+    broken.chmod(0o644)  # not executable
+    from lms.media import transcode
+
+    tools = transcode.Tools(transcode.find_binary("ffmpeg"), transcode.Binary(str(broken)), nice=0)
+    asset = MediaAsset(title="x", original_filename="x.mp4", status=AssetStatus.UPLOADING)
+    db.session.add(asset)
+    db.session.flush()
+    original = get_storage().original(asset.id)
+    original.parent.mkdir(parents=True)
+    original.write_bytes(clips.landscape.read_bytes())
+    services.accept_original(asset, now=clock.utcnow(), tools=tools)
+    assert asset.status == AssetStatus.FAILED
+    assert "could not examine the file" in asset.error_message
+    assert original.exists()
