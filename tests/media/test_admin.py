@@ -176,3 +176,15 @@ def test_a_missing_ffprobe_fails_the_asset_without_losing_the_file(store_asset, 
     assert asset.status == AssetStatus.FAILED
     assert "could not examine the file" in asset.error_message
     assert original.exists()
+
+
+def test_the_player_macro_shows_a_notice_for_an_asset_not_ready(app, store_asset, clips):
+    from flask import render_template_string
+
+    asset = store_asset(clips.landscape)
+    with app.test_request_context():
+        html = render_template_string(
+            '{% from "media/_player.html" import player %}{{ player(asset, start_at=12.5, dom_id="lesson") }}',
+            asset=asset,
+        )
+    assert "data-vanguard-player" not in html and 'id="lesson-not-ready"' in html
