@@ -21,6 +21,9 @@ class Config:
     # else leaves scheduled jobs to `flask lms worker`.
     SCHEDULER = "off"
     SCHEDULER_LEASE_SECONDS = 60
+    # How many reverse proxies (nginx) stand in front: their X-Forwarded-* headers
+    # are then trusted, so rate limits and logs see the member's address.
+    TRUSTED_PROXIES = 0
 
     # Study time (DESIGN.md §3).
     HEARTBEAT_SECONDS = 15

@@ -1,7 +1,7 @@
 """quizzes, attempts, snapshots, error reports, wrong-answer notebook
 
 Revision ID: 0005_quizzes
-Revises: 0004_banks
+Revises: 0002_media
 Create Date: 2026-11-22 12:17:22.558182
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0005_quizzes'
-down_revision = '0004_banks'
+down_revision = '0002_media'
 branch_labels = None
 depends_on = None
 
