@@ -271,7 +271,9 @@ def move_fixed_question(quiz: Quiz, quiz_question_id: int, step: int) -> None:
     db.session.flush()
 
 
-def _rule_candidates(bank_id: int | None, question_type: QuestionType | None, tag: str) -> list[int]:
+def _rule_candidates(
+    bank_id: int | None, question_type: QuestionType | None, tag: str, difficulty: int | None = None
+) -> list[int]:
     """Enabled question ids a rule may draw from (one indexed query)."""
     from lms.exams.banks import tag_clause
 
@@ -282,12 +284,14 @@ def _rule_candidates(bank_id: int | None, question_type: QuestionType | None, ta
         query = query.where(Question.type == question_type)
     if tag:
         query = query.where(tag_clause(tag))
+    if difficulty:
+        query = query.where(Question.difficulty == difficulty)
     return list(db.session.scalars(query.order_by(Question.id)))
 
 
 def available_for_rule(rule: QuizDrawRule) -> int:
     """How many enabled questions match the rule now."""
-    return len(_rule_candidates(rule.bank_id, rule.question_type, rule.tag))
+    return len(_rule_candidates(rule.bank_id, rule.question_type, rule.tag, rule.difficulty))
 
 
 def add_draw_rule(
@@ -298,8 +302,10 @@ def add_draw_rule(
     tag: str,
     count: int,
     points: float,
+    difficulty: int | None = None,
 ) -> QuizDrawRule:
-    """Add "draw ``count`` questions of ``question_type`` from bank/tag at ``points`` each".
+    """Add "draw ``count`` questions of ``question_type`` (and ``difficulty``, 1-5) from bank/tag
+    at ``points`` each".
 
     A rule needs a bank or a tag, and at least ``count`` matching enabled questions.
     """
@@ -312,7 +318,9 @@ def add_draw_rule(
         raise ValidationFailed(_l("Draw between 1 and 500 questions."), "count")
     if not 0 < points <= 1000:
         raise ValidationFailed(_l("Points must be more than 0 and at most 1000."), "points")
-    available = len(_rule_candidates(bank_id, question_type, tag))
+    if difficulty is not None and not 1 <= difficulty <= 5:
+        raise ValidationFailed(_l("Difficulty is a level from 1 to 5."), "difficulty")
+    available = len(_rule_candidates(bank_id, question_type, tag, difficulty))
     if available < count:
         raise ValidationFailed(
             _l(
@@ -326,6 +334,7 @@ def add_draw_rule(
         bank_id=bank_id or None,
         question_type=question_type or None,
         tag=tag,
+        difficulty=difficulty or None,
         count=count,
         points=points,
         position=_next_position(quiz.draw_rules),
@@ -750,7 +759,9 @@ def draw_questions(quiz: Quiz, rng: random.Random) -> list[Draw]:
         draws.append(Draw(question_id, own_points if own_points is not None else bank_points))
         used.add(question_id)
     for rule in quiz.draw_rules:
-        candidates = [i for i in _rule_candidates(rule.bank_id, rule.question_type, rule.tag) if i not in used]
+        candidates = [
+            i for i in _rule_candidates(rule.bank_id, rule.question_type, rule.tag, rule.difficulty) if i not in used
+        ]
         if len(candidates) < rule.count:
             log.warning("quiz %s: rule %s cannot draw %d questions", quiz.id, rule.id, rule.count)
             raise InvalidState(
@@ -809,6 +820,7 @@ def start_attempt(
     *,
     rng: random.Random | None = None,
     question_ids: Sequence[int] | None = None,
+    draws: Sequence[Draw] | None = None,
 ) -> QuizAttempt:
     """Start an attempt, or return the member's attempt already in progress.
 
@@ -816,8 +828,10 @@ def start_attempt(
     question's option order. One open attempt per (member, quiz) is enforced by
     the database: when two requests start at once, the loser finds and returns
     the winner's attempt. ``question_ids`` replaces the draw (the wrong-answer
-    practice). Raises Forbidden (not in the audience), InvalidState (closed, not
-    yet open, no attempts left, waiting, too few questions).
+    practice, at the questions' own points); ``draws`` replaces it with questions
+    and points chosen by the caller (a contest's one set for everyone). Raises
+    Forbidden (not in the audience), InvalidState (closed, not yet open, no
+    attempts left, waiting, too few questions).
     """
     existing = _find_open_attempt(quiz.id, user.id)
     if existing is not None:
@@ -827,7 +841,11 @@ def start_attempt(
     settings = effective_settings(quiz, user.id)
     number = _check_may_start(quiz, user, now, settings)
     rng = rng or random.SystemRandom()
-    if question_ids is None:
+    if draws is not None:
+        draws = list(draws)
+        if not draws:
+            raise InvalidState(_l("This quiz has no questions yet."))
+    elif question_ids is None:
         draws = draw_questions(quiz, rng)
     else:
         points = dict(
@@ -878,7 +896,7 @@ def _create_attempt(
         number=number,
         state=AttemptState.IN_PROGRESS,
         open_slot=1,
-        is_practice=quiz.is_practice or quiz.kind != QuizKind.QUIZ,
+        is_practice=quiz.is_practice or quiz.kind == QuizKind.NOTEBOOK,
         started_at=now,
         last_activity_at=now,
         deadline=deadline,
