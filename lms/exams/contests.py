@@ -560,18 +560,18 @@ def submit_contest_attempt(contest: Contest, attempt_id: int, user: User, now: d
 _HIDDEN_UPDATE = (
     sa.update(ContestEntry)
     .where(
-        ContestEntry.attempt_id == sa.bindparam("attempt_id"),
-        ContestEntry.user_id == sa.bindparam("user_id"),
-        ContestEntry.contest_id == sa.bindparam("contest_id"),
+        ContestEntry.attempt_id == sa.bindparam("b_attempt"),
+        ContestEntry.user_id == sa.bindparam("b_user"),
+        ContestEntry.contest_id == sa.bindparam("b_contest"),
         ContestEntry.attempt_id.in_(
             sa.select(QuizAttempt.id).where(
-                QuizAttempt.id == sa.bindparam("attempt_id"), QuizAttempt.state == AttemptState.IN_PROGRESS
+                QuizAttempt.id == sa.bindparam("b_attempt"), QuizAttempt.state == AttemptState.IN_PROGRESS
             )
         ),
     )
     .values(
         hidden_count=ContestEntry.hidden_count + 1,
-        last_hidden_at=sa.bindparam("now", type_=ContestEntry.last_hidden_at.type),
+        last_hidden_at=sa.bindparam("b_now", type_=ContestEntry.last_hidden_at.type),
     )
 )
 
@@ -583,7 +583,7 @@ def record_page_hidden(contest: Contest, attempt_id: int, user: User, now: datet
     at this contest (nothing is counted after the attempt is final).
     """
     result = db.session.execute(
-        _HIDDEN_UPDATE, {"attempt_id": attempt_id, "user_id": user.id, "contest_id": contest.id, "now": now}
+        _HIDDEN_UPDATE, {"b_attempt": attempt_id, "b_user": user.id, "b_contest": contest.id, "b_now": now}
     )
     return result.rowcount == 1
 
@@ -734,14 +734,15 @@ def board_seconds() -> float:
 
 
 def _board_key(contest: Contest, mode: str) -> str:
-    return f"contest-board:{contest.id}:{mode}"
+    # The creation time makes the key unique even where SQLite reuses a deleted contest's id.
+    return f"contest-board:{contest.id}:{contest.created_at.timestamp():.6f}:{mode}"
 
 
 def invalidate_board(contest: Contest) -> None:
     """Drop the cached boards of a contest (after publishing, finalizing, changing settings)."""
     for mode in ("live", "frozen", "final"):
         cache.invalidate(_board_key(contest, mode))
-    cache.invalidate(f"contest-eligible:{contest.id}")
+    cache.invalidate(_board_key(contest, "eligible"))
 
 
 def _eligible_cached(contest: Contest) -> dict[str, list]:
@@ -749,7 +750,7 @@ def _eligible_cached(contest: Contest) -> dict[str, list]:
     def compute():
         return {str(k): [name, count] for k, (name, count) in eligible_by_branch(contest).items()}
 
-    return cache.cached(f"contest-eligible:{contest.id}", 60, compute)
+    return cache.cached(_board_key(contest, "eligible"), 60, compute)
 
 
 def _snapshot(rows: Sequence, branches: Sequence, now: datetime, **extra) -> dict:
