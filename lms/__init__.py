@@ -23,6 +23,8 @@ BLUEPRINT_MODULES = (
     "lms.exams.bank_views",
     "lms.exams.views",
     "lms.exams.admin",
+    "lms.exams.contest_views",
+    "lms.exams.contest_admin",
 )
 
 
