@@ -56,6 +56,12 @@ def _contest_or_404(contest_id: int) -> Contest:
     return contest
 
 
+def _finalize_if_due(contest: Contest) -> None:
+    """Freeze the standings if the close has passed and the job has not run yet (one commit)."""
+    if contests.ensure_final(contest, clock.utcnow()):
+        db.session.commit()
+
+
 @bp.route("/")
 @secretary_required
 def index():
@@ -367,8 +373,7 @@ def remove_question(contest_id: int, item_id: int):
 def results(contest_id: int):
     contest = _contest_or_404(contest_id)
     now = clock.utcnow()
-    if contests.ensure_final(contest, now):
-        db.session.commit()
+    _finalize_if_due(contest)
     return render_template(
         "exams/contests/admin_results.html",
         contest=contest,
@@ -403,6 +408,7 @@ def finalize(contest_id: int):
 @secretary_required
 def export(contest_id: int):
     contest = _contest_or_404(contest_id)
+    _finalize_if_due(contest)
     try:
         payload = contests.export_standings(contest, current_user)
     except DomainError as error:
@@ -447,6 +453,7 @@ def _scope_arg() -> str:
 @secretary_required
 def certificates(contest_id: int):
     contest = _contest_or_404(contest_id)
+    _finalize_if_due(contest)
     scope = _scope_arg()
     try:
         items = contests.certificates(contest, scope=scope, viewer=current_user)

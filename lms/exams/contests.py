@@ -1068,7 +1068,7 @@ def export_standings(contest: Contest, viewer: User) -> bytes:
                 str(_l("Standings")),
                 [
                     _l("Rank"),
-                    _l("Name"),
+                    _l("Full name"),
                     _l("Username"),
                     _l("Branch"),
                     _l("Score"),
