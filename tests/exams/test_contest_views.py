@@ -296,8 +296,8 @@ def test_final_standings_export_to_excel(admin_client, make_user, make_branch, c
     rows = list(book.worksheets[0].iter_rows(values_only=True))
     assert rows[0][:4] == ("名次", "姓名", "用户名", "所在支部")
     assert [(r[0], r[1], r[3], r[4]) for r in rows[1:]] == [
-        ("1", "赵六", "第三党支部", "4.0"),
-        ("2", "钱七", "第三党支部", "2.0"),
+        (1, "赵六", "第三党支部", 4),
+        (2, "钱七", "第三党支部", 2),
     ]
     branches = list(book.worksheets[1].iter_rows(values_only=True))
     assert branches[1][1] == "第三党支部"
