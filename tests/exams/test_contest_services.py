@@ -455,3 +455,28 @@ def test_state_is_right_after_a_restart_without_the_job(app, contest, make_user)
     db.session.commit()
     assert contests.phase(contest, later) == contests.Phase.FINAL
     assert contests.own_standing(contest, member).time_used_seconds == 1800
+
+
+# --- Demo -------------------------------------------------------------------------------------------------
+
+
+def test_demo_adds_a_past_contest_with_results_and_an_upcoming_one_once(app, frozen_clock):
+    from lms.auth import demo as auth_demo
+    from lms.exams import demo_banks, demo_contests, demo_quizzes
+    from lms.exams.models import Challenge, Contest
+
+    auth_demo.seed_demo()
+    demo_banks.seed_demo()
+    demo_quizzes.seed_demo()
+    demo_contests.seed_demo()
+    db.session.commit()
+    now = frozen_clock.now
+    past, upcoming = (demo_contests._existing(t) for t in (demo_contests.PAST_TITLE, demo_contests.UPCOMING_TITLE))
+    assert contests.phase(past, now) == contests.Phase.FINAL
+    rows = contests.standings(past)
+    assert len(rows) == 8 and rows[0].rank == 1 and any(row.hidden_count for row in rows)
+    assert contests.phase(upcoming, now) == contests.Phase.UPCOMING
+    counts = [db.session.scalar(sa.select(sa.func.count(m.id))) for m in (Contest, ContestStanding, Challenge)]
+    demo_contests.seed_demo()
+    db.session.commit()
+    assert [db.session.scalar(sa.select(sa.func.count(m.id))) for m in (Contest, ContestStanding, Challenge)] == counts
