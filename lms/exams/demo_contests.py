@@ -37,7 +37,7 @@ def _add_rules(contest: Contest, bank_id: int) -> None:
 
 
 def _past_contest(bank_id: int, now: datetime) -> Contest:
-    opened = (now - timedelta(days=9)).replace(minute=0, second=0, microsecond=0)
+    opened = (now - timedelta(days=9)).replace(hour=1, minute=0, second=0, microsecond=0)  # 09:00 in Shanghai
     closed = opened + timedelta(hours=2)
     contest = contests.create_contest(
         contests.ContestSettings(

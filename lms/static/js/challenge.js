@@ -191,6 +191,7 @@
       return;
     }
     window.clearInterval(ticker);
+    root.querySelector("[data-missed]").textContent = body.correct || !question ? "" : question.stem;
     question = null;
     runId = null;
     show(playing, false);

@@ -5,13 +5,13 @@
 (function () {
   "use strict";
 
-  function format(seconds) {
+  function format(seconds, daysLabel) {
     var d = Math.floor(seconds / 86400);
     var h = Math.floor((seconds % 86400) / 3600);
     var m = Math.floor((seconds % 3600) / 60);
     var s = seconds % 60;
     var two = function (n) { return (n < 10 ? "0" : "") + n; };
-    return (d ? d + "d " : "") + (d || h ? h + ":" + two(m) : m) + ":" + two(s);
+    return (d ? (daysLabel || "{n}d").replace("{n}", d) + " " : "") + (d || h ? h + ":" + two(m) : m) + ":" + two(s);
   }
 
   // --- Lobby countdown -----------------------------------------------------------------
@@ -24,7 +24,7 @@
       var openAt = performance.now() + seconds * 1000;
       var timer = window.setInterval(function () {
         var left = Math.max(0, Math.ceil((openAt - performance.now()) / 1000));
-        counter.textContent = format(left);
+        counter.textContent = format(left, lobby.dataset.days);
         if (left <= 0) {
           window.clearInterval(timer);
           // A short random delay spreads thousands of members' reloads over a few seconds.
