@@ -37,6 +37,13 @@ class Config:
     # Answer saves per member: generous for honest autosaving, a wall for scripts.
     QUIZ_SAVE_LIMIT = "300 per minute"
 
+    # Contests (DESIGN.md §5): the live board is recomputed at most this often (one
+    # ranking query per refresh, shared by every viewer of a process, or of all
+    # processes with LMS_REDIS_URL).
+    CONTEST_BOARD_SECONDS = 3
+    CONTEST_HIDDEN_LIMIT = "120 per minute"  # "page hidden" reports per member
+    CHALLENGE_ANSWER_LIMIT = "60 per minute"  # challenge answers per member
+
     # Media (DESIGN.md §7).
     MAX_UPLOAD_MB = 4096
     MAX_DURATION_MINUTES = 240

@@ -42,4 +42,23 @@ An attempt records ``started_at``, ``finished_at`` (the deadline when time ran
 out), ``time_used_seconds`` (capped at the deadline), ``score``, ``max_score`` and
 ``score_percent``: what a contest ranking needs (score desc, time used asc,
 submit time asc).
+
+Contests (DESIGN.md §5)
+-----------------------
+Modules: ``models`` (the ``# Contests`` part), ``contests`` (setup, phases, taking
+part, the cached live board, closing and the frozen standings, export,
+certificates), ``contest_banner`` (banner images), ``challenge`` (challenge mode,
+挑战答题), ``contest_views`` (blueprint ``contests``, ``/contests``),
+``contest_admin`` (blueprint ``contest_admin``, ``/admin/contests``),
+``contest_forms``, ``demo_contests``.
+
+A contest is a quiz of kind CONTEST plus a ``Contest`` row: members take it with
+the quiz services above (``start_attempt`` with the contest's ``draws``, the
+quizzes' attempt page and autosave). Its phase comes from the clock
+(``contests.phase``); the scheduler job ``contests.run_contest_schedule`` announces
+openings and, after ``close + QUIZ_GRACE_SECONDS``, finalizes open attempts and
+stores the standings (``ContestStanding``, ``ContestBranchStanding``), which any
+page needing them also does if the job has not. ``contests.ranked_rows(contest)``
+ranks every participant's best finished attempt in one query (``ranking``'s rule);
+``contests.board_payload`` serves it from ``lms.cache`` (``CONTEST_BOARD_SECONDS``).
 """

@@ -148,7 +148,7 @@ def take(contest_id: int):
         contest=contest,
         attempt=attempt,
         quiz=contest.quiz,
-        questions=question_views(attempt.questions, show_answers=False),
+        questions=question_views(contests.attempt_questions(attempt), show_answers=False),
         remaining=quizzes.remaining_seconds(attempt, now),
         accepts_saves=quizzes.accepts_saves(attempt, now),
         submit_url=url_for(".submit", contest_id=contest.id, attempt_id=attempt.id),
@@ -172,13 +172,18 @@ def _hidden_limit() -> str:
     return current_app.config.get("CONTEST_HIDDEN_LIMIT", "120 per minute")
 
 
-def _user_key() -> str:
-    return f"contest-hidden:{current_user.get_id() if current_user.is_authenticated else request.remote_addr}"
+def _answer_limit() -> str:
+    return current_app.config.get("CHALLENGE_ANSWER_LIMIT", "60 per minute")
+
+
+def _member_key() -> str:
+    """Rate limits count per member (many members share an office's address)."""
+    return current_user.get_id() if current_user.is_authenticated else request.remote_addr
 
 
 @bp.route("/<int:contest_id>/attempts/<int:attempt_id>/hidden", methods=["POST"])
 @login_required
-@limiter.limit(_hidden_limit, key_func=_user_key, scope="contest-hidden")
+@limiter.limit(_hidden_limit, key_func=_member_key, scope="contest-hidden")
 def page_hidden(contest_id: int, attempt_id: int):
     """The attempt page was hidden (tab switched, app left): counted for the admin to see."""
     contest = _contest_or_404(contest_id)
@@ -382,11 +387,7 @@ def challenge_start(challenge_id: int):
 
 @bp.route("/challenges/<int:challenge_id>/answer", methods=["POST"])
 @login_required
-@limiter.limit(
-    lambda: current_app.config.get("CHALLENGE_ANSWER_LIMIT", "60 per minute"),
-    key_func=_user_key,
-    scope="challenge-answer",
-)
+@limiter.limit(_answer_limit, key_func=_member_key, scope="challenge-answer")
 def challenge_answer(challenge_id: int):
     """``{"run_id": 5, "number": 3, "response": {...}}``: judged here, the key comes back only now."""
     challenge = challenges.get_active(challenge_id)

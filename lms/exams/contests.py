@@ -43,6 +43,7 @@ from lms.auth.models import Branch, User
 from lms.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from lms.exams import quizzes
 from lms.exams.models import (
+    AttemptQuestion,
     AttemptState,
     BoardVisibility,
     Contest,
@@ -549,6 +550,18 @@ def own_attempt(contest: Contest, attempt_id: int, user: User) -> QuizAttempt:
 def open_attempt_of(contest: Contest, user: User) -> QuizAttempt | None:
     """The member's attempt in progress, if any."""
     return quizzes._find_open_attempt(contest.quiz_id, user.id)
+
+
+def attempt_questions(attempt: QuizAttempt) -> list[AttemptQuestion]:
+    """The attempt's questions with their snapshots, in one query (the attempt page shows them all)."""
+    return list(
+        db.session.scalars(
+            sa.select(AttemptQuestion)
+            .where(AttemptQuestion.attempt_id == attempt.id)
+            .options(sa.orm.joinedload(AttemptQuestion.snapshot))
+            .order_by(AttemptQuestion.position)
+        )
+    )
 
 
 def submit_contest_attempt(contest: Contest, attempt_id: int, user: User, now: datetime) -> QuizAttempt:
