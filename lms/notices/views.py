@@ -12,7 +12,7 @@ from lms.auth.audience import audience_includes
 from lms.auth.forms import fill_audience_choices
 from lms.auth.models import Branch, Role
 from lms.auth.permissions import branch_scope_clause, secretary_required
-from lms.errors import DomainError
+from lms.errors import DomainError, show_on_form
 from lms.extensions import db
 from lms.navigation import register_home_panel, register_nav
 from lms.notices import services
@@ -139,8 +139,7 @@ def edit_announcement(announcement_id: int | None = None):
             )
         except DomainError as error:
             db.session.rollback()
-            field = getattr(form, {"branches": "audience_branch_ids"}.get(error.field or "", error.field or ""), None)
-            (field.errors.append if field is not None else form.form_errors.append)(str(error.message))
+            show_on_form(form, error, {"branches": "audience_branch_ids"})
         else:
             db.session.commit()
             flash(_l("Announcement saved."), "success")
