@@ -6,8 +6,8 @@ import pytest
 
 from lms.assessment.scoring import (
     DEFAULT_BANDS,
-    GradeBands,
     Grade,
+    GradeBands,
     ItemStatus,
     Pace,
     TargetRules,
