@@ -58,9 +58,13 @@ def scheduled_jobs() -> list[JobSpec]:
     """Every scheduled job of the platform; each calls one domain service function."""
     from flask import current_app
 
+    from lms.assessment import jobs as assessment_jobs
+
     ttl = current_app.config["SCHEDULER_LEASE_SECONDS"]
     return [
         JobSpec("keep-lease", keep_lease, seconds=max(ttl // 3, 1)),
+        JobSpec("assessment-nightly", assessment_jobs.nightly_results, seconds=900),
+        JobSpec("assessment-reminders", assessment_jobs.weekly_reminders, seconds=3600),
     ]
 
 

@@ -99,12 +99,16 @@ def study_seconds_split_each(bounds: dict[int, tuple[date, date]]) -> dict[int, 
     """
     if not bounds:
         return {}
-    periods = sa.values(
-        sa.column("user_id", sa.Integer),
-        sa.column("start_day", sa.Date),
-        sa.column("end_day", sa.Date),
-        name="member_periods",
-    ).data([(user_id, start, end) for user_id, (start, end) in bounds.items()]).cte("member_periods")
+    periods = (
+        sa.values(
+            sa.column("user_id", sa.Integer),
+            sa.column("start_day", sa.Date),
+            sa.column("end_day", sa.Date),
+            name="member_periods",
+        )
+        .data([(user_id, start, end) for user_id, (start, end) in bounds.items()])
+        .cte("member_periods")
+    )
     rows = db.session.execute(
         sa.select(StudyLedgerEntry.user_id, *_split_columns())
         .join(periods, periods.c.user_id == StudyLedgerEntry.user_id)
