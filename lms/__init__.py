@@ -18,6 +18,8 @@ BLUEPRINT_MODULES = (
     "lms.auth.views",
     "lms.auth.admin",
     "lms.notices.views",
+    "lms.assessment.views",
+    "lms.assessment.admin",
 )
 
 

@@ -345,7 +345,8 @@ class TargetProgress:
     monthly_hours: list[tuple[str, float]]  # ("2026-03", 学时) for each month of the period so far
 
 
-def _months(start: date, end: date) -> list[tuple[int, int]]:
+def month_list(start: date, end: date) -> list[tuple[int, int]]:
+    """(year, month) of every month from ``start`` to ``end`` (at most 60)."""
     months, year, month = [], start.year, start.month
     while (year, month) <= (end.year, end.month) and len(months) < 60:
         months.append((year, month))
@@ -360,7 +361,7 @@ def member_progress(user: User, now: datetime) -> list[TargetProgress]:
     per_hour = sources.seconds_per_study_hour()
     for target in targets_for(user):
         period = current_period(target, today)
-        if period is None:
+        if period is None or (not target.required_hours and not target.courses and not target.quizzes):
             continue
         rows = compute_scores(target, period, today, users_clause=User.id == user.id)
         if not rows:
@@ -370,7 +371,7 @@ def member_progress(user: User, now: datetime) -> list[TargetProgress]:
         monthly = sources.monthly_seconds(sa.select(sa.literal(user.id)), score.period_start, last)
         months = [
             (f"{year}-{month:02d}", round(monthly.get((year, month), 0.0) / per_hour, 1))
-            for year, month in _months(score.period_start, last)
+            for year, month in month_list(score.period_start, last)
         ]
         progress.append(TargetProgress(target, period, score, months))
     return progress

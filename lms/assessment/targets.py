@@ -20,7 +20,7 @@ from lms.assessment.models import LeaderRule, LearningTarget, PeriodKind, Target
 from lms.assessment.scoring import GradeBands
 from lms.auth.audience import audience_clause, audience_includes
 from lms.auth.models import MemberStatus, Role, User
-from lms.errors import ValidationFailed
+from lms.errors import InvalidState, ValidationFailed
 from lms.extensions import db
 
 MAX_REQUIRED_HOURS = 1000.0
@@ -254,7 +254,24 @@ def _replace_items(target: LearningTarget, fields: TargetFields, courses: dict, 
 
 
 def delete_target(target: LearningTarget) -> None:
-    """Delete a target; its stored runs stay (with the target's name) for past reports."""
+    """Delete a target and its open results; refused once it has final results of a past period.
+
+    Final results are what past reports show, so such a target is deactivated instead.
+    """
+    from lms.assessment.models import AssessmentResult, AssessmentRun
+
+    final = db.session.scalar(
+        sa.select(AssessmentRun.id)
+        .where(AssessmentRun.target_id == target.id, AssessmentRun.is_final.is_(True))
+        .limit(1)
+    )
+    if final is not None:
+        raise InvalidState(
+            _l("This target has final results of past periods; deactivate it instead, so those reports stay.")
+        )
+    runs = sa.select(AssessmentRun.id).where(AssessmentRun.target_id == target.id)
+    db.session.execute(sa.delete(AssessmentResult).where(AssessmentResult.run_id.in_(runs)))
+    db.session.execute(sa.delete(AssessmentRun).where(AssessmentRun.target_id == target.id))
     db.session.delete(target)
 
 
