@@ -221,7 +221,7 @@ def _charts(branch_report: report_service.BranchReport, target: LearningTarget, 
 
     grades = {
         "labels": [str(GRADE_LABELS[g]) for g in GRADES_BEST_FIRST],
-        "values": [branch_report.total.by_grade.get(str(g), 0) for g in GRADES_BEST_FIRST],
+        "data": [branch_report.total.by_grade.get(str(g), 0) for g in GRADES_BEST_FIRST],
     }
     comparison = {
         "labels": [line.name or _("No branch") for line in branch_report.lines if line.tally.members],
@@ -232,7 +232,7 @@ def _charts(branch_report: report_service.BranchReport, target: LearningTarget, 
         ],
         "hours": [round(line.tally.mean_hours or 0, 1) for line in branch_report.lines if line.tally.members],
     }
-    months = {"labels": [], "values": []}
+    months = {"labels": [], "data": []}
     if run.period_start and run.period_end:
         last = min(run.period_end, max(_today(), run.period_start))
         members = report_service.member_ids_under(current_user, root)
@@ -240,7 +240,7 @@ def _charts(branch_report: report_service.BranchReport, target: LearningTarget, 
         per_hour = sources.seconds_per_study_hour()
         for year, month in services.month_list(run.period_start, last):
             months["labels"].append(f"{year}-{month:02d}")
-            months["values"].append(round(monthly.get((year, month), 0.0) / per_hour, 1))
+            months["data"].append(round(monthly.get((year, month), 0.0) / per_hour, 1))
     return {
         "grades": grades,
         "comparison": comparison,

@@ -11,6 +11,7 @@ import itertools
 from datetime import UTC, date, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from lms.assessment.models import LearningTarget, PeriodKind, TargetCourse, TargetQuiz
 from lms.courses.models import Course, CourseStatus, Lesson, LessonKind, LessonProgress, StudyLedgerEntry, StudySource
@@ -93,7 +94,7 @@ class StudyData:
             user_id=user.id,
             number=number,
             state=AttemptState.FINISHED,
-            open_slot=None,
+            open_slot=sa.null(),  # finished: no open slot (None would take the column default)
             started_at=at,
             last_activity_at=at,
             finished_at=at,

@@ -58,3 +58,90 @@ def test_secretary_sees_probationary_members_of_the_branch_on_home(client, login
     login(secretary)
     page = client.get("/").get_data(as_text=True)
     assert 'data-testid="probation-panel"' in page and "预备党员甲" in page
+
+
+def _record_data(member, study):
+    from lms.courses.models import OfflineActivity, OfflineStudyRecord, StudyLedgerEntry, StudySource
+
+    course = study.course("学习贯彻党的二十大精神")
+    quiz = study.quiz("党规党纪测验")
+    study.study(member, date(2026, 3, 1), 3, lesson=course.lessons[0])
+    study.complete(member, course, at=datetime(2026, 3, 1, 4, tzinfo=UTC))
+    study.attempt(member, quiz, 92, at=datetime(2026, 4, 1, 4, tzinfo=UTC))
+    record = OfflineStudyRecord(
+        branch_id=member.branch_id,
+        activity=OfflineActivity.PARTY_LECTURE,
+        held_on=date(2026, 5, 4),
+        study_hours=2,
+        topic="五四专题党课",
+    )
+    db.session.add(record)
+    db.session.flush()
+    db.session.add(
+        StudyLedgerEntry(
+            user_id=member.id,
+            day=date(2026, 5, 4),
+            source=StudySource.OFFLINE,
+            offline_record_id=record.id,
+            seconds=2 * 45 * 60,
+        )
+    )
+    db.session.commit()
+
+
+def test_yearly_record_lists_hours_by_source_courses_quizzes_and_offline_activities(
+    client, login, make_user, study, frozen_clock
+):
+    frozen_clock.set(NOW)
+    member = make_user(name="李明")
+    _record_data(member, study)
+    login(member)
+    response = client.get("/assessment/record?year=2026")
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "2026年度学习记录" in page
+    assert "学习贯彻党的二十大精神" in page and "2026-03-01" in page
+    assert "党规党纪测验" in page and "92.0%" in page
+    assert "五四专题党课" in page
+    assert ">3.0<" in page and ">2.0<" in page and ">5.0<" in page  # video, offline, total
+
+
+def test_a_member_cannot_open_someone_elses_record(client, login, make_user):
+    member, other = make_user(), make_user()
+    login(member)
+    assert client.get(f"/assessment/record/{other.id}").status_code == 404
+    assert client.get(f"/assessment/record/{other.id}/pdf").status_code == 404
+
+
+def test_yearly_record_pdf_is_a_pdf_with_the_members_name(client, login, make_user, study, frozen_clock):
+    import os
+
+    import pytest
+
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"WeasyPrint is not usable here: {error}")
+    frozen_clock.set(NOW)
+    member = make_user(name="李明")
+    _record_data(member, study)
+    login(member)
+    response = client.get(f"/assessment/record/{member.id}/pdf?year=2026")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF")
+    assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
+
+
+def test_without_weasyprint_the_pdf_link_explains_and_offers_the_print_page(client, login, make_user, monkeypatch):
+    from lms.assessment import record
+
+    def unavailable(html, base_url):
+        raise record.PdfUnavailable("no pango")
+
+    monkeypatch.setattr(record, "render_pdf", unavailable)
+    member = make_user()
+    login(member)
+    response = client.get(f"/assessment/record/{member.id}/pdf", follow_redirects=True)
+    assert "无法导出 PDF" in response.get_data(as_text=True)
