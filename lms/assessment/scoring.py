@@ -178,7 +178,7 @@ def item_due(period_start: date, period_end: date, due_days: int | None) -> date
     return min(period_start + timedelta(days=max(due_days, 0)), period_end)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemStatus:
     """One required course or quiz for one member."""
 
@@ -230,7 +230,7 @@ class TargetRules:
     bands: GradeBands = DEFAULT_BANDS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MemberScore:
     period_start: date
     period_end: date
@@ -282,16 +282,23 @@ def score_member(
 ) -> MemberScore:
     """Score one member: every component, the weighted score, the grade and the pace."""
     items = tuple(items)
-    courses = [item for item in items if item.kind == "course"]
-    quizzes = [item for item in items if item.kind == "quiz"]
+    courses_required = courses_done = quizzes_required = quizzes_passed = due_soon = overdue = 0
+    for item in items:
+        if item.kind == "course":
+            courses_required += 1
+            courses_done += item.done
+        else:
+            quizzes_required += 1
+            quizzes_passed += item.done
+        if not item.done:
+            due_soon += item.is_due_soon(today)
+            overdue += item.is_overdue(today)
     hours = counted_hours(online_hours, offline_hours, rules.offline_cap_hours)
-    courses_done = sum(1 for item in courses if item.done)
-    quizzes_passed = sum(1 for item in quizzes if item.done)
     score = weighted_score(
         {
             HOURS: hours_progress(hours, rules.required_hours),
-            COURSES: completion_share(courses_done, len(courses)),
-            QUIZZES: completion_share(quizzes_passed, len(quizzes)),
+            COURSES: completion_share(courses_done, courses_required),
+            QUIZZES: completion_share(quizzes_passed, quizzes_required),
         },
         rules.weights,
     )
@@ -304,16 +311,16 @@ def score_member(
         hours=hours,
         required_hours=rules.required_hours if rules.required_hours and rules.required_hours > 0 else None,
         courses_done=courses_done,
-        courses_required=len(courses),
+        courses_required=courses_required,
         quizzes_passed=quizzes_passed,
-        quizzes_required=len(quizzes),
+        quizzes_required=quizzes_required,
         score=score,
         grade=grade_for(score, rules.bands),
         elapsed_share=share,
         expected_hours=expected_hours(rules.required_hours, share),
         pace=pace_for(hours, rules.required_hours, share),
         days_left=days_left(period_start, period_end, today),
-        due_soon=sum(1 for item in items if item.is_due_soon(today)),
-        overdue=sum(1 for item in items if item.is_overdue(today)),
+        due_soon=due_soon,
+        overdue=overdue,
         items=items,
     )

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 PERIOD_BATCH = 3000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MemberRow:
     user_id: int
     name: str
@@ -108,34 +108,27 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
 
     per_hour = sources.seconds_per_study_hour()
     rules = rules_of(target)
+    quiz_pass = {
+        q.quiz_id: q.pass_percent if q.pass_percent is not None else quiz_info[q.quiz_id][1] for q in required_quizzes
+    }
+    due_cache: dict[tuple[date, date], list[date]] = {}
     rows = []
     for member in members:
         start, end = bounds.get(member.id) or (period.start, period.end)
+        dues = due_cache.get((start, end))
+        if dues is None:
+            dues = [item_due(start, end, item.due_days) for item in (*required_courses, *required_quizzes)]
+            due_cache[(start, end)] = dues
         completed = done_courses.get(member.id, ())
         items = [
-            ItemStatus(
-                "course",
-                c.course_id,
-                course_titles[c.course_id],
-                item_due(start, end, c.due_days),
-                c.course_id in completed,
-            )
-            for c in required_courses
+            ItemStatus("course", c.course_id, course_titles[c.course_id], due, c.course_id in completed)
+            for c, due in zip(required_courses, dues, strict=False)
         ]
-        for q in required_quizzes:
-            pass_percent = q.pass_percent if q.pass_percent is not None else quiz_info[q.quiz_id][1]
+        for q, due in zip(required_quizzes, dues[len(required_courses) :], strict=True):
             percent = quiz_percent.get((member.id, q.quiz_id))
-            items.append(
-                ItemStatus(
-                    "quiz",
-                    q.quiz_id,
-                    quiz_info[q.quiz_id][0],
-                    item_due(start, end, q.due_days),
-                    percent is not None and percent + 1e-9 >= pass_percent,
-                    percent,
-                    pass_percent,
-                )
-            )
+            pass_percent = quiz_pass[q.quiz_id]
+            done = percent is not None and percent + 1e-9 >= pass_percent
+            items.append(ItemStatus("quiz", q.quiz_id, quiz_info[q.quiz_id][0], due, done, percent, pass_percent))
         online, offline = seconds.get(member.id, (0.0, 0.0))
         score = score_member(
             rules,
