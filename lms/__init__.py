@@ -18,6 +18,7 @@ BLUEPRINT_MODULES = (
     "lms.auth.views",
     "lms.auth.admin",
     "lms.notices.views",
+    "lms.exams.bank_views",
     "lms.assessment.views",
     "lms.assessment.admin",
 )

@@ -1,12 +1,23 @@
-"""Question banks and questions.
+r"""Question banks and questions.
 
 A question's content is JSON so the four types share one table:
 
-- ``options``: list of option texts, in the bank's order (choice types; for
-  true/false ``["正确", "错误"]`` is implied and the list is empty).
+- ``options``: list of option texts, in the bank's order (choice types, 2 to 8
+  options; for true/false ``["正确", "错误"]`` is implied and the list is empty;
+  empty for fill-in).
 - ``answer``: single ``{"choice": 2}`` (index into options); multiple
-  ``{"choices": [0, 3]}``; true/false ``{"value": true}``; fill-in
-  ``{"blanks": [["答案一", "别名"], ["答案二"]]}`` (accepted answers per blank).
+  ``{"choices": [0, 3]}`` (sorted, at least two); true/false ``{"value": true}``;
+  fill-in ``{"blanks": [["答案一", "别名"], ["答案二"]]}`` (accepted answers per blank).
+- Blanks in a fill-in ``stem`` are the markers ``{{1}}``, ``{{2}}``, ... : marker
+  ``{{n}}`` is the input for ``answer["blanks"][n - 1]``. A fill-in stem holds
+  each marker exactly once, one per blank (every way in, the importers and the
+  edit form, turns ``____`` or an empty ``（ ）`` into markers and checks this);
+  other question types never contain markers (their stems may show ``（ ）``
+  as plain text). Render with ``re.sub(r"\{\{(\d+)\}\}", ...)``.
+- ``tags`` (knowledge points) is the list shown and exported; ``QuestionTag``
+  mirrors it row by row so questions can be filtered by tag with an index
+  (``lms.exams.banks.tag_clause``). Assigning ``question.tags`` keeps the two in
+  step (the validator below); never mutate the list in place.
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ from __future__ import annotations
 import enum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from lms.db import TimestampMixin, str_enum
 from lms.extensions import db
@@ -25,6 +36,15 @@ class QuestionType(enum.StrEnum):
     MULTIPLE = "multiple"
     TRUE_FALSE = "true_false"
     FILL = "fill"
+
+
+class QuestionTag(db.Model):
+    """One knowledge point of a question: the indexed mirror of ``Question.tags``."""
+
+    __tablename__ = "question_tags"
+
+    question_id: Mapped[int] = mapped_column(sa.ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(sa.String(100), primary_key=True, index=True)
 
 
 class QuestionBank(TimestampMixin, db.Model):
@@ -58,3 +78,13 @@ class Question(TimestampMixin, db.Model):
     version: Mapped[int] = mapped_column(default=1)
 
     bank: Mapped[QuestionBank] = relationship(back_populates="questions")
+    tag_rows: Mapped[list[QuestionTag]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+    @validates("tags")
+    def _mirror_tags(self, key: str, tags: list) -> list:
+        """Keep ``tag_rows`` equal to ``tags`` (trimmed, without duplicates, in order)."""
+        cleaned = list(dict.fromkeys(str(tag).strip()[:100] for tag in tags or () if str(tag).strip()))
+        kept = [row for row in self.tag_rows if row.tag in cleaned]
+        have = {row.tag for row in kept}
+        self.tag_rows = kept + [QuestionTag(tag=tag) for tag in cleaned if tag not in have]
+        return cleaned
