@@ -234,13 +234,12 @@ def _charts(branch_report: report_service.BranchReport, target: LearningTarget, 
     }
     months = {"labels": [], "data": []}
     if run.period_start and run.period_end:
+        monthly = report_service.monthly_hours(current_user, run, root, sources.seconds_per_study_hour())
         last = min(run.period_end, max(_today(), run.period_start))
-        members = report_service.member_ids_under(current_user, root)
-        monthly = sources.monthly_seconds(members, run.period_start, last)
-        per_hour = sources.seconds_per_study_hour()
         for year, month in services.month_list(run.period_start, last):
-            months["labels"].append(f"{year}-{month:02d}")
-            months["data"].append(round(monthly.get((year, month), 0.0) / per_hour, 1))
+            key = f"{year}-{month:02d}"
+            months["labels"].append(key)
+            months["data"].append(monthly.get(key, 0.0))
     return {
         "grades": grades,
         "comparison": comparison,

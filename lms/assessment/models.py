@@ -175,6 +175,9 @@ class AssessmentRun(db.Model):
     is_final: Mapped[bool] = mapped_column(default=False)
     member_count: Mapped[int] = mapped_column(default=0)
     parameters: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # Study seconds per branch and month of the period ({"12": {"2026-03": 5400.0}}; "0": no branch),
+    # so a report's chart of hours by month reads the run instead of scanning the ledger.
+    monthly_seconds: Mapped[dict] = mapped_column(sa.JSON, default=dict)
 
     __table_args__ = (sa.Index("ix_assessment_runs_target_period", "target_id", "period_key", "computed_at"),)
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from lms.assessment.models import AssessmentResult, AssessmentRun
 from lms.assessment.scoring import GRADES_BEST_FIRST, Grade
 from lms.auth.models import Branch, Role, User
+from lms.auth.permissions import branch_scope_clause
 from lms.extensions import db
 
 MEMBER_SORTS = {
@@ -300,14 +301,23 @@ def result_for_member(viewer: User, run: AssessmentRun, user_id: int) -> Assessm
     )
 
 
-def member_ids_under(viewer: User, root: Branch | None) -> sa.Select:
-    """Current members in ``root``'s subtree within the viewer's scope (for live charts)."""
-    from lms.auth.permissions import member_scope_clause
-
-    query = sa.select(User.id).where(member_scope_clause(viewer))
+def monthly_hours(viewer: User, run: AssessmentRun, root: Branch | None, seconds_per_hour: float) -> dict[str, float]:
+    """学时 per month ("2026-03") of the run's members in ``root``'s subtree within scope, from the run."""
+    stored = run.monthly_seconds or {}
+    if not stored:
+        return {}
+    query = sa.select(Branch.id).where(branch_scope_clause(viewer))
     if root is not None:
-        query = query.where(User.branch_id.in_(sa.select(Branch.id).where(Branch.path.startswith(root.path))))
-    return query
+        query = query.where(Branch.path.startswith(root.path))
+    branch_ids = {str(branch_id) for branch_id in db.session.scalars(query)}
+    if viewer.role == Role.ADMIN and root is None:
+        branch_ids.add("0")
+    totals: dict[str, float] = {}
+    for branch_id, months in stored.items():
+        if branch_id in branch_ids:
+            for month, seconds in months.items():
+                totals[month] = totals.get(month, 0.0) + seconds
+    return {month: round(seconds / seconds_per_hour, 1) for month, seconds in sorted(totals.items())}
 
 
 def items_due_text(result: AssessmentResult, today: date) -> list[dict]:

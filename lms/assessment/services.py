@@ -262,6 +262,7 @@ def recompute_target(
         is_final=period_is_closed(period, today),
         member_count=len(rows) + len(frozen),
         parameters=parameters_of(target),
+        monthly_seconds=_monthly(target, period, today),
     )
     db.session.add(run)
     db.session.flush()
@@ -278,6 +279,14 @@ def recompute_target(
     _drop_superseded(target.id, period.key, run.id)
     log.info("assessment run %s: target %s period %s, %d members", run.id, target.id, period.key, len(values))
     return run
+
+
+def _monthly(target: LearningTarget, period: Period, today: date) -> dict:
+    """Seconds per branch and month of a calendar period so far (probation periods differ per member)."""
+    if period.start is None or period.end is None or today < period.start:
+        return {}
+    members = sa.select(User.id).where(target_members_clause(target))
+    return sources.monthly_seconds_by_branch(members, period.start, min(period.end, today))
 
 
 def _drop_superseded(target_id: int, period_key: str, keep_run_id: int) -> None:

@@ -155,6 +155,25 @@ def monthly_seconds(users: sa.Select, start: date, end: date) -> dict[tuple[int,
     return {(int(y), int(m)): float(total or 0) for y, m, total in rows}
 
 
+def monthly_seconds_by_branch(users: sa.Select, start: date, end: date) -> dict[str, dict[str, float]]:
+    """Seconds studied per member's branch and month in ``start..end``: {"12": {"2026-03": s}}. One query.
+
+    Members without a branch are under "0".
+    """
+    year = sa.extract("year", StudyLedgerEntry.day)
+    month = sa.extract("month", StudyLedgerEntry.day)
+    rows = db.session.execute(
+        sa.select(User.branch_id, year, month, sa.func.sum(StudyLedgerEntry.seconds))
+        .join(User, User.id == StudyLedgerEntry.user_id)
+        .where(StudyLedgerEntry.user_id.in_(users), StudyLedgerEntry.day.between(start, end))
+        .group_by(User.branch_id, year, month)
+    )
+    result: dict[str, dict[str, float]] = {}
+    for branch_id, y, m, total in rows:
+        result.setdefault(str(branch_id or 0), {})[f"{int(y)}-{int(m):02d}"] = round(float(total or 0), 1)
+    return result
+
+
 def seconds_by_source(user_id: int, start: date, end: date) -> dict[str, float]:
     """One member's seconds in ``start..end`` per ledger source (video, reading, offline)."""
     rows = db.session.execute(

@@ -93,6 +93,7 @@ def upgrade():
     sa.Column('is_final', sa.Boolean(), nullable=False),
     sa.Column('member_count', sa.Integer(), nullable=False),
     sa.Column('parameters', sa.JSON(), nullable=False),
+    sa.Column('monthly_seconds', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['target_id'], ['learning_targets.id'], name=op.f('fk_assessment_runs_target_id_learning_targets'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_assessment_runs'))
     )

@@ -235,3 +235,15 @@ def test_probation_checklists_for_the_secretary_and_export(
     rows = list(load_workbook(io.BytesIO(response.data), read_only=True).worksheets[0].iter_rows(values_only=True))
     assert rows[1][0] == "预备党员乙" and any("入党誓词" in str(cell) for row in rows for cell in row)
     assert client.get("/admin/probation/export.xlsx").status_code == 200
+
+
+def test_hours_by_month_chart_comes_from_the_run_and_the_secretarys_branches(client, login, org):
+    import json
+    import re
+
+    login(org["secretary1"])
+    page = client.get(f"/admin/reports/{org['target'].id}").get_data(as_text=True)
+    months = json.loads(re.search(r'id="chart-months">(.*?)</script>', page).group(1))
+    values = dict(zip(months["labels"], months["datasets"][0]["data"], strict=True))
+    assert values["2026-03"] == 32.0  # 30 + 2 hours in 第一党支部; 二支部's April hours are not shown
+    assert values["2026-04"] == 0.0 and len(values) == 7  # January to July
