@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -42,6 +42,7 @@ register_nav(
 register_nav("assessment_admin.targets_list", _l("Learning targets"), roles=(Role.ADMIN,), order=50, section="manage")
 
 PAGE_SIZE = 50
+RECOMPUTE_SECONDS = 60
 
 
 def _today() -> date:
@@ -258,8 +259,15 @@ def _charts(branch_report: report_service.BranchReport, target: LearningTarget, 
 def report_recompute(target_id: int):
     target = db.get_or_404(LearningTarget, target_id)
     period_key = request.form.get("period") or None
+    now = clock.utcnow()
+    period = period_from_key(target, period_key, clock.local_day(now))
+    latest = services.latest_run(target.id, period.key) if period else None
+    if latest is not None and not latest.is_final and now - latest.computed_at < timedelta(seconds=RECOMPUTE_SECONDS):
+        # Several secretaries pressing the button at once recompute the whole target once.
+        flash(_("The results were computed less than a minute ago."), "info")
+        return redirect(url_for("assessment_admin.report", target_id=target.id, period=period.key))
     try:
-        run = services.recompute_target(target, clock.utcnow(), period_key=period_key)
+        run = services.recompute_target(target, now, period_key=period_key)
     except DomainError as error:
         db.session.rollback()
         flash(str(error.message), "warning")

@@ -46,7 +46,7 @@ def _dashboard(user: User, *, compact: bool) -> str | None:
     now = clock.utcnow()
     progress = services.member_progress(user, now)
     checklists = []
-    if user.role in (Role.SECRETARY, Role.ADMIN):
+    if user.role == Role.SECRETARY:
         checklists = [c for c in probation.checklists(user, now) if c.user_id != user.id]
     if not progress and not checklists:
         return None

@@ -184,10 +184,14 @@ def test_at_risk_list_and_printable_page(client, login, org):
     assert "优秀党员" in printable and "二支部党员" in printable
 
 
-def test_recompute_on_demand_replaces_the_run(client, login, org, study):
+def test_recompute_on_demand_replaces_the_run(client, login, org, study, frozen_clock):
     login(org["secretary1"])
     study.study(org["behind"], date(2026, 6, 1), 20)
     db.session.commit()
+    response = client.post(f"/admin/reports/{org['target'].id}/recompute", data={"period": "2026"})
+    assert "less than a minute ago" not in response.get_data(as_text=True)
+    assert "不到一分钟" in client.get(response.headers["Location"]).get_data(as_text=True)
+    frozen_clock.advance(120)
     response = client.post(f"/admin/reports/{org['target'].id}/recompute", data={"period": "2026"})
     assert response.status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AssessmentRun)) == 1
