@@ -6,7 +6,18 @@ from datetime import date, timedelta
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -303,13 +314,14 @@ def at_risk(target_id: int):
     )
 
 
-def _xlsx_response(workbook, filename: str):
-    response = send_file(workbook, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=filename)
-    # RFC 5987 name for browsers, an ASCII fallback for the rest.
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"report.xlsx\"; filename*=UTF-8''{quote(filename)}"
+def _xlsx_response(sheets, filename: str) -> Response:
+    """Stream a workbook while it is written (the request context stays open for the row queries)."""
+    return Response(
+        stream_with_context(export.stream_xlsx(sheets)),
+        mimetype=XLSX_MIMETYPE,
+        # RFC 5987 name for browsers, an ASCII fallback for the rest.
+        headers={"Content-Disposition": f"attachment; filename=\"report.xlsx\"; filename*=UTF-8''{quote(filename)}"},
     )
-    return response
 
 
 @bp.route("/reports/<int:target_id>/export.xlsx")
@@ -329,9 +341,9 @@ def report_export(target_id: int):
         search=request.args.get("q", "").strip()[:80],
         status=request.args.get("status", ""),
     )
-    workbook = export.write_workbook([export.member_sheet(query), export.branch_sheet(branch_report)])
     scope_name = root.name if root else _("All branches")
-    return _xlsx_response(workbook, f"{target.name}-{period.label}-{scope_name}.xlsx")
+    sheets = [export.member_sheet(query), export.branch_sheet(branch_report)]
+    return _xlsx_response(sheets, f"{target.name}-{period.label}-{scope_name}.xlsx")
 
 
 @bp.route("/reports/<int:target_id>/print")
@@ -394,8 +406,8 @@ def probation():
 @secretary_required
 def probation_export():
     checklists = checklist_service.checklists(current_user, clock.utcnow())
-    workbook = export.write_workbook([checklist_service.checklist_sheet(checklists, _today())])
-    return _xlsx_response(workbook, _("Probationary members checklist") + ".xlsx")
+    sheets = [checklist_service.checklist_sheet(checklists, _today())]
+    return _xlsx_response(sheets, _("Probationary members checklist") + ".xlsx")
 
 
 @bp.route("/probation/<int:user_id>")
@@ -411,5 +423,5 @@ def probation_member(user_id: int):
 def probation_member_export(user_id: int):
     member = get_member_or_404(current_user, user_id)
     checklists = checklist_service.checklists(current_user, clock.utcnow(), member=member)
-    workbook = export.write_workbook([checklist_service.checklist_sheet(checklists, _today())])
-    return _xlsx_response(workbook, _("Probation checklist of %(name)s", name=member.name) + ".xlsx")
+    sheets = [checklist_service.checklist_sheet(checklists, _today())]
+    return _xlsx_response(sheets, _("Probation checklist of %(name)s", name=member.name) + ".xlsx")

@@ -168,7 +168,7 @@ def test_secretary_cannot_see_members_of_another_branch(client, login, org):
 
 def test_export_is_an_excel_file_limited_to_the_secretarys_branch(client, login, org):
     login(org["secretary2"])
-    response = client.get(f"/admin/reports/{org['target'].id}/export.xlsx")
+    response = client.get(f"/admin/reports/{org['target'].id}/export.xlsx", buffered=True)
     assert response.status_code == 200
     workbook = load_workbook(io.BytesIO(response.data), read_only=True)
     names = [row[0] for row in workbook.worksheets[0].iter_rows(min_row=2, values_only=True)]
@@ -235,10 +235,10 @@ def test_probation_checklists_for_the_secretary_and_export(
     assert "预备党员乙" in page and "别支部预备党员" not in page and "预备党员考试" in page
     detail = client.get(f"/admin/probation/{member.id}").get_data(as_text=True)
     assert "入党誓词" in detail and "2025-10-31" in detail  # admission + 60 days
-    response = client.get(f"/admin/probation/{member.id}/export.xlsx")
+    response = client.get(f"/admin/probation/{member.id}/export.xlsx", buffered=True)
     rows = list(load_workbook(io.BytesIO(response.data), read_only=True).worksheets[0].iter_rows(values_only=True))
     assert rows[1][0] == "预备党员乙" and any("入党誓词" in str(cell) for row in rows for cell in row)
-    assert client.get("/admin/probation/export.xlsx").status_code == 200
+    assert client.get("/admin/probation/export.xlsx", buffered=True).status_code == 200
 
 
 def test_hours_by_month_chart_comes_from_the_run_and_the_secretarys_branches(client, login, org):
