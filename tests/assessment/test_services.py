@@ -1,6 +1,6 @@
 """Scoring members from the real tables, storing runs, and their stability."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -162,3 +162,31 @@ def test_pace_is_stored_with_each_result(make_user, make_target, study, frozen_c
     db.session.commit()
     paces = dict(db.session.execute(db.select(AssessmentResult.user_id, AssessmentResult.pace)).all())
     assert paces == {behind.id: Pace.BEHIND, on_track.id: Pace.ON_TRACK}
+
+
+def test_new_year_begins_at_midnight_in_shanghai_not_utc(make_user, make_target, study):
+    from lms.assessment.periods import current_period
+
+    target = make_target(required_hours=32)
+    before = datetime(2026, 12, 31, 15, 59, tzinfo=UTC)  # 23:59 on 31 December in Shanghai
+    after = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)  # 00:00 on 1 January 2027 in Shanghai (still 2026 in UTC)
+    assert current_period(target, services.clock.local_day(before)).key == "2026"
+    assert current_period(target, services.clock.local_day(after)).key == "2027"
+    assert services.recompute_target(target, after).period_key == "2027"
+
+
+def test_probation_results_stay_after_the_member_becomes_a_full_member(make_user, make_target, study, frozen_clock):
+    frozen_clock.set(NOW)
+    member = make_user(status=MemberStatus.PROBATIONARY, admitted_on=date(2025, 6, 1), probation_end=date(2026, 5, 31))
+    course = study.course("入党教育")
+    target = make_target("预备期", period_kind=PeriodKind.PROBATION, statuses=["probationary"], courses=[course])
+    study.complete(member, course)
+    db.session.commit()
+    services.recompute_target(target, NOW)
+    db.session.commit()
+    member.status = MemberStatus.FULL  # 转正 after the probation end
+    db.session.commit()
+    run = services.recompute_target(target, NOW + timedelta(days=1))
+    db.session.commit()
+    [row] = db.session.scalars(db.select(AssessmentResult).where(AssessmentResult.run_id == run.id)).all()
+    assert row.user_id == member.id and row.score == 100.0 and row.member_status == "probationary"
