@@ -18,6 +18,8 @@ BLUEPRINT_MODULES = (
     "lms.auth.views",
     "lms.auth.admin",
     "lms.notices.views",
+    "lms.media.views",
+    "lms.media.admin",
     "lms.exams.bank_views",
     "lms.assessment.views",
     "lms.assessment.admin",
