@@ -34,6 +34,8 @@ class Config:
 
     # Quizzes (DESIGN.md §4).
     QUIZ_GRACE_SECONDS = 20
+    # Answer saves per member: generous for honest autosaving, a wall for scripts.
+    QUIZ_SAVE_LIMIT = "300 per minute"
 
     # Media (DESIGN.md §7).
     MAX_UPLOAD_MB = 4096
