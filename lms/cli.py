@@ -21,6 +21,7 @@ DEMO_MODULES = (
     "lms.auth.demo",
     "lms.media.demo",
     "lms.exams.demo_banks",
+    "lms.exams.demo_quizzes",
     "lms.assessment.demo",
 )
 # Each module has ``register(group)`` adding its commands to `flask lms`.

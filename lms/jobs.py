@@ -59,11 +59,13 @@ def scheduled_jobs() -> list[JobSpec]:
     from flask import current_app
 
     from lms.assessment import jobs as assessment_jobs
+    from lms.exams.jobs import finalize_overdue_attempts
     from lms.media.jobs import process_transcode_queue
 
     ttl = current_app.config["SCHEDULER_LEASE_SECONDS"]
     return [
         JobSpec("keep-lease", keep_lease, seconds=max(ttl // 3, 1)),
+        JobSpec("finalize-overdue-attempts", finalize_overdue_attempts, seconds=30),
         JobSpec("transcode", process_transcode_queue, seconds=5, needs_lease=False),
         JobSpec("assessment-nightly", assessment_jobs.nightly_results, seconds=900),
         JobSpec("assessment-reminders", assessment_jobs.weekly_reminders, seconds=3600),
