@@ -22,7 +22,6 @@ from flask_babel import gettext as _
 
 from lms.assessment.labels import grade_choices, grade_label, pace_label
 from lms.assessment.reports import BranchReport, iter_results
-from lms.auth.models import MemberStatus
 
 Sheet = tuple[str, Sequence[str], Iterable[Sequence]]
 
@@ -198,15 +197,6 @@ def stream_xlsx(sheets: Sequence[Sheet]) -> Iterator[bytes]:
     yield pipe.take()
 
 
-def status_text(status: str) -> str:
-    from lms.auth.models import MEMBER_STATUS_LABELS
-
-    try:
-        return str(MEMBER_STATUS_LABELS[MemberStatus(status)])
-    except ValueError:
-        return status
-
-
 def _hours(value) -> float:
     return round(float(value or 0), 1)
 
@@ -235,13 +225,20 @@ def member_sheet(query) -> tuple[str, list[str], Iterable[list]]:
         _("Period"),
     ]
     yes, no = _("Yes"), _("No")
+    # Translated once per export, not once per row.
+    from lms.assessment.scoring import Grade, Pace
+    from lms.auth.models import MEMBER_STATUS_LABELS
+
+    grades = {str(g): grade_label(str(g)) for g in Grade}
+    paces = {str(p): pace_label(str(p)) for p in Pace}
+    statuses = {str(k): str(v) for k, v in MEMBER_STATUS_LABELS.items()}
 
     def rows():
-        for r in iter_results(query):
+        for r in iter_results(query, with_items=False):
             yield [
                 r.member_name,
                 r.branch_name,
-                status_text(r.member_status),
+                statuses.get(r.member_status, r.member_status),
                 _hours(r.hours),
                 _hours(r.online_hours),
                 _hours(r.offline_hours),
@@ -252,8 +249,8 @@ def member_sheet(query) -> tuple[str, list[str], Iterable[list]]:
                 r.quizzes_passed,
                 r.quizzes_required,
                 r.score if r.score is not None else "",
-                grade_label(r.grade),
-                pace_label(r.pace),
+                grades.get(r.grade or "", ""),
+                paces.get(r.pace, ""),
                 yes if r.at_risk else no,
                 r.due_soon,
                 r.overdue,

@@ -276,14 +276,15 @@ def at_risk_query(viewer: User, run: AssessmentRun, root: Branch | None) -> sa.S
     )
 
 
-def iter_results(query: sa.Select, batch: int = 2000) -> Iterator[sa.Row]:
+def iter_results(query: sa.Select, batch: int = 2000, *, with_items: bool = True) -> Iterator[sa.Row]:
     """Stream a results query as plain rows, in id order, a batch at a time.
 
     Keyset pages of plain rows (no ORM objects kept in the session), so an
     export of 100,000 results holds one batch in memory at a time.
     """
     last_id = 0
-    base = query.with_only_columns(*AssessmentResult.__table__.columns).order_by(None).order_by(AssessmentResult.id)
+    columns = [c for c in AssessmentResult.__table__.columns if with_items or c.key != "items"]
+    base = query.with_only_columns(*columns).order_by(None).order_by(AssessmentResult.id)
     while True:
         chunk = db.session.execute(base.where(AssessmentResult.id > last_id).limit(batch)).all()
         if not chunk:
