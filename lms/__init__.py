@@ -17,6 +17,8 @@ BLUEPRINT_MODULES = (
     "lms.home",
     "lms.auth.views",
     "lms.auth.admin",
+    "lms.courses.views",
+    "lms.courses.admin",
 )
 
 

@@ -1,0 +1,286 @@
+"""Study-time tracking (DESIGN.md §3): playback sessions and heartbeats.
+
+``start_session`` issues a new session id for (member, lesson) and so
+supersedes the member's previous session. ``record_heartbeat`` is the hottest
+write path of the platform (about 330 beats/s for 5,000 viewers), so it is a
+fixed handful of statements: one SELECT ... FOR UPDATE of the member's session
+and progress rows, their UPDATEs, and one upsert of the ledger row when
+something was credited. Every rule is in ``progress.judge_segment``.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from lms import clock
+from lms.auth.models import User
+from lms.courses import progress as rules
+from lms.courses.ledger import add_study_seconds, insert_ignoring_conflict, upsert
+from lms.courses.models import LessonKind, LessonProgress, PlaybackSession, StudySource
+from lms.courses.services import get_visible_lesson
+from lms.errors import InvalidState
+from lms.extensions import db
+
+# Resume from the start when the member stopped this close to the end.
+RESUME_END_MARGIN_SECONDS = 5.0
+
+REASON_MESSAGES = {
+    "session_not_active": _l("Study time is counted in your other window now; press play here to continue here."),
+    "lesson_mismatch": _l("This beat does not belong to the lesson being studied."),
+    "invalid_segment": _l("The played part could not be understood and was not counted."),
+    "invalid_rate": _l("The playback speed could not be understood."),
+    "beyond_duration": _l("The position is past the end of the lesson."),
+    "page_hidden": _l("Time while the page was hidden is not counted."),
+    "faster_than_plausible": _l("Only the part that could really have been played was counted."),
+    "already_watched": _l("This part was watched before; replays earn no extra time."),
+    "reading_complete": _l("The reading time of this article has been fully credited."),
+    "malformed": _l("The heartbeat could not be read."),
+    "csrf": _l("The page has expired. Reload it to continue counting study time."),
+}
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """What a player reports: the content segment played since its last beat, rate and visibility.
+
+    For an article, ``reading_seconds`` is the visible reading time since the last beat.
+    """
+
+    session_id: str
+    lesson_id: int | None = None
+    start: float | None = None
+    end: float | None = None
+    rate: float = 1.0
+    visible: bool = True
+    reading_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class BeatResult:
+    credited: float
+    reason: str | None
+    watched_seconds: float = 0.0
+    duration_seconds: float = 0.0
+    completed: bool = False
+    position_seconds: float = 0.0
+
+    def as_json(self) -> dict:
+        body = asdict(self)
+        body["ok"] = True
+        body["credited"] = round(self.credited, 3)
+        body["watched_ratio"] = round(self.watched_seconds / self.duration_seconds, 4) if self.duration_seconds else 0
+        if self.reason:
+            body["message"] = str(REASON_MESSAGES.get(self.reason, self.reason))
+        return body
+
+
+@dataclass(frozen=True)
+class StartedSession:
+    session_id: str
+    lesson_id: int
+    duration_seconds: float
+    resume_at: float
+    watched_seconds: float
+    completed: bool
+
+    def as_json(self) -> dict:
+        body = asdict(self)
+        body["ok"] = True
+        body["watched_ratio"] = round(self.watched_seconds / self.duration_seconds, 4) if self.duration_seconds else 0
+        body["heartbeat_seconds"] = current_app.config["HEARTBEAT_SECONDS"]
+        return body
+
+
+def new_session_id() -> str:
+    """A server-issued, unguessable session id."""
+    return secrets.token_urlsafe(16)
+
+
+def start_session(user: User, lesson_id: int, *, now: datetime) -> StartedSession:
+    """Open a study session on a lesson the member may see, superseding their previous session.
+
+    Raises NotFound for a lesson outside the member's courses, InvalidState for a
+    lesson that has nothing to study yet (no video length, no reading time).
+    """
+    lesson = get_visible_lesson(user, lesson_id)
+    duration = lesson.study_seconds
+    if duration <= 0:
+        raise InvalidState(_l("This lesson cannot be studied yet."))
+    session_id = new_session_id()
+    values = {
+        "user_id": user.id,
+        "id": session_id,
+        "lesson_id": lesson.id,
+        "kind": lesson.kind,
+        "duration_seconds": duration,
+        "started_at": now,
+        "last_beat_at": now,
+    }
+    upsert(PlaybackSession, values, ["user_id"], {k: v for k, v in values.items() if k != "user_id"})
+    insert_ignoring_conflict(
+        LessonProgress,
+        {
+            "user_id": user.id,
+            "lesson_id": lesson.id,
+            "intervals": [],
+            "watched_seconds": 0.0,
+            "last_position_seconds": 0.0,
+            "started_at": now,
+        },
+        ["user_id", "lesson_id"],
+    )
+    row = db.session.scalar(
+        sa.select(LessonProgress)
+        .where(LessonProgress.user_id == user.id, LessonProgress.lesson_id == lesson.id)
+        .execution_options(populate_existing=True)
+    )
+    resume = row.last_position_seconds if lesson.kind.is_video else 0.0
+    if resume >= duration - RESUME_END_MARGIN_SECONDS:
+        resume = 0.0
+    return StartedSession(
+        session_id=session_id,
+        lesson_id=lesson.id,
+        duration_seconds=duration,
+        resume_at=round(resume, 3),
+        watched_seconds=row.watched_seconds,
+        completed=row.completed_at is not None,
+    )
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def record_heartbeat(user_id: int, beat: Heartbeat, *, now: datetime) -> BeatResult:
+    """Credit the new unique seconds of a heartbeat, or refuse it with a reason (crediting 0).
+
+    Refused: a session id that is not the member's active session (superseded,
+    unknown or someone else's), a beat for another lesson, and every refusal of
+    ``progress.judge_segment``. Any beat of the active session moves
+    ``last_beat_at`` on, so time already used by one beat cannot be claimed again.
+    Credit goes to the ledger row of today's local day.
+    """
+    found = db.session.execute(
+        sa.select(PlaybackSession, LessonProgress)
+        .join(
+            LessonProgress,
+            sa.and_(
+                LessonProgress.user_id == PlaybackSession.user_id,
+                LessonProgress.lesson_id == PlaybackSession.lesson_id,
+            ),
+        )
+        .where(PlaybackSession.user_id == user_id)
+        .with_for_update()
+    ).first()
+    if found is None or not secrets.compare_digest(found[0].id, str(beat.session_id)):
+        return BeatResult(0.0, "session_not_active")
+    session, row = found
+    duration = session.duration_seconds
+    if beat.lesson_id is not None and beat.lesson_id != session.lesson_id:
+        return BeatResult(0.0, "lesson_mismatch", row.watched_seconds, duration, row.completed_at is not None)
+    elapsed = (now - session.last_beat_at).total_seconds()
+    session.last_beat_at = now
+    if session.kind == LessonKind.ARTICLE:
+        verdict = _judge_reading(beat, row, duration, elapsed)
+        source = StudySource.READING
+    else:
+        verdict = rules.judge_segment(
+            beat.start,
+            beat.end,
+            rate=beat.rate,
+            visible=beat.visible,
+            duration=duration,
+            elapsed_seconds=elapsed,
+            max_rate=float(current_app.config["MAX_PLAYBACK_RATE"]),
+        )
+        source = StudySource.VIDEO
+        if _finite(beat.end) and 0 <= beat.end <= duration + rules.DURATION_SLACK_SECONDS:
+            row.last_position_seconds = round(min(beat.end, duration), 3)
+    credited = 0.0
+    reason = verdict.reason
+    if not verdict.refused:
+        row.intervals, credited = rules.add_interval(row.intervals or [], verdict.start, verdict.end)
+        if credited > 0:
+            row.watched_seconds = rules.covered_seconds(row.intervals)
+            row.last_studied_at = now
+            if row.completed_at is None and rules.is_complete(
+                row.watched_seconds, duration, float(current_app.config["COMPLETION_RATIO"])
+            ):
+                row.completed_at = now
+            add_study_seconds(user_id, session.lesson_id, clock.local_day(now), source, credited)
+        elif reason is None:
+            reason = "already_watched"
+    return BeatResult(
+        credited=credited,
+        reason=reason,
+        watched_seconds=row.watched_seconds,
+        duration_seconds=duration,
+        completed=row.completed_at is not None,
+        position_seconds=row.last_position_seconds,
+    )
+
+
+def _judge_reading(beat: Heartbeat, row: LessonProgress, duration: float, elapsed: float) -> rules.SegmentVerdict:
+    """An article's beat as a segment of its reading clock, which runs from what was credited so far.
+
+    At most the wall-clock time since the last beat (plus slack) is credited, and
+    never beyond the article's set reading minutes.
+    """
+    seconds = beat.reading_seconds
+    if not _finite(seconds) or seconds <= 0:
+        return rules.SegmentVerdict(0.0, 0.0, "invalid_segment", True)
+    if not beat.visible:
+        return rules.SegmentVerdict(0.0, 0.0, "page_hidden", True)
+    start = float(row.watched_seconds or 0)
+    if start >= duration:
+        return rules.SegmentVerdict(0.0, 0.0, "reading_complete", True)
+    allowed = max(elapsed, 0.0) + rules.SEGMENT_SLACK_SECONDS
+    reason = "faster_than_plausible" if seconds > allowed else None
+    return rules.SegmentVerdict(start, min(start + min(seconds, allowed), duration), reason, False)
+
+
+def parse_heartbeat(body: object) -> Heartbeat | None:
+    """A Heartbeat from a decoded JSON body, or None when its shape is wrong.
+
+    Numbers must be JSON numbers (not strings or booleans); the §3 checks on
+    their values are made by ``record_heartbeat``.
+    """
+    if not isinstance(body, dict):
+        return None
+    session_id = body.get("session_id")
+    if not isinstance(session_id, str) or not 10 <= len(session_id) <= 64:
+        return None
+
+    def number(key: str, default=None):
+        value = body.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(key)
+        return float(value)
+
+    lesson_id = body.get("lesson_id")
+    if lesson_id is not None and (isinstance(lesson_id, bool) or not isinstance(lesson_id, int)):
+        return None
+    visible = body.get("visible", True)
+    if not isinstance(visible, bool):
+        return None
+    try:
+        return Heartbeat(
+            session_id=session_id,
+            lesson_id=lesson_id,
+            start=number("from"),
+            end=number("to"),
+            rate=number("rate", 1.0),
+            visible=visible,
+            reading_seconds=number("reading_seconds"),
+        )
+    except ValueError:
+        return None
