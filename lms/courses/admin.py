@@ -46,7 +46,7 @@ register_nav("courses_admin.requirements", _l("Required study"), roles=(Role.ADM
              section="manage")  # fmt: skip
 register_nav("courses_admin.offline_records", _l("Offline study"), roles=(Role.ADMIN, Role.SECRETARY), order=50,
              section="manage")  # fmt: skip
-register_nav("courses_admin.archives", _l("Learning archives"), roles=(Role.ADMIN, Role.SECRETARY), order=55,
+register_nav("courses_admin.archives_list", _l("Learning archives"), roles=(Role.ADMIN, Role.SECRETARY), order=55,
              section="manage")  # fmt: skip
 
 PAGE_SIZE = 50
