@@ -203,7 +203,7 @@ def archive_sheets(archive: LearningArchive) -> list[tuple[str, list[str], list[
     ]
     courses = [[course.title, clock.local_day(at).isoformat()] for course, at in archive.completed_courses]
     return [
-        (_("Summary"), [_("Item"), _("Value")], summary),
+        (_("Overview"), [_("Item"), _("Value")], summary),
         (
             _("Online study"),
             [

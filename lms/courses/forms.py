@@ -66,6 +66,8 @@ class LessonForm(FlaskForm):
     media_asset_id = SelectField(
         _l("Video"),
         coerce=int,
+        default=0,
+        validate_choice=False,  # the service checks the asset (ready, a video, short enough)
         description=_l(
             "Only videos that have finished processing can be picked. A micro-course is at most 10 minutes."
         ),

@@ -62,7 +62,8 @@ def test_sums_by_user_take_a_select_a_clause_ids_or_everyone(make_user, video, f
     period = (date(2026, 1, 1), date(2026, 12, 31))
     everyone = ledger.study_seconds_by_user(None, *period)
     assert everyone == {full.id: 40, probationary.id: 25}
-    by_select = ledger.study_seconds_by_user(sa.select(User.id).where(User.status == MemberStatus.PROBATIONARY), *period)
+    probationers = sa.select(User.id).where(User.status == MemberStatus.PROBATIONARY)
+    by_select = ledger.study_seconds_by_user(probationers, *period)
     assert by_select == {probationary.id: 25}
     by_clause = ledger.study_seconds_by_user(User.status == MemberStatus.FULL, *period)
     assert by_clause == {full.id: 40}
