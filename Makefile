@@ -10,7 +10,8 @@ PYTEST_ARGS ?=
 
 run: setup ## Set up, add the demo content and serve at http://127.0.0.1:5000
 	LMS_ENV_NAME=development $(BIN)/flask --app wsgi lms demo
-	LMS_ENV_NAME=development LMS_SCHEDULER=inprocess $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
+	@echo "Serving at http://$(HOST):$(PORT) (Ctrl-C to stop)"
+	LMS_ENV_NAME=development LMS_SCHEDULER=inprocess $(BIN)/gunicorn --workers 1 --threads 8 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: setup ## Set up and run the linter and the whole test suite
 	$(BIN)/ruff check .

@@ -17,6 +17,7 @@ BLUEPRINT_MODULES = (
     "lms.home",
     "lms.auth.views",
     "lms.auth.admin",
+    "lms.notices.views",
     "lms.courses.views",
     "lms.courses.admin",
 )

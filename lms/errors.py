@@ -38,6 +38,19 @@ class ValidationFailed(DomainError):
     status_code = 422
 
 
+def show_on_form(form, error: DomainError, aliases: dict[str, str] | None = None) -> None:
+    """Put a service's error next to the form field it names (or above the form).
+
+    ``aliases`` maps a service's field name to the form's, where they differ.
+    """
+    name = (aliases or {}).get(error.field or "", error.field or "")
+    field = getattr(form, name, None) if name else None
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*field.errors, str(error.message)]
+    else:
+        form.form_errors.append(str(error.message))
+
+
 def wants_json() -> bool:
     """True when the client asked for JSON (fetch/XHR/beacon) rather than a page."""
     if request.is_json or request.path.startswith("/api/"):

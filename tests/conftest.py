@@ -7,12 +7,14 @@ and every table is truncated before each test.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import os
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from lms import clock, create_app
 from lms.auth.models import Branch, BranchKind, MemberStatus, Role, User
@@ -34,6 +36,18 @@ def password_hash() -> str:
     return _password_hash
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    The test itself holds an app context (for factories and assertions); without
+    this, requests would share it, and with it ``g`` (the logged-in user, the
+    locale) and the database session, hiding bugs a real server would show.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 def make_test_app(tmp_path, **overrides):
     """An app on a fresh database (see module docstring)."""
     global _postgres_schema_ready
@@ -49,6 +63,7 @@ def make_test_app(tmp_path, **overrides):
     }
     config.update(overrides)
     app = create_app(config)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         if POSTGRES_URL:
             if not _postgres_schema_ready:

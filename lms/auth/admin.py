@@ -20,7 +20,7 @@ from lms.auth.forms import (
 )
 from lms.auth.models import Branch, BranchKind, MemberStatus, Role, User
 from lms.auth.permissions import admin_required, get_member_or_404, member_scope_clause, secretary_required
-from lms.errors import DomainError, ValidationFailed
+from lms.errors import DomainError, ValidationFailed, show_on_form
 from lms.extensions import db
 from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, read_upload, xlsx_bytes
@@ -97,14 +97,6 @@ def _fields_from(form: UserForm) -> services.UserFields:
     )
 
 
-def _put_error(form, error: DomainError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(error.message)]
-    else:
-        form.form_errors.append(str(error.message))
-
-
 @bp.route("/users/new", methods=["GET", "POST"])
 @admin_required
 def user_new():
@@ -118,7 +110,7 @@ def user_new():
                 user = services.create_user(_fields_from(form), form.password.data, must_change_password=True)
             except DomainError as error:
                 db.session.rollback()
-                _put_error(form, error)
+                show_on_form(form, error)
             else:
                 db.session.commit()
                 flash(_l("Account %(name)s created.", name=user.name), "success")
@@ -142,7 +134,7 @@ def user_edit(user_id: int):
             services.update_user(member, _fields_from(form))
         except DomainError as error:
             db.session.rollback()
-            _put_error(form, error)
+            show_on_form(form, error)
         else:
             db.session.commit()
             flash(_l("Changes saved."), "success")
@@ -195,7 +187,7 @@ def branches():
             branch = services.create_branch(form.name.data, BranchKind(form.kind.data), form.parent_id.data or None)
         except DomainError as error:
             db.session.rollback()
-            _put_error(form, error)
+            show_on_form(form, error)
         else:
             db.session.commit()
             flash(_l("Branch %(name)s created.", name=branch.name), "success")
@@ -251,7 +243,7 @@ def import_members():
                 upload.filename, payload, form.default_password.data or None, admin=current_user
             )
         except ValidationFailed as error:
-            _put_error(form, error)
+            show_on_form(form, error)
     return render_template(
         "admin/import_members.html",
         form=form,

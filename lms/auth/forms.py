@@ -5,7 +5,16 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, DateField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from lms.auth.models import BRANCH_KIND_LABELS, MEMBER_STATUS_LABELS, ROLE_LABELS
@@ -79,3 +88,41 @@ class MemberImportForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     token = HiddenField(validators=[DataRequired()])
+
+
+class AudienceFieldsMixin:
+    """Three multi-selects for an audience (see lms.auth.audience); empty means anyone.
+
+    Call ``fill_audience_choices(form)`` before validating and
+    ``form.audience_values()`` to read (statuses, roles, branch_ids).
+    """
+
+    audience_statuses = SelectMultipleField(
+        _l("Member statuses"), choices=_choices(MEMBER_STATUS_LABELS), validators=[Optional()]
+    )
+    audience_roles = SelectMultipleField(_l("Roles"), choices=_choices(ROLE_LABELS), validators=[Optional()])
+    audience_branch_ids = SelectMultipleField(
+        _l("Branches (with their sub-branches)"), coerce=int, validators=[Optional()]
+    )
+
+    def audience_values(self) -> tuple[list[str], list[str], list[int]]:
+        return (
+            list(self.audience_statuses.data or []),
+            list(self.audience_roles.data or []),
+            list(self.audience_branch_ids.data or []),
+        )
+
+    def load_audience(self, obj) -> None:
+        self.audience_statuses.data = list(obj.audience_statuses or [])
+        self.audience_roles.data = list(obj.audience_roles or [])
+        self.audience_branch_ids.data = list(obj.audience_branch_ids or [])
+
+
+def fill_audience_choices(form, branches=None) -> None:
+    """Offer every branch (or ``branches``) in tree order, indented by depth."""
+    from lms.auth.services import branch_tree
+
+    form.audience_branch_ids.choices = [
+        (branch.id, "　" * branch.depth + branch.name)
+        for branch in (branches if branches is not None else branch_tree())
+    ]

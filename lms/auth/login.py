@@ -44,7 +44,8 @@ def init_app(app: Flask) -> None:
         from flask import flash
 
         flash(login_manager.login_message, login_manager.login_message_category)
-        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+        next_url = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("auth.login", next=next_url))
 
     @app.before_request
     def force_password_change():

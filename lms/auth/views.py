@@ -8,7 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from lms.auth import services
 from lms.auth.forms import LanguageForm, LoginForm, PasswordChangeForm
-from lms.errors import ValidationFailed
+from lms.errors import ValidationFailed, show_on_form
 from lms.extensions import db, limiter
 from lms.security import safe_next_url
 
@@ -74,7 +74,7 @@ def change_password():
         try:
             services.change_password(current_user, form.current_password.data, form.new_password.data)
         except ValidationFailed as error:
-            getattr(form, error.field or "new_password").errors.append(str(error.message))
+            show_on_form(form, error, {"password": "new_password"})
         else:
             db.session.commit()
             # Stay logged in here with the new session version; other sessions end.

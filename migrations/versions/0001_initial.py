@@ -1,8 +1,8 @@
-"""accounts, branches, media assets, question banks
+"""accounts, branches, media assets, question banks, notices
 
 Revision ID: 0001_initial
 Revises: 
-Create Date: 2026-11-22 12:05:41.016907
+Create Date: 2026-11-22 12:15:20.880330
 
 """
 from alembic import op
@@ -73,6 +73,25 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_users_role'), ['role'], unique=False)
         batch_op.create_index(batch_op.f('ix_users_status'), ['status'], unique=False)
 
+    op.create_table('announcements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body_html', sa.Text(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=True),
+    sa.Column('pinned', sa.Boolean(), nullable=False),
+    sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('expires_on', sa.Date(), nullable=True),
+    sa.Column('audience_statuses', sa.JSON(), nullable=False),
+    sa.Column('audience_roles', sa.JSON(), nullable=False),
+    sa.Column('audience_branch_ids', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_announcements_author_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_announcements'))
+    )
+    with op.batch_alter_table('announcements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_announcements_published_at'), ['published_at'], unique=False)
+
     op.create_table('media_assets',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
@@ -93,6 +112,21 @@ def upgrade():
     )
     with op.batch_alter_table('media_assets', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_media_assets_status'), ['status'], unique=False)
+
+    op.create_table('notifications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('link', sa.String(length=300), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notifications_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications'))
+    )
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.create_index('ix_notifications_user_unread', ['user_id', 'read_at', 'created_at'], unique=False)
 
     op.create_table('question_banks',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -141,10 +175,18 @@ def downgrade():
 
     op.drop_table('questions')
     op.drop_table('question_banks')
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_user_unread')
+
+    op.drop_table('notifications')
     with op.batch_alter_table('media_assets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_media_assets_status'))
 
     op.drop_table('media_assets')
+    with op.batch_alter_table('announcements', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_announcements_published_at'))
+
+    op.drop_table('announcements')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_users_status'))
         batch_op.drop_index(batch_op.f('ix_users_role'))

@@ -1,0 +1,47 @@
+"""E-mail through the SMTP server in ``LMS_SMTP_*`` (nothing is sent when no host is set)."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Iterable
+from email.message import EmailMessage
+
+from flask import current_app
+
+log = logging.getLogger(__name__)
+
+
+def mail_enabled() -> bool:
+    """True when an SMTP host is configured."""
+    return bool(current_app.config.get("SMTP_HOST"))
+
+
+def send_mail(recipients: Iterable[str], subject: str, body: str) -> int:
+    """Send one plain-text message to each recipient; return how many were accepted.
+
+    A failing server is logged, never raised: in-app notifications already
+    carry the message, e-mail is a courtesy copy.
+    """
+    recipients = [r for r in recipients if r]
+    if not recipients or not mail_enabled():
+        return 0
+    config = current_app.config
+    sent = 0
+    try:
+        with smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=20) as smtp:
+            if config.get("SMTP_TLS"):
+                smtp.starttls()
+            if config.get("SMTP_USER"):
+                smtp.login(config["SMTP_USER"], config["SMTP_PASSWORD"])
+            for recipient in recipients:
+                message = EmailMessage()
+                message["From"] = config["SMTP_SENDER"]
+                message["To"] = recipient
+                message["Subject"] = subject
+                message.set_content(body)
+                smtp.send_message(message)
+                sent += 1
+    except (OSError, smtplib.SMTPException):
+        log.exception("sending mail failed after %d of %d messages", sent, len(recipients))
+    return sent

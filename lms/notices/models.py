@@ -1,0 +1,50 @@
+"""Notifications and announcements."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.auth.audience import AudienceMixin
+from lms.auth.models import User
+from lms.db import TimestampMixin
+from lms.extensions import db
+
+
+class Notification(db.Model):
+    """One message in one member's bell; ``read_at`` is set when opened."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(30))  # announcement, reminder, digest, system
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    link: Mapped[str | None] = mapped_column(sa.String(300))  # a local path
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+
+    __table_args__ = (sa.Index("ix_notifications_user_unread", "user_id", "read_at", "created_at"),)
+
+
+class Announcement(AudienceMixin, TimestampMixin, db.Model):
+    """A notice (通知公告) published by an admin or a secretary to an audience."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    body_html: Mapped[str] = mapped_column(sa.Text, default="")  # sanitised on save
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    pinned: Mapped[bool] = mapped_column(default=False)
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+    expires_on: Mapped[date | None]
+
+    author: Mapped[User | None] = relationship()
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None

@@ -1,0 +1,70 @@
+"""Rich text from editors, sanitised with nh3 on save (templates then mark it safe)."""
+
+from __future__ import annotations
+
+import nh3
+
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "hr",
+    "strong",
+    "b",
+    "em",
+    "i",
+    "u",
+    "s",
+    "sub",
+    "sup",
+    "span",
+    "div",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "img",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "caption",
+    "figure",
+    "figcaption",
+    "pre",
+    "code",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+    "*": {"class"},
+}
+
+
+def sanitize_html(html: str | None) -> str:
+    """Keep formatting, links and images; drop scripts, styles, event handlers, iframes.
+
+    Links and images may only use http(s), relative URLs or data: images; every
+    link gets rel="noopener noreferrer".
+    """
+    return nh3.clean(
+        html or "",
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    ).strip()
+
+
+def plain_text(html: str | None) -> str:
+    """The text of ``html`` without any tag (for previews and e-mails)."""
+    return nh3.clean(html or "", tags=set()).strip()

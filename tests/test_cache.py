@@ -1,0 +1,90 @@
+"""The shared cache recomputes a stale value once, however many callers ask."""
+
+import threading
+
+from lms.cache import cached, invalidate
+
+
+def test_fresh_value_is_served_without_recomputing(app):
+    calls = []
+    clock = [0.0]
+    compute = lambda: calls.append(1) or len(calls)  # noqa: E731
+    assert cached("k1", 5, compute, now=lambda: clock[0]) == 1
+    clock[0] = 4.9
+    assert cached("k1", 5, compute, now=lambda: clock[0]) == 1
+    clock[0] = 5.1
+    assert cached("k1", 5, compute, now=lambda: clock[0]) == 2
+    invalidate("k1")
+    assert cached("k1", 5, compute, now=lambda: clock[0]) == 3
+
+
+def test_many_concurrent_callers_cause_one_computation(app):
+    calls = []
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow():
+        calls.append(1)
+        started.set()
+        release.wait(5)
+        return {"rows": len(calls)}
+
+    cached("k2", 0.0001, lambda: {"rows": 0})  # a stale previous value exists
+    results = []
+
+    def viewer():
+        with app.app_context():
+            results.append(cached("k2", 0.0001, slow))
+
+    threads = [threading.Thread(target=viewer) for _ in range(20)]
+    threads[0].start()
+    started.wait(5)
+    for thread in threads[1:]:
+        thread.start()
+    for thread in threads[1:]:
+        thread.join(5)
+    release.set()
+    threads[0].join(5)
+    assert len(calls) == 1
+    assert results.count({"rows": 0}) == 19 and results.count({"rows": 1}) == 1
+
+
+def test_redis_backend_is_shared_and_single_flight(app, tmp_path):
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    import pytest
+
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        app.config["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        import redis
+
+        client = redis.Redis(port=port)
+        for _ in range(50):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        calls = []
+        compute = lambda: calls.append(1) or len(calls)  # noqa: E731
+        assert cached("board", 60, compute) == 1
+        assert cached("board", 60, compute) == 1
+        invalidate("board")
+        assert cached("board", 60, compute) == 2
+    finally:
+        app.config["REDIS_URL"] = ""
+        process.terminate()
+        process.wait(5)

@@ -1,0 +1,66 @@
+"""`flask lms init` / `demo` are idempotent; the scheduler lease admits one runner at a time."""
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from lms import create_app, jobs
+from lms.auth.models import Role, User
+from lms.extensions import db
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """A CLI runner on an empty SQLite database (no schema: the commands migrate it)."""
+    app = create_app({"SECRET_KEY": "x", "TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}"})
+    with app.app_context():
+        yield app.test_cli_runner()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _count_users() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(User))
+
+
+def test_init_upgrades_and_creates_the_first_admin_once(cli):
+    runner = cli
+    args = ["lms", "init", "--admin-username", "Root", "--admin-password", "Admin2026x"]
+    first = runner.invoke(args=args)
+    assert first.exit_code == 0, first.output
+    assert "Admin root created" in first.output
+    second = runner.invoke(args=args)
+    assert second.exit_code == 0, second.output
+    assert "exists already" in second.output
+    assert db.session.scalar(sa.select(sa.func.count()).where(User.role == Role.ADMIN)) == 1
+
+
+def test_demo_is_idempotent_and_prints_logins(cli):
+    runner = cli
+    first = runner.invoke(args=["lms", "demo"])
+    assert first.exit_code == 0, first.output
+    assert "secretary" in first.output and "Vanguard2026" in first.output
+    users = _count_users()
+    second = runner.invoke(args=["lms", "demo"])
+    assert second.exit_code == 0, second.output
+    assert _count_users() == users
+
+
+def test_only_one_process_holds_the_scheduler_lease_until_it_expires(app, frozen_clock):
+    now = frozen_clock.now
+    assert jobs.acquire_lease("scheduler", "a", now, 60)
+    assert not jobs.acquire_lease("scheduler", "b", now + timedelta(seconds=30), 60)
+    assert jobs.acquire_lease("scheduler", "a", now + timedelta(seconds=30), 60)  # renewal
+    assert jobs.acquire_lease("scheduler", "b", now + timedelta(seconds=91), 60)  # taken over after expiry
+    assert not jobs.acquire_lease("scheduler", "a", now + timedelta(seconds=92), 60)
+
+
+def test_run_job_skips_when_another_process_holds_the_lease(app, frozen_clock):
+    calls = []
+    spec = jobs.JobSpec("probe", lambda now: calls.append(now), seconds=10)
+    jobs.acquire_lease("scheduler", "someone-else", frozen_clock.now, 60)
+    assert jobs.run_job(app, spec) is False
+    frozen_clock.advance(61)
+    assert jobs.run_job(app, spec) is True
+    assert calls == [frozen_clock.now]
