@@ -18,6 +18,7 @@ from flask_login import current_user
 from lms import clock
 from lms.auth import services as auth_services
 from lms.auth.audience import audience_clause
+from lms.auth.forms import fill_audience_choices
 from lms.auth.models import Branch, MemberStatus, Role, User
 from lms.auth.permissions import admin_required, branch_scope_clause, member_scope_clause, secretary_required
 from lms.courses import archive as archives
@@ -34,7 +35,7 @@ from lms.courses.models import (
     OfflineStudyRecord,
     StudySource,
 )
-from lms.errors import DomainError
+from lms.errors import DomainError, show_on_form
 from lms.extensions import db
 from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, xlsx_bytes
@@ -52,14 +53,6 @@ register_nav("courses_admin.archives_list", _l("Learning archives"), roles=(Role
 PAGE_SIZE = 50
 
 
-def _put_error(form, error: DomainError) -> None:
-    target = getattr(form, error.field, None) if error.field else None
-    if target is not None:
-        target.errors = [*target.errors, str(error.message)]
-    else:
-        form.form_errors.append(str(error.message))
-
-
 def _branch_choices(viewer: User | None = None) -> list[tuple[int, str]]:
     scope = None
     if viewer is not None and not viewer.is_admin:
@@ -72,17 +65,8 @@ def _branch_choices(viewer: User | None = None) -> list[tuple[int, str]]:
 
 
 def _audience(form) -> dict:
-    return {
-        "audience_statuses": list(form.audience_statuses.data or []),
-        "audience_roles": list(form.audience_roles.data or []),
-        "audience_branch_ids": list(form.audience_branch_ids.data or []),
-    }
-
-
-def _fill_audience(form, obj) -> None:
-    form.audience_statuses.data = list(obj.audience_statuses or [])
-    form.audience_roles.data = list(obj.audience_roles or [])
-    form.audience_branch_ids.data = list(obj.audience_branch_ids or [])
+    statuses, roles, branch_ids = form.audience_values()
+    return {"audience_statuses": statuses, "audience_roles": roles, "audience_branch_ids": branch_ids}
 
 
 def _get_course(course_id: int) -> Course:
@@ -136,14 +120,14 @@ def _save_cover(course: Course, form: CourseForm) -> None:
 @admin_required
 def course_new():
     form = CourseForm()
-    form.audience_branch_ids.choices = _branch_choices()
+    fill_audience_choices(form)
     if form.validate_on_submit():
         try:
             course = services.create_course(_course_fields(form), actor=current_user, now=clock.utcnow())
             _save_cover(course, form)
         except DomainError as error:
             db.session.rollback()
-            _put_error(form, error if error.field != "image" else DomainError(error.message, "cover"))
+            show_on_form(form, error, {"image": "cover"})
         else:
             db.session.commit()
             flash(_l("Course created. Add its lessons, then publish it."), "success")
@@ -156,17 +140,17 @@ def course_new():
 def course_edit(course_id: int):
     course = _get_course(course_id)
     form = CourseForm(obj=course)
-    form.audience_branch_ids.choices = _branch_choices()
+    fill_audience_choices(form)
     if request.method == "GET":
         form.tags.data = ", ".join(course.tags or [])
-        _fill_audience(form, course)
+        form.load_audience(course)
     if form.validate_on_submit():
         try:
             services.update_course(course, _course_fields(form), now=clock.utcnow())
             _save_cover(course, form)
         except DomainError as error:
             db.session.rollback()
-            _put_error(form, error if error.field != "image" else DomainError(error.message, "cover"))
+            show_on_form(form, error, {"image": "cover"})
         else:
             db.session.commit()
             flash(_l("Changes saved."), "success")
@@ -289,7 +273,7 @@ def lesson_new(course_id: int):
             services.add_lesson(course, _lesson_fields(form), now=clock.utcnow())
         except DomainError as error:
             db.session.rollback()
-            _put_error(form, error)
+            show_on_form(form, error)
         else:
             db.session.commit()
             flash(_l("Lesson added."), "success")
@@ -307,7 +291,7 @@ def lesson_edit(lesson_id: int):
             services.update_lesson(lesson, _lesson_fields(form), now=clock.utcnow())
         except DomainError as error:
             db.session.rollback()
-            _put_error(form, error)
+            show_on_form(form, error)
         else:
             db.session.commit()
             flash(_l("Changes saved."), "success")
@@ -365,7 +349,7 @@ def requirements():
         (course.id, course.title + ("" if course.is_published else f" ({course.status.label})"))
         for course in db.session.scalars(sa.select(Course).order_by(Course.title))
     ]
-    form.audience_branch_ids.choices = _branch_choices()
+    fill_audience_choices(form)
     if request.method == "POST":
         if not current_user.is_admin:
             abort(403)
@@ -381,7 +365,7 @@ def requirements():
                 services.create_requirement(fields, actor=current_user, now=clock.utcnow())
             except DomainError as error:
                 db.session.rollback()
-                _put_error(form, error)
+                show_on_form(form, error)
             else:
                 db.session.commit()
                 flash(_l("Required study assigned."), "success")
@@ -489,7 +473,7 @@ def offline_new():
             record = offline.record_offline_study(current_user, _offline_fields(form), now=clock.utcnow())
         except DomainError as error:
             db.session.rollback()
-            _put_error(form, error)
+            show_on_form(form, error)
         else:
             db.session.commit()
             flash(_l("Offline study recorded for %(n)d members.", n=len(form.attendee_ids.data)), "success")
@@ -528,7 +512,7 @@ def offline_edit(record_id: int):
             offline.update_offline_record(current_user, record, _offline_fields(form), now=clock.utcnow())
         except DomainError as error:
             db.session.rollback()
-            _put_error(form, error)
+            show_on_form(form, error)
         else:
             db.session.commit()
             flash(_l("Changes saved."), "success")

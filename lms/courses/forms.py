@@ -17,28 +17,12 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from lms.auth.models import MEMBER_STATUS_LABELS, ROLE_LABELS
+from lms.auth.forms import AudienceFieldsMixin
 from lms.courses.models import DUE_RULE_LABELS, LESSON_KIND_LABELS, OFFLINE_ACTIVITY_LABELS
 
 
 def _choices(labels) -> list[tuple[str, object]]:
     return [(str(key), label) for key, label in labels.items()]
-
-
-class AudienceFieldsMixin:
-    audience_statuses = SelectMultipleField(
-        _l("Member statuses"),
-        choices=_choices(MEMBER_STATUS_LABELS),
-        description=_l("None ticked: every status."),
-    )
-    audience_roles = SelectMultipleField(
-        _l("Roles"), choices=_choices(ROLE_LABELS), description=_l("None ticked: every role.")
-    )
-    audience_branch_ids = SelectMultipleField(
-        _l("Branches"),
-        coerce=int,
-        description=_l("None chosen: every branch. A branch includes the branches under it."),
-    )
 
 
 class CourseForm(AudienceFieldsMixin, FlaskForm):

@@ -9,6 +9,7 @@ hundreds of courses, not millions.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -29,10 +30,10 @@ from lms.courses.models import (
     LessonProgress,
     StudyLedgerEntry,
 )
-from lms.courses.richtext import plain_text, sanitize_html
 from lms.errors import InvalidState, NotFound, ValidationFailed
 from lms.extensions import db
 from lms.media.models import AssetKind, AssetStatus, MediaAsset
+from lms.richtext import plain_text, sanitize_html
 
 MAX_TAGS = 12
 MAX_READING_MINUTES = 600
@@ -142,7 +143,8 @@ def catalogue(user: User, wanted: CatalogueFilter) -> list[Course]:
         if wanted.tag and wanted.tag not in (course.tags or []):
             continue
         if needle:
-            haystack = " ".join([course.title, plain_text(course.summary_html), *(course.tags or [])]).casefold()
+            haystack = " ".join([course.title, html.unescape(plain_text(course.summary_html)), *(course.tags or [])])
+            haystack = haystack.casefold()
             if needle not in haystack:
                 continue
         result.append(course)

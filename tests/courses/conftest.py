@@ -14,24 +14,6 @@ from lms.extensions import db
 from lms.media.models import AssetKind, AssetStatus, MediaAsset
 
 
-@pytest.fixture(autouse=True)
-def _fresh_user_per_request(app):
-    """Forget the logged-in user between requests.
-
-    The ``app`` fixture keeps one app context for the whole test, and Flask
-    reuses it for each request, so ``g._login_user`` (Flask-Login's cache)
-    would survive from one request to the next, even across test clients.
-    """
-    from flask import g, request_started
-
-    def forget(sender, **extra):
-        g.pop("_login_user", None)
-
-    request_started.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
-
-
 @pytest.fixture
 def make_asset(app):
     """A media asset (READY video by default) of ``duration`` seconds."""

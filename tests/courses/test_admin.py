@@ -83,6 +83,7 @@ def test_replacing_a_cover_deletes_the_old_file(admin_client, make_course, tmp_p
         data["cover"] = (io.BytesIO(png_bytes(color=color)), "c.png")
         admin_client.post(f"/admin/courses/{course.id}/edit", data=data, content_type="multipart/form-data")
     files = list((tmp_path / "media" / "covers" / str(course.id)).iterdir())
+    db.session.expire_all()
     assert len(files) == 1 and files[0].name == db.session.get(Course, course.id).cover_filename
 
 
@@ -164,6 +165,7 @@ def test_publishing_needs_a_lesson_and_hides_again_on_unpublish(admin_client, ad
     course = services.create_course(services.CourseFields(title="空课"), actor=admin, now=clock.utcnow())
     db.session.commit()
     admin_client.post(f"/admin/courses/{course.id}/publish", data={"publish": "1"})
+    db.session.expire_all()
     assert db.session.get(Course, course.id).status == CourseStatus.DRAFT
     page = admin_client.get(f"/admin/courses/{course.id}").get_data(as_text=True)
     assert "发布课程前，请至少添加并发布一个课时" in page
@@ -176,13 +178,15 @@ def test_studied_lesson_cannot_be_deleted(admin_client, make_user, make_course, 
     admin_client.post(f"/admin/courses/lessons/{lesson_of(course).id}/delete")
     assert db.session.get(Lesson, lesson_of(course).id) is not None
     admin_client.post(f"/admin/courses/{course.id}/delete")
+    db.session.expire_all()
     assert db.session.get(Course, course.id) is not None
 
 
 def test_unstudied_course_can_be_deleted(admin_client, make_course):
-    course = make_course()
-    assert admin_client.post(f"/admin/courses/{course.id}/delete").status_code == 302
-    assert db.session.get(Course, course.id) is None
+    course_id = make_course().id
+    assert admin_client.post(f"/admin/courses/{course_id}/delete").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Course, course_id) is None
 
 
 def test_statistics_are_aggregates_over_learners(admin_client, make_user, make_course, start, beat):

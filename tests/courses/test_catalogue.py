@@ -35,7 +35,6 @@ def test_admin_sees_drafts_but_learners_get_404(app, client, login, make_user, m
     draft = make_course(title="草稿课", published=False)
     login(make_user())
     assert client.get(f"/courses/{draft.id}").status_code == 404
-    # A second client: the test app context keeps ``g`` (and so the logged-in user) between requests.
     admin_client = login(make_user(role=Role.ADMIN), on=app.test_client())
     assert admin_client.get(f"/courses/{draft.id}").status_code == 200
 
