@@ -265,3 +265,26 @@ def test_micro_course_is_tracked_like_a_video(member, make_course, lesson_of, st
     assert beat(member, session, 0, 15).credited == 15
     row = db.session.scalar(sa.select(StudyLedgerEntry))
     assert row.source == StudySource.VIDEO
+
+
+def test_a_crediting_heartbeat_is_a_fixed_handful_of_statements(member, video, start, frozen_clock):
+    session = start(member, video)
+    member_id = member.id
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement.split()[0].upper())
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        for second in range(0, 60, 15):
+            frozen_clock.advance(15)
+            beat = tracking.Heartbeat(session_id=session, start=second, end=second + 15)
+            assert tracking.record_heartbeat(member_id, beat, now=clock.utcnow()).credited == 15
+            db.session.commit()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    per_beat = [s for s in statements if s in ("SELECT", "INSERT", "UPDATE", "DELETE")]
+    # Per beat: SELECT ... FOR UPDATE of session + progress, UPDATE session, UPDATE progress, ledger upsert.
+    assert len(per_beat) == 4 * 4
+    assert per_beat.count("SELECT") == 4 and per_beat.count("INSERT") == 4
