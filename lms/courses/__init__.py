@@ -32,6 +32,8 @@ and periods include both ends.
   admin pick a target's required courses.
 
 Configuration read here (besides the §3 keys in ``lms.config``):
-``HEARTBEAT_RATE_LIMIT`` (default "120 per minute" per member) bounds the
-heartbeat endpoint for honest players (a beat every 15 s plus pause/seek beats).
+``HEARTBEAT_MAX_PER_MINUTE`` (default 60 per member) bounds the heartbeat
+endpoint for honest players (a beat every 15 s plus pause, seek and page-hide
+beats); it is counted on the member's playback-session row, which every beat
+locks anyway, so it costs no statement and holds across processes.
 """

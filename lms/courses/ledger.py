@@ -13,6 +13,7 @@ from datetime import date
 import sqlalchemy as sa
 from flask import current_app
 
+from lms import clock
 from lms.auth.models import User
 from lms.courses.models import StudyLedgerEntry, StudySource
 from lms.extensions import db
@@ -27,22 +28,57 @@ def _insert(model):
     return insert(model)
 
 
-def add_study_seconds(user_id: int, lesson_id: int, day: date, source: StudySource, seconds: float) -> None:
+_LEDGER_UPSERTS: dict[str, sa.Insert] = {}
+
+
+def _ledger_upsert(dialect: str) -> sa.Insert:
+    """INSERT ... ON CONFLICT DO UPDATE SET seconds = seconds + new, built once per dialect."""
+    if dialect not in _LEDGER_UPSERTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = insert(StudyLedgerEntry).values(
+            user_id=sa.bindparam("p_user_id"),
+            lesson_id=sa.bindparam("p_lesson_id"),
+            day=sa.bindparam("p_day"),
+            source=sa.bindparam("p_source"),
+            seconds=sa.bindparam("p_seconds"),
+            updated_at=sa.bindparam("p_now"),
+        )
+        _LEDGER_UPSERTS[dialect] = statement.on_conflict_do_update(
+            index_elements=["user_id", "lesson_id", "day", "source"],
+            set_={
+                "seconds": StudyLedgerEntry.seconds + statement.excluded.seconds,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+    return _LEDGER_UPSERTS[dialect]
+
+
+def add_study_seconds(
+    user_id: int, lesson_id: int, day: date, source: StudySource, seconds: float, *, connection=None
+) -> None:
     """Add ``seconds`` to the ledger row of (user, lesson, day, source), creating it if needed.
 
     One statement (INSERT ... ON CONFLICT DO UPDATE SET seconds = seconds + new),
     so concurrent credits to the same row add up instead of overwriting.
+    ``connection`` (the session's) skips the ORM's statement handling on hot paths.
     """
     if seconds <= 0:
         return
-    statement = _insert(StudyLedgerEntry).values(
-        user_id=user_id, lesson_id=lesson_id, day=day, source=source, seconds=seconds
+    connection = connection if connection is not None else db.session.connection()
+    connection.execute(
+        _ledger_upsert(connection.dialect.name),
+        {
+            "p_user_id": user_id,
+            "p_lesson_id": lesson_id,
+            "p_day": day,
+            "p_source": StudySource(source),
+            "p_seconds": seconds,
+            "p_now": clock.utcnow(),
+        },
     )
-    statement = statement.on_conflict_do_update(
-        index_elements=["user_id", "lesson_id", "day", "source"],
-        set_={"seconds": StudyLedgerEntry.seconds + statement.excluded.seconds},
-    )
-    db.session.execute(statement)
 
 
 def insert_ignoring_conflict(model, values: dict, index_elements: list[str]) -> None:

@@ -211,6 +211,10 @@ class PlaybackSession(db.Model):
     duration_seconds: Mapped[float]
     started_at: Mapped[datetime]
     last_beat_at: Mapped[datetime]
+    # The member's beats in the current minute: the heartbeat's rate limit, kept on
+    # the row every beat locks anyway (no extra statement, shared by all processes).
+    window_started_at: Mapped[datetime]
+    window_beats: Mapped[int] = mapped_column(default=0)
 
 
 class LessonProgress(db.Model):

@@ -42,6 +42,7 @@ REASON_MESSAGES = {
     "already_watched": _l("This part was watched before; replays earn no extra time."),
     "reading_complete": _l("The reading time of this article has been fully credited."),
     "malformed": _l("The heartbeat could not be read."),
+    "too_many_beats": _l("Too many progress reports in a minute; they will be sent again shortly."),
     "csrf": _l("The page has expired. Reload it to continue counting study time."),
 }
 
@@ -122,8 +123,12 @@ def start_session(user: User, lesson_id: int, *, now: datetime) -> StartedSessio
         "duration_seconds": duration,
         "started_at": now,
         "last_beat_at": now,
+        "window_started_at": now,
+        "window_beats": 0,
     }
-    upsert(PlaybackSession, values, ["user_id"], {k: v for k, v in values.items() if k != "user_id"})
+    # A new session keeps the member's beat counter: restarting does not reset the rate limit.
+    kept = ("user_id", "window_started_at", "window_beats")
+    upsert(PlaybackSession, values, ["user_id"], {k: v for k, v in values.items() if k not in kept})
     insert_ignoring_conflict(
         LessonProgress,
         {
@@ -158,6 +163,54 @@ def _finite(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+# Built once: the hot path only binds values (no statement construction per beat).
+_SELECT_FOR_BEAT = (
+    sa.select(
+        PlaybackSession.id,
+        PlaybackSession.lesson_id,
+        PlaybackSession.kind,
+        PlaybackSession.duration_seconds,
+        PlaybackSession.last_beat_at,
+        PlaybackSession.window_started_at,
+        PlaybackSession.window_beats,
+        LessonProgress.intervals,
+        LessonProgress.watched_seconds,
+        LessonProgress.last_position_seconds,
+        LessonProgress.last_studied_at,
+        LessonProgress.completed_at,
+    )
+    .join(
+        LessonProgress,
+        sa.and_(
+            LessonProgress.user_id == PlaybackSession.user_id,
+            LessonProgress.lesson_id == PlaybackSession.lesson_id,
+        ),
+    )
+    .where(PlaybackSession.user_id == sa.bindparam("p_user_id"))
+    .with_for_update()
+)
+_TOUCH_SESSION = (
+    sa.update(PlaybackSession)
+    .where(PlaybackSession.user_id == sa.bindparam("p_user_id"))
+    .values(
+        last_beat_at=sa.bindparam("p_beat_at"),
+        window_started_at=sa.bindparam("p_window_at"),
+        window_beats=sa.bindparam("p_window_beats"),
+    )
+)
+_SAVE_PROGRESS = (
+    sa.update(LessonProgress)
+    .where(LessonProgress.user_id == sa.bindparam("p_user_id"), LessonProgress.lesson_id == sa.bindparam("p_lesson_id"))
+    .values(
+        intervals=sa.bindparam("p_intervals"),
+        watched_seconds=sa.bindparam("p_watched"),
+        last_position_seconds=sa.bindparam("p_position"),
+        last_studied_at=sa.bindparam("p_studied_at"),
+        completed_at=sa.bindparam("p_completed_at"),
+    )
+)
+
+
 def record_heartbeat(user_id: int, beat: Heartbeat, *, now: datetime) -> BeatResult:
     """Credit the new unique seconds of a heartbeat, or refuse it with a reason (crediting 0).
 
@@ -166,29 +219,42 @@ def record_heartbeat(user_id: int, beat: Heartbeat, *, now: datetime) -> BeatRes
     ``progress.judge_segment``. Any beat of the active session moves
     ``last_beat_at`` on, so time already used by one beat cannot be claimed again.
     Credit goes to the ledger row of today's local day.
+
+    Core statements on the session's connection (no ORM unit of work: this is
+    the hottest path): SELECT ... FOR UPDATE of the member's session and
+    progress rows, an UPDATE of each, and the ledger upsert when something was credited.
     """
-    found = db.session.execute(
-        sa.select(PlaybackSession, LessonProgress)
-        .join(
-            LessonProgress,
-            sa.and_(
-                LessonProgress.user_id == PlaybackSession.user_id,
-                LessonProgress.lesson_id == PlaybackSession.lesson_id,
-            ),
-        )
-        .where(PlaybackSession.user_id == user_id)
-        .with_for_update()
-    ).first()
-    if found is None or not secrets.compare_digest(found[0].id, str(beat.session_id)):
+    connection = db.session.connection()
+    found = connection.execute(_SELECT_FOR_BEAT, {"p_user_id": user_id}).first()
+    if found is None:
         return BeatResult(0.0, "session_not_active")
-    session, row = found
-    duration = session.duration_seconds
-    if beat.lesson_id is not None and beat.lesson_id != session.lesson_id:
-        return BeatResult(0.0, "lesson_mismatch", row.watched_seconds, duration, row.completed_at is not None)
-    elapsed = (now - session.last_beat_at).total_seconds()
-    session.last_beat_at = now
-    if session.kind == LessonKind.ARTICLE:
-        verdict = _judge_reading(beat, row, duration, elapsed)
+    # Every beat on the member's row counts towards the per-minute limit, even a forged one.
+    if (now - found.window_started_at).total_seconds() >= 60:
+        window_at, window_beats = now, 1
+    else:
+        window_at, window_beats = found.window_started_at, found.window_beats + 1
+    touch = {"p_user_id": user_id, "p_beat_at": found.last_beat_at, "p_window_at": window_at,
+             "p_window_beats": window_beats}  # fmt: skip
+    duration = found.duration_seconds
+    watched = found.watched_seconds
+    completed_at = found.completed_at
+    refusal = None
+    if window_beats > int(current_app.config.get("HEARTBEAT_MAX_PER_MINUTE", 60)):
+        refusal = "too_many_beats"
+    elif not secrets.compare_digest(found.id, str(beat.session_id)):
+        refusal = "session_not_active"
+    elif beat.lesson_id is not None and beat.lesson_id != found.lesson_id:
+        refusal = "lesson_mismatch"
+    if refusal is not None:
+        connection.execute(_TOUCH_SESSION, touch)
+        if refusal == "lesson_mismatch":
+            return BeatResult(0.0, refusal, watched, duration, completed_at is not None)
+        return BeatResult(0.0, refusal)
+    elapsed = (now - found.last_beat_at).total_seconds()
+    connection.execute(_TOUCH_SESSION, touch | {"p_beat_at": now})
+    position = found.last_position_seconds
+    if found.kind == LessonKind.ARTICLE:
+        verdict = _judge_reading(beat, watched, duration, elapsed)
         source = StudySource.READING
     else:
         verdict = rules.judge_segment(
@@ -202,32 +268,48 @@ def record_heartbeat(user_id: int, beat: Heartbeat, *, now: datetime) -> BeatRes
         )
         source = StudySource.VIDEO
         if _finite(beat.end) and 0 <= beat.end <= duration + rules.DURATION_SLACK_SECONDS:
-            row.last_position_seconds = round(min(beat.end, duration), 3)
+            position = round(min(beat.end, duration), 3)
     credited = 0.0
     reason = verdict.reason
+    intervals = found.intervals or []
+    studied_at = found.last_studied_at
     if not verdict.refused:
-        row.intervals, credited = rules.add_interval(row.intervals or [], verdict.start, verdict.end)
+        intervals, credited = rules.add_interval(intervals, verdict.start, verdict.end)
         if credited > 0:
-            row.watched_seconds = rules.covered_seconds(row.intervals)
-            row.last_studied_at = now
-            if row.completed_at is None and rules.is_complete(
-                row.watched_seconds, duration, float(current_app.config["COMPLETION_RATIO"])
+            watched = rules.covered_seconds(intervals)
+            studied_at = now
+            if completed_at is None and rules.is_complete(
+                watched, duration, float(current_app.config["COMPLETION_RATIO"])
             ):
-                row.completed_at = now
-            add_study_seconds(user_id, session.lesson_id, clock.local_day(now), source, credited)
+                completed_at = now
         elif reason is None:
             reason = "already_watched"
+    if credited > 0 or position != found.last_position_seconds:
+        connection.execute(
+            _SAVE_PROGRESS,
+            {
+                "p_user_id": user_id,
+                "p_lesson_id": found.lesson_id,
+                "p_intervals": intervals,
+                "p_watched": watched,
+                "p_position": position,
+                "p_studied_at": studied_at,
+                "p_completed_at": completed_at,
+            },
+        )
+    if credited > 0:
+        add_study_seconds(user_id, found.lesson_id, clock.local_day(now), source, credited, connection=connection)
     return BeatResult(
         credited=credited,
         reason=reason,
-        watched_seconds=row.watched_seconds,
+        watched_seconds=watched,
         duration_seconds=duration,
-        completed=row.completed_at is not None,
-        position_seconds=row.last_position_seconds,
+        completed=completed_at is not None,
+        position_seconds=position,
     )
 
 
-def _judge_reading(beat: Heartbeat, row: LessonProgress, duration: float, elapsed: float) -> rules.SegmentVerdict:
+def _judge_reading(beat: Heartbeat, watched: float, duration: float, elapsed: float) -> rules.SegmentVerdict:
     """An article's beat as a segment of its reading clock, which runs from what was credited so far.
 
     At most the wall-clock time since the last beat (plus slack) is credited, and
@@ -238,7 +320,7 @@ def _judge_reading(beat: Heartbeat, row: LessonProgress, duration: float, elapse
         return rules.SegmentVerdict(0.0, 0.0, "invalid_segment", True)
     if not beat.visible:
         return rules.SegmentVerdict(0.0, 0.0, "page_hidden", True)
-    start = float(row.watched_seconds or 0)
+    start = float(watched or 0)
     if start >= duration:
         return rules.SegmentVerdict(0.0, 0.0, "reading_complete", True)
     allowed = max(elapsed, 0.0) + rules.SEGMENT_SLACK_SECONDS

@@ -2,7 +2,7 @@
 
 Revision ID: 0003_courses
 Revises: 0001_initial
-Create Date: 2026-11-22 12:20:22.771327
+Create Date: 2026-11-22 12:45:01.099976
 
 """
 from alembic import op
@@ -142,6 +142,8 @@ def upgrade():
     sa.Column('duration_seconds', sa.Double(), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_beat_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('window_started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('window_beats', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['lesson_id'], ['lessons.id'], name=op.f('fk_playback_sessions_lesson_id_lessons'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_playback_sessions_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_playback_sessions')),

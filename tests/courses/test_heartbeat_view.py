@@ -195,20 +195,21 @@ def test_with_csrf_on_session_start_without_the_header_is_refused(app, client, l
     assert response.status_code == 400
 
 
-def test_heartbeats_are_rate_limited_per_member(tmp_path):
-    from tests.conftest import make_test_app
-
-    app = make_test_app(tmp_path, RATELIMIT_ENABLED=True, HEARTBEAT_RATE_LIMIT="3 per minute")
-    with app.app_context():
-        from lms.auth.models import User
-
-        user = User(username="rl", name="限流", password_hash="x")
-        db.session.add(user)
-        db.session.commit()
-        client = app.test_client()
-        with client.session_transaction() as session:
-            session["_user_id"] = user.get_id()
-        codes = [send(client, {"session_id": "y" * 22, "from": 0, "to": 1}).status_code for _ in range(5)]
-        db.session.remove()
-    assert codes[:3] == [200, 200, 200]
-    assert codes[3:] == [429, 429]
+def test_heartbeats_are_rate_limited_per_member_even_with_forged_ids(app, client, login, member, video,
+                                                                     frozen_clock):  # fmt: skip
+    app.config["HEARTBEAT_MAX_PER_MINUTE"] = 3
+    login(member)
+    session_id = open_session(client, video)
+    codes = []
+    for n in range(5):
+        frozen_clock.advance(5)
+        forged = n % 2 == 1
+        body = {"session_id": "z" * 22 if forged else session_id, "from": n * 5, "to": n * 5 + 5}
+        codes.append(send(client, body).status_code)
+    assert codes == [200, 200, 200, 429, 429]
+    refused = send(client, {"session_id": session_id, "from": 25, "to": 30})
+    assert refused.status_code == 429
+    assert refused.get_json() == refused.get_json() | {"credited": 0, "reason": "too_many_beats"}
+    frozen_clock.advance(60)  # a new minute
+    assert send(client, {"session_id": session_id, "from": 25, "to": 30}).get_json()["credited"] == 5
+    assert credited(member) == 5 + 5 + 5
