@@ -129,7 +129,8 @@ def seed(env: dict[str, str], viewers: int) -> list[Viewer]:
         db.session.execute(
             sa.insert(PlaybackSession),
             [{"user_id": uid, "id": sid, "lesson_id": lesson.id, "kind": LessonKind.VIDEO,
-              "duration_seconds": 36_000.0, "started_at": now, "last_beat_at": now} for uid, sid in sessions.items()],
+              "duration_seconds": 36_000.0, "started_at": now, "last_beat_at": now, "window_started_at": now}
+             for uid, sid in sessions.items()],
         )  # fmt: skip
         db.session.execute(
             sa.insert(LessonProgress),

@@ -78,30 +78,39 @@ def _ready_videos() -> list[MediaAsset]:
     )
 
 
-def _course(title: str, admin: User, now, **fields) -> tuple[Course, bool]:
+def _course(title: str, admin: User, now, **fields) -> Course:
     existing = db.session.scalar(sa.select(Course).where(Course.title == title))
     if existing is not None:
-        return existing, False
-    course = services.create_course(services.CourseFields(title=title, **fields), actor=admin, now=now)
-    return course, True
+        return existing
+    return services.create_course(services.CourseFields(title=title, **fields), actor=admin, now=now)
 
 
-def _add(course: Course, now, **fields) -> Lesson | None:
+def _lesson(course: Course, now, **fields) -> Lesson | None:
+    """Add the lesson unless the course has one of that title; a video that does not fit is skipped."""
+    existing = db.session.scalar(
+        sa.select(Lesson).where(Lesson.course_id == course.id, Lesson.title == fields["title"])
+    )
+    if existing is not None:
+        return existing
     try:
         return services.add_lesson(course, services.LessonFields(**fields), now=now)
-    except DomainError:  # a demo video that does not fit (e.g. too long for a micro-course)
+    except DomainError:  # e.g. a demo video too long for a micro-course
         return None
 
 
-def _publish(course: Course, now) -> None:
+def _publish(course: Course, now) -> bool:
     db.session.flush()
     db.session.refresh(course)
-    with contextlib.suppress(DomainError):  # nothing playable yet: stays a draft
+    if course.is_published:
+        return False
+    with contextlib.suppress(DomainError):  # nothing playable yet: stays a draft until videos are ready
         services.publish_course(course, now=now)
+    return course.is_published
 
 
 def seed_demo() -> list[str]:
-    """Make the demo courses and study history once; return the lines to print."""
+    """Make the demo courses, required study and study history; idempotent, and completes
+    the video lessons on a later run once the demo videos are ready."""
     now = clock.utcnow()
     today = clock.local_day(now)
     admin = db.session.scalar(sa.select(User).where(User.role == Role.ADMIN).order_by(User.id))
@@ -111,7 +120,7 @@ def seed_demo() -> list[str]:
     short_videos = [v for v in videos if (v.duration_seconds or 0) <= MICRO_MAX_SECONDS]
     made = []
 
-    theory, new = _course(
+    theory = _course(
         "新时代党的创新理论学习",
         admin,
         now,
@@ -120,15 +129,12 @@ def seed_demo() -> list[str]:
         tags=["理论武装", "年度必学"],
         credit_note="计入年度学习学时",
     )
-    if new:
-        for index, video in enumerate(videos[:3], start=1):
-            _add(theory, now, kind=LessonKind.VIDEO, title=f"专题讲解（{index}）", media_asset_id=video.id,
-                 summary=video.title)  # fmt: skip
-        _add(theory, now, kind=LessonKind.ARTICLE, title="伟大建党精神", body_html=SPIRIT_TEXT, reading_minutes=5)
-        _publish(theory, now)
-        made.append(theory.title)
+    for index, video in enumerate(videos[:3], start=1):
+        _lesson(theory, now, kind=LessonKind.VIDEO, title=f"专题讲解（{index}）", media_asset_id=video.id,
+                summary=video.title)  # fmt: skip
+    _lesson(theory, now, kind=LessonKind.ARTICLE, title="伟大建党精神", body_html=SPIRIT_TEXT, reading_minutes=5)
 
-    constitution, new = _course(
+    constitution = _course(
         "预备党员必修：学习党章",
         admin,
         now,
@@ -138,15 +144,12 @@ def seed_demo() -> list[str]:
         credit_note="预备期考察内容",
         audience_statuses=[str(MemberStatus.PROBATIONARY), str(MemberStatus.ACTIVIST)],
     )
-    if new:
-        _add(constitution, now, kind=LessonKind.ARTICLE, title="党章导读", body_html=CONSTITUTION_TEXT,
-             reading_minutes=10, summary="党的性质、宗旨和党员的义务")  # fmt: skip
-        if videos:
-            _add(constitution, now, kind=LessonKind.VIDEO, title="党章专题辅导", media_asset_id=videos[0].id)
-        _publish(constitution, now)
-        made.append(constitution.title)
+    _lesson(constitution, now, kind=LessonKind.ARTICLE, title="党章导读", body_html=CONSTITUTION_TEXT,
+            reading_minutes=10, summary="党的性质、宗旨和党员的义务")  # fmt: skip
+    if videos:
+        _lesson(constitution, now, kind=LessonKind.VIDEO, title="党章专题辅导", media_asset_id=videos[0].id)
     if db.session.scalar(sa.select(CourseRequirement.id).where(CourseRequirement.course_id == constitution.id)) is None:
-        requirement = services.create_requirement(
+        services.create_requirement(
             services.RequirementFields(
                 course_id=constitution.id,
                 due_rule=DueRule.PROBATION_END,
@@ -157,9 +160,9 @@ def seed_demo() -> list[str]:
             actor=admin,
             now=now,
         )
-        made.append(f"required: {requirement.course.title}")
+        made.append(f"required for probationary members: {constitution.title}")
 
-    branch_life, new = _course(
+    branch_life = _course(
         "组织生活规范",
         admin,
         now,
@@ -167,13 +170,10 @@ def seed_demo() -> list[str]:
         category="党章党规",
         tags=["三会一课", "组织生活"],
     )
-    if new:
-        _add(branch_life, now, kind=LessonKind.ARTICLE, title="“三会一课”制度要点", body_html=THREE_MEETINGS_TEXT,
-             reading_minutes=6)  # fmt: skip
-        _publish(branch_life, now)
-        made.append(branch_life.title)
+    _lesson(branch_life, now, kind=LessonKind.ARTICLE, title="“三会一课”制度要点", body_html=THREE_MEETINGS_TEXT,
+            reading_minutes=6)  # fmt: skip
 
-    micro, new = _course(
+    micro = _course(
         "微党课",
         admin,
         now,
@@ -181,12 +181,12 @@ def seed_demo() -> list[str]:
         category="微党课",
         tags=["微课"],
     )
-    if new:
-        for index, video in enumerate(short_videos[:4], start=1):
-            _add(micro, now, kind=LessonKind.MICRO, title=f"微党课第{index}讲：{video.title}", media_asset_id=video.id)
-        _publish(micro, now)
-        made.append(micro.title)
+    for index, video in enumerate(short_videos[:4], start=1):
+        _lesson(micro, now, kind=LessonKind.MICRO, title=f"微党课第{index}讲：{video.title}", media_asset_id=video.id)
 
+    for course in (theory, constitution, branch_life, micro):
+        if _publish(course, now):
+            made.append(f"published: {course.title}")
     db.session.flush()
     made += _seed_history(now, admin)
     lines = ["Demo courses:"] + [f"  {line}" for line in made] if made else ["Demo courses: already present."]

@@ -37,3 +37,18 @@ def test_demo_uses_ready_videos_for_video_lessons_and_micro_courses(app, make_as
     kinds = db.session.execute(sa.select(Lesson.kind, Lesson.duration_seconds)).all()
     assert ("micro", 95.0) in [(str(kind), seconds) for kind, seconds in kinds]
     assert all(seconds <= 600 for kind, seconds in kinds if str(kind) == "micro")
+
+
+def test_a_later_demo_run_adds_the_video_lessons_once_videos_are_ready(app, make_asset):
+    auth_demo.seed_demo()
+    demo.seed_demo()
+    db.session.commit()
+    assert db.session.scalar(sa.select(Course.status).where(Course.title == "微党课")) == CourseStatus.DRAFT
+    make_asset(duration=95.0, title="演示视频一")
+    demo.seed_demo()
+    db.session.commit()
+    assert db.session.scalar(sa.select(Course.status).where(Course.title == "微党课")) == CourseStatus.PUBLISHED
+    before = counts()
+    demo.seed_demo()
+    db.session.commit()
+    assert counts() == before
