@@ -428,8 +428,10 @@ def main() -> None:
               f"({'exact' if abs(credited - accepted_total) < 0.5 else 'MISMATCH'})")  # fmt: skip
         if postgres:
             reset_postgres_schema(drop_only=True)
-        print(f"p99 at {args.rate:.0f} beats/s over p99 of the no-op: "
-              f"{paced.p(0.99) / paced_noop.p(0.99):.2f}x ({paced.p(0.99):.1f} ms vs {paced_noop.p(0.99):.1f} ms)")
+        print(
+            f"p99 at {args.rate:.0f} beats/s over p99 of the no-op: "
+            f"{paced.p(0.99) / paced_noop.p(0.99):.2f}x ({paced.p(0.99):.1f} ms vs {paced_noop.p(0.99):.1f} ms)"
+        )
         print(f"heartbeat throughput / no-op throughput: {beat_rate / noop_rate:.2f}x "
               f"({beat_rate:.0f} vs {noop_rate:.0f} req/s)")  # fmt: skip
 

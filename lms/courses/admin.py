@@ -601,7 +601,7 @@ def archives_export():
             float(ledger.format_study_hours(sums[StudySource.OFFLINE])),
             float(ledger.format_study_hours(online + sums[StudySource.OFFLINE])),
         ])  # fmt: skip
-    header = [str(_l("Name")), str(_l("Username")), str(_l("Branch")), str(_l("Member status")),
+    header = [str(_l("Full name")), str(_l("Username")), str(_l("Branch")), str(_l("Member status")),
               str(_l("Online study hours")), str(_l("Offline study hours")), str(_l("Total study hours"))]  # fmt: skip
     payload = xlsx_bytes([(str(_l("Learning archives")) + f" {year}", header, rows)])
     return send_file(io.BytesIO(payload), mimetype=XLSX_MIMETYPE, as_attachment=True,

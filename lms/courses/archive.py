@@ -169,7 +169,7 @@ def archive_sheets(archive: LearningArchive) -> list[tuple[str, list[str], list[
     """The archive as sheets for ``lms.spreadsheets.xlsx_bytes`` (headers in the user's language)."""
     member = archive.member
     summary = [
-        [_("Name"), member.name],
+        [_("Full name"), member.name],
         [_("Branch"), member.branch.name if member.branch else ""],
         [_("Year"), archive.year],
         [_("Online study hours"), float(format_study_hours(archive.online_seconds))],

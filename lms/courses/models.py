@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as pgettext  # named so that message extraction finds it
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.auth.audience import AudienceMixin
@@ -30,7 +31,11 @@ class CourseStatus(enum.StrEnum):
         return str(COURSE_STATUS_LABELS[self])
 
 
-COURSE_STATUS_LABELS = {CourseStatus.DRAFT: _l("Draft"), CourseStatus.PUBLISHED: _l("Published")}
+# A context: "Published" alone is a time ("published at") in other catalogues.
+COURSE_STATUS_LABELS = {
+    CourseStatus.DRAFT: _l("Draft"),
+    CourseStatus.PUBLISHED: pgettext("course status", "Published"),
+}
 
 
 class LessonKind(enum.StrEnum):
