@@ -401,8 +401,8 @@ def main() -> None:
         try:
             database = "PostgreSQL" if postgres else "SQLite"
             print(f"heartbeats benchmark: {database}, gunicorn {args.workers} workers x {args.threads} threads, "
-                  f"{viewers_n} viewers, {args.connections} connections, {os.cpu_count()} CPUs "
-                  f"(setup {time.monotonic() - started:.1f} s)")  # fmt: skip
+                  f"{viewers_n} viewers, {args.connections} connections, {os.cpu_count()} CPUs, "
+                  f"load average {os.getloadavg()[0]:.1f} (setup {time.monotonic() - started:.1f} s)")  # fmt: skip
             run_closed_loop(port, viewers, "noop", 1.0, args.connections)  # warm up both paths
             run_closed_loop(port, viewers, "beat", 1.0, args.connections)
             noop = run_closed_loop(port, viewers, "noop", seconds, args.connections)
@@ -422,6 +422,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} (other processes share the CPUs)")
         accepted_total = sum(viewer.position for viewer in viewers)
         credited = ledger_seconds(env)
         print(f"ledger check: {credited:.0f} s credited for {accepted_total} beats sent "
