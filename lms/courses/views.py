@@ -58,13 +58,13 @@ def study_hours_filter(seconds) -> str:
     return ledger.format_study_hours(seconds or 0)
 
 
-@bp.app_template_filter("duration")
+@bp.app_template_filter("hms")
 def duration_filter(seconds) -> str:
     return ledger.format_duration(seconds or 0)
 
 
 @bp.app_template_global()
-def poster_url(asset_id: int | None) -> str | None:
+def courses_poster_url(asset_id: int | None) -> str | None:
     """The poster of a media asset, when the media domain serves posters."""
     if asset_id and "media.poster" in current_app.view_functions:
         return url_for("media.poster", asset_id=asset_id)
@@ -79,18 +79,18 @@ def course_cover_url(course: Course) -> str | None:
 
 
 @bp.app_template_global()
-def branch_names() -> dict[int, str]:
+def courses_branch_names() -> dict[int, str]:
     """Branch names by id (to show audiences)."""
     return dict(db.session.execute(sa.select(Branch.id, Branch.name)).all())
 
 
 @bp.app_template_global()
-def member_status_label(value: str) -> str:
+def courses_status_label(value: str) -> str:
     return str(MEMBER_STATUS_LABELS.get(value, value))
 
 
 @bp.app_template_global()
-def role_label(value: str) -> str:
+def courses_role_label(value: str) -> str:
     return str(ROLE_LABELS.get(value, value))
 
 
