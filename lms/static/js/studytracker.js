@@ -25,6 +25,12 @@
   var queue = [];          // closed segments (or reading stretches) waiting to be sent
   var inFlight = false;
   var finished = false;    // an article whose reading time is fully credited
+  var answered = 0;        // beats the server has answered (exposed for tests and debugging)
+
+  function mark() {
+    root.setAttribute("data-beats-answered", String(answered));
+    root.setAttribute("data-beats-pending", String(queue.length + (inFlight ? 1 : 0)));
+  }
 
   // --- showing progress ------------------------------------------------------
   function part(name) { return progressBox ? progressBox.querySelector("[data-tracker-" + name + "]") : null; }
@@ -102,6 +108,7 @@
   // One beat at a time, in order; a failed beat is retried on the next tick
   // (credit is the union of watched content, so a repeat can never count twice).
   function sendNext() {
+    mark();
     if (inFlight || !queue.length || !sessionId) { return; }
     var item = queue[0];
     inFlight = true;
@@ -116,12 +123,16 @@
       inFlight = false;
       if (answer.status >= 500 || answer.status === 429) { throw new Error("retry"); }
       queue.shift();
+      answered += 1;
       handle(answer.body);
       sendNext();
+      mark();
     }).catch(function () {
       inFlight = false;
       status(data.msgError);
+      mark();
     });
+    mark();
   }
 
   // Page hide: no time to wait for answers, so every queued beat goes by beacon.
