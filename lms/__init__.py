@@ -18,6 +18,8 @@ BLUEPRINT_MODULES = (
     "lms.auth.views",
     "lms.auth.admin",
     "lms.notices.views",
+    "lms.media.views",
+    "lms.media.admin",
     "lms.courses.views",
     "lms.courses.admin",
 )

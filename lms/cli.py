@@ -17,7 +17,7 @@ from lms.extensions import db
 lms_cli = AppGroup("lms", help="Vanguard administration commands.")
 
 # Each module has ``seed_demo() -> list[str]`` (lines to print); run in this order.
-DEMO_MODULES = ("lms.auth.demo", "lms.courses.demo")
+DEMO_MODULES = ("lms.auth.demo", "lms.media.demo", "lms.courses.demo")
 # Each module has ``register(group)`` adding its commands to `flask lms`.
 COMMAND_MODULES: tuple[str, ...] = ()
 
