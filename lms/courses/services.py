@@ -32,6 +32,7 @@ from lms.courses.models import (
 )
 from lms.errors import InvalidState, NotFound, ValidationFailed
 from lms.extensions import db
+from lms.media import services as media_services
 from lms.media.models import AssetKind, AssetStatus, MediaAsset
 from lms.richtext import plain_text, sanitize_html
 
@@ -101,6 +102,17 @@ def visible_courses(user: User) -> list[Course]:
         .order_by(Course.published_at.desc(), Course.id.desc())
     )
     return [course for course in courses if audience_matches(course, user, ancestors)]
+
+
+def asset_usage(asset_id: int) -> list[str]:
+    """Media usage hook: the lessons using an asset ("course · lesson"), so it is not deleted under them."""
+    rows = db.session.execute(
+        sa.select(Course.title, Lesson.title)
+        .join(Lesson, Lesson.course_id == Course.id)
+        .where(Lesson.media_asset_id == asset_id)
+        .order_by(Course.title, Lesson.position)
+    )
+    return [f"{course_title} · {lesson_title}" for course_title, lesson_title in rows]
 
 
 def asset_access_check(user: User, asset_id: int) -> bool | None:
@@ -314,13 +326,7 @@ class LessonFields:
 
 def ready_video_assets() -> list[MediaAsset]:
     """Media assets that can be picked for a lesson: ready videos, newest first."""
-    return list(
-        db.session.scalars(
-            sa.select(MediaAsset)
-            .where(MediaAsset.status == AssetStatus.READY, MediaAsset.kind == AssetKind.VIDEO)
-            .order_by(MediaAsset.ready_at.desc().nulls_last(), MediaAsset.id.desc())
-        )
-    )
+    return [asset for asset in media_services.ready_assets() if asset.kind == AssetKind.VIDEO]
 
 
 def asset_titles(asset_ids: Iterable[int]) -> dict[int, MediaAsset]:
@@ -340,7 +346,7 @@ def _apply_lesson_fields(lesson: Lesson, fields: LessonFields) -> None:
     lesson.summary = (fields.summary or "").strip()[:500]
     lesson.is_published = bool(fields.is_published)
     if lesson.kind.is_video:
-        asset = db.session.get(MediaAsset, fields.media_asset_id) if fields.media_asset_id else None
+        asset = media_services.get_asset(fields.media_asset_id) if fields.media_asset_id else None
         if asset is None or asset.status != AssetStatus.READY or asset.kind != AssetKind.VIDEO:
             raise ValidationFailed(_l("Pick a video that has finished processing."), "media_asset_id")
         if not asset.duration_seconds or asset.duration_seconds <= 0:

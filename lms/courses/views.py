@@ -35,7 +35,8 @@ from lms.courses import images, ledger, services, tracking
 from lms.courses.completion import completed_lesson_ids
 from lms.courses.models import Course, LessonKind, StudySource
 from lms.extensions import csrf, db
-from lms.media.access import register_access_check
+from lms.media import services as media_services
+from lms.media.access import register_access_check, register_usage
 from lms.media.models import MediaAsset
 from lms.navigation import register_home_panel, register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, xlsx_bytes
@@ -46,6 +47,7 @@ register_nav("courses.catalogue", _l("Courses"), order=20)
 register_nav("courses.micro_feed", _l("Micro-courses"), order=25)
 register_nav("courses.my_archive", _l("My archive"), order=70)
 register_access_check("courses", services.asset_access_check)
+register_usage("courses", services.asset_usage)
 
 MAX_HEARTBEAT_BYTES = 4096
 
@@ -95,7 +97,7 @@ def courses_role_label(value: str) -> str:
 
 
 def _asset(asset_id: int | None) -> MediaAsset | None:
-    return db.session.get(MediaAsset, asset_id) if asset_id else None
+    return media_services.get_asset(asset_id) if asset_id else None
 
 
 # --- home panel ------------------------------------------------------------

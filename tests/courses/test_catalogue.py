@@ -167,3 +167,29 @@ def test_course_page_shows_progress_and_lessons(client, login, make_user, make_c
     page = client.get(f"/courses/{course.id}").get_data(as_text=True)
     assert "已完成 1 / 2 节" in page or "1 / 2" in page
     assert "继续学习" in page
+
+
+def test_an_asset_used_by_a_lesson_is_reported_to_media_as_in_use(make_course, lesson_of, make_asset):
+    from lms.media.access import usages
+
+    course = make_course(title="党史学习")
+    lesson = lesson_of(course)
+    assert usages(lesson.media_asset_id) == [f"党史学习 · {lesson.title}"]
+    assert usages(make_asset().id) == []
+
+
+def test_video_lesson_page_shows_the_player_resume_point_and_other_lessons(
+    client, login, make_user, make_course, start, beat
+):
+    member = make_user()
+    course = make_course((LessonKind.VIDEO, 100.0), LessonKind.ARTICLE, title="两节课")
+    video = course.lessons[0]
+    session = start(member, video)
+    beat(member, session, 0, 15)
+    beat(member, session, 15, 30)
+    login(member)
+    page = client.get(f"/courses/lessons/{video.id}").get_data(as_text=True)
+    assert "data-vanguard-player" in page and 'data-start-at="30.000"' in page
+    assert 'data-heartbeat-url="/courses/heartbeat"' in page and "js/studytracker.js" in page
+    assert "文章" in page  # the course's other lesson
+    assert "data-tracker-watched>30.0%" in page

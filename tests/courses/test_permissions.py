@@ -25,7 +25,7 @@ def world(make_branch, make_user, make_course, admin):
     member = make_user(branch=branch)
     secretary = make_user(role=Role.SECRETARY, branch=branch)
     other_secretary = make_user(role=Role.SECRETARY, branch=other)
-    course = make_course((LessonKind.ARTICLE, 5))
+    course = make_course((LessonKind.VIDEO, 100.0), (LessonKind.ARTICLE, 5))
     record = offline.record_offline_study(
         secretary,
         offline.OfflineRecordFields(branch_id=branch.id, activity=OfflineActivity.THEME_PARTY_DAY,
