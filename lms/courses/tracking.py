@@ -44,6 +44,7 @@ REASON_MESSAGES = {
     "malformed": _l("The heartbeat could not be read."),
     "too_many_beats": _l("Too many progress reports in a minute; they will be sent again shortly."),
     "csrf": _l("The page has expired. Reload it to continue counting study time."),
+    "login": _l("You are logged out: log in again to continue counting study time."),
 }
 
 

@@ -152,6 +152,7 @@ def test_oversized_body_is_refused(client, login, member, video):
 def test_anonymous_beat_is_refused_with_401(client, video):
     response = send(client, {"session_id": "x" * 22, "from": 0, "to": 15})
     assert response.status_code == 401
+    assert response.get_json()["message"] == "您已退出登录，请重新登录后继续记录学习时长。"
     assert credited() == 0
 
 
