@@ -20,6 +20,9 @@ BLUEPRINT_MODULES = (
     "lms.notices.views",
     "lms.media.views",
     "lms.media.admin",
+    "lms.exams.bank_views",
+    "lms.exams.views",
+    "lms.exams.admin",
     "lms.courses.views",
     "lms.courses.admin",
 )
@@ -62,6 +65,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lms.cli import register_cli
 
     register_cli(app)
+    proxies = int(app.config["TRUSTED_PROXIES"] or 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     return app
 
 

@@ -17,9 +17,15 @@ from lms.extensions import db
 lms_cli = AppGroup("lms", help="Vanguard administration commands.")
 
 # Each module has ``seed_demo() -> list[str]`` (lines to print); run in this order.
-DEMO_MODULES = ("lms.auth.demo", "lms.media.demo", "lms.courses.demo")
+DEMO_MODULES = (
+    "lms.auth.demo",
+    "lms.media.demo",
+    "lms.exams.demo_banks",
+    "lms.exams.demo_quizzes",
+    "lms.courses.demo",
+)
 # Each module has ``register(group)`` adding its commands to `flask lms`.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("lms.exams.commands",)
 
 
 @lms_cli.command("init")

@@ -21,6 +21,9 @@ class Config:
     # else leaves scheduled jobs to `flask lms worker`.
     SCHEDULER = "off"
     SCHEDULER_LEASE_SECONDS = 60
+    # How many reverse proxies (nginx) stand in front: their X-Forwarded-* headers
+    # are then trusted, so rate limits and logs see the member's address.
+    TRUSTED_PROXIES = 0
 
     # Study time (DESIGN.md §3).
     HEARTBEAT_SECONDS = 15
@@ -31,6 +34,8 @@ class Config:
 
     # Quizzes (DESIGN.md §4).
     QUIZ_GRACE_SECONDS = 20
+    # Answer saves per member: generous for honest autosaving, a wall for scripts.
+    QUIZ_SAVE_LIMIT = "300 per minute"
 
     # Media (DESIGN.md §7).
     MAX_UPLOAD_MB = 4096

@@ -58,11 +58,13 @@ def scheduled_jobs() -> list[JobSpec]:
     """Every scheduled job of the platform; each calls one domain service function."""
     from flask import current_app
 
+    from lms.exams.jobs import finalize_overdue_attempts
     from lms.media.jobs import process_transcode_queue
 
     ttl = current_app.config["SCHEDULER_LEASE_SECONDS"]
     return [
         JobSpec("keep-lease", keep_lease, seconds=max(ttl // 3, 1)),
+        JobSpec("finalize-overdue-attempts", finalize_overdue_attempts, seconds=30),
         JobSpec("transcode", process_transcode_queue, seconds=5, needs_lease=False),
     ]
 

@@ -141,6 +141,19 @@ def read_table(filename: str, payload: bytes, aliases: dict[str, Sequence[str]])
     return table
 
 
+def _text_cell(sheet, value):
+    """Text starting with "=" stays text: openpyxl would store it as a formula, which
+    both changes the value (a question option "=1+1") and lets exported user data
+    run formulas in the reader's Excel (CSV/formula injection)."""
+    if isinstance(value, str) and value.startswith("="):
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
+
+
 def xlsx_bytes(sheets: Iterable[tuple[str, Sequence[str], Iterable[Sequence]]]) -> bytes:
     """Write sheets of (title, header, rows) to .xlsx in openpyxl's streaming mode."""
     from openpyxl import Workbook
@@ -159,7 +172,7 @@ def xlsx_bytes(sheets: Iterable[tuple[str, Sequence[str], Iterable[Sequence]]]) 
             header_cells.append(cell)
         sheet.append(header_cells)
         for row in rows:
-            sheet.append(list(row))
+            sheet.append([_text_cell(sheet, value) for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -48,3 +48,12 @@ def test_create_app_starts_no_thread_even_with_inprocess_scheduler(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "1"
+
+
+def test_behind_a_trusted_proxy_the_members_address_is_used(tmp_path):
+    from flask import request
+
+    app = create_app({"SECRET_KEY": "x", "TRUSTED_PROXIES": 1, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"})
+    app.add_url_rule("/_addr", "addr", lambda: request.remote_addr)
+    response = app.test_client().get("/_addr", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert response.get_data(as_text=True) == "203.0.113.9"

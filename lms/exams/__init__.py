@@ -1,1 +1,45 @@
-"""Question banks and importers, quizzes, attempts, grading, and contests."""
+"""Question banks and importers, quizzes, attempts, grading, and contests.
+
+Quizzes and attempts (DESIGN.md §4)
+-----------------------------------
+Modules: ``models`` (the ``# Quizzes and attempts`` part), ``grading`` (pure rules
+per question type), ``quizzes`` (setup, timing, attempts, results), ``quiz_stats``
+(results table, item statistics, Excel export), ``notebook`` (错题本),
+``corrections`` (纠错), ``display`` (what pages show), ``views`` (blueprint
+``exams``, ``/quizzes``), ``admin`` (blueprint ``exams_admin``, ``/admin/quizzes``),
+``jobs`` (the 30-second finalizing job), ``demo_quizzes``.
+
+Services other domains build on (all take ``now``, flush and never commit; the
+caller commits once):
+
+- ``quizzes.start_attempt(quiz, user, now, *, rng=None, question_ids=None) -> QuizAttempt``:
+  starts an attempt or returns the member's open one (one open attempt per
+  member and quiz is a database constraint: ``quiz_attempts.open_slot``). Freezes
+  the questions (``QuestionSnapshot``), their order and option order; sets
+  ``deadline = min(started_at + time limit, close_at)`` (overrides applied).
+  Raises ``Forbidden`` (not in the audience), ``InvalidState`` (not open yet,
+  closed, no attempts left, waiting, too few questions).
+- ``quizzes.save_answer(attempt_id, user, position, raw, seq, now) -> SaveResult``:
+  one answer, choices numbered as shown; ``seq`` only grows per question, so
+  replays and late arrivals change nothing. Refused after ``deadline +
+  LMS_QUIZ_GRACE_SECONDS``.
+- ``quizzes.submit_attempt(attempt_id, user, now) -> QuizAttempt``: grade now; idempotent.
+- ``quizzes.finalize_attempt(attempt, now, reason=FinishReason.TIME_UP) -> QuizAttempt``:
+  close an open attempt with what was saved, whatever its deadline (a contest
+  closing, an admin); idempotent.
+- ``quizzes.finalize_overdue(now, limit=500) -> int``: close every attempt past
+  ``finalize_after`` by the quiz's overdue rule (the scheduler job; safe to run
+  twice or in two processes).
+- ``quizzes.quiz_results(quiz_ids, user_clause) -> {(user_id, quiz_id): (score_percent, passed)}``:
+  the kept score (highest or last, per quiz) of finished, non-practice attempts,
+  in one aggregate query; ``user_clause`` is a WHERE clause on ``User``
+  (``audience_clause(target)``, ``member_scope_clause(viewer)``, ``User.id == n``).
+- ``quizzes.refresh_open_deadlines(quiz, now=now)``: recompute open attempts'
+  deadlines after changing a quiz's timing directly (``update_quiz`` and
+  ``set_override`` call it themselves).
+
+An attempt records ``started_at``, ``finished_at`` (the deadline when time ran
+out), ``time_used_seconds`` (capped at the deadline), ``score``, ``max_score`` and
+``score_percent``: what a contest ranking needs (score desc, time used asc,
+submit time asc).
+"""

@@ -42,10 +42,14 @@ def notify_users(
         sa.literal(safe_next_url(link), sa.String),
         sa.literal(now, Notification.__table__.c.created_at.type),
     ).where(User.id.in_(ids), User.is_active.is_(True))
-    result = db.session.execute(
-        sa.insert(Notification).from_select(["user_id", "kind", "title", "body", "link", "created_at"], source)
+    # RETURNING gives a count every driver reports the same way (psycopg's rowcount
+    # for INSERT ... SELECT is not reliable); only the new ids travel back.
+    inserted = db.session.execute(
+        sa.insert(Notification)
+        .from_select(["user_id", "kind", "title", "body", "link", "created_at"], source)
+        .returning(Notification.id)
     )
-    return result.rowcount or 0
+    return len(inserted.all())
 
 
 def unread_count(user: User) -> int:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0002_media'
-down_revision = '0001_initial'
+down_revision = '0004_banks'
 branch_labels = None
 depends_on = None
 

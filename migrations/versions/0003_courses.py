@@ -1,7 +1,7 @@
 """courses, lessons, study progress, study ledger, offline study
 
 Revision ID: 0003_courses
-Revises: 0002_media
+Revises: 0005_quizzes
 Create Date: 2026-11-22 12:45:01.099976
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0003_courses'
-down_revision = '0002_media'
+down_revision = '0005_quizzes'
 branch_labels = None
 depends_on = None
 

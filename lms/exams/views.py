@@ -1,0 +1,290 @@
+"""Member pages of quizzes: the list, taking an attempt (autosave JSON), results, notebook, error reports."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from lms import clock
+from lms.errors import DomainError, InvalidState, NotFound, ValidationFailed, wants_json
+from lms.exams import corrections, grading, notebook, quizzes
+from lms.exams.display import format_seconds, question_views
+from lms.exams.models import AttemptState, Quiz, QuizKind
+from lms.extensions import db, limiter
+from lms.navigation import register_home_panel, register_nav
+
+bp = Blueprint("exams", __name__, url_prefix="/quizzes")
+
+register_nav("exams.index", _l("Quizzes"), order=30)
+
+
+@bp.app_template_filter("duration")
+def duration_filter(seconds) -> str:
+    return format_seconds(seconds)
+
+
+@bp.app_template_filter("points")
+def points_filter(value) -> str:
+    """Points and percentages without trailing zeros: 2, 1.5, 66.67."""
+    if value is None:
+        return "—"
+    return f"{float(value):.2f}".rstrip("0").rstrip(".")
+
+
+def _home_panel(user) -> str | None:
+    """The home page's "My quizzes": open quizzes, attempts in progress and soonest deadlines first."""
+    now = clock.utcnow()
+    statuses = quizzes.quiz_statuses(user, quizzes.visible_quizzes(user), now, finalize=False)
+    current = [s for s in statuses if s.availability in (quizzes.Availability.OPEN, quizzes.Availability.IN_PROGRESS)]
+    if not current:
+        return None
+    current.sort(key=lambda s: (s.availability != quizzes.Availability.IN_PROGRESS, s.deadline is None, s.deadline))
+    return render_template("exams/_home_panel.html", statuses=current[:5], more=len(current) - 5)
+
+
+register_home_panel("quizzes", _home_panel, order=30)
+
+
+def _quiz_or_404(quiz_id: int) -> Quiz:
+    quiz = db.session.get(Quiz, quiz_id)
+    if quiz is None or not quizzes.may_see(quiz, current_user):
+        raise NotFound(_l("This quiz does not exist or is not open to you."))
+    return quiz
+
+
+@bp.route("/")
+@login_required
+def index():
+    now = clock.utcnow()
+    statuses = quizzes.quiz_statuses(current_user, quizzes.visible_quizzes(current_user), now)
+    db.session.commit()
+    return render_template("exams/index.html", statuses=statuses, now=now)
+
+
+@bp.route("/<int:quiz_id>")
+@login_required
+def quiz(quiz_id: int):
+    quiz = _quiz_or_404(quiz_id)
+    now = clock.utcnow()
+    status = quizzes.quiz_status(quiz, current_user, now)
+    db.session.commit()
+    return render_template(
+        "exams/quiz.html",
+        quiz=quiz,
+        status=status,
+        question_count=quizzes.question_count(quiz),
+        total_points=quizzes.total_points(quiz),
+        now=now,
+    )
+
+
+@bp.route("/<int:quiz_id>/start", methods=["POST"])
+@login_required
+def start(quiz_id: int):
+    quiz = _quiz_or_404(quiz_id)
+    try:
+        attempt = quizzes.start_attempt(quiz, current_user, clock.utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(url_for(".quiz", quiz_id=quiz.id))
+    db.session.commit()
+    return redirect(url_for(".attempt", attempt_id=attempt.id))
+
+
+def _touch(attempt_id: int):
+    """Load the member's attempt and close it if overdue (the "next request" of DESIGN §4)."""
+    now = clock.utcnow()
+    attempt = quizzes.get_own_attempt(attempt_id, current_user)
+    if quizzes.is_overdue(attempt, now):
+        attempt = quizzes.finalize_if_overdue(attempt, now)
+        db.session.commit()
+    return attempt, now
+
+
+@bp.route("/attempts/<int:attempt_id>")
+@login_required
+def attempt(attempt_id: int):
+    attempt, now = _touch(attempt_id)
+    quiz = db.session.get(Quiz, attempt.quiz_id)
+    if attempt.state == AttemptState.IN_PROGRESS:
+        return render_template(
+            "exams/take.html",
+            attempt=attempt,
+            quiz=quiz,
+            questions=question_views(attempt.questions, show_answers=False),
+            remaining=quizzes.remaining_seconds(attempt, now),
+            accepts_saves=quizzes.accepts_saves(attempt, now),
+        )
+    show_answers = quizzes.review_shows_answers(attempt, quiz, now)
+    return render_template(
+        "exams/result.html",
+        attempt=attempt,
+        quiz=quiz,
+        passed=quizzes.passed(attempt.score_percent, quiz.pass_percent),
+        show_answers=show_answers,
+        answers_open_at=quizzes.answers_open_at(quiz) if not show_answers else None,
+        questions=question_views(attempt.questions, show_answers=True) if show_answers else [],
+        notebook_kind=quiz.kind == QuizKind.NOTEBOOK,
+    )
+
+
+def _answers_json(attempt) -> dict:
+    """Each question's saved answer (choices as shown), sequence number and answered mark: never the key."""
+    return {
+        str(question.position): {
+            "response": quizzes.shown_response(question),
+            "seq": question.client_seq,
+            "answered": grading.is_answered(question.snapshot.type, question.response),
+        }
+        for question in attempt.questions
+    }
+
+
+@bp.route("/attempts/<int:attempt_id>/state")
+@login_required
+def attempt_state(attempt_id: int):
+    """The attempt as the server has it: for a page coming back online or from sleep."""
+    attempt, now = _touch(attempt_id)
+    body = {
+        "ok": True,
+        "state": str(attempt.state),
+        "remaining_seconds": quizzes.remaining_seconds(attempt, now),
+        "accepts_saves": quizzes.accepts_saves(attempt, now),
+        "result_url": url_for(".attempt", attempt_id=attempt.id),
+    }
+    if attempt.state == AttemptState.IN_PROGRESS:
+        body["answers"] = _answers_json(attempt)
+    return jsonify(body)
+
+
+def _save_limit() -> str:
+    return current_app.config.get("QUIZ_SAVE_LIMIT", "300 per minute")
+
+
+def _user_key() -> str:
+    return f"quiz-save:{current_user.get_id() if current_user.is_authenticated else request.remote_addr}"
+
+
+@bp.route("/attempts/<int:attempt_id>/answers", methods=["POST"])
+@login_required
+@limiter.limit(_save_limit, key_func=_user_key, scope="quiz-save")
+def save(attempt_id: int):
+    """Autosave of one answer: ``{"position": 3, "response": {...}, "seq": 7}`` (JSON, CSRF header)."""
+    payload = request.get_json(silent=True)
+    position = payload.get("position") if isinstance(payload, dict) else None
+    if not isinstance(position, int) or isinstance(position, bool):
+        return jsonify(ok=False, error=str(_l("The save could not be read; reload the page."))), 400
+    now = clock.utcnow()
+    try:
+        result = quizzes.save_answer(
+            attempt_id, current_user, position, payload.get("response"), payload.get("seq"), now
+        )
+    except InvalidState as error:
+        db.session.commit()  # keeps the overdue attempt closed on the way
+        return jsonify(
+            ok=False, final=True, error=str(error.message), result_url=url_for(".attempt", attempt_id=attempt_id)
+        ), 409
+    except DomainError as error:
+        db.session.rollback()
+        return jsonify(ok=False, error=str(error.message)), error.status_code
+    db.session.commit()
+    return jsonify(
+        ok=True,
+        applied=result.applied,
+        position=result.position,
+        seq=result.seq,
+        response=result.response,
+        answered=result.answered,
+        saved_at=result.saved_at.isoformat() if result.saved_at else None,
+        remaining_seconds=result.remaining_seconds,
+    )
+
+
+@bp.route("/ping", methods=["POST"])
+@login_required
+def ping():
+    """A logged-in JSON POST that does nothing (session and CSRF checked, no write): lets a
+    page test its connection, and is the reference ``benchmarks/quiz_submit.py`` measures saves against."""
+    return jsonify(ok=True)
+
+
+@bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
+@login_required
+def submit(attempt_id: int):
+    attempt = quizzes.submit_attempt(attempt_id, current_user, clock.utcnow())
+    db.session.commit()
+    target = url_for(".attempt", attempt_id=attempt.id)
+    if wants_json():
+        return jsonify(ok=True, state=str(attempt.state), redirect=target)
+    if attempt.state == AttemptState.ABANDONED:
+        flash(_l("Time ran out before the attempt was submitted, so it does not count."), "warning")
+    return redirect(target)
+
+
+@bp.route("/attempts/<int:attempt_id>/questions/<int:position>/report", methods=["POST"])
+@login_required
+def report(attempt_id: int, position: int):
+    """纠错: the member reports an error in a question they were shown."""
+    text = (request.get_json(silent=True) or {}).get("text") if request.is_json else request.form.get("text")
+    try:
+        corrections.report_question(current_user, attempt_id, position, str(text or ""), clock.utcnow())
+    except ValidationFailed as error:
+        db.session.rollback()
+        if wants_json():
+            return jsonify(ok=False, error=str(error.message)), 422
+        flash(error.message, "danger")
+        return redirect(url_for(".attempt", attempt_id=attempt_id))
+    db.session.commit()
+    message = str(_l("Thank you. The administrator will check this question."))
+    if wants_json():
+        return jsonify(ok=True, message=message)
+    flash(message, "success")
+    return redirect(url_for(".attempt", attempt_id=attempt_id) + f"#q{position}")
+
+
+@bp.route("/mine")
+@login_required
+def my_attempts():
+    page = max(request.args.get("page", 1, type=int), 1)
+    pagination = quizzes.member_attempts(current_user, page=page)
+    return render_template("exams/mine.html", pagination=pagination)
+
+
+@bp.route("/notebook")
+@login_required
+def notebook_page():
+    tag = request.args.get("tag", "").strip()
+    book = notebook.notebook(current_user, clock.utcnow(), tag=tag)
+    entries = [(entry, question_views([entry.attempt_question], show_answers=True)[0]) for entry in book.entries]
+    return render_template("exams/notebook.html", book=book, entries=entries, tag=tag)
+
+
+@bp.route("/notebook/practice", methods=["POST"])
+@login_required
+def notebook_practice():
+    tag = request.form.get("tag", "").strip()
+    try:
+        attempt = notebook.start_practice(current_user, clock.utcnow(), tag=tag)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "warning")
+        return redirect(url_for(".notebook_page"))
+    db.session.commit()
+    return redirect(url_for(".attempt", attempt_id=attempt.id))
+
+
+@bp.route("/notebook/<int:entry_id>/remove", methods=["POST"])
+@login_required
+def notebook_remove(entry_id: int):
+    notebook.remove_entry(current_user, entry_id, clock.utcnow())
+    db.session.commit()
+    flash(_l("The question was taken out of your notebook."), "success")
+    return redirect(url_for(".notebook_page", tag=request.form.get("tag", "")))
+
+
+@bp.route("/reports")
+@login_required
+def my_reports():
+    return render_template("exams/my_reports.html", reports=corrections.reports_of(current_user))
