@@ -23,6 +23,8 @@ BLUEPRINT_MODULES = (
     "lms.exams.bank_views",
     "lms.exams.views",
     "lms.exams.admin",
+    "lms.courses.views",
+    "lms.courses.admin",
     "lms.assessment.views",
     "lms.assessment.admin",
 )

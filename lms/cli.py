@@ -22,6 +22,7 @@ DEMO_MODULES = (
     "lms.media.demo",
     "lms.exams.demo_banks",
     "lms.exams.demo_quizzes",
+    "lms.courses.demo",
     "lms.assessment.demo",
 )
 # Each module has ``register(group)`` adding its commands to `flask lms`.

@@ -2,6 +2,7 @@
 
 from lms.assessment.models import *  # noqa: F403
 from lms.auth.models import *  # noqa: F403
+from lms.courses.models import *  # noqa: F403
 from lms.exams.models import *  # noqa: F403
 from lms.jobs import SchedulerLease  # noqa: F401
 from lms.media.models import *  # noqa: F403

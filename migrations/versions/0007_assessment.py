@@ -1,7 +1,7 @@
 """assessment: learning targets, runs, results and reminders
 
 Revision ID: 0007_assessment
-Revises: 0005_quizzes
+Revises: 0003_courses
 Create Date: 2026-11-22 12:31:04.877935
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007_assessment'
-down_revision = '0005_quizzes'
+down_revision = '0003_courses'
 branch_labels = None
 depends_on = None
 
