@@ -178,7 +178,7 @@ def _study_year(now: datetime, rng: random.Random) -> list[str]:
     seeded = 0
     for username, pace in sorted(paces.items()):
         user = users.get(username)
-        if user is None:
+        if user is None or pace <= 0:  # a member who has not studied at all this year
             continue
         old = db.session.scalar(
             sa.select(StudyLedgerEntry.id)
@@ -189,15 +189,15 @@ def _study_year(now: datetime, rng: random.Random) -> list[str]:
             continue
         required = 56.0 if username.startswith("secretary") else 32.0
         target_hours = required * (elapsed_days / 365) * pace
-        offline_share = 0.25 if pace > 0 else 0
+        offline_share = 0.25
         online_seconds = target_hours * (1 - offline_share) * per_hour
-        sessions = max(int(target_hours * 1.5), 1) if pace > 0 else 0
+        sessions = max(int(target_hours * 1.5), 1)
         for _ in range(sessions):
             day = period.start + timedelta(days=rng.randrange(elapsed_days))
             lesson = rng.choice(lessons)
             source = StudySource.READING if lesson.kind == LessonKind.ARTICLE else StudySource.VIDEO
             add_study_seconds(user.id, lesson.id, day, source, online_seconds / sessions)
-        if offline_share:
+        if target_hours > 0:
             day = period.start + timedelta(days=rng.randrange(elapsed_days))
             db.session.add(
                 StudyLedgerEntry(user_id=user.id, day=day, source=StudySource.OFFLINE,

@@ -18,7 +18,6 @@ from lms.navigation import register_home_panel, register_nav
 
 bp = Blueprint("assessment", __name__, url_prefix="/assessment")
 
-register_nav("assessment.progress", _l("My targets"), order=15)
 register_nav("assessment.my_record", _l("Learning record"), order=75)
 
 
