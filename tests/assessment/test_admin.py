@@ -149,6 +149,7 @@ def test_admin_drills_from_committee_to_branch_to_member(client, login, org):
     assert "优秀党员" in branch and "二支部党员" not in branch
     member = client.get(f"/admin/reports/{target.id}/members/{org['behind'].id}?period=2026").get_data(as_text=True)
     assert "落后党员" in member and "2.0" in member
+    assert f'href="/courses/archive/{org["behind"].id}"' in member
 
 
 def test_report_filters_and_sorts_members(client, login, org):

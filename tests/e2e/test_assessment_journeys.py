@@ -8,8 +8,7 @@ from lms import clock
 from lms.assessment import services
 from lms.assessment.models import LearningTarget, TargetCourse
 from lms.auth.models import BranchKind, Role
-from lms.courses.ledger import add_study_seconds
-from lms.courses.models import LessonProgress, StudySource
+from lms.courses import tracking
 from lms.extensions import db
 from tests.assessment.conftest import StudyData
 
@@ -30,19 +29,17 @@ def test_member_dashboard_shows_progress_after_watching_a_lesson(page, live_serv
     expect(card.get_by_test_id("hours-done")).to_have_text("0.0")
     expect(card.get_by_test_id("required-items")).to_contain_text("学习党章")
 
-    # The member watches the whole lesson: the courses domain credits the ledger and completes the lesson.
+    # The member watches the whole ten-minute lesson: the courses domain's own tracking credits each heartbeat.
     now = clock.utcnow()
-    lesson = course.lessons[0]
-    add_study_seconds(member.id, lesson.id, clock.local_day(now), StudySource.VIDEO, 2 * 45 * 60)
-    db.session.add(
-        LessonProgress(user_id=member.id, lesson_id=lesson.id, intervals=[0, 600], watched_seconds=600,
-                       started_at=now, last_studied_at=now, completed_at=now)
-    )  # fmt: skip
+    session = tracking.start_session(member, course.lessons[0].id, now=now)
+    for minute in range(10):
+        beat = tracking.Heartbeat(session.session_id, course.lessons[0].id, start=minute * 60.0, end=minute * 60.0 + 60)
+        assert tracking.record_heartbeat(member.id, beat, now=now + timedelta(seconds=60 * (minute + 1))).credited > 0
     db.session.commit()
 
     page.reload()
     card = page.get_by_test_id("target-card")
-    expect(card.get_by_test_id("hours-done")).to_have_text("2.0")
+    expect(card.get_by_test_id("hours-done")).to_have_text("0.2")  # 10 minutes of 45-minute study hours
     expect(card.get_by_test_id("required-items")).to_contain_text("已完成")
     expect(card.get_by_test_id("target-score")).not_to_have_text("0.0")
     expect(card.locator("canvas[data-drawn='1']")).to_have_count(1)  # Chart.js drew the hours by month
@@ -74,3 +71,6 @@ def test_secretary_drills_from_branch_to_member(page, live_server, make_branch, 
     page.get_by_test_id("member-table").get_by_role("link", name="落后党员").click()
     expect(page.get_by_test_id("member-name")).to_have_text("落后党员")
     expect(page.locator("main")).to_contain_text("1.5")
+    page.get_by_test_id("archive-link").click()  # on to the member's learning archive (courses domain)
+    expect(page).to_have_url(live_server(f"/courses/archive/{behind.id}"))
+    expect(page.locator("main")).to_contain_text("落后党员")
