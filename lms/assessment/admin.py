@@ -10,7 +10,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -380,16 +379,9 @@ def member_result(target_id: int, user_id: int):
         run=run,
         result=result,
         today=today,
-        archive_url=_archive_url(member.id),
+        archive_url=url_for("courses.archive", user_id=member.id),
         pending=report_service.items_due_text(result, today) if result else [],
     )
-
-
-def _archive_url(user_id: int) -> str | None:
-    """The member's learning archive (courses domain), if that page exists."""
-    if "courses.archive" not in current_app.view_functions:
-        return None
-    return url_for("courses.archive", user_id=user_id)
 
 
 # --- Probation checklists ------------------------------------------------------------------------
