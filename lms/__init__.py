@@ -25,6 +25,10 @@ BLUEPRINT_MODULES = (
     "lms.exams.admin",
     "lms.exams.contest_views",
     "lms.exams.contest_admin",
+    "lms.courses.views",
+    "lms.courses.admin",
+    "lms.assessment.views",
+    "lms.assessment.admin",
 )
 
 

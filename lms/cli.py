@@ -23,6 +23,8 @@ DEMO_MODULES = (
     "lms.exams.demo_banks",
     "lms.exams.demo_quizzes",
     "lms.exams.demo_contests",
+    "lms.courses.demo",
+    "lms.assessment.demo",
 )
 # Each module has ``register(group)`` adding its commands to `flask lms`.
 COMMAND_MODULES: tuple[str, ...] = ("lms.exams.commands",)
@@ -57,7 +59,7 @@ def init_command(admin_username, admin_name, admin_password, no_admin):
 
 
 # Each module has ``seed_defaults() -> list[str]``, run by `flask lms init` (idempotent).
-INIT_MODULES: tuple[str, ...] = ()
+INIT_MODULES: tuple[str, ...] = ("lms.assessment.defaults",)
 
 
 @lms_cli.command("demo")

@@ -58,6 +58,7 @@ def scheduled_jobs() -> list[JobSpec]:
     """Every scheduled job of the platform; each calls one domain service function."""
     from flask import current_app
 
+    from lms.assessment import jobs as assessment_jobs
     from lms.exams.contests import run_contest_schedule
     from lms.exams.jobs import finalize_overdue_attempts
     from lms.media.jobs import process_transcode_queue
@@ -68,6 +69,8 @@ def scheduled_jobs() -> list[JobSpec]:
         JobSpec("finalize-overdue-attempts", finalize_overdue_attempts, seconds=30),
         JobSpec("contest-schedule", run_contest_schedule, seconds=30),
         JobSpec("transcode", process_transcode_queue, seconds=5, needs_lease=False),
+        JobSpec("assessment-nightly", assessment_jobs.nightly_results, seconds=900),
+        JobSpec("assessment-reminders", assessment_jobs.weekly_reminders, seconds=3600),
     ]
 
 

@@ -23,8 +23,16 @@ def send_mail(recipients: Iterable[str], subject: str, body: str) -> int:
     A failing server is logged, never raised: in-app notifications already
     carry the message, e-mail is a courtesy copy.
     """
-    recipients = [r for r in recipients if r]
-    if not recipients or not mail_enabled():
+    return send_each((recipient, subject, body) for recipient in recipients)
+
+
+def send_each(messages: Iterable[tuple[str, str, str]]) -> int:
+    """Send personal messages ``(recipient, subject, body)`` over one SMTP connection; return how many went.
+
+    Failures are logged, never raised (see ``send_mail``).
+    """
+    messages = [m for m in messages if m[0]]
+    if not messages or not mail_enabled():
         return 0
     config = current_app.config
     sent = 0
@@ -34,7 +42,7 @@ def send_mail(recipients: Iterable[str], subject: str, body: str) -> int:
                 smtp.starttls()
             if config.get("SMTP_USER"):
                 smtp.login(config["SMTP_USER"], config["SMTP_PASSWORD"])
-            for recipient in recipients:
+            for recipient, subject, body in messages:
                 message = EmailMessage()
                 message["From"] = config["SMTP_SENDER"]
                 message["To"] = recipient
@@ -43,5 +51,5 @@ def send_mail(recipients: Iterable[str], subject: str, body: str) -> int:
                 smtp.send_message(message)
                 sent += 1
     except (OSError, smtplib.SMTPException):
-        log.exception("sending mail failed after %d of %d messages", sent, len(recipients))
+        log.exception("sending mail failed after %d of %d messages", sent, len(messages))
     return sent

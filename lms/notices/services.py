@@ -52,6 +52,28 @@ def notify_users(
     return len(inserted.all())
 
 
+def notify_each(messages: Iterable[tuple[int, str, str]], *, kind: str, link: str | None = None, now: datetime) -> int:
+    """Put a personal notification in each user's bell: ``(user_id, title, body)`` each.
+
+    One INSERT executed with many rows (for reminders whose numbers differ per
+    member); the caller picks the users. Returns how many were written.
+    """
+    rows = [
+        {
+            "user_id": user_id,
+            "kind": kind,
+            "title": str(title)[:200],
+            "body": str(body),
+            "link": safe_next_url(link),
+            "created_at": now,
+        }
+        for user_id, title, body in messages
+    ]
+    if rows:
+        db.session.execute(sa.insert(Notification), rows)
+    return len(rows)
+
+
 def unread_count(user: User) -> int:
     """How many notifications ``user`` has not opened (the bell's badge)."""
     return db.session.scalar(

@@ -1,7 +1,7 @@
 """contests (settings, entries, frozen standings), challenge mode, draw rules by difficulty
 
 Revision ID: 0006_contests
-Revises: 0005_quizzes
+Revises: 0007_assessment
 Create Date: 2026-11-22 13:17:27.380771
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006_contests'
-down_revision = '0005_quizzes'
+down_revision = '0007_assessment'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,441 @@
+"""Heartbeat throughput and latency, as a ratio to a no-op authenticated endpoint on the same server.
+
+Serves the app with gunicorn on 127.0.0.1 (SQLite in a temporary directory, or
+PostgreSQL when ``LMS_BENCH_DATABASE_URL`` is set: a schema ``bench_heartbeats``
+is made there and dropped afterwards) and drives simulated viewers, each logged
+in with its own session cookie and playback session:
+
+1. capacity: closed loop on keep-alive connections for a fixed time, first the
+   no-op endpoint (``/bench/noop``: login required, returns ``{"ok": true}``,
+   added only by this benchmark's app factory), then heartbeats. Every beat is
+   a real crediting beat (one new content second, CSRF token in the body as
+   sendBeacon sends it), so it runs the full write path.
+2. latency: open loop at a fixed rate (330 beats/s = 5,000 viewers at 15 s),
+   latencies measured from each request's scheduled time (no coordinated omission).
+
+Prints the figures, checks that the ledger holds exactly the accepted seconds,
+and ends with the headline ratio (heartbeats/s over no-op requests/s).
+
+    .venv/bin/python benchmarks/heartbeats.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+SCHEMA = "bench_heartbeats"
+
+
+def bench_app():
+    """The app as served for the benchmark, plus the no-op endpoint it compares against."""
+    from flask import jsonify
+    from flask_login import login_required
+
+    from lms import create_app
+
+    app = create_app()
+
+    @login_required
+    def bench_noop():
+        return jsonify(ok=True)
+
+    app.add_url_rule("/bench/noop", "bench_noop", bench_noop, methods=["POST"])
+    return app
+
+
+# --- setting up ------------------------------------------------------------------
+
+
+def database_url(tmp: Path) -> str:
+    url = os.environ.get("LMS_BENCH_DATABASE_URL", "")
+    if not url:
+        return f"sqlite:///{tmp / 'bench.sqlite3'}"
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{SCHEMA}"
+
+
+def reset_postgres_schema(drop_only: bool = False) -> None:
+    import psycopg
+
+    url = os.environ["LMS_BENCH_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+        if not drop_only:
+            connection.execute(f"CREATE SCHEMA {SCHEMA}")
+
+
+@dataclass
+class Viewer:
+    user_id: int
+    cookie: str
+    csrf_token: str
+    session_id: str
+    lesson_id: int
+    position: int = 0
+
+
+def seed(env: dict[str, str], viewers: int) -> list[Viewer]:
+    """Schema, members, one long video lesson, and a logged-in cookie and playback session per member."""
+    os.environ.update(env)
+    import sqlalchemy as sa
+    from flask import g, session
+    from flask_login import login_user
+    from flask_wtf.csrf import generate_csrf
+
+    from lms import clock, create_app
+    from lms.auth.models import User
+    from lms.courses import services
+    from lms.courses.models import LessonKind, LessonProgress, PlaybackSession
+    from lms.extensions import db
+    from lms.media.models import AssetKind, AssetStatus, MediaAsset
+
+    app = create_app()
+    now = clock.utcnow()
+    with app.app_context():
+        db.create_all()
+        admin = User(username="bench-admin", name="管理员", password_hash="!", role="admin")
+        db.session.add(admin)
+        asset = MediaAsset(title="基准视频", original_filename="bench.mp4", kind=AssetKind.VIDEO,
+                           status=AssetStatus.READY, duration_seconds=36_000.0, ready_at=now)  # fmt: skip
+        db.session.add(asset)
+        db.session.flush()
+        course = services.create_course(services.CourseFields(title="基准课程"), actor=admin, now=now)
+        lesson = services.add_lesson(
+            course, services.LessonFields(kind=LessonKind.VIDEO, title="第一讲", media_asset_id=asset.id), now=now
+        )
+        db.session.flush()
+        db.session.refresh(course)
+        services.publish_course(course, now=now)
+        db.session.execute(
+            sa.insert(User),
+            [{"username": f"viewer{i}", "name": f"观众{i}", "password_hash": "!"} for i in range(viewers)],
+        )
+        user_ids = db.session.scalars(sa.select(User.id).where(User.username.like("viewer%"))).all()
+        sessions = {user_id: secrets.token_urlsafe(16) for user_id in user_ids}
+        db.session.execute(
+            sa.insert(PlaybackSession),
+            [{"user_id": uid, "id": sid, "lesson_id": lesson.id, "kind": LessonKind.VIDEO,
+              "duration_seconds": 36_000.0, "started_at": now, "last_beat_at": now, "window_started_at": now}
+             for uid, sid in sessions.items()],
+        )  # fmt: skip
+        db.session.execute(
+            sa.insert(LessonProgress),
+            [{"user_id": uid, "lesson_id": lesson.id, "intervals": [], "watched_seconds": 0.0,
+              "last_position_seconds": 0.0, "started_at": now} for uid in sessions],
+        )  # fmt: skip
+        db.session.commit()
+        serializer = app.session_interface.get_signing_serializer(app)
+        result = []
+        for user in db.session.scalars(sa.select(User).where(User.username.like("viewer%"))):
+            # A real login (session id, freshness, the session-protection mark) and a CSRF token,
+            # for a client at 127.0.0.1 like the benchmark's.
+            with app.test_request_context(environ_base={"REMOTE_ADDR": HOST}):
+                g.pop("csrf_token", None)  # generate_csrf caches in g, which the app context keeps
+                login_user(user)
+                token = generate_csrf()
+                cookie = serializer.dumps(dict(session))
+            result.append(Viewer(user.id, cookie, token, sessions[user.id], lesson.id))
+        lesson_id = lesson.id
+        db.session.remove()
+        db.engine.dispose()
+    for viewer in result:
+        viewer.lesson_id = lesson_id
+    return result
+
+
+def ledger_seconds(env: dict[str, str]) -> float:
+    os.environ.update(env)
+    import sqlalchemy as sa
+
+    from lms import create_app
+    from lms.courses.models import StudyLedgerEntry
+    from lms.extensions import db
+
+    app = create_app()
+    with app.app_context():
+        total = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(StudyLedgerEntry.seconds), 0)))
+        db.engine.dispose()
+    return float(total)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--bind", f"{HOST}:{port}",
+        "--workers", str(workers),
+        "--worker-class", "gthread",
+        "--threads", str(threads),
+        "--keep-alive", "30",
+        "--log-level", "warning",
+        "--pythonpath", str(ROOT / "benchmarks"),
+        "heartbeats:bench_app()",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, env={**os.environ, **env}, cwd=str(ROOT))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+# --- driving load ----------------------------------------------------------------
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection with a minimal response reader (cheap on the client's CPU)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def request(self, raw: bytes) -> tuple[int, bytes]:
+        for attempt in range(2):
+            try:
+                if self.sock is None:
+                    self.sock = socket.create_connection((HOST, self.port))
+                    self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    self.buffer = b""
+                self.sock.sendall(raw)
+                return self._read()
+            except OSError:
+                self.close()
+                if attempt:
+                    raise
+        raise OSError("unreachable")
+
+    def _read(self) -> tuple[int, bytes]:
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise OSError("closed")
+            self.buffer += chunk
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length = 0
+        keep = True
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                keep = False
+        while len(self.buffer) < length:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise OSError("closed")
+            self.buffer += chunk
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        if not keep:
+            self.close()
+        return status, body
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
+
+
+def noop_request(viewer: Viewer, port: int) -> bytes:
+    return (
+        f"POST /bench/noop HTTP/1.1\r\nHost: {HOST}:{port}\r\nCookie: session={viewer.cookie}\r\n"
+        f"X-CSRFToken: {viewer.csrf_token}\r\nAccept: application/json\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def beat_request(viewer: Viewer, port: int) -> bytes:
+    start = viewer.position
+    viewer.position += 1
+    body = json.dumps(
+        {"session_id": viewer.session_id, "lesson_id": viewer.lesson_id, "from": start, "to": start + 1,
+         "rate": 1, "visible": True, "csrf_token": viewer.csrf_token},
+        separators=(",", ":"),
+    ).encode()  # fmt: skip
+    head = (
+        f"POST /courses/heartbeat HTTP/1.1\r\nHost: {HOST}:{port}\r\nCookie: session={viewer.cookie}\r\n"
+        f"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+@dataclass
+class Tally:
+    ok: int = 0
+    accepted: int = 0
+    errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, status: int, body: bytes, latency: float, is_beat: bool) -> None:
+        with self.lock:
+            self.latencies.append(latency)
+            if status != 200:
+                self.errors += 1
+                return
+            self.ok += 1
+            if is_beat and b'"reason":null' in body:
+                self.accepted += 1
+
+    def p(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+def run_closed_loop(port: int, viewers: list[Viewer], endpoint: str, seconds: float, connections: int) -> Tally:
+    tally = Tally()
+    stop = time.monotonic() + seconds
+    build = beat_request if endpoint == "beat" else noop_request
+
+    def worker(index: int) -> None:
+        mine = viewers[index::connections]
+        connection = Connection(port)
+        n = 0
+        while time.monotonic() < stop:
+            viewer = mine[n % len(mine)]
+            n += 1
+            raw = build(viewer, port)
+            began = time.perf_counter()
+            try:
+                status, body = connection.request(raw)
+            except OSError:
+                status, body = 0, b""
+            tally.add(status, body, time.perf_counter() - began, endpoint == "beat")
+        connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return tally
+
+
+def run_open_loop(port: int, viewers: list[Viewer], endpoint: str, seconds: float, rate: float,
+                  connections: int) -> Tally:  # fmt: skip
+    """Send ``rate`` requests/s spread over ``connections``; latency counts from the scheduled send time."""
+    tally = Tally()
+    build = beat_request if endpoint == "beat" else noop_request
+    total = int(seconds * rate)
+    t0 = time.perf_counter() + 0.2
+
+    def worker(index: int) -> None:
+        mine = viewers[index::connections]
+        connection = Connection(port)
+        for k, n in enumerate(range(index, total, connections)):
+            scheduled = t0 + n / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            raw = build(mine[k % len(mine)], port)
+            try:
+                status, body = connection.request(raw)
+            except OSError:
+                status, body = 0, b""
+            tally.add(status, body, time.perf_counter() - scheduled, endpoint == "beat")
+        connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return tally
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small and short (under 45 s on 2 cores)")
+    parser.add_argument("--viewers", type=int, help="simulated viewers (default 3000; quick 1200)")
+    parser.add_argument("--seconds", type=float, help="length of each phase (default 15; quick 5)")
+    parser.add_argument("--rate", type=float, default=330.0, help="beats/s of the latency phase (default 330)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
+    parser.add_argument("--connections", type=int, default=8, help="client connections (default 8)")
+    args = parser.parse_args()
+    viewers_n = args.viewers or (1200 if args.quick else 3000)
+    seconds = args.seconds or (5.0 if args.quick else 15.0)
+    postgres = bool(os.environ.get("LMS_BENCH_DATABASE_URL"))
+
+    with tempfile.TemporaryDirectory(prefix="lms-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        env = {
+            "LMS_DATABASE_URL": database_url(tmp),
+            "LMS_SECRET_KEY": secrets.token_hex(32),
+            "LMS_ENV_NAME": "production",
+            "LMS_MEDIA_ROOT": str(tmp / "media"),
+            "LMS_SCHEDULER": "off",
+        }
+        if postgres:
+            reset_postgres_schema()
+        started = time.monotonic()
+        viewers = seed(env, viewers_n)
+        port = free_port()
+        server = start_server(env, port, args.workers, args.threads)
+        try:
+            database = "PostgreSQL" if postgres else "SQLite"
+            print(f"heartbeats benchmark: {database}, gunicorn {args.workers} workers x {args.threads} threads, "
+                  f"{viewers_n} viewers, {args.connections} connections, {os.cpu_count()} CPUs, "
+                  f"load average {os.getloadavg()[0]:.1f} (setup {time.monotonic() - started:.1f} s)")  # fmt: skip
+            run_closed_loop(port, viewers, "noop", 1.0, args.connections)  # warm up both paths
+            run_closed_loop(port, viewers, "beat", 1.0, args.connections)
+            noop = run_closed_loop(port, viewers, "noop", seconds, args.connections)
+            beats = run_closed_loop(port, viewers, "beat", seconds, args.connections)
+            noop_rate, beat_rate = noop.ok / seconds, beats.accepted / seconds
+            print(f"capacity  no-op: {noop_rate:8.1f} req/s  p50 {noop.p(0.5):6.1f} ms  p99 {noop.p(0.99):6.1f} ms"
+                  f"  errors {noop.errors}")  # fmt: skip
+            print(f"capacity  beats: {beat_rate:8.1f} accepted/s  p50 {beats.p(0.5):6.1f} ms  "
+                  f"p99 {beats.p(0.99):6.1f} ms  errors {beats.errors}  "
+                  f"refused {beats.ok - beats.accepted}")  # fmt: skip
+            paced_noop = run_open_loop(port, viewers, "noop", seconds, args.rate, args.connections * 2)
+            paced = run_open_loop(port, viewers, "beat", seconds, args.rate, args.connections * 2)
+            print(f"at {args.rate:.0f}/s   no-op: p50 {paced_noop.p(0.5):6.1f} ms  p99 {paced_noop.p(0.99):6.1f} ms  "
+                  f"errors {paced_noop.errors}")  # fmt: skip
+            print(f"at {args.rate:.0f}/s   beats: p50 {paced.p(0.5):6.1f} ms  p99 {paced.p(0.99):6.1f} ms  "
+                  f"accepted {paced.accepted}/{int(seconds * args.rate)}  errors {paced.errors}")  # fmt: skip
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} (other processes share the CPUs)")
+        accepted_total = sum(viewer.position for viewer in viewers)
+        credited = ledger_seconds(env)
+        print(f"ledger check: {credited:.0f} s credited for {accepted_total} beats sent "
+              f"({'exact' if abs(credited - accepted_total) < 0.5 else 'MISMATCH'})")  # fmt: skip
+        if postgres:
+            reset_postgres_schema(drop_only=True)
+        print(
+            f"p99 at {args.rate:.0f} beats/s over p99 of the no-op: "
+            f"{paced.p(0.99) / paced_noop.p(0.99):.2f}x ({paced.p(0.99):.1f} ms vs {paced_noop.p(0.99):.1f} ms)"
+        )
+        print(f"heartbeat throughput / no-op throughput: {beat_rate / noop_rate:.2f}x "
+              f"({beat_rate:.0f} vs {noop_rate:.0f} req/s)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""Demo assessment: targets wired to the demo courses and quizzes, a year of study with realistic spreads.
+
+Runs after the other domains' demos (it uses their courses, quizzes and
+members). Some members are excellent, some behind; the probationary member
+has finished the required course and has the probation exam due within two
+weeks; twenty more members fill the branches so reports and charts have
+something to show. Then every active target is scored and this week's
+reminders are sent. Idempotent: members and study are made once (study only
+for members with no study older than six weeks), targets gain each item once.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from lms import clock
+from lms.assessment import reminders, services
+from lms.assessment.models import LearningTarget, TargetCourse, TargetQuiz
+from lms.assessment.periods import year_period
+from lms.auth.models import Branch, MemberStatus, Role, User
+from lms.courses.ledger import add_study_seconds
+from lms.courses.models import Course, CourseStatus, Lesson, LessonKind, LessonProgress, StudyLedgerEntry, StudySource
+from lms.exams.models import AttemptState, Quiz, QuizAttempt
+from lms.extensions import db
+
+DEMO_PASSWORD = "Vanguard2026"
+YEARLY_COURSE = "新时代党的创新理论学习"
+YEARLY_QUIZ = "党章党规知识测验"
+PROBATION_COURSE = "预备党员必修：学习党章"
+PROBATION_QUIZ = "预备党员转正前党章考试"
+
+# Pace of each demo account: study hours as a share of the hours expected by today.
+PACES = {"member": 1.35, "secretary": 1.05, "secretary2": 0.9, "member3": 0.85, "member2": 0.35, "probationary": 0.6}
+EXTRA_MEMBERS = [
+    ("demo01", "张伟", "branch1", 1.4), ("demo02", "刘芳", "branch1", 1.15), ("demo03", "杨洋", "branch1", 0.95),
+    ("demo04", "黄磊", "branch1", 0.7), ("demo05", "赵敏", "branch1", 0.25), ("demo06", "周杰", "branch1", 1.05),
+    ("demo07", "吴静", "branch2", 1.3), ("demo08", "徐涛", "branch2", 0.9), ("demo09", "孙丽", "branch2", 0.8),
+    ("demo10", "胡军", "branch2", 0.5), ("demo11", "朱红", "branch2", 1.1), ("demo12", "高峰", "branch2", 0.0),
+    ("demo13", "林霞", "branch3", 1.25), ("demo14", "何平", "branch3", 1.0), ("demo15", "郭强", "branch3", 0.9),
+    ("demo16", "马琳", "branch3", 0.6), ("demo17", "罗斌", "branch3", 1.2), ("demo18", "梁燕", "branch3", 0.75),
+    ("demo19", "宋涛", "branch1", 1.0), ("demo20", "郑洁", "branch2", 0.95),
+]  # fmt: skip
+BRANCH_NAMES = {"branch1": "第一党支部", "branch2": "第二党支部", "branch3": "机关党支部"}
+
+
+def _extra_members(now: datetime) -> list[str]:
+    from lms.auth.services import hash_password
+
+    branches = {b.name: b for b in db.session.scalars(sa.select(Branch).where(Branch.name.in_(BRANCH_NAMES.values())))}
+    existing = set(db.session.scalars(sa.select(User.username).where(User.username.like("demo%"))))
+    password_hash = None
+    made = 0
+    for username, name, branch_key, _pace in EXTRA_MEMBERS:
+        branch = branches.get(BRANCH_NAMES[branch_key])
+        if username in existing or branch is None:
+            continue
+        password_hash = password_hash or hash_password(DEMO_PASSWORD)
+        db.session.add(
+            User(username=username, name=name, role=Role.LEARNER, status=MemberStatus.FULL, branch_id=branch.id,
+                 admitted_on=date(2015, 7, 1), password_hash=password_hash)
+        )  # fmt: skip
+        made += 1
+    db.session.flush()
+    return [f"  {made} more members in the demo branches (demo01..demo20)"] if made else []
+
+
+def _by_title(model, title: str):
+    return db.session.scalar(sa.select(model).where(model.title == title))
+
+
+def _wire_targets(today: date) -> list[str]:
+    """Give the default targets the demo's required course and quiz; activate the probation target."""
+    lines = []
+    course = _by_title(Course, YEARLY_COURSE)
+    quiz = _by_title(Quiz, YEARLY_QUIZ)
+    probation_course = _by_title(Course, PROBATION_COURSE)
+    probation_quiz = _by_title(Quiz, PROBATION_QUIZ)
+    for key in ("full-members-yearly", "leaders-yearly"):
+        target = db.session.scalar(sa.select(LearningTarget).where(LearningTarget.system_key == key))
+        if target is None:
+            continue
+        if course is not None and not target.courses:
+            target.courses.append(TargetCourse(course_id=course.id, title=course.title, due_days=300))
+            lines.append(f"  {target.name}: requires {course.title}")
+        if quiz is not None and not target.quizzes:
+            target.quizzes.append(TargetQuiz(quiz_id=quiz.id, title=quiz.title, pass_percent=None))
+            lines.append(f"  {target.name}: requires {quiz.title}")
+    probation = db.session.scalar(sa.select(LearningTarget).where(LearningTarget.system_key == "probation"))
+    probationary = db.session.scalar(sa.select(User).where(User.username == "probationary"))
+    if probation is not None and probation_course is not None and not probation.courses:
+        probation.courses.append(TargetCourse(course_id=probation_course.id, title=probation_course.title, due_days=90))
+    if probation is not None and probation_quiz is not None and not probation.quizzes:
+        # Due twelve days from today for the demo member: the exam shows as due soon.
+        due_days = (today - probationary.admitted_on).days + 12 if probationary and probationary.admitted_on else None
+        probation.quizzes.append(
+            TargetQuiz(quiz_id=probation_quiz.id, title=probation_quiz.title, pass_percent=None, due_days=due_days)
+        )
+    if probation is not None and (probation.courses or probation.quizzes) and not probation.is_active:
+        probation.is_active = True
+        lines.append(f"  {probation.name}: requires {PROBATION_COURSE} and {PROBATION_QUIZ}; activated")
+    db.session.flush()
+    return lines
+
+
+def _lessons() -> list[Lesson]:
+    return list(
+        db.session.scalars(
+            sa.select(Lesson)
+            .join(Course, Course.id == Lesson.course_id)
+            .where(Course.status == CourseStatus.PUBLISHED, Lesson.is_published.is_(True))
+            .order_by(Lesson.id)
+        )
+    )
+
+
+def _complete(user: User, course: Course | None, at: datetime) -> None:
+    if course is None:
+        return
+    started = {
+        progress.lesson_id: progress
+        for progress in db.session.scalars(sa.select(LessonProgress).where(LessonProgress.user_id == user.id))
+    }
+    for lesson in course.lessons:
+        if not lesson.is_published:
+            continue
+        length = lesson.study_seconds or 600.0
+        progress = started.get(lesson.id)
+        if progress is not None:
+            if progress.completed_at is None:
+                progress.intervals, progress.watched_seconds, progress.completed_at = [0.0, length], length, at
+            continue
+        db.session.add(
+            LessonProgress(user_id=user.id, lesson_id=lesson.id, intervals=[0.0, length], watched_seconds=length,
+                           last_position_seconds=length, started_at=at, last_studied_at=at, completed_at=at)
+        )  # fmt: skip
+
+
+def _attempt(user: User, quiz: Quiz | None, percent: float, at: datetime) -> None:
+    if quiz is None:
+        return
+    number = (
+        db.session.scalar(
+            sa.select(sa.func.max(QuizAttempt.number)).where(
+                QuizAttempt.quiz_id == quiz.id, QuizAttempt.user_id == user.id
+            )
+        )
+        or 0
+    )
+    db.session.execute(
+        sa.insert(QuizAttempt.__table__).values(
+            quiz_id=quiz.id, user_id=user.id, number=number + 1, state=AttemptState.FINISHED, open_slot=None,
+            is_practice=False, started_at=at - timedelta(minutes=15), last_activity_at=at, finished_at=at,
+            score=percent, max_score=100.0, score_percent=percent, time_used_seconds=900,
+        )
+    )  # fmt: skip
+
+
+def _study_year(now: datetime, rng: random.Random) -> list[str]:
+    """Spread a year of study over the demo members, each at their own pace."""
+    today = clock.local_day(now)
+    lessons = _lessons()
+    if not lessons:
+        return ["  no published lessons yet: study history skipped"]
+    period = year_period(today.year)
+    elapsed_days = max((today - period.start).days, 1)
+    from flask import current_app
+
+    per_hour = float(current_app.config["MINUTES_PER_STUDY_HOUR"]) * 60
+    paces = dict(PACES)
+    paces.update({username: pace for username, _name, _branch, pace in EXTRA_MEMBERS})
+    users = {u.username: u for u in db.session.scalars(sa.select(User).where(User.username.in_(paces)))}
+    cutoff = today - timedelta(days=42)
+    yearly_course, yearly_quiz = _by_title(Course, YEARLY_COURSE), _by_title(Quiz, YEARLY_QUIZ)
+    probation_course = _by_title(Course, PROBATION_COURSE)
+    seeded = 0
+    for username, pace in sorted(paces.items()):
+        user = users.get(username)
+        if user is None or pace <= 0:  # a member who has not studied at all this year
+            continue
+        old = db.session.scalar(
+            sa.select(StudyLedgerEntry.id)
+            .where(StudyLedgerEntry.user_id == user.id, StudyLedgerEntry.day < cutoff)
+            .limit(1)
+        )
+        if old is not None:
+            continue
+        required = 56.0 if username.startswith("secretary") else 32.0
+        target_hours = required * (elapsed_days / 365) * pace
+        offline_share = 0.25
+        online_seconds = target_hours * (1 - offline_share) * per_hour
+        sessions = max(int(target_hours * 1.5), 1)
+        for _ in range(sessions):
+            day = period.start + timedelta(days=rng.randrange(elapsed_days))
+            lesson = rng.choice(lessons)
+            source = StudySource.READING if lesson.kind == LessonKind.ARTICLE else StudySource.VIDEO
+            add_study_seconds(user.id, lesson.id, day, source, online_seconds / sessions)
+        if target_hours > 0:
+            day = period.start + timedelta(days=rng.randrange(elapsed_days))
+            db.session.add(
+                StudyLedgerEntry(user_id=user.id, day=day, source=StudySource.OFFLINE,
+                                 seconds=target_hours * offline_share * per_hour)
+            )  # fmt: skip
+        moment = now - timedelta(days=rng.randrange(5, 60))
+        if pace >= 0.8:
+            _complete(user, yearly_course, moment)
+        if pace >= 0.9 and username not in ("member", "member2", "secretary", "member3"):
+            _attempt(user, yearly_quiz, round(rng.uniform(70, 98), 1), moment)
+        elif 0.5 <= pace < 0.9 and username.startswith("demo"):
+            _attempt(user, yearly_quiz, round(rng.uniform(40, 75), 1), moment)
+        if username == "probationary":
+            _complete(user, probation_course, now - timedelta(days=20))
+        seeded += 1
+    db.session.flush()
+    return [f"  a year of study for {seeded} members, at paces from 0% to 140% of the expected hours"] if seeded else []
+
+
+def seed_demo() -> list[str]:
+    """Wire the targets, make the members and their study once, score everything; return the lines to print."""
+    now = clock.utcnow()
+    today = clock.local_day(now)
+    lines = ["Demo assessment:"]
+    lines += _extra_members(now)
+    lines += _wire_targets(today)
+    lines += _study_year(now, random.Random(2026))
+    runs = 0
+    for target in db.session.scalars(sa.select(LearningTarget).where(LearningTarget.is_active.is_(True))):
+        services.recompute_target(target, now)
+        runs += 1
+    db.session.flush()
+    batch = reminders.send_weekly_reminders(now, force=True)
+    lines.append(f"  {runs} targets scored; reminders this week: {batch.reminders}, digests: {batch.digests}")
+    return lines

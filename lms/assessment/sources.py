@@ -1,0 +1,245 @@
+"""What assessment reads from the courses and exams domains, each a single aggregate query.
+
+Study time comes from the study ledger, course completion from
+``lms.courses.completion``, quiz results from ``lms.exams.quizzes.quiz_results``.
+Every function takes a SELECT of user ids (never a list of members loaded one
+by one), so scoring ten thousand members costs the same few statements as one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from flask import current_app
+
+from lms.auth.models import User
+from lms.courses.completion import completed_courses_by_user
+from lms.courses.models import Course, CourseStatus, Lesson, StudyLedgerEntry, StudySource
+from lms.exams.models import Quiz, QuizAttempt, QuizKind
+from lms.exams.quizzes import quiz_results
+from lms.extensions import db
+
+
+def seconds_per_study_hour() -> float:
+    """Seconds in one 学时 (``LMS_MINUTES_PER_STUDY_HOUR`` minutes)."""
+    return float(current_app.config["MINUTES_PER_STUDY_HOUR"]) * 60.0
+
+
+@dataclass(frozen=True)
+class CatalogueItem:
+    id: int
+    title: str
+    published: bool
+    pass_percent: float | None = None
+
+
+def course_catalogue() -> list[CatalogueItem]:
+    """Every course, newest first, for the target form's picker."""
+    rows = db.session.execute(sa.select(Course.id, Course.title, Course.status).order_by(Course.id.desc()))
+    return [CatalogueItem(id_, title, status == CourseStatus.PUBLISHED) for id_, title, status in rows]
+
+
+def quiz_catalogue() -> list[CatalogueItem]:
+    """Every quiz members take (not the system practice quizzes), newest first."""
+    rows = db.session.execute(
+        sa.select(Quiz.id, Quiz.title, Quiz.is_published, Quiz.pass_percent)
+        .where(Quiz.kind == QuizKind.QUIZ, Quiz.is_practice.is_(False))
+        .order_by(Quiz.id.desc())
+    )
+    return [
+        CatalogueItem(id_, title, bool(published), float(pass_percent)) for id_, title, published, pass_percent in rows
+    ]
+
+
+def existing_courses(course_ids: Iterable[int]) -> dict[int, str]:
+    """Titles of the courses among ``course_ids`` that still exist."""
+    ids = sorted(set(course_ids))
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(Course.id, Course.title).where(Course.id.in_(ids))).all())
+
+
+def existing_quizzes(quiz_ids: Iterable[int]) -> dict[int, tuple[str, float]]:
+    """(title, own pass percent) of the quizzes among ``quiz_ids`` that still exist."""
+    ids = sorted(set(quiz_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(sa.select(Quiz.id, Quiz.title, Quiz.pass_percent).where(Quiz.id.in_(ids)))
+    return {id_: (title, float(pass_percent)) for id_, title, pass_percent in rows}
+
+
+def _split(rows) -> dict[int, tuple[float, float]]:
+    """(online, offline) per member from rows of (user_id, source, seconds)."""
+    split: dict[int, tuple[float, float]] = {}
+    offline_source = str(StudySource.OFFLINE)
+    for user_id, source, seconds in rows:
+        online, offline = split.get(user_id, (0.0, 0.0))
+        if str(source) == offline_source:
+            offline += float(seconds or 0)
+        else:
+            online += float(seconds or 0)
+        split[user_id] = (online, offline)
+    return split
+
+
+def study_seconds_split(users: sa.Select, start: date, end: date) -> dict[int, tuple[float, float]]:
+    """(online, offline) seconds per member of ``users`` in ``start..end`` (local days). One query.
+
+    Grouped by member and source (at most three rows a member), which SQLite
+    and PostgreSQL answer from the (user_id, day) index as fast as a plain sum.
+    """
+    rows = db.session.execute(
+        sa.select(StudyLedgerEntry.user_id, StudyLedgerEntry.source, sa.func.sum(StudyLedgerEntry.seconds))
+        .where(StudyLedgerEntry.user_id.in_(users), StudyLedgerEntry.day.between(start, end))
+        .group_by(StudyLedgerEntry.user_id, StudyLedgerEntry.source)
+    )
+    return _split(rows)
+
+
+def study_seconds_split_each(bounds: dict[int, tuple[date, date]]) -> dict[int, tuple[float, float]]:
+    """(online, offline) seconds per member, each within their own days (probation periods). One query.
+
+    The bounds travel as a VALUES table joined to the ledger, so members with
+    different periods are still summed by one statement.
+    """
+    if not bounds:
+        return {}
+    periods = (
+        sa.values(
+            sa.column("user_id", sa.Integer),
+            sa.column("start_day", sa.Date),
+            sa.column("end_day", sa.Date),
+            name="member_periods",
+        )
+        .data([(user_id, start, end) for user_id, (start, end) in bounds.items()])
+        .cte("member_periods")
+    )
+    rows = db.session.execute(
+        sa.select(StudyLedgerEntry.user_id, StudyLedgerEntry.source, sa.func.sum(StudyLedgerEntry.seconds))
+        .join(periods, periods.c.user_id == StudyLedgerEntry.user_id)
+        .where(StudyLedgerEntry.day >= periods.c.start_day, StudyLedgerEntry.day <= periods.c.end_day)
+        .group_by(StudyLedgerEntry.user_id, StudyLedgerEntry.source)
+    )
+    return _split(rows)
+
+
+def completed_courses(users: sa.Select, course_ids: Iterable[int]) -> dict[int, set[int]]:
+    """Completed course ids (among ``course_ids``) per member of ``users``. One query."""
+    ids = list(course_ids)
+    if not ids:
+        return {}
+    return completed_courses_by_user(users, ids)
+
+
+def quiz_scores(users: sa.Select, quiz_ids: Iterable[int]) -> dict[tuple[int, int], float]:
+    """Kept score in percent per (member, quiz) for members of ``users``. One query."""
+    ids = list(quiz_ids)
+    if not ids:
+        return {}
+    results = quiz_results(ids, User.id.in_(users))
+    return {key: percent for key, (percent, _passed) in results.items()}
+
+
+def monthly_seconds(users: sa.Select, start: date, end: date) -> dict[tuple[int, int], float]:
+    """Seconds studied per (year, month) by the members of ``users`` in ``start..end``. One query."""
+    year = sa.extract("year", StudyLedgerEntry.day)
+    month = sa.extract("month", StudyLedgerEntry.day)
+    rows = db.session.execute(
+        sa.select(year, month, sa.func.sum(StudyLedgerEntry.seconds))
+        .where(StudyLedgerEntry.user_id.in_(users), StudyLedgerEntry.day.between(start, end))
+        .group_by(year, month)
+    )
+    return {(int(y), int(m)): float(total or 0) for y, m, total in rows}
+
+
+def monthly_seconds_by_branch(users: sa.Select, start: date, end: date) -> dict[str, dict[str, float]]:
+    """Seconds studied per member's branch and month in ``start..end``: {"12": {"2026-03": s}}. One query.
+
+    Members without a branch are under "0".
+    """
+    year = sa.extract("year", StudyLedgerEntry.day)
+    month = sa.extract("month", StudyLedgerEntry.day)
+    rows = db.session.execute(
+        sa.select(User.branch_id, year, month, sa.func.sum(StudyLedgerEntry.seconds))
+        .join(User, User.id == StudyLedgerEntry.user_id)
+        .where(StudyLedgerEntry.user_id.in_(users), StudyLedgerEntry.day.between(start, end))
+        .group_by(User.branch_id, year, month)
+    )
+    result: dict[str, dict[str, float]] = {}
+    for branch_id, y, m, total in rows:
+        result.setdefault(str(branch_id or 0), {})[f"{int(y)}-{int(m):02d}"] = round(float(total or 0), 1)
+    return result
+
+
+def seconds_by_source(user_id: int, start: date, end: date) -> dict[str, float]:
+    """One member's seconds in ``start..end`` per ledger source (video, reading, offline)."""
+    rows = db.session.execute(
+        sa.select(StudyLedgerEntry.source, sa.func.sum(StudyLedgerEntry.seconds))
+        .where(StudyLedgerEntry.user_id == user_id, StudyLedgerEntry.day.between(start, end))
+        .group_by(StudyLedgerEntry.source)
+    )
+    totals = {str(source): 0.0 for source in StudySource}
+    for source, total in rows:
+        totals[str(source)] = float(total or 0)
+    return totals
+
+
+@dataclass(frozen=True)
+class QuizLine:
+    quiz_id: int
+    title: str
+    kind: str
+    attempts: int
+    best_percent: float | None
+    pass_percent: float
+    last_finished_at: object
+
+
+def quiz_lines(user_id: int, start: date, end: date) -> list[QuizLine]:
+    """The member's counted quiz attempts finished in ``start..end``, one line per quiz. One query."""
+    from lms import clock
+    from lms.exams.models import AttemptState
+
+    starts_at, ends_at = clock.local_midnight(start), clock.local_midnight(date.fromordinal(end.toordinal() + 1))
+    rows = db.session.execute(
+        sa.select(
+            Quiz.id,
+            Quiz.title,
+            Quiz.kind,
+            Quiz.pass_percent,
+            sa.func.count(QuizAttempt.id),
+            sa.func.max(QuizAttempt.score_percent),
+            sa.func.max(QuizAttempt.finished_at),
+        )
+        .join(Quiz, Quiz.id == QuizAttempt.quiz_id)
+        .where(
+            QuizAttempt.user_id == user_id,
+            QuizAttempt.state == AttemptState.FINISHED,
+            QuizAttempt.is_practice.is_(False),
+            Quiz.kind != QuizKind.NOTEBOOK,
+            QuizAttempt.finished_at >= starts_at,
+            QuizAttempt.finished_at < ends_at,
+        )
+        .group_by(Quiz.id, Quiz.title, Quiz.kind, Quiz.pass_percent)
+        .order_by(sa.func.max(QuizAttempt.finished_at))
+    )
+    return [
+        QuizLine(id_, title, str(kind), count, float(best) if best is not None else None, float(pass_), last)
+        for id_, title, kind, pass_, count, best, last in rows
+    ]
+
+
+def lesson_count(course_ids: Iterable[int]) -> dict[int, int]:
+    """Published lessons per course (for showing progress on a required course)."""
+    ids = list(course_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(Lesson.course_id, sa.func.count(Lesson.id))
+        .where(Lesson.course_id.in_(ids), Lesson.is_published.is_(True))
+        .group_by(Lesson.course_id)
+    )
+    return dict(rows.all())

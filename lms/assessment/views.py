@@ -1,0 +1,116 @@
+"""Member pages: progress against learning targets (the top of "My learning") and the yearly learning record."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from lms import clock
+from lms.assessment import probation, record, services
+from lms.assessment.labels import grade_colour, grade_label, pace_colour, pace_label
+from lms.auth.models import Role, User
+from lms.auth.permissions import get_member_or_404
+from lms.navigation import register_home_panel, register_nav
+
+bp = Blueprint("assessment", __name__, url_prefix="/assessment")
+
+register_nav("assessment.my_record", _l("Learning record"), order=75)
+
+
+@bp.app_template_filter("grade_label")
+def grade_label_filter(grade) -> str:
+    return grade_label(str(grade) if grade else None)
+
+
+@bp.app_template_filter("grade_colour")
+def grade_colour_filter(grade) -> str:
+    return grade_colour(str(grade) if grade else None)
+
+
+@bp.app_template_filter("pace_label")
+def pace_label_filter(pace) -> str:
+    return pace_label(str(pace) if pace else None)
+
+
+@bp.app_template_filter("pace_colour")
+def pace_colour_filter(pace) -> str:
+    return pace_colour(str(pace) if pace else None)
+
+
+def _dashboard(user: User, *, compact: bool) -> str | None:
+    now = clock.utcnow()
+    progress = services.member_progress(user, now)
+    checklists = []
+    if user.role == Role.SECRETARY:
+        checklists = [c for c in probation.checklists(user, now) if c.user_id != user.id]
+    if not progress and not checklists:
+        return None
+    return render_template(
+        "assessment/_dashboard.html",
+        progress=progress,
+        checklists=checklists,
+        compact=compact,
+        today=clock.local_day(now),
+    )
+
+
+def render_home_panel(user) -> str | None:
+    """The top of "My learning": progress against each target, and a secretary's probationary members."""
+    return _dashboard(user, compact=True)
+
+
+register_home_panel("assessment", render_home_panel, order=2)
+
+
+@bp.route("/")
+@login_required
+def progress():
+    html = _dashboard(current_user, compact=False)
+    return render_template("assessment/progress.html", dashboard=html)
+
+
+def _record_year(years_default: int) -> int:
+    year = request.args.get("year", type=int)
+    return year if year and 2000 <= year <= 2100 else years_default
+
+
+@bp.route("/record")
+@login_required
+def my_record():
+    return redirect(url_for("assessment.record_page", user_id=current_user.id, **request.args))
+
+
+@bp.route("/record/<int:user_id>")
+@login_required
+def record_page(user_id: int):
+    member = get_member_or_404(current_user, user_id)
+    now = clock.utcnow()
+    year_record = record.year_record(member, _record_year(clock.local_day(now).year), now=now)
+    return render_template("assessment/record.html", record=year_record, printed_at=now)
+
+
+@bp.route("/record/<int:user_id>/pdf")
+@login_required
+def record_pdf(user_id: int):
+    member = get_member_or_404(current_user, user_id)
+    now = clock.utcnow()
+    year_record = record.year_record(member, _record_year(clock.local_day(now).year), now=now)
+    html = render_template("assessment/record_pdf.html", record=year_record, printed_at=now)
+    try:
+        pdf = record.render_pdf(html, base_url=None)
+    except record.PdfUnavailable:
+        flash(
+            _("PDF export is not available on this server (WeasyPrint is not installed). Use “Print” instead."),
+            "warning",
+        )
+        return redirect(url_for("assessment.record_page", user_id=member.id, year=year_record.year))
+    filename = _("Learning record %(year)s %(name)s", year=year_record.year, name=member.name) + ".pdf"
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f"attachment; filename=\"record.pdf\"; filename*=UTF-8''{quote(filename)}"},
+    )

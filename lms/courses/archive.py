@@ -1,0 +1,237 @@
+"""The learning archive (学习档案): everything a member studied in a year, with totals in 学时.
+
+Built from the ledger (online time per lesson and offline attendance), the
+lesson completions and the course completions of the year; exported as Excel
+and shown as a printable page. Callers check scope first
+(``get_member_or_404``); these functions trust the member they are given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from lms import clock
+from lms.auth.models import Branch, User
+from lms.courses.completion import course_completion_times
+from lms.courses.ledger import UserFilter, format_duration, format_study_hours, user_filter_clause, year_bounds
+from lms.courses.models import (
+    Course,
+    Lesson,
+    LessonProgress,
+    OfflineStudyRecord,
+    StudyLedgerEntry,
+    StudySource,
+)
+from lms.extensions import db
+
+
+@dataclass(frozen=True)
+class OnlineLine:
+    course_id: int
+    course_title: str
+    lesson_id: int
+    lesson_title: str
+    lesson_kind: str
+    source: StudySource
+    first_day: date
+    last_day: date
+    seconds: float
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OfflineLine:
+    record_id: int
+    held_on: date
+    activity: str
+    topic: str
+    branch: str
+    study_hours: float
+    seconds: float
+
+
+@dataclass
+class LearningArchive:
+    member: User
+    year: int
+    online: list[OnlineLine] = field(default_factory=list)
+    offline: list[OfflineLine] = field(default_factory=list)
+    completed_courses: list[tuple[Course, datetime]] = field(default_factory=list)
+    years: list[int] = field(default_factory=list)
+
+    @property
+    def online_seconds(self) -> float:
+        return sum(line.seconds for line in self.online)
+
+    @property
+    def offline_seconds(self) -> float:
+        return sum(line.seconds for line in self.offline)
+
+    @property
+    def total_seconds(self) -> float:
+        return self.online_seconds + self.offline_seconds
+
+    @property
+    def lessons_completed(self) -> int:
+        return sum(
+            1 for line in self.online if line.completed_at and clock.local_day(line.completed_at).year == self.year
+        )
+
+
+def archive_years(user_id: int, now: datetime) -> list[int]:
+    """The years with study for the member, and the current year, newest first."""
+    days = db.session.execute(
+        sa.select(sa.func.min(StudyLedgerEntry.day), sa.func.max(StudyLedgerEntry.day)).where(
+            StudyLedgerEntry.user_id == user_id
+        )
+    ).one()
+    current = clock.local_day(now).year
+    first = days[0].year if days[0] else current
+    last = max(days[1].year if days[1] else current, current)
+    return list(range(last, first - 1, -1))
+
+
+def learning_archive(member: User, year: int, *, now: datetime) -> LearningArchive:
+    """The member's archive for ``year`` (local days): a few aggregate queries."""
+    start, end = year_bounds(year)
+    archive = LearningArchive(member=member, year=year, years=archive_years(member.id, now))
+    rows = db.session.execute(
+        sa.select(
+            StudyLedgerEntry.lesson_id,
+            StudyLedgerEntry.source,
+            sa.func.min(StudyLedgerEntry.day),
+            sa.func.max(StudyLedgerEntry.day),
+            sa.func.sum(StudyLedgerEntry.seconds),
+            Lesson.title,
+            Lesson.kind,
+            Course.id,
+            Course.title,
+            LessonProgress.completed_at,
+        )
+        .join(Lesson, Lesson.id == StudyLedgerEntry.lesson_id)
+        .join(Course, Course.id == Lesson.course_id)
+        .outerjoin(
+            LessonProgress,
+            sa.and_(LessonProgress.lesson_id == Lesson.id, LessonProgress.user_id == member.id),
+        )
+        .where(StudyLedgerEntry.user_id == member.id, StudyLedgerEntry.day.between(start, end))
+        .group_by(
+            StudyLedgerEntry.lesson_id,
+            StudyLedgerEntry.source,
+            Lesson.title,
+            Lesson.kind,
+            Course.id,
+            Course.title,
+            LessonProgress.completed_at,
+        )
+        .order_by(sa.func.min(StudyLedgerEntry.day), Course.title, Lesson.title)
+    )
+    for lesson_id, source, first, last, seconds, lesson_title, kind, course_id, course_title, completed in rows:
+        archive.online.append(
+            OnlineLine(
+                course_id, course_title, lesson_id, lesson_title, str(kind), StudySource(source), first, last,
+                float(seconds or 0), completed,
+            )
+        )  # fmt: skip
+    offline_rows = db.session.execute(
+        sa.select(OfflineStudyRecord, Branch.name, StudyLedgerEntry.seconds)
+        .join(StudyLedgerEntry, StudyLedgerEntry.offline_record_id == OfflineStudyRecord.id)
+        .join(Branch, Branch.id == OfflineStudyRecord.branch_id)
+        .where(StudyLedgerEntry.user_id == member.id, StudyLedgerEntry.day.between(start, end))
+        .order_by(OfflineStudyRecord.held_on, OfflineStudyRecord.id)
+    )
+    for record, branch_name, seconds in offline_rows:
+        archive.offline.append(
+            OfflineLine(
+                record.id, record.held_on, record.activity.label, record.topic, branch_name, record.study_hours,
+                float(seconds or 0),
+            )
+        )  # fmt: skip
+    completions = course_completion_times(member.id)
+    if completions:
+        courses = {c.id: c for c in db.session.scalars(sa.select(Course).where(Course.id.in_(list(completions))))}
+        archive.completed_courses = sorted(
+            (
+                (courses[course_id], at)
+                for course_id, at in completions.items()
+                if course_id in courses and clock.local_day(at).year == year
+            ),
+            key=lambda item: item[1],
+        )
+    return archive
+
+
+def archive_sheets(archive: LearningArchive) -> list[tuple[str, list[str], list[list]]]:
+    """The archive as sheets for ``lms.spreadsheets.xlsx_bytes`` (headers in the user's language)."""
+    member = archive.member
+    summary = [
+        [_("Full name"), member.name],
+        [_("Branch"), member.branch.name if member.branch else ""],
+        [_("Year"), archive.year],
+        [_("Online study hours"), float(format_study_hours(archive.online_seconds))],
+        [_("Offline study hours"), float(format_study_hours(archive.offline_seconds))],
+        [_("Total study hours"), float(format_study_hours(archive.total_seconds))],
+        [_("Lessons completed"), archive.lessons_completed],
+        [_("Courses completed"), len(archive.completed_courses)],
+    ]
+    online = [
+        [
+            line.course_title,
+            line.lesson_title,
+            line.source.label,
+            line.first_day.isoformat(),
+            line.last_day.isoformat(),
+            format_duration(line.seconds),
+            float(format_study_hours(line.seconds)),
+            clock.local_day(line.completed_at).isoformat() if line.completed_at else "",
+        ]
+        for line in archive.online
+    ]
+    offline = [
+        [
+            line.held_on.isoformat(),
+            line.activity,
+            line.topic,
+            line.branch,
+            float(format_study_hours(line.seconds)),
+        ]
+        for line in archive.offline
+    ]
+    courses = [[course.title, clock.local_day(at).isoformat()] for course, at in archive.completed_courses]
+    return [
+        (_("Overview"), [_("Item"), _("Value")], summary),
+        (
+            _("Online study"),
+            [
+                _("Course"),
+                _("Lesson"),
+                _("Kind"),
+                _("First studied"),
+                _("Last studied"),
+                _("Credited time"),
+                _("Study hours"),
+                _("Completed on"),
+            ],
+            online,
+        ),
+        (_("Offline study"), [_("Date"), _("Activity"), _("Topic"), _("Branch"), _("Study hours")], offline),
+        (_("Completed courses"), [_("Course"), _("Completed on")], courses),
+    ]
+
+
+def archive_totals(users: UserFilter, year: int) -> dict[int, dict[StudySource, float]]:
+    """Seconds per member and source in ``year`` (one aggregate query), for the branch archive list."""
+    start, end = year_bounds(year)
+    rows = db.session.execute(
+        sa.select(StudyLedgerEntry.user_id, StudyLedgerEntry.source, sa.func.sum(StudyLedgerEntry.seconds))
+        .where(user_filter_clause(users), StudyLedgerEntry.day.between(start, end))
+        .group_by(StudyLedgerEntry.user_id, StudyLedgerEntry.source)
+    )
+    totals: dict[int, dict[StudySource, float]] = {}
+    for user_id, source, seconds in rows:
+        totals.setdefault(user_id, dict.fromkeys(StudySource, 0.0))[StudySource(source)] = float(seconds or 0)
+    return totals

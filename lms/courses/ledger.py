@@ -1,0 +1,184 @@
+"""The study ledger: adding credited seconds, period sums, and 学时 conversion.
+
+Sums are one aggregate query over ``study_ledger`` (indexed by user and day),
+whatever the number of members. Days are local days in ``LMS_TIMEZONE``: a
+period ``start_day..end_day`` includes both ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import sqlalchemy as sa
+from flask import current_app
+
+from lms import clock
+from lms.auth.models import User
+from lms.courses.models import StudyLedgerEntry, StudySource
+from lms.extensions import db
+
+
+def _insert(model):
+    """An INSERT that knows ON CONFLICT, for the session's database (SQLite or PostgreSQL)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)
+
+
+_LEDGER_UPSERTS: dict[str, sa.Insert] = {}
+
+
+def _ledger_upsert(dialect: str) -> sa.Insert:
+    """INSERT ... ON CONFLICT DO UPDATE SET seconds = seconds + new, built once per dialect."""
+    if dialect not in _LEDGER_UPSERTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = insert(StudyLedgerEntry).values(
+            user_id=sa.bindparam("p_user_id"),
+            lesson_id=sa.bindparam("p_lesson_id"),
+            day=sa.bindparam("p_day"),
+            source=sa.bindparam("p_source"),
+            seconds=sa.bindparam("p_seconds"),
+            updated_at=sa.bindparam("p_now"),
+        )
+        _LEDGER_UPSERTS[dialect] = statement.on_conflict_do_update(
+            index_elements=["user_id", "lesson_id", "day", "source"],
+            set_={
+                "seconds": StudyLedgerEntry.seconds + statement.excluded.seconds,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+    return _LEDGER_UPSERTS[dialect]
+
+
+def add_study_seconds(
+    user_id: int, lesson_id: int, day: date, source: StudySource, seconds: float, *, connection=None
+) -> None:
+    """Add ``seconds`` to the ledger row of (user, lesson, day, source), creating it if needed.
+
+    One statement (INSERT ... ON CONFLICT DO UPDATE SET seconds = seconds + new),
+    so concurrent credits to the same row add up instead of overwriting.
+    ``connection`` (the session's) skips the ORM's statement handling on hot paths.
+    """
+    if seconds <= 0:
+        return
+    connection = connection if connection is not None else db.session.connection()
+    connection.execute(
+        _ledger_upsert(connection.dialect.name),
+        {
+            "p_user_id": user_id,
+            "p_lesson_id": lesson_id,
+            "p_day": day,
+            "p_source": StudySource(source),
+            "p_seconds": seconds,
+            "p_now": clock.utcnow(),
+        },
+    )
+
+
+def insert_ignoring_conflict(model, values: dict, index_elements: list[str]) -> None:
+    """INSERT a row unless one with the same key exists (one statement)."""
+    db.session.execute(_insert(model).values(**values).on_conflict_do_nothing(index_elements=index_elements))
+
+
+def upsert(model, values: dict, index_elements: list[str], update: dict) -> None:
+    """INSERT a row, or UPDATE ``update`` on the existing row with the same key (one statement)."""
+    db.session.execute(
+        _insert(model).values(**values).on_conflict_do_update(index_elements=index_elements, set_=update)
+    )
+
+
+UserFilter = sa.Select | sa.ColumnElement | Iterable[int] | None
+
+
+def user_filter_clause(users: UserFilter, column=StudyLedgerEntry.user_id):
+    """A WHERE clause on ``column`` from a select of user ids, a clause on User, ids, or None (all)."""
+    if users is None:
+        return sa.true()
+    if isinstance(users, sa.Select):
+        return column.in_(users)
+    if isinstance(users, sa.ColumnElement):
+        return column.in_(sa.select(User.id).where(users))
+    ids = list(users)
+    return column.in_(ids) if ids else sa.false()
+
+
+def study_seconds_by_user(
+    users: UserFilter, start_day: date, end_day: date, sources: Iterable[StudySource] | None = None
+) -> dict[int, float]:
+    """Seconds credited to each user in ``start_day..end_day`` (local days, inclusive).
+
+    ``users`` is a select of user ids (``sa.select(User.id).where(...)``), a WHERE
+    clause on ``User`` (e.g. ``audience_clause(target)`` or
+    ``member_scope_clause(viewer)``), an iterable of ids, or None for everyone.
+    ``sources`` limits the kinds (video, reading, offline); None counts all.
+    One aggregate query; users without study are absent from the result.
+    """
+    query = (
+        sa.select(StudyLedgerEntry.user_id, sa.func.sum(StudyLedgerEntry.seconds))
+        .where(
+            user_filter_clause(users),
+            StudyLedgerEntry.day >= start_day,
+            StudyLedgerEntry.day <= end_day,
+        )
+        .group_by(StudyLedgerEntry.user_id)
+    )
+    if sources is not None:
+        query = query.where(StudyLedgerEntry.source.in_([StudySource(s) for s in sources]))
+    return {user_id: float(total or 0) for user_id, total in db.session.execute(query)}
+
+
+def study_seconds(user_id: int, start_day: date, end_day: date, sources: Iterable[StudySource] | None = None) -> float:
+    """Seconds credited to one user in ``start_day..end_day`` (local days, inclusive)."""
+    return study_seconds_by_user([user_id], start_day, end_day, sources).get(user_id, 0.0)
+
+
+def study_seconds_by_source(user_id: int, start_day: date, end_day: date) -> dict[StudySource, float]:
+    """One user's seconds in the period split by source (video, reading, offline)."""
+    rows = db.session.execute(
+        sa.select(StudyLedgerEntry.source, sa.func.sum(StudyLedgerEntry.seconds))
+        .where(StudyLedgerEntry.user_id == user_id, StudyLedgerEntry.day.between(start_day, end_day))
+        .group_by(StudyLedgerEntry.source)
+    )
+    totals = dict.fromkeys(StudySource, 0.0)
+    for source, total in rows:
+        totals[StudySource(source)] = float(total or 0)
+    return totals
+
+
+def year_bounds(year: int) -> tuple[date, date]:
+    """The first and last local day of ``year``."""
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def seconds_per_study_hour() -> float:
+    """Seconds in one 学时 (``LMS_MINUTES_PER_STUDY_HOUR`` minutes, 45 by default)."""
+    return float(current_app.config["MINUTES_PER_STUDY_HOUR"]) * 60.0
+
+
+def seconds_to_study_hours(seconds: float) -> float:
+    """Seconds as 学时, unrounded (for scoring)."""
+    return float(seconds or 0) / seconds_per_study_hour()
+
+
+def study_hours_to_seconds(hours: float) -> float:
+    """学时 as seconds (offline records are entered in 学时)."""
+    return float(hours) * seconds_per_study_hour()
+
+
+def format_study_hours(seconds: float) -> str:
+    """Seconds shown as 学时 to one decimal ("12.3")."""
+    return f"{seconds_to_study_hours(seconds):.1f}"
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds shown as h:mm:ss or m:ss."""
+    total = int(round(seconds or 0))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

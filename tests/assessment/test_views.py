@@ -1,0 +1,147 @@
+"""Member pages: the dashboard at the top of My learning, the targets page and the yearly record."""
+
+from datetime import UTC, date, datetime
+
+from lms.auth.models import MemberStatus, Role
+from lms.extensions import db
+
+NOW = datetime(2026, 7, 2, 4, 0, tzinfo=UTC)
+
+
+def test_dashboard_shows_hours_pace_items_score_and_chart(client, login, make_user, make_target, study, frozen_clock):
+    frozen_clock.set(NOW)
+    member = make_user()
+    course = study.course("学习党章")
+    quiz = study.quiz("党章测验")
+    make_target("2026年度学习", required_hours=32, courses=[course], quizzes=[(quiz, 80)])
+    study.study(member, date(2026, 3, 1), 12.5)
+    study.attempt(member, quiz, 85)
+    db.session.commit()
+    login(member)
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-testid="targets-panel"' in page
+    assert "2026年度学习" in page and "12.5" in page and "32.0" in page
+    assert "学习党章" in page and "党章测验" in page
+    assert 'data-chart="bar"' in page and "js/charts.js" in page
+    assert "<script>" not in page.replace('<script type="application/json"', "")
+
+
+def test_members_without_targets_see_no_panel(client, login, make_user, make_target):
+    member = make_user(status=MemberStatus.ACTIVIST)
+    make_target("正式党员", required_hours=32, statuses=["full"])
+    login(member)
+    assert 'data-testid="targets-panel"' not in client.get("/").get_data(as_text=True)
+
+
+def test_probationary_member_sees_checklist_with_due_dates_from_admission(
+    client, login, make_user, make_target, study, frozen_clock
+):
+    from lms.assessment.models import PeriodKind
+
+    frozen_clock.set(NOW)
+    member = make_user(status=MemberStatus.PROBATIONARY, admitted_on=date(2025, 9, 1), probation_end=date(2026, 8, 31))
+    course = study.course("入党誓词")
+    make_target("预备党员学习", period_kind=PeriodKind.PROBATION, statuses=["probationary"], courses=[(course, 300)])
+    db.session.commit()
+    login(member)
+    page = client.get("/assessment/").get_data(as_text=True)
+    assert "入党誓词" in page and "2026-06-28" in page  # admission + 300 days
+    assert "逾期" in page
+
+
+def test_secretary_sees_probationary_members_of_the_branch_on_home(client, login, make_user, make_target, study):
+    from lms.assessment.models import PeriodKind
+
+    secretary = make_user(role=Role.SECRETARY)
+    make_user(name="预备党员甲", status=MemberStatus.PROBATIONARY, admitted_on=date(2025, 9, 1))
+    make_target("预备党员学习", period_kind=PeriodKind.PROBATION, courses=[study.course()])
+    login(secretary)
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-testid="probation-panel"' in page and "预备党员甲" in page
+
+
+def _record_data(member, study):
+    from lms.courses.models import OfflineActivity, OfflineStudyRecord, StudyLedgerEntry, StudySource
+
+    course = study.course("学习贯彻党的二十大精神")
+    quiz = study.quiz("党规党纪测验")
+    study.study(member, date(2026, 3, 1), 3, lesson=course.lessons[0])
+    study.complete(member, course, at=datetime(2026, 3, 1, 4, tzinfo=UTC))
+    study.attempt(member, quiz, 92, at=datetime(2026, 4, 1, 4, tzinfo=UTC))
+    record = OfflineStudyRecord(
+        branch_id=member.branch_id,
+        activity=OfflineActivity.PARTY_LECTURE,
+        held_on=date(2026, 5, 4),
+        study_hours=2,
+        topic="五四专题党课",
+    )
+    db.session.add(record)
+    db.session.flush()
+    db.session.add(
+        StudyLedgerEntry(
+            user_id=member.id,
+            day=date(2026, 5, 4),
+            source=StudySource.OFFLINE,
+            offline_record_id=record.id,
+            seconds=2 * 45 * 60,
+        )
+    )
+    db.session.commit()
+
+
+def test_yearly_record_lists_hours_by_source_courses_quizzes_and_offline_activities(
+    client, login, make_user, study, frozen_clock
+):
+    frozen_clock.set(NOW)
+    member = make_user(name="李明")
+    _record_data(member, study)
+    login(member)
+    response = client.get("/assessment/record?year=2026")
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "2026年度学习记录" in page
+    assert "学习贯彻党的二十大精神" in page and "2026-03-01" in page
+    assert "党规党纪测验" in page and "92.0%" in page
+    assert "五四专题党课" in page
+    assert ">3.0<" in page and ">2.0<" in page and ">5.0<" in page  # video, offline, total
+
+
+def test_a_member_cannot_open_someone_elses_record(client, login, make_user):
+    member, other = make_user(), make_user()
+    login(member)
+    assert client.get(f"/assessment/record/{other.id}").status_code == 404
+    assert client.get(f"/assessment/record/{other.id}/pdf").status_code == 404
+
+
+def test_yearly_record_pdf_is_a_pdf_with_the_members_name(client, login, make_user, study, frozen_clock):
+    import os
+
+    import pytest
+
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError) as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"WeasyPrint is not usable here: {error}")
+    frozen_clock.set(NOW)
+    member = make_user(name="李明")
+    _record_data(member, study)
+    login(member)
+    response = client.get(f"/assessment/record/{member.id}/pdf?year=2026")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF")
+    assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
+
+
+def test_without_weasyprint_the_pdf_link_explains_and_offers_the_print_page(client, login, make_user, monkeypatch):
+    from lms.assessment import record
+
+    def unavailable(html, base_url):
+        raise record.PdfUnavailable("no pango")
+
+    monkeypatch.setattr(record, "render_pdf", unavailable)
+    member = make_user()
+    login(member)
+    response = client.get(f"/assessment/record/{member.id}/pdf", follow_redirects=True)
+    assert "无法导出 PDF" in response.get_data(as_text=True)
