@@ -39,7 +39,6 @@ from lms.navigation import register_home_panel, register_nav
 bp = Blueprint("contests", __name__, url_prefix="/contests")
 
 register_nav("contests.index", _l("Contests"), order=35)
-register_nav("contests.challenges_index", _l("Challenge"), order=36)
 
 
 def _home_panel(user) -> str | None:
