@@ -39,6 +39,8 @@ import threading
 import time
 from pathlib import Path
 
+from _harness import free_port, percentile, start_gunicorn
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -47,12 +49,6 @@ USER_AGENT = "contest-benchmark"
 QUESTIONS = 10
 POLL_SECONDS = 5.0
 BOARD_SECONDS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def build_database(database_url: str, contestants: int, viewers: int):
@@ -249,11 +245,6 @@ class Scheduler:
                 self.cond.notify_all()
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
-
-
 def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
     binary = shutil.which("redis-server")
     if not binary:
@@ -329,41 +320,14 @@ def main() -> int:
         environment["LMS_REDIS_URL"] = redis_url
     (workdir / "gunicorn_conf.py").write_text(GUNICORN_CONFIG)
     port = free_port()
-    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
-    server = subprocess.Popen(
-        [
-            gunicorn,
-            "--config",
-            str(workdir / "gunicorn_conf.py"),
-            "--workers",
-            str(args.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(args.threads),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=environment,
-        start_new_session=True,
+    server = start_gunicorn(
+        port,
+        environment,
+        workers=args.workers,
+        threads=args.threads,
+        extra=["--config", str(workdir / "gunicorn_conf.py")],
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                probe.request("GET", "/healthz")
-                if probe.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("gunicorn did not start")
-            time.sleep(0.2)
         print(
             f"gunicorn: {args.workers} workers x {args.threads} threads; {args.clients} client threads; "
             f"board cache {'in Redis (shared)' if args.redis else 'in each worker'}, "

@@ -23,14 +23,14 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from _harness import free_port, percentile, start_gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,12 +38,6 @@ sys.path.insert(0, str(ROOT))
 USER_AGENT = "quiz-submit-benchmark"
 QUESTIONS = 20
 SECRET = "benchmark-secret-key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def build_database(database_url: str, members: int) -> tuple[int, list[tuple[str, str]]]:
@@ -191,11 +185,6 @@ def _shifted(work, offset: int):
     return lambda client, index: work(client, index + offset)
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
-
-
 def summary(name: str, latencies: list[float], wall: float) -> dict:
     result = {
         "name": name,
@@ -238,40 +227,8 @@ def main() -> int:
         LMS_SCHEDULER="off",
         LMS_ENV_NAME="benchmark",
     )
-    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
-    server = subprocess.Popen(
-        [
-            gunicorn,
-            "--workers",
-            str(args.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "4",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=environment,
-        start_new_session=True,
-    )
+    server = start_gunicorn(port, environment, workers=args.workers, threads=4)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("gunicorn did not start")
-            time.sleep(0.2)
-
         clients = [Client(port, cookie, token) for cookie, token in credentials]
         concurrency = min(args.concurrency, members)
         print(f"gunicorn: {args.workers} workers x 4 threads; {concurrency} concurrent members\n", flush=True)
