@@ -76,16 +76,24 @@ def demo_command():
 
 
 @lms_cli.command("worker")
-def worker_command():
+@click.option("--log-level", default=None, help="Logging level (default: LMS_LOG_LEVEL or INFO).")
+def worker_command(log_level):
     """Run the scheduled jobs (and transcoding) in this process until stopped."""
-    from lms.jobs import build_scheduler
+    import logging
+
+    from lms.jobs import HOLDER, SCHEDULER_LEASE, build_scheduler, release_lease
 
     app: Flask = current_app._get_current_object()
+    logging.basicConfig(
+        level=(log_level or app.config.get("LOG_LEVEL") or "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
+    )
+    log = logging.getLogger("lms.worker")
     scheduler = build_scheduler(app)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     scheduler.start()
-    click.echo("Worker running; Ctrl-C to stop.")
+    log.info("worker %s running; Ctrl-C or SIGTERM to stop", HOLDER)
     try:
         while not stop.wait(1):
             pass
@@ -93,7 +101,11 @@ def worker_command():
         pass
     finally:
         scheduler.shutdown(wait=True)
-        click.echo("Worker stopped.")
+        # A clean stop hands the schedule over now, not when the lease expires.
+        if release_lease(SCHEDULER_LEASE, HOLDER):
+            log.info("released the scheduler lease")
+        db.session.remove()
+        log.info("worker stopped")
 
 
 def register_cli(app: Flask) -> None:

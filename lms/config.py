@@ -21,6 +21,8 @@ class Config:
     # else leaves scheduled jobs to `flask lms worker`.
     SCHEDULER = "off"
     SCHEDULER_LEASE_SECONDS = 60
+    # Logging level of `flask lms worker` (job runs, lease hand-overs).
+    LOG_LEVEL = "INFO"
     # How many reverse proxies (nginx) stand in front: their X-Forwarded-* headers
     # are then trusted, so rate limits and logs see the member's address.
     TRUSTED_PROXIES = 0
