@@ -53,7 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lms.i18n import init_babel
 
     extensions.db.init_app(app)
-    extensions.migrate.init_app(app, extensions.db, directory=str(Path(app.root_path).parent / "migrations"))
+    extensions.migrate.init_app(app, extensions.db, directory=str(Path(app.root_path) / "migrations"))
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
     init_babel(app)
