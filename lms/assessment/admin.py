@@ -167,7 +167,7 @@ def _report_context(target_id: int):
     run = services.latest_run(target.id, period.key)
     branch_id = request.args.get("branch", type=int)
     root = get_branch_or_404(current_user, branch_id) if branch_id else report_service.viewer_root(current_user)
-    if current_user.role == Role.SECRETARY and root is None:
+    if current_user.role != Role.ADMIN and root is None:
         abort(403)
     return target, period, run, root, today
 
