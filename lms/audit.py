@@ -122,6 +122,12 @@ def snapshot(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
     return values
 
 
+def row_snapshot(obj: Any, exclude: Iterable[str] = ("created_at", "updated_at")) -> dict[str, Any]:
+    """Every mapped column of ``obj`` (but ``exclude``), for before/after of an edit; secrets masked."""
+    skipped = set(exclude)
+    return snapshot(obj, [c.key for c in sa.inspect(obj).mapper.column_attrs if c.key not in skipped])
+
+
 def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[dict | None, dict | None]:
     """Only the fields whose values differ, as (before, after); secrets shown as a mask."""
     if before is None or after is None:

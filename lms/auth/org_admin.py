@@ -148,7 +148,7 @@ def audit_export():
     ]
     payload = xlsx_bytes([("audit", [str(h) for h in header], rows())])
     # Exporting the log is itself an action on personal data.
-    audit.record("export.audit_log", "export", None, after={k: v for k, v in request.args.items()})
+    audit.record("export.audit_log", "export", None, after=dict(request.args.items()))
     db.session.commit()
     stamp = clock.local_day(clock.utcnow()).isoformat()
     return send_file(
@@ -250,3 +250,9 @@ def _shown(spec: org_settings.SettingSpec, value) -> str:
     if spec.kind is bool:
         return str(_l("yes") if value else _l("no"))
     return "—" if value in (None, "") else str(value)
+
+
+@bp.app_template_global("minutes_per_study_hour")
+def minutes_per_study_hour_global(on: date | None = None) -> float:
+    """Templates show the conversion in force on ``on`` (default today), not the environment's."""
+    return org_settings.minutes_per_study_hour(on)

@@ -19,7 +19,6 @@ from flask_login import current_user, login_required
 from lms.auth.models import Branch, Role, User
 from lms.extensions import db
 
-
 # Roles whose scope is the subtree of their own branch.
 SUBTREE_ROLES = (Role.SECRETARY, Role.SUBTREE_ADMIN)
 
@@ -68,6 +67,42 @@ def branches_in_scope(viewer: User, branch_ids) -> bool:
         sa.select(sa.func.count(Branch.id)).where(Branch.id.in_(ids), Branch.path.startswith(viewer.branch.path))
     )
     return inside == len(ids)
+
+
+def content_in_scope(viewer: User, content) -> bool:
+    """True when the viewer may manage ``content`` (anything with ``audience_branch_ids``)."""
+    return branches_in_scope(viewer, getattr(content, "audience_branch_ids", None) or ())
+
+
+def get_content_or_404(viewer: User, model, content_id: int):
+    """Load a quiz, target or other audience-scoped object the viewer may manage, else 404."""
+    content = db.session.get(model, content_id)
+    if content is None or not content_in_scope(viewer, content):
+        abort(404)
+    return content
+
+
+def scoped_branch_tree(viewer: User) -> list[Branch] | None:
+    """The branches a viewer may address content to, in tree order; None for admins (all)."""
+    if viewer.role == Role.ADMIN:
+        return None
+    from lms.auth.services import branch_tree
+
+    root = scope_branch(viewer)
+    return [b for b in branch_tree() if root is not None and b.path.startswith(root.path)]
+
+
+def check_audience(viewer: User, branch_ids) -> None:
+    """Raise ValidationFailed (on the branches field) unless the viewer may address ``branch_ids``."""
+    from flask_babel import lazy_gettext as _l
+
+    from lms.errors import ValidationFailed
+
+    if not branches_in_scope(viewer, branch_ids):
+        raise ValidationFailed(
+            _l("Choose one or more branches of your own subtree: you cannot address the whole organisation."),
+            "audience_branch_ids",
+        )
 
 
 def audit_scope(viewer: User) -> dict:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import abort
 from flask_babel import lazy_gettext as _l
 
-from lms import clock, org_settings
+from lms import audit, clock, org_settings
 from lms.auth.models import Branch, User
 from lms.auth.permissions import branch_scope_clause
 from lms.courses.ledger import study_hours_to_seconds
@@ -171,6 +171,9 @@ def _audit(record: OfflineStudyRecord, action: str, actor: User, now: datetime, 
             after=after,
         )
     )
+    path = record.branch.path if record.branch else None
+    audit.record(f"offline_record.{action}", "offline_record", record.id, before, after, actor=actor, now=now,
+                 label=record.topic, branch_path=path)
 
 
 def _write_attendance(record: OfflineStudyRecord, attendees: list[int]) -> None:
