@@ -49,6 +49,7 @@ class SettingSpec:
     maximum: int | None = None
     secret: bool = False
     group: str = "study"
+    default: Any = None  # when the configuration has no such key either
 
 
 SPECS: dict[str, SettingSpec] = {
@@ -57,9 +58,17 @@ SPECS: dict[str, SettingSpec] = {
         SettingSpec("MINUTES_PER_STUDY_HOUR", _l("Minutes of study per study hour"), int, 1, 240),
         SettingSpec("OFFLINE_EDIT_WINDOW_DAYS", _l("Days to enter or change offline records"), int, 0, 3660),
         SettingSpec(
-            "ASSESSMENT_REMINDER_WEEKDAY", _l("Reminder day of the week (1 = Monday)"), int, 1, 7, group="reminders"
+            "ASSESSMENT_REMINDER_WEEKDAY",
+            _l("Reminder day of the week (1 = Monday)"),
+            int,
+            1,
+            7,
+            group="reminders",
+            default=1,
         ),
-        SettingSpec("ASSESSMENT_REMINDER_HOUR", _l("Reminder hour (local time)"), int, 0, 23, group="reminders"),
+        SettingSpec(
+            "ASSESSMENT_REMINDER_HOUR", _l("Reminder hour (local time)"), int, 0, 23, group="reminders", default=9
+        ),
         SettingSpec("SMTP_HOST", _l("SMTP server"), str, group="mail"),
         SettingSpec("SMTP_PORT", _l("SMTP port"), int, 1, 65535, group="mail"),
         SettingSpec("SMTP_USER", _l("SMTP user"), str, group="mail"),
@@ -71,7 +80,9 @@ SPECS: dict[str, SettingSpec] = {
 
 
 def _default(key: str) -> Any:
-    return current_app.config.get(key)
+    """The configuration's value (``LMS_<KEY>``), else the spec's own default."""
+    spec = SPECS.get(key)
+    return current_app.config.get(key, spec.default if spec else None)
 
 
 def _history(key: str) -> list[tuple[date, Any]]:

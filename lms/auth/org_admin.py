@@ -240,7 +240,7 @@ def settings():
 def _config_default(key: str):
     from flask import current_app
 
-    return current_app.config.get(key)
+    return current_app.config.get(key, org_settings.SPECS[key].default)
 
 
 def _shown(spec: org_settings.SettingSpec, value) -> str:
