@@ -190,6 +190,29 @@ def test_quiz_target_offline_and_announcement_actions_are_recorded(client, login
     assert len(rows("target.delete")) == 1
 
 
+def test_contest_actions_are_recorded(client, login, org, frozen_clock):
+    from lms.exams.models import Contest, QuestionType
+    from tests.exams.factories import create_bank, create_question
+    from tests.exams.test_contest_views import _form
+
+    frozen_clock.set(datetime(2026, 5, 1, 2, tzinfo=UTC))
+    login(org["admin"])
+    assert client.post("/admin/contests/new", data=_form()).status_code == 302
+    contest = db.session.scalar(sa.select(Contest))
+    assert one("contest.new").after["quiz.title"] == "学习党章知识竞赛"
+    client.post(f"/admin/contests/{contest.id}/edit", data=_form(prizes="一等奖 2 名"))
+    edited = one("contest.edit")
+    assert edited.before == {"prizes": "一等奖 1 名"} and edited.after == {"prizes": "一等奖 2 名"}
+    bank = create_bank()
+    create_question(QuestionType.SINGLE, bank)
+    rule = {"rule-bank_id": str(bank.id), "rule-count": "1", "rule-difficulty": "0",
+            "rule-question_type": "single", "rule-points": "5"}  # fmt: skip
+    assert client.post(f"/admin/contests/{contest.id}/rules", data=rule).status_code == 302
+    assert one("contest.add_rule").after["count"] == 1
+    client.post(f"/admin/contests/{contest.id}/delete")
+    assert one("contest.delete").after["quiz.title"] == "学习党章知识竞赛"
+
+
 def test_exports_of_personal_data_are_recorded(client, login, org, make_user):
     login(org["admin"])
     member = org["member"]
@@ -254,3 +277,22 @@ def test_audit_page_filters_and_is_scoped_to_the_secretarys_subtree(client, logi
     by_object = client.get(f"/admin/audit?object_type=user&object_id={org['member'].id}").get_data(as_text=True)
     assert "张三" in by_object and "李四" not in by_object
     assert client.get("/admin/audit?start=nonsense&actor=abc").status_code == 200
+
+
+def test_the_migration_makes_the_log_append_only(tmp_path):
+    from flask_migrate import upgrade
+
+    from lms import create_app
+
+    migrated = create_app({"SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path / 'migrated.sqlite3'}"})
+    with migrated.app_context():
+        upgrade()
+        with db.engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO audit_log (at, actor_name, action, object_type, object_label) "
+                "VALUES ('2026-03-01 00:00:00', '', 'branch.create', 'branch', '')"
+            ))  # fmt: skip
+        for statement in ("UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"):
+            with pytest.raises(sa.exc.DatabaseError, match="append-only"), db.engine.begin() as connection:
+                connection.execute(sa.text(statement))
+        db.engine.dispose()
