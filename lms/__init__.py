@@ -17,6 +17,7 @@ BLUEPRINT_MODULES = (
     "lms.home",
     "lms.auth.views",
     "lms.auth.admin",
+    "lms.auth.org_admin",
     "lms.notices.views",
     "lms.media.views",
     "lms.media.admin",

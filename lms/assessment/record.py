@@ -61,7 +61,7 @@ def year_record(member: User, year: int, *, now: datetime) -> YearRecord:
     from lms import clock
 
     start, end = date(year, 1, 1), date(year, 12, 31)
-    per_hour = sources.seconds_per_study_hour()
+    per_hour = sources.seconds_per_study_hour(end)  # the year's conversion, kept when it changes later
     archive = learning_archive(member, year, now=now)
     by_source = {
         source: seconds / per_hour for source, seconds in sources.seconds_by_source(member.id, start, end).items()

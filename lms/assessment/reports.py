@@ -44,7 +44,7 @@ def results_scope_clause(viewer: User):
     """A WHERE clause on ``AssessmentResult``: rows recorded for branches in the viewer's scope."""
     if viewer.role == Role.ADMIN:
         return sa.true()
-    if viewer.role == Role.SECRETARY and viewer.branch is not None:
+    if viewer.role in (Role.SECRETARY, Role.SUBTREE_ADMIN) and viewer.branch is not None:
         subtree = sa.select(Branch.id).where(Branch.path.startswith(viewer.branch.path))
         return AssessmentResult.branch_id.in_(subtree)
     return sa.false()

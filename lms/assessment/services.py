@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from lms import clock
+from lms import clock, org_settings
 from lms.assessment import sources
 from lms.assessment.models import AssessmentResult, AssessmentRun, LearningTarget, RunTrigger
 from lms.assessment.periods import (
@@ -63,7 +63,7 @@ def rules_of(target: LearningTarget) -> TargetRules:
 
 def finalize_after_days() -> int:
     """Days after a period's end during which it is still recomputed (late offline entries)."""
-    return int(current_app.config.get("OFFLINE_EDIT_WINDOW_DAYS", 30))
+    return int(org_settings.value("OFFLINE_EDIT_WINDOW_DAYS") or 30)
 
 
 def period_is_closed(period: Period, today: date) -> bool:
@@ -97,16 +97,15 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
     if target.is_probation:
         for member in members:
             bounds[member.id] = probation_bounds(member.admitted_on, member.probation_end)
-        seconds: dict[int, tuple[float, float]] = {}
+        hours: dict[int, tuple[float, float]] = {}
         items = list(bounds.items())
         for offset in range(0, len(items), PERIOD_BATCH):
-            seconds.update(sources.study_seconds_split_each(dict(items[offset : offset + PERIOD_BATCH])))
+            hours.update(sources.study_hours_split_each(dict(items[offset : offset + PERIOD_BATCH])))
     else:
-        seconds = sources.study_seconds_split(ids, period.start, period.end)
+        hours = sources.study_hours_split(ids, period.start, period.end)
     done_courses = sources.completed_courses(ids, [c.course_id for c in required_courses])
     quiz_percent = sources.quiz_scores(ids, [q.quiz_id for q in required_quizzes])
 
-    per_hour = sources.seconds_per_study_hour()
     rules = rules_of(target)
     quiz_pass = {
         q.quiz_id: q.pass_percent if q.pass_percent is not None else quiz_info[q.quiz_id][1] for q in required_quizzes
@@ -129,14 +128,14 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
             pass_percent = quiz_pass[q.quiz_id]
             done = percent is not None and percent + 1e-9 >= pass_percent
             items.append(ItemStatus("quiz", q.quiz_id, quiz_info[q.quiz_id][0], due, done, percent, pass_percent))
-        online, offline = seconds.get(member.id, (0.0, 0.0))
+        online, offline = hours.get(member.id, (0.0, 0.0))
         score = score_member(
             rules,
             period_start=start,
             period_end=end,
             today=today,
-            online_hours=online / per_hour,
-            offline_hours=offline / per_hour,
+            online_hours=online,
+            offline_hours=offline,
             items=items,
         )
         rows.append(

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from flask import current_app
 
 from lms.auth.models import User
+from lms.courses import ledger
 from lms.courses.completion import completed_courses_by_user
 from lms.courses.models import Course, CourseStatus, Lesson, StudyLedgerEntry, StudySource
 from lms.exams.models import Quiz, QuizAttempt, QuizKind
@@ -23,9 +23,9 @@ from lms.exams.quizzes import quiz_results
 from lms.extensions import db
 
 
-def seconds_per_study_hour() -> float:
-    """Seconds in one 学时 (``LMS_MINUTES_PER_STUDY_HOUR`` minutes)."""
-    return float(current_app.config["MINUTES_PER_STUDY_HOUR"]) * 60.0
+def seconds_per_study_hour(on: date | None = None) -> float:
+    """Seconds in one 学时 on ``on`` (default today): the organisation's conversion then."""
+    return ledger.seconds_per_study_hour(on)
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def existing_quizzes(quiz_ids: Iterable[int]) -> dict[int, tuple[str, float]]:
 
 
 def _split(rows) -> dict[int, tuple[float, float]]:
-    """(online, offline) per member from rows of (user_id, source, seconds)."""
+    """(online, offline) per member from rows of (user_id, source, amount)."""
     split: dict[int, tuple[float, float]] = {}
     offline_source = str(StudySource.OFFLINE)
     for user_id, source, seconds in rows:
@@ -85,22 +85,25 @@ def _split(rows) -> dict[int, tuple[float, float]]:
     return split
 
 
-def study_seconds_split(users: sa.Select, start: date, end: date) -> dict[int, tuple[float, float]]:
-    """(online, offline) seconds per member of ``users`` in ``start..end`` (local days). One query.
+def study_hours_split(users: sa.Select, start: date, end: date) -> dict[int, tuple[float, float]]:
+    """(online, offline) 学时 per member of ``users`` in ``start..end`` (local days). One query.
+
+    Each ledger day is converted at the conversion in force that day
+    (``ledger.study_hours_clause``), so a new conversion never re-rates past days.
 
     Grouped by member and source (at most three rows a member), which SQLite
     and PostgreSQL answer from the (user_id, day) index as fast as a plain sum.
     """
     rows = db.session.execute(
-        sa.select(StudyLedgerEntry.user_id, StudyLedgerEntry.source, sa.func.sum(StudyLedgerEntry.seconds))
+        sa.select(StudyLedgerEntry.user_id, StudyLedgerEntry.source, sa.func.sum(ledger.study_hours_clause()))
         .where(StudyLedgerEntry.user_id.in_(users), StudyLedgerEntry.day.between(start, end))
         .group_by(StudyLedgerEntry.user_id, StudyLedgerEntry.source)
     )
     return _split(rows)
 
 
-def study_seconds_split_each(bounds: dict[int, tuple[date, date]]) -> dict[int, tuple[float, float]]:
-    """(online, offline) seconds per member, each within their own days (probation periods). One query.
+def study_hours_split_each(bounds: dict[int, tuple[date, date]]) -> dict[int, tuple[float, float]]:
+    """(online, offline) 学时 per member, each within their own days (probation periods). One query.
 
     The bounds travel as a VALUES table joined to the ledger, so members with
     different periods are still summed by one statement.
@@ -118,7 +121,7 @@ def study_seconds_split_each(bounds: dict[int, tuple[date, date]]) -> dict[int, 
         .cte("member_periods")
     )
     rows = db.session.execute(
-        sa.select(StudyLedgerEntry.user_id, StudyLedgerEntry.source, sa.func.sum(StudyLedgerEntry.seconds))
+        sa.select(StudyLedgerEntry.user_id, StudyLedgerEntry.source, sa.func.sum(ledger.study_hours_clause()))
         .join(periods, periods.c.user_id == StudyLedgerEntry.user_id)
         .where(StudyLedgerEntry.day >= periods.c.start_day, StudyLedgerEntry.day <= periods.c.end_day)
         .group_by(StudyLedgerEntry.user_id, StudyLedgerEntry.source)

@@ -81,6 +81,8 @@ ROLE_WORDS = {
     "secretary": Role.SECRETARY,
     "管理员": Role.ADMIN,
     "admin": Role.ADMIN,
+    "分级管理员": Role.SUBTREE_ADMIN,
+    "subtree_admin": Role.SUBTREE_ADMIN,
 }
 YES_WORDS = {"是", "yes", "y", "true", "1", "√"}
 

@@ -15,10 +15,12 @@ and periods include both ends.
   ``sources`` is an iterable of ``StudySource`` (video, reading, offline).
 - ``lms.courses.ledger.study_seconds(user_id, start_day, end_day, sources=None) -> float``
   and ``study_seconds_by_source(user_id, start_day, end_day) -> {StudySource: seconds}``.
-- ``lms.courses.ledger.seconds_to_study_hours(seconds) -> float`` (unrounded, for
+- ``lms.courses.ledger.seconds_to_study_hours(seconds, on=None) -> float`` (unrounded, for
   scoring), ``format_study_hours(seconds) -> "12.3"`` (shown to 0.1),
   ``study_hours_to_seconds(hours)``, ``year_bounds(year) -> (first_day, last_day)``.
-  1 学时 = ``LMS_MINUTES_PER_STUDY_HOUR`` minutes (45 by default); the ledger keeps seconds.
+  1 学时 = the organisation's conversion in force on day ``on`` (``lms.org_settings``; default
+  ``LMS_MINUTES_PER_STUDY_HOUR`` = 45 minutes); the ledger keeps seconds. For a period, use
+  ``study_hours_by_user`` / ``study_hours_clause()``, which convert each ledger day at its own rate.
 - ``lms.courses.completion.completed_courses_by_user(users, course_ids=None)
   -> {user_id: {course_id, ...}}``: a course is complete when every published
   lesson of it is complete (coverage >= ``LMS_COMPLETION_RATIO``).

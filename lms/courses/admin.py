@@ -18,6 +18,7 @@ from flask_login import current_user
 from lms import clock
 from lms.auth import services as auth_services
 from lms.auth.audience import audience_clause
+from lms.auth.auditing import record_export
 from lms.auth.forms import fill_audience_choices
 from lms.auth.models import Branch, MemberStatus, Role, User
 from lms.auth.permissions import admin_required, branch_scope_clause, member_scope_clause, secretary_required
@@ -604,5 +605,6 @@ def archives_export():
     header = [str(_l("Full name")), str(_l("Username")), str(_l("Branch")), str(_l("Member status")),
               str(_l("Online study hours")), str(_l("Offline study hours")), str(_l("Total study hours"))]  # fmt: skip
     payload = xlsx_bytes([(str(_l("Learning archives")) + f" {year}", header, rows)])
+    record_export("archives", year)
     return send_file(io.BytesIO(payload), mimetype=XLSX_MIMETYPE, as_attachment=True,
                      download_name=f"learning-archives-{year}.xlsx")  # fmt: skip

@@ -11,9 +11,8 @@ from collections.abc import Iterable
 from datetime import date
 
 import sqlalchemy as sa
-from flask import current_app
 
-from lms import clock
+from lms import clock, org_settings
 from lms.auth.models import User
 from lms.courses.models import StudyLedgerEntry, StudySource
 from lms.extensions import db
@@ -156,24 +155,63 @@ def year_bounds(year: int) -> tuple[date, date]:
     return date(year, 1, 1), date(year, 12, 31)
 
 
-def seconds_per_study_hour() -> float:
-    """Seconds in one 学时 (``LMS_MINUTES_PER_STUDY_HOUR`` minutes, 45 by default)."""
-    return float(current_app.config["MINUTES_PER_STUDY_HOUR"]) * 60.0
+def seconds_per_study_hour(on: date | None = None) -> float:
+    """Seconds in one 学时 on day ``on`` (default today): the organisation setting in force
+    then (``lms.org_settings``), else ``LMS_MINUTES_PER_STUDY_HOUR`` minutes (45 by default)."""
+    return org_settings.minutes_per_study_hour(on) * 60.0
 
 
-def seconds_to_study_hours(seconds: float) -> float:
-    """Seconds as 学时, unrounded (for scoring)."""
-    return float(seconds or 0) / seconds_per_study_hour()
+def seconds_per_hour_clause(day_column=StudyLedgerEntry.day):
+    """SQL: the seconds per 学时 in force on each row's ``day_column``.
+
+    The few dated conversions become one CASE over the day, so summing
+    ``seconds / seconds_per_hour_clause()`` converts every ledger day at its own
+    rate in the same single aggregate query.
+    """
+    periods = org_settings.conversion_periods()
+    if len(periods) == 1:
+        return sa.literal(periods[0][1] * 60.0, sa.Float)
+    whens = [(day_column < start, minutes_before * 60.0) for (_, minutes_before), (start, _) in
+             zip(periods, periods[1:], strict=False)]
+    return sa.case(*whens, else_=sa.literal(periods[-1][1] * 60.0, sa.Float))
 
 
-def study_hours_to_seconds(hours: float) -> float:
-    """学时 as seconds (offline records are entered in 学时)."""
-    return float(hours) * seconds_per_study_hour()
+def study_hours_clause(seconds_column=StudyLedgerEntry.seconds, day_column=StudyLedgerEntry.day):
+    """SQL: a ledger row's seconds as 学时 at the conversion of its day (wrap in ``sum``)."""
+    return seconds_column / seconds_per_hour_clause(day_column)
 
 
-def format_study_hours(seconds: float) -> str:
-    """Seconds shown as 学时 to one decimal ("12.3")."""
-    return f"{seconds_to_study_hours(seconds):.1f}"
+def study_hours_by_user(
+    users: UserFilter, start_day: date, end_day: date, sources: Iterable[StudySource] | None = None
+) -> dict[int, float]:
+    """学时 credited to each user in ``start_day..end_day``, each day at its own conversion. One query."""
+    query = (
+        sa.select(StudyLedgerEntry.user_id, sa.func.sum(study_hours_clause()))
+        .where(user_filter_clause(users), StudyLedgerEntry.day >= start_day, StudyLedgerEntry.day <= end_day)
+        .group_by(StudyLedgerEntry.user_id)
+    )
+    if sources is not None:
+        query = query.where(StudyLedgerEntry.source.in_([StudySource(s) for s in sources]))
+    return {user_id: float(total or 0) for user_id, total in db.session.execute(query)}
+
+
+def seconds_to_study_hours(seconds: float, on: date | None = None) -> float:
+    """Seconds as 学时 at the conversion in force on ``on`` (default today), unrounded (for scoring).
+
+    For a period whose conversion changed, sum ``study_hours_clause()`` instead
+    (``study_hours_by_user``), which converts each ledger day at its own rate.
+    """
+    return float(seconds or 0) / seconds_per_study_hour(on)
+
+
+def study_hours_to_seconds(hours: float, on: date | None = None) -> float:
+    """学时 as seconds at the conversion in force on ``on`` (offline records: the day they were held)."""
+    return float(hours) * seconds_per_study_hour(on)
+
+
+def format_study_hours(seconds: float, on: date | None = None) -> str:
+    """Seconds shown as 学时 to one decimal ("12.3"), at the conversion in force on ``on``."""
+    return f"{seconds_to_study_hours(seconds, on):.1f}"
 
 
 def format_duration(seconds: float) -> str:

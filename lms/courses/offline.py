@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import abort, current_app
+from flask import abort
 from flask_babel import lazy_gettext as _l
 
-from lms import clock
+from lms import audit, clock, org_settings
 from lms.auth.models import Branch, User
 from lms.auth.permissions import branch_scope_clause
 from lms.courses.ledger import study_hours_to_seconds
@@ -47,7 +47,7 @@ class OfflineRecordFields:
 
 def edit_window_start(now: datetime) -> date:
     """The earliest date a secretary may still enter or change (today minus the window)."""
-    return clock.local_day(now) - timedelta(days=int(current_app.config["OFFLINE_EDIT_WINDOW_DAYS"]))
+    return clock.local_day(now) - timedelta(days=int(org_settings.value("OFFLINE_EDIT_WINDOW_DAYS")))
 
 
 def may_change_date(viewer: User, held_on: date, now: datetime) -> bool:
@@ -124,7 +124,7 @@ def _validated(viewer: User, fields: OfflineRecordFields, now: datetime) -> tupl
         raise ValidationFailed(
             _l(
                 "Records older than %(days)d days can only be entered or changed by an administrator.",
-                days=int(current_app.config["OFFLINE_EDIT_WINDOW_DAYS"]),
+                days=int(org_settings.value("OFFLINE_EDIT_WINDOW_DAYS")),
             ),
             "held_on",
         )
@@ -171,12 +171,15 @@ def _audit(record: OfflineStudyRecord, action: str, actor: User, now: datetime, 
             after=after,
         )
     )
+    path = record.branch.path if record.branch else None
+    audit.record(f"offline_record.{action}", "offline_record", record.id, before, after, actor=actor, now=now,
+                 label=record.topic, branch_path=path)
 
 
 def _write_attendance(record: OfflineStudyRecord, attendees: list[int]) -> None:
     # Replace the rows in statements of their own: the ORM would insert before deleting.
     db.session.execute(sa.delete(StudyLedgerEntry).where(StudyLedgerEntry.offline_record_id == record.id))
-    seconds = study_hours_to_seconds(record.study_hours)
+    seconds = study_hours_to_seconds(record.study_hours, record.held_on)
     db.session.execute(
         sa.insert(StudyLedgerEntry),
         [

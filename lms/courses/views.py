@@ -28,6 +28,7 @@ from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
 from lms import clock
+from lms.auth.auditing import record_export
 from lms.auth.models import MEMBER_STATUS_LABELS, ROLE_LABELS, Branch
 from lms.auth.permissions import get_member_or_404
 from lms.courses import archive as archives
@@ -310,6 +311,8 @@ def archive_print(user_id: int):
     member = get_member_or_404(current_user, user_id)
     now = clock.utcnow()
     record = archives.learning_archive(member, _archive_year(now), now=now)
+    if member.id != current_user.id:
+        record_export("archive_print", member.id, member=member)
     return render_template("courses/archive_print.html", archive=record, printed_on=clock.local_day(now))
 
 
@@ -320,5 +323,7 @@ def archive_export(user_id: int):
     now = clock.utcnow()
     record = archives.learning_archive(member, _archive_year(now), now=now)
     payload = xlsx_bytes(archives.archive_sheets(record))
+    if member.id != current_user.id:
+        record_export("archive", member.id, member=member)
     filename = f"learning-archive-{member.username}-{record.year}.xlsx"
     return send_file(io.BytesIO(payload), mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=filename)

@@ -416,7 +416,7 @@ def challenge_board(challenge_id: int):
     branch_id = current_user.branch_id
     asked = request.args.get("branch", type=int)
     if asked and asked != branch_id:
-        if current_user.role not in (Role.ADMIN, Role.SECRETARY):
+        if current_user.role not in (Role.ADMIN, Role.SUBTREE_ADMIN, Role.SECRETARY):
             abort(404)
         branch_id = get_branch_or_404(current_user, asked).id
     week = challenges.week_start(clock.utcnow())

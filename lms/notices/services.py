@@ -117,7 +117,7 @@ def _allowed_branch_ids(author: User, branch_ids: list[int]) -> list[int]:
     """Admins may address anyone; a secretary only branches inside their own subtree."""
     if author.role == Role.ADMIN:
         return branch_ids
-    if author.role != Role.SECRETARY or author.branch is None:
+    if author.role not in (Role.SECRETARY, Role.SUBTREE_ADMIN) or author.branch is None:
         raise Forbidden(_l("Only admins and secretaries publish announcements."))
     if not branch_ids:
         return [author.branch_id]
@@ -179,7 +179,9 @@ def _paragraphs(text: str | None) -> str:
 
 def can_edit_announcement(user: User, announcement: Announcement) -> bool:
     """Admins edit all; a secretary edits those they wrote."""
-    return user.role == Role.ADMIN or (user.role == Role.SECRETARY and announcement.author_id == user.id)
+    return user.role == Role.ADMIN or (
+        user.role in (Role.SECRETARY, Role.SUBTREE_ADMIN) and announcement.author_id == user.id
+    )
 
 
 def delete_announcement(user: User, announcement: Announcement) -> None:
