@@ -96,7 +96,6 @@ def bank(bank_id: int):
         type_labels=banks.TYPE_LABELS,
         difficulty_labels=banks.DIFFICULTY_LABELS,
         state_form=QuestionStateForm(),
-        stem_preview=banks.stem_preview,
         answer_text=answer_text,
         to_parsed=banks.to_parsed,
     )

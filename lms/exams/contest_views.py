@@ -201,6 +201,10 @@ def result(contest_id: int):
     if status.open_attempt is not None and status.phase == contests.Phase.OPEN:
         return redirect(url_for(".take", contest_id=contest.id))
     attempt = status.best or (status.finished[-1] if status.finished else None)
+    chosen = request.args.get("attempt", type=int)
+    if chosen is not None:
+        # One of the member's own finished attempts (from "My attempts"); anything else shows the best.
+        attempt = next((a for a in status.finished if a.id == chosen), attempt)
     if attempt is None:
         return redirect(url_for(".lobby", contest_id=contest.id))
     standing = contests.own_standing(contest, current_user) if status.phase == contests.Phase.FINAL else None
