@@ -15,7 +15,6 @@ from flask import (
     current_app,
     flash,
     jsonify,
-    make_response,
     redirect,
     render_template,
     request,
@@ -28,6 +27,7 @@ from flask_login import current_user, login_required
 from lms import clock
 from lms.auth.models import Role
 from lms.auth.permissions import get_branch_or_404
+from lms.downloads import download
 from lms.errors import DomainError, InvalidState, NotFound, wants_json
 from lms.exams import challenge as challenges
 from lms.exams import contest_banner, contests, quizzes
@@ -315,10 +315,7 @@ def render_certificates_pdf(certificates: list) -> bytes:
 
 
 def pdf_response(payload: bytes, filename: str):
-    response = make_response(payload)
-    response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    return response
+    return download(payload, mimetype="application/pdf", filename=filename, fallback=filename, inline=True)
 
 
 # --- Challenge mode (挑战答题) ---------------------------------------------------------------------

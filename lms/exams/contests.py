@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import format_datetime
+from flask_babel import format_datetime, lazy_pgettext
 from flask_babel import lazy_gettext as _l
 
 from lms import cache
@@ -1113,7 +1113,7 @@ def export_standings(contest: Contest, viewer: User) -> bytes:
                 people,
             ),
             (
-                str(_l("Branches")),
+                str(lazy_pgettext("contest board", "Branches")),
                 [
                     _l("Rank"),
                     _l("Branch"),

@@ -5,6 +5,8 @@ The upload protocol (JSON + raw chunks) is described in ``lms/media/__init__.py`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -12,6 +14,7 @@ from flask_login import current_user
 from lms import clock
 from lms.auth.models import Role
 from lms.auth.permissions import admin_required
+from lms.downloads import name_download
 from lms.errors import DomainError
 from lms.extensions import db
 from lms.media import services
@@ -281,6 +284,6 @@ def asset_original(asset_id: int):
     path = get_storage().original(asset.id)
     if not path.is_file():
         return redirect(url_for("media_admin.asset_detail", asset_id=asset.id))
-    return send_file(
-        path, mimetype="application/octet-stream", as_attachment=True, download_name=asset.original_filename
-    )
+    response = send_file(path, mimetype="application/octet-stream", conditional=True)
+    suffix = "".join(Path(asset.original_filename or "").suffixes[-1:])
+    return name_download(response, asset.original_filename or f"media-{asset.id}", f"media-{asset.id}{suffix}")
