@@ -14,6 +14,4 @@ def test_one_message_id_has_one_translation_across_catalogues():
     from lms.i18n_tools import conflicting_translations
 
     conflicts = conflicting_translations()
-    assert not conflicts, "one msgid, several translations (use pgettext or a distinct msgid):\n" + "\n".join(
-        conflicts
-    )
+    assert not conflicts, "one msgid, several translations (use pgettext or a distinct msgid):\n" + "\n".join(conflicts)

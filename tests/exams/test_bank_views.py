@@ -368,4 +368,4 @@ def test_content_disposition_names_files_safely():
 
     assert content_disposition("bank-1.json", "bank-1.json") == 'attachment; filename="bank-1.json"'
     header = content_disposition('a/b"c.txt', "fallback name.txt", inline=True)
-    assert header.startswith('inline; filename="fallback-name.txt"; filename*=UTF-8\'\'a_b_c.txt')
+    assert header.startswith("inline; filename=\"fallback-name.txt\"; filename*=UTF-8''a_b_c.txt")
