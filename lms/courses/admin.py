@@ -102,6 +102,7 @@ def _course_fields(form: CourseForm) -> services.CourseFields:
         category=form.category.data,
         tags=services.parse_tags(form.tags.data),
         credit_note=form.credit_note.data,
+        presence_checks=bool(form.presence_checks.data),
         **_audience(form),
     )
 

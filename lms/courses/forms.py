@@ -39,6 +39,13 @@ class CourseForm(AudienceFieldsMixin, FlaskForm):
         validators=[Optional(), Length(max=200)],
         description=_l('Shown to learners, e.g. "Counts towards the annual study hours".'),
     )
+    presence_checks = BooleanField(
+        _l("Presence checks"),
+        description=_l(
+            "Once in each lesson, at a random moment, learners are asked to confirm they are there; "
+            "unanswered within a minute, study time stops counting until they answer."
+        ),
+    )
     cover = FileField(_l("Cover image"), description=_l("PNG, JPEG, WebP or GIF, at most 8 MB; shown at 16:9."))
     remove_cover = BooleanField(_l("Remove the current cover"))
 
