@@ -127,8 +127,15 @@ def main() -> None:
                 if pattern.restart_each_round:
                     session_id = start()
                 for _ in range(pattern.parallel):
-                    body = {"session_id": session_id, "lesson_id": lesson_id, "from": position,
-                            "to": position + pattern.claim, "rate": pattern.rate, "visible": True, "idle_seconds": 0}
+                    body = {
+                        "session_id": session_id,
+                        "lesson_id": lesson_id,
+                        "from": position,
+                        "to": position + pattern.claim,
+                        "rate": pattern.rate,
+                        "visible": True,
+                        "idle_seconds": 0,
+                    }
                     response = client.post("/courses/heartbeat", data=json.dumps(body),
                                            headers={"Content-Type": "text/plain"})  # fmt: skip
                     assert response.status_code == 200, response.get_data(as_text=True)
@@ -168,8 +175,10 @@ def main() -> None:
                       f"= {credited / wall:5.3f}/s  {ratio:5.3f}x of allowed rate {allowed:.1f}")  # fmt: skip
         n += 1
         credited, wall = run_banked(n)
-        print(f"{'session left open 1 h, then 1 beat':34s} credited {credited:8.2f} s in {wall:6.0f} s  "
-              f"= {credited / wall:5.3f}/s  {credited / (wall * max_rate):5.3f}x of allowed rate {max_rate}")
+        print(
+            f"{'session left open 1 h, then 1 beat':34s} credited {credited:8.2f} s in {wall:6.0f} s  "
+            f"= {credited / wall:5.3f}/s  {credited / (wall * max_rate):5.3f}x of allowed rate {max_rate}"
+        )
         db.session.remove()
         db.engine.dispose()
     clock.freeze(None)

@@ -90,7 +90,7 @@ class OfflineRecordForm(FlaskForm):
     study_hours = DecimalField(
         _l("Study hours"),
         places=1,
-        validators=[DataRequired(message=_l("Give the study hours.")), NumberRange(min=0.1, max=100)],
+        validators=[DataRequired(message=_l("Give the study hours.")), NumberRange(min=0.1)],
         description=_l("For example 1 for an hour of branch study, 8 for a training day."),
     )
     topic = StringField(_l("Topic"), validators=[DataRequired(), Length(max=200)])

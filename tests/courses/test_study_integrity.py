@@ -328,4 +328,3 @@ def test_daytime_credit_writes_no_signal_row(member, video, start, beat):
     session = start(member, video)
     beat(member, session, 0, 15)
     assert signals_of(member) == []
-
