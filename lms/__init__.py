@@ -29,6 +29,7 @@ BLUEPRINT_MODULES = (
     "lms.courses.admin",
     "lms.assessment.views",
     "lms.assessment.admin",
+    "lms.integrity.views",
 )
 
 
