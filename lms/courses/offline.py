@@ -155,7 +155,7 @@ def _validated(viewer: User, fields: OfflineRecordFields, now: datetime) -> tupl
     hours = fields.study_hours
     if hours is None or not 0 < hours <= max_study_hours():
         raise ValidationFailed(
-            _l("Study hours must be more than 0 and at most %(n)s.", n=f"{max_study_hours():g}"), "study_hours"
+            _l("Study hours must be more than 0 and at most %(n)s.", n=format(max_study_hours(), "g")), "study_hours"
         )
     if not (fields.topic or "").strip():
         raise ValidationFailed(_l("Give the topic."), "topic")

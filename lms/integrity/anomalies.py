@@ -123,7 +123,7 @@ def daily_hours_findings(viewer, start_day, end_day, limits: Thresholds) -> list
     return [
         (user_id, day, AnomalyKind.DAILY_HOURS,
          str(_l("%(hours)s hours of online study in one day (more than %(limit)s is implausible).",
-                hours=_hours(seconds), limit=f"{limits.max_daily_hours:g}")))
+                hours=_hours(seconds), limit=format(limits.max_daily_hours, "g"))))
         for user_id, day, seconds in rows
     ]  # fmt: skip
 
