@@ -30,9 +30,11 @@ def _day(name: str) -> tuple[date | None, bool]:
     if not text:
         return None, True
     try:
-        return date.fromisoformat(text), True
+        day = date.fromisoformat(text)
     except ValueError:
         return None, False
+    # Far-off years are typing mistakes (and overflow time-zone arithmetic).
+    return (day, True) if 2000 <= day.year <= 2100 else (None, False)
 
 
 @bp.route("/anomalies")

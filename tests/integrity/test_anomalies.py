@@ -151,6 +151,9 @@ def test_bad_dates_get_a_clear_message_not_an_error(client, login, org):
     response = client.get("/admin/integrity/anomalies?start=2026-13-45&end=yesterday")
     assert response.status_code == 200
     assert "YYYY-MM-DD" in response.get_data(as_text=True)
+    for far in ("0001-01-01", "9999-12-31"):
+        response = client.get(f"/admin/integrity/anomalies?start={far}&end={far}")
+        assert response.status_code == 200 and "YYYY-MM-DD" in response.get_data(as_text=True)
     swapped = client.get("/admin/integrity/anomalies?start=2026-03-02&end=2026-02-01")
     assert swapped.status_code == 200 and 'value="2026-02-01"' in swapped.get_data(as_text=True)
 
