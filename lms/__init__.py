@@ -27,6 +27,9 @@ BLUEPRINT_MODULES = (
     "lms.exams.contest_admin",
     "lms.courses.views",
     "lms.courses.admin",
+    "lms.meetings.views",
+    "lms.meetings.checkin_views",
+    "lms.meetings.admin",
     "lms.assessment.views",
     "lms.assessment.admin",
 )
