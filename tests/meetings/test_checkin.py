@@ -29,7 +29,7 @@ def test_a_token_two_windows_old_is_refused_as_expired(org, make_meeting):
     meeting = make_meeting()
     issued = START - timedelta(minutes=5)
     token = checkin.make_token(meeting, checkin.SIGN_IN, issued)
-    with pytest.raises(checkin.CheckinRefused, match="expired"):
+    with pytest.raises(checkin.CheckinRefused, match="已过期"):
         checkin.read_token(meeting, token, issued + timedelta(seconds=61))
 
 
@@ -39,7 +39,7 @@ def test_a_forged_or_mangled_token_is_refused(org, make_meeting):
     token = checkin.make_token(meeting, checkin.SIGN_IN, now)
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     for bad in (forged, "garbage", "", token.replace("-i", "-o", 1)):
-        with pytest.raises(checkin.CheckinRefused, match="not valid"):
+        with pytest.raises(checkin.CheckinRefused, match="签到码无效"):
             checkin.read_token(meeting, bad, now)
 
 
@@ -47,7 +47,7 @@ def test_a_token_of_another_meeting_is_refused(org, make_meeting):
     first = make_meeting()
     second = make_meeting(topic="另一个会")
     now = START - timedelta(minutes=5)
-    with pytest.raises(checkin.CheckinRefused, match="another meeting"):
+    with pytest.raises(checkin.CheckinRefused, match="其他会议"):
         checkin.read_token(second, checkin.make_token(first, checkin.SIGN_IN, now), now)
 
 
@@ -56,7 +56,7 @@ def test_a_new_checkin_key_voids_the_codes_already_shown(org, make_meeting):
     now = START - timedelta(minutes=5)
     token = checkin.make_token(meeting, checkin.SIGN_IN, now)
     meeting.checkin_key = "rotated"
-    with pytest.raises(checkin.CheckinRefused, match="not valid"):
+    with pytest.raises(checkin.CheckinRefused, match="签到码无效"):
         checkin.read_token(meeting, token, now)
 
 
@@ -65,7 +65,7 @@ def test_a_member_not_on_the_list_cannot_sign_in(org, make_meeting):
     now = START - timedelta(minutes=5)
     token = checkin.make_token(meeting, checkin.SIGN_IN, now)
     for stranger in (org.outsider, org.carol):
-        with pytest.raises(checkin.CheckinRefused, match="not on the attendee list"):
+        with pytest.raises(checkin.CheckinRefused, match="参会名单中"):
             checkin.check_scan(meeting, stranger, token, now)
     assert db.session.query(MeetingAttendance).filter_by(user_id=org.outsider.id).count() == 0
 
@@ -90,9 +90,9 @@ def test_signing_in_after_the_grace_is_late(org, make_meeting):
 
 def test_sign_in_outside_the_window_is_refused(org, make_meeting):
     meeting = make_meeting()
-    with pytest.raises(checkin.CheckinRefused, match="not opened yet"):
+    with pytest.raises(checkin.CheckinRefused, match="签到尚未开始"):
         checkin.sign_in(meeting, org.alice, now=START - timedelta(minutes=31))
-    with pytest.raises(checkin.CheckinRefused, match="closed"):
+    with pytest.raises(checkin.CheckinRefused, match="签到已结束"):
         checkin.sign_in(meeting, org.alice, now=meeting.ends_at + timedelta(seconds=1))
     checkin.sign_in(meeting, org.alice, now=START - timedelta(minutes=30))
     assert _row(meeting, org.alice).signed_in_at == START - timedelta(minutes=30)
@@ -119,14 +119,14 @@ def test_a_stale_pass_is_refused(org, make_meeting, frozen_clock):
     frozen_clock.set(START - timedelta(minutes=20))
     value = checkin.make_pass(meeting, org.alice, checkin.SIGN_IN, frozen_clock.now)
     frozen_clock.advance(checkin.PASS_SECONDS + 5)
-    with pytest.raises(checkin.CheckinRefused, match="Scan it again"):
+    with pytest.raises(checkin.CheckinRefused, match="重新扫码"):
         checkin.confirm_scan(meeting, org.alice, value, now=frozen_clock.now)
 
 
 def test_signing_out_early_marks_left_early_and_needs_a_sign_in(org, make_meeting):
     meeting = make_meeting(code="party_lecture")
     assert meeting.needs_sign_out
-    with pytest.raises(checkin.CheckinRefused, match="not signed in"):
+    with pytest.raises(checkin.CheckinRefused, match="尚未签到"):
         checkin.sign_out(meeting, org.alice, now=START + timedelta(minutes=10))
     checkin.sign_in(meeting, org.alice, now=START)
     checkin.sign_in(meeting, org.bob, now=START)
@@ -139,14 +139,14 @@ def test_signing_out_early_marks_left_early_and_needs_a_sign_in(org, make_meetin
 def test_a_kind_without_sign_out_refuses_it(org, make_meeting):
     meeting = make_meeting()
     checkin.sign_in(meeting, org.alice, now=START)
-    with pytest.raises(checkin.CheckinRefused, match="no sign-out"):
+    with pytest.raises(checkin.CheckinRefused, match="无需签退"):
         checkin.sign_out(meeting, org.alice, now=START + timedelta(minutes=10))
 
 
 def test_sign_in_by_hand_keeps_who_when_and_why(org, make_meeting):
     meeting = make_meeting()
     now = START + timedelta(minutes=20)
-    with pytest.raises(ValidationFailed, match="reason"):
+    with pytest.raises(ValidationFailed, match="原因"):
         checkin.set_attendance(org.secretary, meeting, org.bob.id, AttendanceStatus.PRESENT, "  ", now=now)
     with pytest.raises(Forbidden):
         checkin.set_attendance(org.alice, meeting, org.bob.id, AttendanceStatus.PRESENT, "没带手机", now=now)
@@ -160,7 +160,7 @@ def test_sign_in_by_hand_keeps_who_when_and_why(org, make_meeting):
 
 def test_by_hand_a_member_off_the_list_is_refused(org, make_meeting):
     meeting = make_meeting()
-    with pytest.raises(ValidationFailed, match="not on the attendee list"):
+    with pytest.raises(ValidationFailed, match="参会名单中"):
         checkin.set_attendance(org.secretary, meeting, org.outsider.id, AttendanceStatus.PRESENT, "x",
                                now=START)  # fmt: skip
 
@@ -182,13 +182,13 @@ def test_leave_is_asked_before_the_start_and_decided_by_the_secretary(org, make_
         AttendanceStatus.LEAVE, LeaveStatus.APPROVED, org.secretary.id, "同意")
     assert (bob.status, bob.leave_status, bob.leave_reason) == (
         AttendanceStatus.EXPECTED, LeaveStatus.REFUSED, "家中有事")  # fmt: skip
-    with pytest.raises(InvalidState, match="no leave request"):
+    with pytest.raises(InvalidState, match="没有待审批的请假"):
         checkin.decide_leave(org.secretary, meeting, org.alice.id, False, now=before)
 
 
 def test_leave_cannot_be_asked_once_the_meeting_started(org, make_meeting):
     meeting = make_meeting()
-    with pytest.raises(InvalidState, match="started"):
+    with pytest.raises(InvalidState, match="会议已开始"):
         checkin.request_leave(meeting, org.alice, "出差", now=START)
 
 
