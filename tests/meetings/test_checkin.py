@@ -179,7 +179,11 @@ def test_leave_is_asked_before_the_start_and_decided_by_the_secretary(org, make_
     db.session.commit()
     alice, bob = _row(meeting, org.alice), _row(meeting, org.bob)
     assert (alice.status, alice.leave_status, alice.leave_decided_by_id, alice.leave_note) == (
-        AttendanceStatus.LEAVE, LeaveStatus.APPROVED, org.secretary.id, "同意")
+        AttendanceStatus.LEAVE,
+        LeaveStatus.APPROVED,
+        org.secretary.id,
+        "同意",
+    )
     assert (bob.status, bob.leave_status, bob.leave_reason) == (
         AttendanceStatus.EXPECTED, LeaveStatus.REFUSED, "家中有事")  # fmt: skip
     with pytest.raises(InvalidState, match="没有待审批的请假"):

@@ -79,8 +79,8 @@ def test_members_of_another_branch_cannot_be_listed(org):
 
 
 def test_a_secretary_cannot_schedule_for_another_branch_or_a_leadership_kind(org):
-    base = dict(topic="学习", starts_at=START, ends_at=START + timedelta(hours=2), place="会议室",
-                attendee_ids=[org.outsider.id])  # fmt: skip
+    base = {"topic": "学习", "starts_at": START, "ends_at": START + timedelta(hours=2), "place": "会议室",
+                "attendee_ids": [org.outsider.id]}  # fmt: skip
     other = scheduling.MeetingFields(branch_id=org.other_branch.id, kind_id=kind("theme_party_day").id, **base)
     with pytest.raises(ValidationFailed, match="您管理的支部"):
         scheduling.schedule_meeting(org.secretary, other, now=START)
