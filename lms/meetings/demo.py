@@ -103,9 +103,6 @@ def _seed_branch(branch: Branch, kinds: dict[str, MeetingKind], now: datetime, r
     manager = _manager(branch)
     today = clock.local_day(now)
     made = 0
-    repeat_absent = db.session.scalar(
-        sa.select(User.id).where(User.branch_id == branch.id, User.role == Role.LEARNER).order_by(User.id.desc())
-    )
     for code, day, step in _plan(today):
         kind = kinds.get(code)
         if kind is None or (code == "committee_meeting" and step in skip_committee):
@@ -123,7 +120,9 @@ def _seed_branch(branch: Branch, kinds: dict[str, MeetingKind], now: datetime, r
             place="党员活动室", agenda="1. 学习\n2. 讨论\n3. 部署工作", attendee_ids=attendees,
         )  # fmt: skip
         meeting = scheduling.schedule_meeting(manager, fields, now=now)  # over already: nobody is notified
-        absentees = {repeat_absent} if repeat_absent and code == "theme_party_day" and step in (3, 8) else set()
+        others = [user_id for user_id in attendees if user_id != manager.id]
+        # The same member misses two theme days: the register lists them as absent repeatedly.
+        absentees = {max(others)} if others and code == "theme_party_day" and step in (3, 8) else set()
         _held(meeting, manager, rng, absentees)
         made += 1
     kind = kinds.get("theme_party_day")
