@@ -24,8 +24,8 @@ DEMO_MODULES = (
     "lms.exams.demo_quizzes",
     "lms.exams.demo_contests",
     "lms.courses.demo",
-    "lms.meetings.demo",
     "lms.assessment.demo",
+    "lms.meetings.demo",
 )
 # Each module has ``register(group)`` adding its commands to `flask lms`.
 COMMAND_MODULES: tuple[str, ...] = ("lms.exams.commands",)
