@@ -14,6 +14,7 @@ import io
 import os
 import re
 from datetime import UTC, timedelta
+from pathlib import Path
 
 from openpyxl import load_workbook
 from playwright.sync_api import expect
@@ -139,7 +140,7 @@ def test_a_meeting_from_scheduling_to_study_hours_and_the_register(
         expect(desk.get_by_test_id("register-meetings")).to_contain_text("重温入党誓词")
         with desk.expect_download() as download:
             desk.get_by_test_id("register-xlsx").click()
-        workbook = load_workbook(io.BytesIO(open(download.value.path(), "rb").read()))
+        workbook = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
         attendance = {row[3]: row for row in list(workbook.worksheets[2].iter_rows(values_only=True))[1:]}
         assert attendance["李明"][4] == "出席" and attendance["李明"][-1] == theme_day.study_hours
         assert attendance["赵婷"][4] == "请假" and attendance["赵婷"][-1] == 0
