@@ -11,6 +11,7 @@ pass bound to the member) signs them in or out.
 from __future__ import annotations
 
 import segno
+import sqlalchemy as sa
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -87,6 +88,14 @@ def _meeting_or_404(meeting_id: int) -> Meeting:
     return meeting
 
 
+def _refused(meeting: Meeting, message, status: int = 403):
+    """The refusal page; the meeting's details only for those who may see the meeting."""
+    visible = db.session.scalar(
+        sa.select(Meeting.id).where(Meeting.id == meeting.id, scheduling.visible_meetings_clause(current_user))
+    )
+    return render_template("meetings/scan.html", meeting=meeting if visible else None, error=message, form=None), status
+
+
 @bp.route("/<int:meeting_id>/scan/<token>")
 @login_required
 def scan(meeting_id: int, token: str):
@@ -95,7 +104,7 @@ def scan(meeting_id: int, token: str):
     try:
         action, row = checkin.check_scan(meeting, current_user, token, now)
     except DomainError as error:
-        return render_template("meetings/scan.html", meeting=meeting, error=error.message, form=None), 403
+        return _refused(meeting, error.message)
     form = ScanConfirmForm(scan_pass=checkin.make_pass(meeting, current_user, action, now))
     done = row.signed_out_at if action == checkin.SIGN_OUT else row.signed_in_at
     return render_template("meetings/scan.html", meeting=meeting, action=action, row=row, form=form, done=done,
@@ -118,7 +127,7 @@ def confirm(meeting_id: int):
         action, row = checkin.confirm_scan(meeting, current_user, form.scan_pass.data, now=clock.utcnow())
     except DomainError as error:
         db.session.rollback()
-        return render_template("meetings/scan.html", meeting=meeting, error=error.message, form=None), 403
+        return _refused(meeting, error.message)
     db.session.commit()
     return redirect(url_for("meetings_checkin.done", meeting_id=meeting.id, action=action))
 

@@ -100,6 +100,7 @@ def test_refused_scans_say_why(org, make_meeting, client, login, frozen_clock):
     login(org.outsider)
     response = client.get(path)
     assert response.status_code == 403 and "不在本次会议的参会名单中" in response.text
+    assert "重温入党誓词" not in response.text  # the topic stays hidden from members not listed
     login(org.alice)
     frozen_clock.advance(120)
     response = client.get(path)
