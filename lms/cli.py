@@ -60,7 +60,7 @@ def init_command(admin_username, admin_name, admin_password, no_admin):
 
 
 # Each module has ``seed_defaults() -> list[str]``, run by `flask lms init` (idempotent).
-INIT_MODULES: tuple[str, ...] = ("lms.assessment.defaults", "lms.meetings.kinds")
+INIT_MODULES: tuple[str, ...] = ("lms.assessment.defaults", "lms.meetings.kinds", "lms.meetings.offline_import")
 
 
 @lms_cli.command("demo")

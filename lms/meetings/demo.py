@@ -147,13 +147,17 @@ def _seed_branch(branch: Branch, kinds: dict[str, MeetingKind], now: datetime, r
 def seed_demo() -> list[str]:
     """A year of meetings for each demo 党支部 that has none yet; returns the lines to print."""
     now = clock.utcnow()
+    from lms.meetings.offline_import import import_offline_records
+
+    imported = import_offline_records(now=now)  # the courses demo's offline records
     kinds = {kind.code: kind for kind in db.session.scalars(sa.select(MeetingKind))}
     if not kinds:
         return []
     branches = db.session.scalars(sa.select(Branch).where(Branch.kind == BranchKind.BRANCH).order_by(Branch.id)).all()
     total = 0
     for index, branch in enumerate(branches):
-        if db.session.scalar(sa.select(Meeting.id).where(Meeting.branch_id == branch.id).limit(1)) is not None:
+        own = sa.select(Meeting.id).where(Meeting.branch_id == branch.id, Meeting.offline_record_id.is_(None))
+        if db.session.scalar(own.limit(1)) is not None:
             continue
         if not db.session.scalar(sa.select(sa.func.count()).where(User.branch_id == branch.id)):
             continue
@@ -161,4 +165,5 @@ def seed_demo() -> list[str]:
         skip = {2, 6} if index == 1 else set()  # the second branch skipped two committee meetings
         total += _seed_branch(branch, kinds, now, rng, skip)
     db.session.flush()
-    return [f"Meetings: {total} demo meetings added."] if total else []
+    lines = [f"Meetings: {total} demo meetings added."] if total else []
+    return lines + ([f"Meetings: {imported} offline records moved into meetings."] if imported else [])

@@ -37,6 +37,7 @@ from lms.meetings.models import (
     AttendanceStatus,
     FilePurpose,
     LeaveStatus,
+    Meeting,
     MeetingKind,
     MeetingStatus,
 )
@@ -224,6 +225,23 @@ def close(meeting_id: int):
 def lock(meeting_id: int):
     return _act(meeting_id, lambda m: closing.lock_meeting(current_user, m, now=clock.utcnow()),
                 _l("Meeting locked; its record is final."))  # fmt: skip
+
+
+@bp.route("/from-offline/<int:record_id>")
+@secretary_required
+def from_offline(record_id: int):
+    """Where the old offline-study pages lead: the meeting the record became (imported now if need be)."""
+    from lms.meetings.offline_import import import_offline_records
+
+    query = sa.select(Meeting.id).where(Meeting.offline_record_id == record_id)
+    meeting_id = db.session.scalar(query)
+    if meeting_id is None and import_offline_records(now=clock.utcnow()):
+        db.session.commit()
+        meeting_id = db.session.scalar(query)
+    if meeting_id is None:
+        abort(404)
+    scheduling.get_meeting_or_404(current_user, meeting_id)
+    return redirect(url_for("meetings.detail", meeting_id=meeting_id), code=301)
 
 
 # --- one meeting --------------------------------------------------------------------
