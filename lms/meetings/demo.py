@@ -34,6 +34,7 @@ TOPICS = {
     "party_lecture": ["党章党规专题党课", "党史学习专题党课", "廉洁自律专题党课", "新时代党员先锋作用"],
     "theme_party_day": ["重温入党誓词", "志愿服务进社区", "参观革命纪念馆", "学习先进典型事迹", "植树活动"],
     "organisational_life": ["年度组织生活会暨民主评议党员"],
+    "group_meeting": ["学习交流心得体会", "讨论小组学习计划", "学习身边榜样"],
 }
 LEAVE_REASONS = ["出差", "家中有事", "身体不适", "外出培训"]
 MANUAL_REASON = "手机没电，由书记代为签到"
@@ -51,6 +52,7 @@ def _plan(today: date) -> list[tuple[str, date, int]]:
         month = date(first.year + (first.month + step - 1) // 12, (first.month + step - 1) % 12 + 1, 1)
         plan.append(("committee_meeting", month.replace(day=5), step))
         plan.append(("theme_party_day", month.replace(day=18), step))
+        plan.append(("group_meeting", month.replace(day=22), step))
         if month.month in (1, 4, 7, 10):
             plan.append(("general_meeting", month.replace(day=12), step))
             plan.append(("party_lecture", month.replace(day=25), step))
@@ -71,7 +73,7 @@ def _held(meeting: Meeting, manager: User, rng: random.Random, absentees: set[in
     rows = db.session.scalars(sa.select(MeetingAttendance).where(MeetingAttendance.meeting_id == meeting.id)).all()
     for row in rows:
         roll = rng.random()
-        if row.user_id in absentees:
+        if row.user_id in absentees or 0.18 <= roll < 0.21:
             continue  # never signs in: absent when the meeting closes
         if roll < 0.08:
             asked = meeting.starts_at - timedelta(days=2)
@@ -112,6 +114,8 @@ def _seed_branch(branch: Branch, kinds: dict[str, MeetingKind], now: datetime, r
         if ends >= now - timedelta(hours=1):
             continue
         attendees = scheduling.default_attendee_ids(kind, branch)
+        if code == "group_meeting":  # the demo branches are one 党小组 each: its members are chosen by hand
+            attendees = scheduling.default_attendee_ids(kinds["general_meeting"], branch)
         if not attendees:
             continue
         topics = TOPICS.get(code, [kind.name])
