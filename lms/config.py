@@ -49,6 +49,18 @@ class Config:
     ANOMALY_PARALLEL_BEATS = 10
     ANOMALY_SECONDS_PER_QUESTION = 3
 
+    # Meetings (DESIGN.md §10): the sign-in window around a meeting, the QR code's
+    # rotation, when minutes lock, reminders and the 事前提醒 lead time.
+    MEETING_CHECKIN_OPENS_MINUTES = 30  # default for new meetings; each meeting keeps its own
+    MEETING_LATE_AFTER_MINUTES = 5  # signing in later than start + this is "late"
+    MEETING_CHECKOUT_CLOSES_MINUTES = 30  # sign-out stays open this long after the end
+    MEETING_LEFT_EARLY_MINUTES = 10  # signing out earlier than end - this is "left early"
+    MEETING_TOKEN_SECONDS = 30  # the QR code changes this often; the previous code stays valid
+    MEETING_LOCK_DAYS = 7  # a closed meeting (attendance, minutes) locks this many days later
+    MEETING_REMINDER_HOURS = 24  # attendees are reminded this long before the start
+    MEETING_DUE_WARNING_DAYS = 14  # warn a secretary this long before a required meeting falls due
+    MEETING_MAX_FILE_MB = 20
+
     # Quizzes (DESIGN.md §4).
     QUIZ_GRACE_SECONDS = 20
     # Answer saves per member: generous for honest autosaving, a wall for scripts.

@@ -42,8 +42,6 @@ bp = Blueprint("courses_admin", __name__, url_prefix="/admin/courses")
 register_nav("courses_admin.courses", _l("Courses"), roles=(Role.ADMIN,), order=40, section="manage")
 register_nav("courses_admin.requirements", _l("Required study"), roles=(Role.ADMIN, Role.SECRETARY), order=45,
              section="manage")  # fmt: skip
-register_nav("courses_admin.offline_records", _l("Offline study"), roles=(Role.ADMIN, Role.SECRETARY), order=50,
-             section="manage")  # fmt: skip
 register_nav("courses_admin.archives_list", _l("Learning archives"), roles=(Role.ADMIN, Role.SECRETARY), order=55,
              section="manage")  # fmt: skip
 
@@ -445,14 +443,15 @@ def archives_export():
     for member in members:
         sums = totals.get(member.id, empty)
         online = sums[StudySource.VIDEO] + sums[StudySource.READING]
+        offline_seconds = sums[StudySource.OFFLINE] + sums[StudySource.MEETING]
         rows.append([
             member.name,
             member.username,
             member.branch.name if member.branch else "",
             member.status.label,
             float(ledger.format_study_hours(online)),
-            float(ledger.format_study_hours(sums[StudySource.OFFLINE])),
-            float(ledger.format_study_hours(online + sums[StudySource.OFFLINE])),
+            float(ledger.format_study_hours(offline_seconds)),
+            float(ledger.format_study_hours(online + offline_seconds)),
         ])  # fmt: skip
     header = [str(_l("Full name")), str(_l("Username")), str(_l("Branch")), str(_l("Member status")),
               str(_l("Online study hours")), str(_l("Offline study hours")), str(_l("Total study hours"))]  # fmt: skip

@@ -8,6 +8,7 @@ and shown as a printable page. Callers check scope first
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -82,6 +83,17 @@ class LearningArchive:
         )
 
 
+# Offline lines from domains above courses (meetings): ``provider(member, start, end)``
+# returns OfflineLine objects for the member's ledger rows those domains own.
+OfflineLinesProvider = Callable[[User, date, date], list[OfflineLine]]
+_OFFLINE_LINE_PROVIDERS: dict[str, OfflineLinesProvider] = {}
+
+
+def register_offline_lines(name: str, provider: OfflineLinesProvider) -> None:
+    """Let a higher domain add its attendance (credited offline study) to the archive (idempotent)."""
+    _OFFLINE_LINE_PROVIDERS[name] = provider
+
+
 def archive_years(user_id: int, now: datetime) -> list[int]:
     """The years with study for the member, and the current year, newest first."""
     days = db.session.execute(
@@ -151,6 +163,10 @@ def learning_archive(member: User, year: int, *, now: datetime) -> LearningArchi
                 float(seconds or 0),
             )
         )  # fmt: skip
+    if _OFFLINE_LINE_PROVIDERS:
+        for provider in _OFFLINE_LINE_PROVIDERS.values():
+            archive.offline.extend(provider(member, start, end))
+        archive.offline.sort(key=lambda line: line.held_on)
     completions = course_completion_times(member.id)
     if completions:
         courses = {c.id: c for c in db.session.scalars(sa.select(Course).where(Course.id.in_(list(completions))))}

@@ -80,6 +80,35 @@ def add_study_seconds(
     )
 
 
+def replace_meeting_credits(meeting_id: int, day: date, seconds: float, user_ids: Iterable[int], *, now) -> int:
+    """Make the ledger's rows of meeting ``meeting_id`` exactly ``user_ids``, each credited ``seconds``.
+
+    One row per (meeting, member) with source=meeting on the meeting's local
+    ``day``; running it again with the same members changes nothing, with other
+    members it adds and removes rows so the ledger always matches the meeting's
+    attendance. Returns how many rows the meeting now has.
+    """
+    ids = sorted({int(i) for i in user_ids})
+    db.session.execute(
+        sa.delete(StudyLedgerEntry).where(
+            StudyLedgerEntry.meeting_id == meeting_id,
+            StudyLedgerEntry.user_id.not_in(ids) if ids else sa.true(),
+        )
+    )
+    if seconds <= 0:
+        db.session.execute(sa.delete(StudyLedgerEntry).where(StudyLedgerEntry.meeting_id == meeting_id))
+        return 0
+    for user_id in ids:
+        upsert(
+            StudyLedgerEntry,
+            {"user_id": user_id, "day": day, "source": StudySource.MEETING, "lesson_id": None,
+             "meeting_id": meeting_id, "seconds": seconds, "updated_at": now},
+            ["meeting_id", "user_id"],
+            {"day": day, "seconds": seconds, "updated_at": now},
+        )  # fmt: skip
+    return len(ids)
+
+
 def insert_ignoring_conflict(model, values: dict, index_elements: list[str]) -> None:
     """INSERT a row unless one with the same key exists (one statement)."""
     db.session.execute(_insert(model).values(**values).on_conflict_do_nothing(index_elements=index_elements))

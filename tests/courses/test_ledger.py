@@ -119,6 +119,7 @@ def test_sources_filter(member, video, make_course, lesson_of, frozen_clock, sta
         StudySource.VIDEO: 30,
         StudySource.READING: 15,
         StudySource.OFFLINE: 0,
+        StudySource.MEETING: 0,
     }
 
 
