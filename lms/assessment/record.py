@@ -45,11 +45,15 @@ class YearRecord:
 
     @property
     def total_hours(self) -> float:
-        return sum(self.hours_by_source.values())
+        return sources.seconds_to_hours(self.archive.totals.total_seconds)
 
     @property
     def online_hours(self) -> float:
-        return sum(hours for source, hours in self.hours_by_source.items() if source != "offline")
+        return sources.seconds_to_hours(self.archive.totals.online_seconds)
+
+    @property
+    def offline_hours(self) -> float:
+        return sources.seconds_to_hours(self.archive.totals.offline_seconds)
 
     @property
     def completed_courses(self) -> int:
@@ -63,14 +67,13 @@ def year_record(member: User, year: int, *, now: datetime) -> YearRecord:
     start, end = date(year, 1, 1), date(year, 12, 31)
     per_hour = sources.seconds_per_study_hour()
     archive = learning_archive(member, year, now=now)
-    by_source = {
-        source: seconds / per_hour for source, seconds in sources.seconds_by_source(member.id, start, end).items()
-    }
+    # The archive's totals are ``ledger.member_study_totals``: the numbers of every other page.
+    by_source = {str(source): seconds / per_hour for source, seconds in archive.totals.by_source.items()}
     completed = {course.id: clock.local_day(at) for course, at in archive.completed_courses}
     courses: dict[int, dict] = {}
     for line in archive.online:
         entry = courses.setdefault(line.course_id, {"title": line.course_title, "seconds": 0.0, "lessons": set()})
-        entry["seconds"] += line.seconds
+        entry["seconds"] = archive.totals.by_course.get(line.course_id, 0.0)
         entry["lessons"].add(line.lesson_id)
     for course, _at in archive.completed_courses:
         courses.setdefault(course.id, {"title": course.title, "seconds": 0.0, "lessons": set()})

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from lms import clock
 from lms.assessment import probation, record, services
@@ -41,7 +42,8 @@ def pace_colour_filter(pace) -> str:
     return pace_colour(str(pace) if pace else None)
 
 
-def _dashboard(user: User, *, compact: bool) -> str | None:
+def _dashboard(user: User, *, compact: bool) -> Markup | None:
+    """The rendered dashboard, as Markup: it is put into other templates, which would escape a plain str."""
     now = clock.utcnow()
     progress = services.member_progress(user, now)
     checklists = []
@@ -49,12 +51,14 @@ def _dashboard(user: User, *, compact: bool) -> str | None:
         checklists = [c for c in probation.checklists(user, now) if c.user_id != user.id]
     if not progress and not checklists:
         return None
-    return render_template(
-        "assessment/_dashboard.html",
-        progress=progress,
-        checklists=checklists,
-        compact=compact,
-        today=clock.local_day(now),
+    return Markup(  # noqa: S704 (a rendered template: its values are escaped by autoescape)
+        render_template(
+            "assessment/_dashboard.html",
+            progress=progress,
+            checklists=checklists,
+            compact=compact,
+            today=clock.local_day(now),
+        )
     )
 
 
