@@ -31,6 +31,9 @@ class Config:
     COMPLETION_RATIO = 0.9
     MINUTES_PER_STUDY_HOUR = 45
     OFFLINE_EDIT_WINDOW_DAYS = 30
+    # Assessment (DESIGN.md §6): a member who joins mid-period (account made) owes the share of
+    # the period's required hours for the days since, and item due dates count from that day.
+    ASSESSMENT_PRORATE = True
 
     # Quizzes (DESIGN.md §4).
     QUIZ_GRACE_SECONDS = 20

@@ -11,13 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-import sqlalchemy as sa
-
-from lms.assessment import sources
+from lms.assessment import freshness, sources
 from lms.assessment.models import AssessmentResult, AssessmentRun
 from lms.auth.models import User
 from lms.courses.archive import LearningArchive, learning_archive
-from lms.extensions import db
 
 CONTEST_KIND = "contest"
 
@@ -86,16 +83,7 @@ def year_record(member: User, year: int, *, now: datetime) -> YearRecord:
         key=lambda line: (line.completed_on is None, line.completed_on or date.max, line.title),
     )  # fmt: skip
     quiz_lines = sources.quiz_lines(member.id, start, end)
-    results = db.session.execute(
-        sa.select(AssessmentResult, AssessmentRun)
-        .join(AssessmentRun, AssessmentRun.id == AssessmentResult.run_id)
-        .where(
-            AssessmentResult.user_id == member.id,
-            AssessmentResult.period_end >= start,
-            AssessmentResult.period_end <= end,
-        )
-        .order_by(AssessmentResult.period_end, AssessmentRun.target_name)
-    ).all()
+    results = freshness.results_of_year(member, year)
     return YearRecord(
         member=member,
         year=year,
@@ -105,7 +93,7 @@ def year_record(member: User, year: int, *, now: datetime) -> YearRecord:
         quizzes=[line for line in quiz_lines if line.kind != CONTEST_KIND],
         contests=[line for line in quiz_lines if line.kind == CONTEST_KIND],
         archive=archive,
-        results=[(result, run) for result, run in results],
+        results=results,
     )
 
 

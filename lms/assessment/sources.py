@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
 from lms.auth.models import User
 from lms.courses import ledger
 from lms.courses.completion import completed_courses_by_user
-from lms.courses.models import Course, CourseStatus, Lesson, StudyLedgerEntry
+from lms.courses.models import Course, CourseStatus, Lesson, LessonProgress, OfflineRecordAudit, StudyLedgerEntry
 from lms.exams.models import Quiz, QuizAttempt, QuizKind
 from lms.exams.quizzes import quiz_results
 from lms.extensions import db
@@ -199,3 +199,25 @@ def lesson_count(course_ids: Iterable[int]) -> dict[int, int]:
         .group_by(Lesson.course_id)
     )
     return dict(rows.all())
+
+
+def latest_activity(user: User) -> datetime | None:
+    """The newest change that can move a member's numbers. One statement.
+
+    Study credited (ledger rows, whose ``updated_at`` moves with every credit),
+    a lesson completed, a quiz or contest finished, or an offline record of a
+    branch the member belongs to entered, changed or deleted (its audit row).
+    """
+    branch_ids = [int(part) for part in (user.branch.path if user.branch else "").strip("/").split("/") if part]
+    candidates = [
+        sa.select(sa.func.max(StudyLedgerEntry.updated_at)).where(StudyLedgerEntry.user_id == user.id),
+        sa.select(sa.func.max(LessonProgress.completed_at)).where(LessonProgress.user_id == user.id),
+        sa.select(sa.func.max(QuizAttempt.finished_at)).where(QuizAttempt.user_id == user.id),
+    ]
+    if branch_ids:
+        candidates.append(
+            sa.select(sa.func.max(OfflineRecordAudit.at)).where(OfflineRecordAudit.branch_id.in_(branch_ids))
+        )
+    values = db.session.execute(sa.select(*(c.scalar_subquery() for c in candidates))).one()
+    moments = [value for value in values if value is not None]
+    return max(moments) if moments else None

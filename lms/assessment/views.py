@@ -11,10 +11,11 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from lms import clock
-from lms.assessment import probation, record, services
+from lms.assessment import freshness, probation, record, services
 from lms.assessment.labels import grade_colour, grade_label, pace_colour, pace_label
 from lms.auth.models import Role, User
 from lms.auth.permissions import get_member_or_404
+from lms.extensions import db
 from lms.navigation import register_home_panel, register_nav
 
 bp = Blueprint("assessment", __name__, url_prefix="/assessment")
@@ -82,6 +83,14 @@ def _record_year(years_default: int) -> int:
     return year if year and 2000 <= year <= 2100 else years_default
 
 
+def _fresh_record(member: User, now) -> record.YearRecord:
+    """The member's yearly record, its stored results first recomputed if activity is newer than them."""
+    year = _record_year(clock.local_day(now).year)
+    if freshness.refresh_member_results(member, year, now):
+        db.session.commit()
+    return record.year_record(member, year, now=now)
+
+
 @bp.route("/record")
 @login_required
 def my_record():
@@ -93,7 +102,7 @@ def my_record():
 def record_page(user_id: int):
     member = get_member_or_404(current_user, user_id)
     now = clock.utcnow()
-    year_record = record.year_record(member, _record_year(clock.local_day(now).year), now=now)
+    year_record = _fresh_record(member, now)
     return render_template("assessment/record.html", record=year_record, printed_at=now)
 
 
@@ -102,7 +111,7 @@ def record_page(user_id: int):
 def record_pdf(user_id: int):
     member = get_member_or_404(current_user, user_id)
     now = clock.utcnow()
-    year_record = record.year_record(member, _record_year(clock.local_day(now).year), now=now)
+    year_record = _fresh_record(member, now)
     html = render_template("assessment/record_pdf.html", record=year_record, printed_at=now)
     try:
         pdf = record.render_pdf(html, base_url=None)
