@@ -192,3 +192,37 @@ def test_a_member_who_joined_mid_year_owes_the_share_since_and_nothing_is_overdu
     app.config["ASSESSMENT_PRORATE"] = False
     rows = {row.user_id: row.score for row in services.compute_scores(target, year_period(2026), NOW.date())}
     assert rows[newcomer.id].required_hours == 36.5 and rows[newcomer.id].overdue == 1
+
+
+def test_record_recomputes_a_result_older_than_the_members_study_and_says_when(
+    client, login, make_user, make_target, study, frozen_clock
+):
+    from datetime import timedelta
+
+    from lms.assessment import services
+    from lms.assessment.models import AssessmentResult
+
+    frozen_clock.set(NOW)
+    member = make_user()
+    target = make_target("2026年度学习", required_hours=32)
+    study.study(member, date(2026, 3, 1), 8)
+    services.recompute_target(target, NOW)
+    db.session.commit()
+    login(member)
+    page = client.get(f"/assessment/record/{member.id}").get_data(as_text=True)
+    assert "8.0 / 32.0" in page and "计算于" in page
+    # Later the same day the member studies more: home is live, and the record must agree.
+    later = frozen_clock.set(NOW + timedelta(hours=3))
+    study.study(member, date(2026, 7, 2), 16)
+    db.session.commit()
+    assert "24.0" in client.get("/").get_data(as_text=True)
+    page = client.get(f"/assessment/record/{member.id}").get_data(as_text=True)
+    assert "24.0 / 32.0" in page and "8.0 / 32.0" not in page
+    db.session.expire_all()
+    result = db.session.scalar(db.select(AssessmentResult).where(AssessmentResult.user_id == member.id))
+    assert result.hours == 24 and result.computed_at == later
+    # Nothing new since: the next visit recomputes nothing.
+    frozen_clock.set(later + timedelta(hours=1))
+    client.get(f"/assessment/record/{member.id}")
+    db.session.expire_all()
+    assert db.session.get(AssessmentResult, result.id).computed_at == later
