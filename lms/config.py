@@ -61,6 +61,10 @@ class Config:
     MEETING_DUE_WARNING_DAYS = 14  # warn a secretary this long before a required meeting falls due
     MEETING_MAX_FILE_MB = 20
 
+    # Assessment (DESIGN.md §6): a member who joins mid-period (account made) owes the share of
+    # the period's required hours for the days since, and item due dates count from that day.
+    ASSESSMENT_PRORATE = True
+
     # Quizzes (DESIGN.md §4).
     QUIZ_GRACE_SECONDS = 20
     # Answer saves per member: generous for honest autosaving, a wall for scripts.

@@ -257,14 +257,14 @@ def _charts(branch_report: report_service.BranchReport, target: LearningTarget, 
         "labels": [str(GRADE_LABELS[g]) for g in GRADES_BEST_FIRST],
         "data": [branch_report.total.by_grade.get(str(g), 0) for g in GRADES_BEST_FIRST],
     }
+    # The branches one level below the viewer's scope, and the members directly in it.
+    groups = [(line.name or _("No branch"), line.tally) for line in branch_report.lines if line.tally.members]
+    if branch_report.direct is not None:
+        groups.append((_("Directly in %(branch)s", branch=branch_report.parent.name), branch_report.direct))
     comparison = {
-        "labels": [line.name or _("No branch") for line in branch_report.lines if line.tally.members],
-        "scores": [
-            round(line.tally.mean_score, 1) if line.tally.mean_score is not None else 0
-            for line in branch_report.lines
-            if line.tally.members
-        ],
-        "hours": [round(line.tally.mean_hours or 0, 1) for line in branch_report.lines if line.tally.members],
+        "labels": [name for name, _tally in groups],
+        "scores": [round(tally.mean_score, 1) if tally.mean_score is not None else 0 for _name, tally in groups],
+        "hours": [round(tally.mean_hours or 0, 1) for _name, tally in groups],
     }
     months = {"labels": [], "data": []}
     if run.period_start and run.period_end:

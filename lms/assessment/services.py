@@ -11,6 +11,7 @@ becomes final (never recomputed) once the window for late offline entries
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -30,7 +31,7 @@ from lms.assessment.periods import (
     period_from_key,
     probation_bounds,
 )
-from lms.assessment.scoring import ItemStatus, MemberScore, TargetRules, item_due, score_member
+from lms.assessment.scoring import ItemStatus, MemberScore, TargetRules, item_due, prorated_hours, score_member
 from lms.assessment.targets import active_targets, target_members_clause, targets_for
 from lms.auth.models import Branch, User
 from lms.errors import InvalidState, NotFound
@@ -50,6 +51,14 @@ class MemberRow:
     branch_id: int | None
     score: MemberScore
     participated: bool
+
+
+def prorate_enabled() -> bool:
+    """``LMS_ASSESSMENT_PRORATE`` (on by default): hold members who join mid-period to their share of it."""
+    value = current_app.config.get("ASSESSMENT_PRORATE", True)
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
 
 
 def rules_of(target: LearningTarget) -> TargetRules:
@@ -81,7 +90,9 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
     if users_clause is not None:
         clause = sa.and_(clause, users_clause)
     members = db.session.execute(
-        sa.select(User.id, User.name, User.status, User.branch_id, User.admitted_on, User.probation_end)
+        sa.select(
+            User.id, User.name, User.status, User.branch_id, User.admitted_on, User.probation_end, User.created_at
+        )
         .where(clause)
         .order_by(User.id)
     ).all()
@@ -110,10 +121,21 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
     quiz_pass = {
         q.quiz_id: q.pass_percent if q.pass_percent is not None else quiz_info[q.quiz_id][1] for q in required_quizzes
     }
+    prorate = prorate_enabled()
     due_cache: dict[tuple[date, date], list[date]] = {}
+    rules_cache: dict[tuple[date, date, date], TargetRules] = {}
     rows = []
     for member in members:
         start, end = bounds.get(member.id) or (period.start, period.end)
+        # Pro-rating: a member is held to the share of the period since they joined (their account was made).
+        scope_start = max(start, clock.local_day(member.created_at)) if prorate and member.created_at else start
+        member_rules = rules_cache.get((start, end, scope_start))
+        if member_rules is None:
+            member_rules = dataclasses.replace(
+                rules, required_hours=prorated_hours(rules.required_hours, start, end, scope_start)
+            )
+            rules_cache[(start, end, scope_start)] = member_rules
+        start = min(scope_start, end)
         dues = due_cache.get((start, end))
         if dues is None:
             dues = [item_due(start, end, item.due_days) for item in (*required_courses, *required_quizzes)]
@@ -130,7 +152,7 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
             items.append(ItemStatus("quiz", q.quiz_id, quiz_info[q.quiz_id][0], due, done, percent, pass_percent))
         online, offline = hours.get(member.id, (0.0, 0.0))
         score = score_member(
-            rules,
+            member_rules,
             period_start=start,
             period_end=end,
             today=today,
@@ -159,7 +181,7 @@ def parameters_of(target: LearningTarget) -> dict:
     }
 
 
-def _result_values(run_id: int, row: MemberRow, branch_names: dict[int, str]) -> dict:
+def result_values(run_id: int, row: MemberRow, branch_names: dict[int, str]) -> dict:
     score = row.score
     return {
         "run_id": run_id,
@@ -170,9 +192,9 @@ def _result_values(run_id: int, row: MemberRow, branch_names: dict[int, str]) ->
         "branch_name": branch_names.get(row.branch_id, "") if row.branch_id else "",
         "period_start": score.period_start,
         "period_end": score.period_end,
-        "online_hours": round(score.online_hours, 4),
-        "offline_hours": round(score.offline_hours, 4),
-        "hours": round(score.hours, 4),
+        "online_hours": score.online_hours,
+        "offline_hours": score.offline_hours,
+        "hours": score.hours,
         "required_hours": score.required_hours,
         "expected_hours": round(score.expected_hours, 4),
         "courses_done": score.courses_done,
@@ -271,7 +293,7 @@ def recompute_target(
         if branch_ids
         else {}
     )
-    values = [_result_values(run.id, row, branch_names) for row in rows]
+    values = [result_values(run.id, row, branch_names) for row in rows]
     values += [{**{key: getattr(old, key) for key in _COPIED}, "run_id": run.id} for old in frozen]
     if values:
         db.session.execute(sa.insert(AssessmentResult), values)

@@ -438,21 +438,13 @@ def archives_export():
     year = _year()
     members = db.session.scalars(_archive_members("")).all()
     totals = archives.archive_totals(sa.select(User.id).where(member_scope_clause(current_user)), year)
-    empty = dict.fromkeys(StudySource, 0.0)
-    rows = []
-    for member in members:
-        sums = totals.get(member.id, empty)
-        online = sums[StudySource.VIDEO] + sums[StudySource.READING]
-        offline_seconds = sums[StudySource.OFFLINE] + sums[StudySource.MEETING]
-        rows.append([
-            member.name,
-            member.username,
-            member.branch.name if member.branch else "",
-            member.status.label,
-            float(ledger.format_study_hours(online)),
-            float(ledger.format_study_hours(offline_seconds)),
-            float(ledger.format_study_hours(online + offline_seconds)),
-        ])  # fmt: skip
+    empty = ledger.StudyTotals()
+    rows = [
+        [member.name, member.username, member.branch.name if member.branch else "", member.status.label,
+         *(round(hours, 1) for hours in (sums.online_hours, sums.offline_hours, sums.total_hours))]
+        for member in members
+        for sums in [totals.get(member.id, empty)]
+    ]  # fmt: skip
     header = [str(_l("Full name")), str(_l("Username")), str(_l("Branch")), str(_l("Member status")),
               str(_l("Online study hours")), str(_l("Offline study hours")), str(_l("Total study hours"))]  # fmt: skip
     payload = xlsx_bytes([(str(_l("Learning archives")) + f" {year}", header, rows)])

@@ -58,7 +58,14 @@ MAX_HEARTBEAT_BYTES = 4096
 
 @bp.app_template_filter("study_hours")
 def study_hours_filter(seconds) -> str:
+    """Seconds as 学时 ("12.3", or "under 0.1" for a little study): ``ledger.format_study_hours``."""
     return ledger.format_study_hours(seconds or 0)
+
+
+@bp.app_template_filter("hours_text")
+def hours_text_filter(hours) -> str:
+    """学时 shown the same way as ``study_hours`` shows seconds: ``ledger.format_hours``."""
+    return ledger.format_hours(hours or 0)
 
 
 @bp.app_template_filter("hms")
@@ -111,13 +118,13 @@ def render_home_panel(user) -> str | None:
     in_progress = services.courses_in_progress(user, exclude=progress.keys())
     now = clock.utcnow()
     today = clock.local_day(now)
-    year_seconds = ledger.study_seconds(user.id, *ledger.year_bounds(today.year))
+    year_hours = ledger.member_study_totals(user.id, *ledger.year_bounds(today.year)).total_hours
     return render_template(
         "courses/_home_panel.html",
         required=[(item, progress[item.course.id]) for item in required],
         in_progress=in_progress,
         today=today,
-        year_seconds=year_seconds,
+        year_hours=year_hours,
         catalogue_size=len(services.visible_courses(user)),
     )
 
