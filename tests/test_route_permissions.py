@@ -9,7 +9,7 @@ import pytest
 
 from lms.auth.models import Role
 
-PUBLIC_ENDPOINTS = {"auth.login", "auth.set_language", "home.healthz", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.set_language", "home.healthz", "home.favicon", "static"}
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 
 

@@ -131,6 +131,12 @@ ALLOWED = [
         r"^(single|multiple|fill|true|false| )+ in ",
         "the import help lists the English type keywords a file may use",
     ),
+    Known(
+        "untranslated",
+        r"^/admin/import$",
+        r" in “[^”]*[A-Za-z]{3,}",
+        "the member import help (in English) quotes the Chinese values a file holds: roles, statuses, 是",
+    ),
 ]
 
 
@@ -248,6 +254,8 @@ PAGE_TEXT_JS = """() => {
       .slice(0, 3).map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
         (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '')),
     links: [...document.querySelectorAll('a[href]')].map(a => a.href),
+    starts: [...document.querySelectorAll('form[method=post i]')].map(f => f.action)
+      .filter(action => new URL(action).pathname.endsWith('/start')),
   };
 }"""
 
@@ -300,6 +308,7 @@ class Crawler:
         self.desktop.set_default_timeout(20_000)
         self.desktop_page = self.desktop.new_page()
         self.events: dict[object, list[str]] = {}
+        self.starts: list[str] = []  # the start forms (action URLs) on the page last checked
         for page in (self.page, self.desktop_page):
             self.listen(page)
 
@@ -334,8 +343,8 @@ class Crawler:
 
         def on_failed(request):
             failure = request.failure or ""
-            if "ERR_ABORTED" in failure and request.resource_type == "media":
-                return  # the browser stops fetching a video when the page is left
+            if "ERR_ABORTED" in failure:
+                return  # the browser or a script cancelled it (the page was left): not the server's failure
             events.append(f"request failed ({failure}): {request.url.removeprefix(self.net.base)}")
 
         page.on("console", on_console)
@@ -370,9 +379,13 @@ class Crawler:
         started = time.monotonic()
         info = page.evaluate(PAGE_TEXT_JS)
         for check, regex in (("escaped-markup", ESCAPED_MARKUP), ("raw-marker", RAW_MARKER)):
-            pieces = [(m.group(0), text) for text in dict.fromkeys(info["text"]) for m in regex.finditer(text)]
-            for match, text in pieces[:5]:
-                net.add(check, self.role, viewport, pattern, url, f"shows {match!r} in “{text[:100]}”")
+            hits: dict[str, list[str]] = {}
+            for text in info["text"]:
+                if found := list(dict.fromkeys(m.group(0) for m in regex.finditer(text))):
+                    hits.setdefault(text, found)
+            for text, found in list(hits.items())[:5]:
+                shown = ", ".join(repr(m) for m in found[:3])
+                net.add(check, self.role, viewport, pattern, url, f"shows {shown} in “{text[:100]}”")
         lang = "en" if self.locale == "en" else "zh"
         if not info["lang"].startswith(lang):
             net.add("untranslated", self.role, viewport, pattern, url, f"<html lang={info['lang']}> in {lang} UI")
@@ -384,6 +397,7 @@ class Crawler:
                 f"scrollWidth {info['scrollWidth']} > innerWidth {info['innerWidth']}; wide: {info['wide']}",
             )  # fmt: skip
         net.seconds["text"] += time.monotonic() - started
+        self.starts = info["starts"]
         return info["links"]
 
     def start_axe(self, page):
@@ -421,7 +435,7 @@ class Crawler:
         desktop = axe and self.open(self.desktop_page, "desktop", url, pattern)
         if desktop:
             self.start_axe(self.desktop_page)
-        links = []
+        links, self.starts = [], []
         if self.open(self.page, "phone", url, pattern):
             links = self.check_text(self.page, "phone", url, pattern)
             if axe:
@@ -456,6 +470,23 @@ class Crawler:
             self.net.add("http", self.role, "fetch", pattern, url, f"HTTP {response.status}")
         response.dispose()
 
+    def start(self, action: str, seen: dict[str, int]):
+        """Submit a start form (a quiz, a contest) on the phone page once per pattern; check the page it opens.
+
+        The page reached this way (an attempt in progress) is a pattern of its own: "<pattern> (started)".
+        """
+        key = "POST " + pattern_of(action)
+        if seen[key]:
+            return
+        seen[key] += 1
+        self.page.once("dialog", lambda dialog: dialog.accept())
+        with self.page.expect_navigation(wait_until="load"):
+            self.page.locator(f'form[action="{urlsplit(action).path}"] [type=submit]').first.click()
+        landing = urlsplit(self.page.url)
+        pattern = pattern_of(landing.path) + " (started)"
+        if self.net.patterns.setdefault(pattern, self.role) == self.role:
+            self.visit(landing.path + (f"?{landing.query}" if landing.query else ""), pattern)
+
     def crawl(self, seen: dict[str, int]):
         """Breadth first from the home page (each role's own), rendering the patterns this role owns."""
         queue = ["/"]
@@ -466,6 +497,8 @@ class Crawler:
             if self.net.patterns.setdefault(pattern, self.role) != self.role and pattern != "/":
                 continue
             links = self.visit(url, pattern)
+            for action in self.starts:
+                self.start(action, seen)
             for link in links:
                 parts = urlsplit(link)
                 if not link.startswith(self.net.base) or SKIP.search(parts.path):
