@@ -253,6 +253,7 @@ class ImportReport:
     format: str
     items: list[ParsedItem] = field(default_factory=list)
     token: str | None = None
+    notes: list = field(default_factory=list)  # about the whole file (columns not understood, scales)
 
     @property
     def valid(self) -> list[ParsedItem]:
@@ -316,7 +317,7 @@ def prepare_import(
     Writes no question. Raises ValidationFailed for a file that cannot be read at all.
     """
     result = parse_upload(filename, payload, fmt, bank)
-    report = ImportReport(bank.id, filename, result.format, result.items)
+    report = ImportReport(bank.id, filename, result.format, result.items, notes=result.notes)
     _clear_stale_stagings(now)
     if report.valid:
         report.token = secrets.token_urlsafe(18)
