@@ -44,7 +44,7 @@ DIFFICULTY_LABELS = {
 }
 STAGING_PREFIX = "questions-"
 STAGING_LIFETIME = timedelta(days=1)
-EXPORT_FORMATS = ("xlsx", "gift", "json")
+EXPORT_FORMATS = ("xlsx", "gift", "xml", "json")
 
 
 # --- Banks --------------------------------------------------------------------------
@@ -425,6 +425,13 @@ def export_gift(bank: QuestionBank, *, include_disabled: bool = False) -> str:
     return gift_format.write_gift(export_questions(bank, include_disabled=include_disabled), bank.name)
 
 
+def export_moodle_xml(bank: QuestionBank, *, include_disabled: bool = False) -> str:
+    """The bank as Moodle XML (imports into Moodle, and back here to the same questions)."""
+    from lms.exams.importers.moodle_xml import write_moodle_xml
+
+    return write_moodle_xml(export_questions(bank, include_disabled=include_disabled), bank.name)
+
+
 def export_json(bank: QuestionBank, *, include_disabled: bool = False) -> str:
     """One object per question: type, title, stem, options, answers, points, difficulty, tags, explanation.
 
@@ -442,6 +449,7 @@ def export_json(bank: QuestionBank, *, include_disabled: bool = False) -> str:
             answers = [question.answer["value"]]
         else:
             answers = question.answer["blanks"]
+        extra = {key: question.answer[key] for key in ("weights", "indefinite") if key in question.answer}
         objects.append(
             {
                 "type": question.type,
@@ -453,6 +461,7 @@ def export_json(bank: QuestionBank, *, include_disabled: bool = False) -> str:
                 "difficulty": question.difficulty,
                 "tags": question.tags,
                 "explanation": question.explanation,
+                **extra,
             }
         )
     return json.dumps(objects, ensure_ascii=False, indent=2) + "\n"

@@ -61,7 +61,7 @@ _ESCAPE = re.compile(r"\\([\\~=#{}:n>])")
 _PRIVATE = re.compile("[\ue000-\ue00f]")
 _FORMAT = re.compile(r"^\s*\[(html|moodle|plain|markdown)\]", re.IGNORECASE)
 _WEIGHT = re.compile(r"^%(-?\d+(?:\.\d+)?)%")
-_META = re.compile(r"\[(tag|points|difficulty|id|scoring):([^\]]*)\]", re.IGNORECASE)
+_META = re.compile(r"\[(tag|points|difficulty|id|scoring|type):([^\]]*)\]", re.IGNORECASE)
 _FULL_WIDTH_MARKS = str.maketrans({"＝": "=", "～": "~", "＃": "#", "％": "%"})
 _RICH_HTML = re.compile(r"<(img|a|table|ul|ol|sub|sup)\b", re.IGNORECASE)
 _SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
@@ -229,6 +229,8 @@ def _parse_question(source: str, line: int, comments: list[str], category_tag: s
             return item
         if meta["scoring"] == "all" and question.type == MULTIPLE:
             question.answer.pop("weights", None)  # our own export of an all-or-nothing question
+        if meta["type"] == "indefinite" and question.type == MULTIPLE:
+            question.answer["indefinite"] = True  # 不定项: one right option is enough
         general_feedback = [general]
     else:
         pieces, blanks, general_feedback = [], [], []
@@ -398,14 +400,14 @@ def _read_short_answers(inside: str, feedback: list[str], item: ParsedItem) -> t
 
 
 def _meta(comments: list[str]) -> dict:
-    meta: dict = {"tags": [], "points": None, "difficulty": None, "scoring": "", "problems": []}
+    meta: dict = {"tags": [], "points": None, "difficulty": None, "scoring": "", "type": "", "problems": []}
     for comment in comments:
         for key, value in _META.findall(comment):
             key, value = key.lower(), value.strip()
             if key == "tag" and value:
                 meta["tags"].append(value)
-            elif key == "scoring":
-                meta["scoring"] = value.casefold()
+            elif key in ("scoring", "type"):
+                meta[key] = value.casefold()
             elif key == "points":
                 try:
                     meta["points"] = float(value)
@@ -460,6 +462,8 @@ def write_gift(questions: Iterable[ParsedQuestion], bank_name: str = "") -> str:
         meta += [f"[points:{points_text(question.points)}]", f"[difficulty:{question.difficulty}]"]
         if question.type == MULTIPLE and not question.answer.get("weights"):
             meta.append("[scoring:all]")  # all or nothing here; Moodle reads the weights below
+        if question.type == MULTIPLE and question.answer.get("indefinite"):
+            meta.append("[type:indefinite]")
         out.append("// " + " ".join(meta))
         head = f"::{escape(question.title)}::" if question.title else ""
         general = f"####{escape(question.explanation)}" if question.explanation else ""
