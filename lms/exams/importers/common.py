@@ -264,7 +264,7 @@ def _check_weights(weights, count: int) -> list[Problem]:
     ):
         return [Problem(_l("Option weights must be one number from −100 to 100 for each option."), "answer")]
     if abs(sum(w for w in weights if w > 0) - 100) > 0.1:
-        return [Problem(_l("The positive option weights must add up to 100%%."), "answer")]
+        return [Problem(_l("The positive option weights must add up to 100%."), "answer")]
     return []
 
 

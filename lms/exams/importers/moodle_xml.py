@@ -176,7 +176,7 @@ def _choices(element, question: ParsedQuestion, answers: list, notes: list) -> P
     if single:
         right = [i for i, weight in enumerate(weights) if weight >= 100]
         if len(right) != 1:
-            return Problem(_l("A single-choice question needs exactly one answer of 100%%."))
+            return Problem(_l("A single-choice question needs exactly one answer of 100%."))
         partial = [options[i] for i, weight in enumerate(weights) if 0 < weight < 100]
         if partial:
             notes.append(_l("Partial credit for “%(options)s” was dropped.", options="”, “".join(partial)))
