@@ -67,8 +67,10 @@ def _quiz_or_404(quiz_id: int) -> Quiz:
     if quiz is None or quiz.kind != QuizKind.QUIZ:
         abort(404)
     # A subtree admin builds only quizzes addressed inside their subtree (results stay secretary-scoped).
-    if current_user.is_subtree_admin and request.endpoint not in SCOPED_RESULTS and not content_in_scope(
-        current_user, quiz
+    if (
+        current_user.is_subtree_admin
+        and request.endpoint not in SCOPED_RESULTS
+        and not content_in_scope(current_user, quiz)
     ):
         abort(404)
     return quiz

@@ -301,10 +301,13 @@ def export(bank_id: int, fmt: str):
     elif fmt == "gift":
         payload = banks.export_gift(bank, include_disabled=include_disabled).encode("utf-8")
         mimetype = "text/plain"
+    elif fmt == "xml":
+        payload = banks.export_moodle_xml(bank, include_disabled=include_disabled).encode("utf-8")
+        mimetype = "application/xml"
     else:
         payload = banks.export_json(bank, include_disabled=include_disabled).encode("utf-8")
         mimetype = "application/json"
-    extension = {"xlsx": "xlsx", "gift": "gift.txt", "json": "json"}[fmt]
+    extension = {"xlsx": "xlsx", "gift": "gift.txt", "xml": "moodle.xml", "json": "json"}[fmt]
     return download(
         payload, mimetype=mimetype, filename=f"{bank.name}.{extension}", fallback=f"bank-{bank.id}.{extension}"
     )

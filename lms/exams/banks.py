@@ -44,7 +44,7 @@ DIFFICULTY_LABELS = {
 }
 STAGING_PREFIX = "questions-"
 STAGING_LIFETIME = timedelta(days=1)
-EXPORT_FORMATS = ("xlsx", "gift", "json")
+EXPORT_FORMATS = ("xlsx", "gift", "xml", "json")
 
 
 # --- Banks --------------------------------------------------------------------------
@@ -253,6 +253,7 @@ class ImportReport:
     format: str
     items: list[ParsedItem] = field(default_factory=list)
     token: str | None = None
+    notes: list = field(default_factory=list)  # about the whole file (columns not understood, scales)
 
     @property
     def valid(self) -> list[ParsedItem]:
@@ -316,7 +317,7 @@ def prepare_import(
     Writes no question. Raises ValidationFailed for a file that cannot be read at all.
     """
     result = parse_upload(filename, payload, fmt, bank)
-    report = ImportReport(bank.id, filename, result.format, result.items)
+    report = ImportReport(bank.id, filename, result.format, result.items, notes=result.notes)
     _clear_stale_stagings(now)
     if report.valid:
         report.token = secrets.token_urlsafe(18)
@@ -424,6 +425,13 @@ def export_gift(bank: QuestionBank, *, include_disabled: bool = False) -> str:
     return gift_format.write_gift(export_questions(bank, include_disabled=include_disabled), bank.name)
 
 
+def export_moodle_xml(bank: QuestionBank, *, include_disabled: bool = False) -> str:
+    """The bank as Moodle XML (imports into Moodle, and back here to the same questions)."""
+    from lms.exams.importers.moodle_xml import write_moodle_xml
+
+    return write_moodle_xml(export_questions(bank, include_disabled=include_disabled), bank.name)
+
+
 def export_json(bank: QuestionBank, *, include_disabled: bool = False) -> str:
     """One object per question: type, title, stem, options, answers, points, difficulty, tags, explanation.
 
@@ -441,6 +449,7 @@ def export_json(bank: QuestionBank, *, include_disabled: bool = False) -> str:
             answers = [question.answer["value"]]
         else:
             answers = question.answer["blanks"]
+        extra = {key: question.answer[key] for key in ("weights", "indefinite") if key in question.answer}
         objects.append(
             {
                 "type": question.type,
@@ -452,6 +461,7 @@ def export_json(bank: QuestionBank, *, include_disabled: bool = False) -> str:
                 "difficulty": question.difficulty,
                 "tags": question.tags,
                 "explanation": question.explanation,
+                **extra,
             }
         )
     return json.dumps(objects, ensure_ascii=False, indent=2) + "\n"
