@@ -89,7 +89,13 @@ class TargetForm(AudienceFieldsMixin, FlaskForm):
             "early); meetings on approved leave are left out."
         ),
     )
-    weight_attendance = _number(_l("Weight of attendance at meetings"), 0.2, render_kw={"step": "0.05", "max": 1})
+    # Optional: a form sent without it (older clients) keeps the default weight.
+    weight_attendance = FloatField(
+        _l("Weight of attendance at meetings"),
+        default=0.2,
+        validators=[Optional(), NumberRange(min=0, max=100)],
+        render_kw={"step": "0.05", "max": 1},
+    )
     excellent_min = _number(_l("Excellent from"), 90.0)
     good_min = _number(_l("Good from"), 80.0)
     pass_min = _number(_l("Qualified from"), 60.0)
@@ -170,7 +176,7 @@ class TargetForm(AudienceFieldsMixin, FlaskForm):
             weight_courses=self.weight_courses.data,
             weight_quizzes=self.weight_quizzes.data,
             score_attendance=bool(self.score_attendance.data),
-            weight_attendance=self.weight_attendance.data,
+            weight_attendance=0.2 if self.weight_attendance.data is None else self.weight_attendance.data,
             excellent_min=self.excellent_min.data,
             good_min=self.good_min.data,
             pass_min=self.pass_min.data,
