@@ -2,7 +2,7 @@
 
 A member's rate over a period = the closed meetings they were there for
 (present, late, left early) over the closed meetings they were listed for,
-leaving out those they were on approved leave from. An attendance whose credit
+leaving out those they were on approved leave from. A presence whose credit
 still waits for a second person's confirmation (the closer's own) is counted in
 neither until it is confirmed, so nobody raises their own rate alone. Each
 function is one aggregate query whatever the number of members.
@@ -35,7 +35,9 @@ def _counted_columns():
 
 
 def _counted_where():
-    return sa.and_(Meeting.status == MeetingStatus.CLOSED, sa.not_(waiting_clause()))
+    """Closed meetings, without an attendance whose own credit still waits (an absence still counts)."""
+    there = MeetingAttendance.status.in_([str(s) for s in CREDITED_STATUSES])
+    return sa.and_(Meeting.status == MeetingStatus.CLOSED, sa.not_(sa.and_(there, waiting_clause())))
 
 
 def attendance_counts(users: sa.Select, start: date, end: date) -> dict[int, tuple[int, int]]:
