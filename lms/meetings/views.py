@@ -230,8 +230,13 @@ def cancel(meeting_id: int):
 @bp.route("/<int:meeting_id>/close", methods=["POST"])
 @login_required
 def close(meeting_id: int):
-    return _act(meeting_id, lambda m: closing.close_meeting(current_user, m, now=clock.utcnow()),
-                _l("Meeting closed; the members who attended were credited its study hours."))  # fmt: skip
+    def action(meeting):
+        closing.close_meeting(current_user, meeting, now=clock.utcnow())
+        if current_user.id in closing.waiting_user_ids(meeting):
+            flash(_l("Your own study hours from this meeting wait until another committee member, or a secretary "
+                     "or administrator over the branch, confirms them."), "info")  # fmt: skip
+
+    return _act(meeting_id, action, _l("Meeting closed; the members who attended were credited its study hours."))
 
 
 @bp.route("/<int:meeting_id>/lock", methods=["POST"])

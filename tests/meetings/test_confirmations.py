@@ -125,11 +125,15 @@ def test_nobody_decides_their_own_leave(org, make_meeting):
     checkin.decide_leave(org.admin, meeting, org.secretary.id, True, now=START - timedelta(days=1))
 
 
-def test_the_home_panel_and_the_meeting_page_show_waiting_credits(org, make_meeting, dave, client, login):
+def test_the_home_panel_and_the_meeting_page_show_waiting_credits(
+    org, make_meeting, dave, client, login, frozen_clock
+):
     meeting = _held(org, make_meeting)
-    closing.close_meeting(org.secretary, meeting, now=meeting.ends_at)
-    db.session.commit()
     login(org.secretary)
+    frozen_clock.set(meeting.ends_at)
+    page = client.post(f"/meetings/{meeting.id}/close", follow_redirects=True).text
+    assert "会议已结束" in page and "您本人在本次会议的学时须待" in page
+    assert _credited(meeting) == {org.alice.id}
     page = client.get(f"/meetings/{meeting.id}").text
     assert 'data-testid="my-credit-waits"' in page and "等待确认" in page
     assert 'data-testid="confirm-credit"' not in page  # she cannot confirm her own
