@@ -65,17 +65,6 @@ def _check_manager(viewer: User, meeting: Meeting) -> None:
         raise Forbidden(_l("You do not manage this meeting."))
 
 
-def check_study_hours(hours: float | None, field: str = "study_hours") -> None:
-    """Refuse 学时 below 0 or above what one meeting may credit (``LMS_OFFLINE_MAX_HOURS``)."""
-    most = max_study_hours()
-    if hours is None or not 0 <= hours <= most:
-        raise ValidationFailed(
-            _l("Study hours must be between 0 and %(n)s: one meeting credits at most %(n)s study hours.",
-               n=format(most, "g")),
-            field,
-        )  # fmt: skip
-
-
 def waiting_clause():
     """A WHERE clause on ``MeetingAttendance``: the row's credit waits for a second person's confirmation."""
     return sa.exists().where(

@@ -18,7 +18,7 @@ from lms.auth.models import MemberStatus, User
 from lms.errors import ValidationFailed
 from lms.extensions import db
 from lms.meetings.auditing import record_kind
-from lms.meetings.closing import check_study_hours
+from lms.meetings.limits import check_study_hours
 from lms.meetings.models import AttendeeRule, Cadence, KindLevel, MeetingKind
 
 # code, name, cadence, level, attendee rule, audience statuses, 学时, needs sign-out

@@ -26,7 +26,7 @@ from lms.courses.models import Course, CourseStatus, Lesson
 from lms.errors import Forbidden, InvalidState, ValidationFailed
 from lms.extensions import db
 from lms.meetings.auditing import meeting_snapshot, record_meeting
-from lms.meetings.closing import check_study_hours
+from lms.meetings.limits import check_study_hours
 from lms.meetings.models import (
     AttendanceStatus,
     AttendeeRule,
