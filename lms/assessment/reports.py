@@ -28,6 +28,8 @@ MEMBER_SORTS = {
     "hours": (AssessmentResult.hours,),
     "courses": (AssessmentResult.courses_done,),
     "quizzes": (AssessmentResult.quizzes_passed,),
+    # The attendance rate; members expected at no meeting (no rate) sort last.
+    "attendance": (AssessmentResult.meetings_attended * 1.0 / sa.func.nullif(AssessmentResult.meetings_expected, 0),),
 }
 BRANCH_SORTS = ("name", "members", "score", "hours", "participation", "behind", "at_risk", "excellent", "unqualified")
 FLAGS = ("behind", "at_risk", "not_participated", "overdue")
@@ -253,7 +255,7 @@ def member_results_query(
         query = query.where(AssessmentResult.member_name.contains(search.strip(), autoescape=True))
     columns = MEMBER_SORTS.get(sort, MEMBER_SORTS["name"])
     order = [(c.desc() if descending else c.asc()) for c in columns]
-    if sort in ("score", "hours"):
+    if sort in ("score", "hours", "attendance"):
         order = [(columns[0].is_(None)).asc(), *order]
     return query.order_by(*order, AssessmentResult.id)
 

@@ -2,7 +2,7 @@
 
 ``compute_scores`` scores every member a target applies to with a fixed number
 of aggregate queries (members, study time, course completions, quiz results,
-the required items): ten thousand members cost the same statements as ten.
+attendance at meetings, the required items): ten thousand members cost the same statements as ten.
 ``recompute_target`` stores the result as an ``AssessmentRun``; reports read
 runs, so they are fast and a past period's report never changes. A period
 becomes final (never recomputed) once the window for late offline entries
@@ -67,6 +67,7 @@ def rules_of(target: LearningTarget) -> TargetRules:
         offline_cap_hours=target.offline_cap_hours,
         weights=target.weights,
         bands=target.bands,
+        scores_attendance=bool(target.score_attendance),
     )
 
 
@@ -105,15 +106,21 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
     required_quizzes = [q for q in target.quizzes if q.quiz_id in quiz_info]
 
     bounds: dict[int, tuple[date, date]] = {}
+    attendance: dict[int, tuple[int, int]] = {}
     if target.is_probation:
         for member in members:
             bounds[member.id] = probation_bounds(member.admitted_on, member.probation_end)
         hours: dict[int, tuple[float, float]] = {}
         items = list(bounds.items())
         for offset in range(0, len(items), PERIOD_BATCH):
-            hours.update(sources.study_hours_split_each(dict(items[offset : offset + PERIOD_BATCH])))
+            batch = dict(items[offset : offset + PERIOD_BATCH])
+            hours.update(sources.study_hours_split_each(batch))
+            if target.score_attendance:
+                attendance.update(sources.meeting_attendance_each(batch))
     else:
         hours = sources.study_hours_split(ids, period.start, period.end)
+        if target.score_attendance:
+            attendance = sources.meeting_attendance(ids, period.start, period.end)
     done_courses = sources.completed_courses(ids, [c.course_id for c in required_courses])
     quiz_percent = sources.quiz_scores(ids, [q.quiz_id for q in required_quizzes])
 
@@ -159,6 +166,7 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
             online_hours=online,
             offline_hours=offline,
             items=items,
+            attendance=attendance.get(member.id, (0, 0)),
         )
         rows.append(
             MemberRow(member.id, member.name, str(member.status), member.branch_id, score, online + offline > 0)
@@ -171,7 +179,8 @@ def parameters_of(target: LearningTarget) -> dict:
     return {
         "required_hours": target.required_hours,
         "offline_cap_hours": target.offline_cap_hours,
-        "weights": [target.weight_hours, target.weight_courses, target.weight_quizzes],
+        "weights": [target.weight_hours, target.weight_courses, target.weight_quizzes, target.weight_attendance],
+        "score_attendance": bool(target.score_attendance),
         "bands": [target.excellent_min, target.good_min, target.pass_min],
         "period_kind": str(target.period_kind),
         "courses": [{"id": c.course_id, "title": c.title, "due_days": c.due_days} for c in target.courses],
@@ -201,6 +210,8 @@ def result_values(run_id: int, row: MemberRow, branch_names: dict[int, str]) -> 
         "courses_required": score.courses_required,
         "quizzes_passed": score.quizzes_passed,
         "quizzes_required": score.quizzes_required,
+        "meetings_attended": score.meetings_attended,
+        "meetings_expected": score.meetings_expected,
         "score": score.score,
         "grade": str(score.grade) if score.grade else None,
         "pace": str(score.pace),
@@ -384,7 +395,9 @@ def member_progress(user: User, now: datetime) -> list[TargetProgress]:
     per_hour = sources.seconds_per_study_hour()
     for target in targets_for(user):
         period = current_period(target, today)
-        if period is None or (not target.required_hours and not target.courses and not target.quizzes):
+        if period is None or (
+            not target.required_hours and not target.courses and not target.quizzes and not target.score_attendance
+        ):
             continue
         rows = compute_scores(target, period, today, users_clause=User.id == user.id)
         if not rows:

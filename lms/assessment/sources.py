@@ -1,7 +1,8 @@
-"""What assessment reads from the courses and exams domains, each a single aggregate query.
+"""What assessment reads from the courses, exams and meetings domains, each a single aggregate query.
 
 Study time comes from the study ledger, course completion from
-``lms.courses.completion``, quiz results from ``lms.exams.quizzes.quiz_results``.
+``lms.courses.completion``, quiz results from ``lms.exams.quizzes.quiz_results``,
+attendance at meetings from ``lms.meetings.rates``.
 Every function takes a SELECT of user ids (never a list of members loaded one
 by one), so scoring ten thousand members costs the same few statements as one.
 """
@@ -21,6 +22,8 @@ from lms.courses.models import Course, CourseStatus, Lesson, LessonProgress, Off
 from lms.exams.models import Quiz, QuizAttempt, QuizKind
 from lms.exams.quizzes import quiz_results
 from lms.extensions import db
+from lms.meetings.models import Meeting, MeetingAttendance, MeetingCreditConfirmation
+from lms.meetings.rates import attendance_counts, attendance_counts_each
 
 
 def seconds_per_study_hour(on: date | None = None) -> float:
@@ -97,6 +100,19 @@ def study_hours_split_each(bounds: dict[int, tuple[date, date]]) -> dict[int, tu
         user_id: (totals.online_hours, totals.offline_hours)
         for user_id, totals in ledger.study_totals_each(bounds).items()
     }
+
+
+def meeting_attendance(users: sa.Select, start: date, end: date) -> dict[int, tuple[int, int]]:
+    """(meetings attended, meetings expected at) per member of ``users`` in ``start..end``. One query.
+
+    From ``lms.meetings.rates``: closed meetings the member was listed for, approved leave left out.
+    """
+    return attendance_counts(users, start, end)
+
+
+def meeting_attendance_each(bounds: dict[int, tuple[date, date]]) -> dict[int, tuple[int, int]]:
+    """(meetings attended, meetings expected at) per member, each within their own days. One query."""
+    return attendance_counts_each(bounds)
 
 
 def completed_courses(users: sa.Select, course_ids: Iterable[int]) -> dict[int, set[int]]:
@@ -209,8 +225,9 @@ def latest_activity(user: User) -> datetime | None:
     """The newest change that can move a member's numbers. One statement.
 
     Study credited (ledger rows, whose ``updated_at`` moves with every credit),
-    a lesson completed, a quiz or contest finished, or an offline record of a
-    branch the member belongs to entered, changed or deleted (its audit row).
+    a lesson completed, a quiz or contest finished, an offline record of a
+    branch the member belongs to entered, changed or deleted (its audit row), or
+    the member's attendance at a meeting settled or changed.
     """
     branch_ids = [int(part) for part in (user.branch.path if user.branch else "").strip("/").split("/") if part]
     candidates = [
@@ -222,6 +239,17 @@ def latest_activity(user: User) -> datetime | None:
         candidates.append(
             sa.select(sa.func.max(OfflineRecordAudit.at)).where(OfflineRecordAudit.branch_id.in_(branch_ids))
         )
+    # Attendance at meetings (a rate component): closing, changes by hand, leave decisions, confirmations.
+    mine = MeetingAttendance.user_id == user.id
+    candidates += [
+        sa.select(sa.func.max(Meeting.closed_at)).join(MeetingAttendance, MeetingAttendance.meeting_id == Meeting.id)
+        .where(mine),
+        sa.select(sa.func.max(MeetingAttendance.manual_at)).where(mine),
+        sa.select(sa.func.max(MeetingAttendance.leave_decided_at)).where(mine),
+        sa.select(sa.func.max(MeetingCreditConfirmation.confirmed_at)).where(
+            MeetingCreditConfirmation.user_id == user.id
+        ),
+    ]  # fmt: skip
     values = db.session.execute(sa.select(*(c.scalar_subquery() for c in candidates))).one()
     moments = [value for value in values if value is not None]
     return max(moments) if moments else None

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from lms import clock
+from lms.auth.auditing import record_export
 from lms.auth.models import Role
 from lms.auth.permissions import admin_required, get_branch_or_404, secretary_required
 from lms.errors import DomainError, show_on_form
@@ -82,6 +83,7 @@ def register_xlsx():
         flash(_l("There is no branch to report on."), "warning")
         return redirect(url_for("meetings_admin.register_page"))
     payload = xlsx_bytes(export.register_sheets(book))
+    record_export("meeting_register", book.branch.id, root=book.branch, label=f"{book.branch.name} {book.year}")
     response = send_file(io.BytesIO(payload), mimetype=XLSX_MIMETYPE, as_attachment=True,
                          download_name=f"register-{book.branch.id}-{book.year}.xlsx")  # fmt: skip
     response.headers["Content-Disposition"] = _disposition(_filename(book, "xlsx"), "register.xlsx")
@@ -104,6 +106,7 @@ def register_pdf():
         flash(_l("PDF export is not available on this server (WeasyPrint is not installed). Use “Print” instead."),
               "warning")  # fmt: skip
         return redirect(url_for("meetings_admin.register_page", branch_id=book.branch.id, year=book.year))
+    record_export("meeting_register_pdf", book.branch.id, root=book.branch, label=f"{book.branch.name} {book.year}")
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": _disposition(_filename(book, "pdf"), "register.pdf")})  # fmt: skip
 
@@ -156,9 +159,9 @@ def kind_form(kind_id: int | None = None):
     if form.validate_on_submit():
         try:
             if kind is None:
-                kinds.create_kind(_kind_fields(form), now=clock.utcnow())
+                kinds.create_kind(_kind_fields(form), now=clock.utcnow(), actor=current_user)
             else:
-                kinds.update_kind(kind, _kind_fields(form), now=clock.utcnow())
+                kinds.update_kind(kind, _kind_fields(form), now=clock.utcnow(), actor=current_user)
         except DomainError as error:
             db.session.rollback()
             show_on_form(form, error)

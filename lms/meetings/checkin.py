@@ -26,7 +26,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from lms.auth.models import User
 from lms.errors import Forbidden, InvalidState, ValidationFailed
 from lms.extensions import db
-from lms.meetings.closing import is_locked, refresh_credits
+from lms.meetings.auditing import member_names, record_meeting
+from lms.meetings.closing import hold_own_credit, is_locked, refresh_credits
 from lms.meetings.models import (
     AttendanceStatus,
     CheckinMethod,
@@ -261,6 +262,7 @@ def set_attendance(
     row = _attendance_for_update(meeting, user_id)
     if row is None:
         raise ValidationFailed(_l("This member is not on the attendee list."), "user_id")
+    before = {"status": str(row.status), "signed_in_at": row.signed_in_at}
     row.status = status
     if status.was_there and row.signed_in_at is None:
         row.signed_in_at = now
@@ -271,8 +273,17 @@ def set_attendance(
         row.checkin_method = None
     row.manual_by_id, row.manual_at, row.manual_reason = viewer.id, now, reason
     db.session.flush()
+    # Whoever takes attendance by hand does not credit themselves: their own credit waits for a second
+    # person (again, when they changed their own row).
+    held = hold_own_credit(meeting, viewer.id, "attendance", now=now, reopen=user_id == viewer.id)
     if meeting.status == MeetingStatus.CLOSED:
         refresh_credits(meeting, now=now)
+    signed_in = status.was_there and not AttendanceStatus(before["status"]).was_there
+    record_meeting(
+        "sign_in_by_hand" if signed_in else "attendance", meeting, actor=viewer, now=now, before=before,
+        after={"member_id": user_id, "member": member_names([user_id]).get(user_id, ""), "status": str(status),
+               "signed_in_at": row.signed_in_at, "reason": reason, "own_credit_waits": held},
+    )  # fmt: skip
     return row
 
 
@@ -318,6 +329,9 @@ def decide_leave(
         raise InvalidState(_l("This meeting was cancelled."))
     if is_locked(meeting, now):
         raise InvalidState(_l("This meeting is locked; its attendance can no longer be changed."))
+    if user_id == viewer.id:
+        # An approved leave takes a meeting out of one's attendance rate: someone else decides one's own.
+        raise Forbidden(_l("Someone else must decide your own leave request."))
     row = _attendance_for_update(meeting, user_id)
     if row is None or row.leave_status != LeaveStatus.REQUESTED:
         raise InvalidState(_l("There is no leave request to decide."))
@@ -332,6 +346,11 @@ def decide_leave(
                 AttendanceStatus.ABSENT if meeting.status == MeetingStatus.CLOSED else AttendanceStatus.EXPECTED
             )
     db.session.flush()
+    record_meeting(
+        "leave_approve" if approve else "leave_refuse", meeting, actor=viewer, now=now,
+        after={"member_id": row.user_id, "member": member_names([row.user_id]).get(row.user_id, ""),
+               "reason": row.leave_reason, "note": note, "status": str(row.status)},
+    )  # fmt: skip
     title = (
         _l("Leave approved: %(topic)s", topic=meeting.topic)
         if approve

@@ -7,6 +7,12 @@ left early) are credited the meeting's 学时 in the study ledger
 secretary may still correct attendance and minutes; the ledger follows each
 correction. A closed meeting locks ``MEETING_LOCK_DAYS`` days after closing, or
 earlier by hand; after that nothing of it changes.
+
+Nobody credits themselves alone (issue #11): whoever closes the meeting, or
+takes or corrects its attendance by hand, and was there, has their own credit
+held (``MeetingCreditConfirmation``, no ledger row) until a second person
+confirms it (``lms.meetings.confirmations``). A member's own QR sign-in is their
+own act and holds nothing. A meeting credits at most ``LMS_OFFLINE_MAX_HOURS``.
 """
 
 from __future__ import annotations
@@ -20,9 +26,18 @@ from flask_babel import lazy_gettext as _l
 from lms import clock
 from lms.auth.models import User
 from lms.courses.ledger import replace_meeting_credits, study_hours_to_seconds
+from lms.courses.offline import max_study_hours
 from lms.errors import Forbidden, InvalidState, ValidationFailed
 from lms.extensions import db
-from lms.meetings.models import CREDITED_STATUSES, AttendanceStatus, Meeting, MeetingAttendance, MeetingStatus
+from lms.meetings.auditing import minutes_snapshot, record_meeting
+from lms.meetings.models import (
+    CREDITED_STATUSES,
+    AttendanceStatus,
+    Meeting,
+    MeetingAttendance,
+    MeetingCreditConfirmation,
+    MeetingStatus,
+)
 from lms.richtext import plain_text, sanitize_html
 
 MAX_MINUTES_CHARS = 200_000
@@ -50,16 +65,68 @@ def _check_manager(viewer: User, meeting: Meeting) -> None:
         raise Forbidden(_l("You do not manage this meeting."))
 
 
+def waiting_clause():
+    """A WHERE clause on ``MeetingAttendance``: the row's credit waits for a second person's confirmation."""
+    return sa.exists().where(
+        MeetingCreditConfirmation.meeting_id == MeetingAttendance.meeting_id,
+        MeetingCreditConfirmation.user_id == MeetingAttendance.user_id,
+        MeetingCreditConfirmation.confirmed_at.is_(None),
+    )
+
+
 def credited_user_ids(meeting: Meeting) -> list[int]:
-    """Members of the meeting who were there (present, late, left early)."""
+    """Members of the meeting who were there (present, late, left early), but those whose own credit waits."""
     return list(
         db.session.scalars(
             sa.select(MeetingAttendance.user_id).where(
                 MeetingAttendance.meeting_id == meeting.id,
                 MeetingAttendance.status.in_([str(s) for s in CREDITED_STATUSES]),
+                sa.not_(waiting_clause()),
             )
         )
     )
+
+
+def waiting_user_ids(meeting: Meeting) -> list[int]:
+    """Members who were there and whose own credit waits for confirmation, by id."""
+    return list(
+        db.session.scalars(
+            sa.select(MeetingAttendance.user_id)
+            .where(
+                MeetingAttendance.meeting_id == meeting.id,
+                MeetingAttendance.status.in_([str(s) for s in CREDITED_STATUSES]),
+                waiting_clause(),
+            )
+            .order_by(MeetingAttendance.user_id)
+        )
+    )
+
+
+def hold_own_credit(meeting: Meeting, user_id: int, reason: str, *, now: datetime, reopen: bool) -> bool:
+    """Make ``user_id``'s own credit from ``meeting`` wait for a second person; True when it now waits.
+
+    Called when the member closes the meeting or takes attendance by hand. Only
+    a listed attendee has a credit to hold. An earlier confirmation stands unless
+    ``reopen`` (they closed the meeting, or changed their own attendance).
+    """
+    listed = db.session.scalar(
+        sa.select(MeetingAttendance.id).where(
+            MeetingAttendance.meeting_id == meeting.id, MeetingAttendance.user_id == user_id
+        )
+    )
+    if listed is None:
+        return False
+    hold = db.session.get(MeetingCreditConfirmation, (meeting.id, user_id))
+    if hold is None:
+        db.session.add(MeetingCreditConfirmation(meeting_id=meeting.id, user_id=user_id, requested_at=now,
+                                                 reason=reason))  # fmt: skip
+    elif reopen or hold.confirmed_at is None:
+        hold.requested_at, hold.reason = now, reason
+        hold.confirmed_at = hold.confirmed_by_id = None
+    else:
+        return False
+    db.session.flush()
+    return True
 
 
 def refresh_credits(meeting: Meeting, *, now: datetime) -> int:
@@ -89,6 +156,12 @@ def close_meeting(viewer: User, meeting: Meeting, *, now: datetime) -> int:
         raise InvalidState(_l("This meeting was cancelled."))
     if now < meeting.starts_at:
         raise InvalidState(_l("The meeting has not started yet; close it after it is held."))
+    if meeting.study_hours > max_study_hours():
+        raise InvalidState(
+            _l("This meeting credits %(hours)s study hours, more than the %(n)s one meeting may credit; change its "
+               "study hours before closing it.", hours=format(meeting.study_hours, "g"),
+               n=format(max_study_hours(), "g"))
+        )  # fmt: skip
     db.session.execute(
         sa.update(MeetingAttendance)
         .where(MeetingAttendance.meeting_id == meeting.id, MeetingAttendance.status == AttendanceStatus.EXPECTED)
@@ -99,7 +172,12 @@ def close_meeting(viewer: User, meeting: Meeting, *, now: datetime) -> int:
     meeting.closed_by_id = viewer.id
     meeting.updated_at = now
     db.session.flush()
-    return refresh_credits(meeting, now=now)
+    hold_own_credit(meeting, viewer.id, "close", now=now, reopen=True)
+    credited = refresh_credits(meeting, now=now)
+    record_meeting("close", meeting, actor=viewer, now=now,
+                   after={"credited": credited, "study_hours": meeting.study_hours,
+                          "credit_waits_for": waiting_user_ids(meeting)})  # fmt: skip
+    return credited
 
 
 def lock_meeting(viewer: User, meeting: Meeting, *, now: datetime) -> None:
@@ -111,6 +189,7 @@ def lock_meeting(viewer: User, meeting: Meeting, *, now: datetime) -> None:
         return
     meeting.locked_at = now
     db.session.flush()
+    record_meeting("lock", meeting, actor=viewer, now=now, after={"locked_at": now})
 
 
 def save_minutes(viewer: User, meeting: Meeting, html: str, *, now: datetime) -> None:
@@ -122,10 +201,14 @@ def save_minutes(viewer: User, meeting: Meeting, html: str, *, now: datetime) ->
     if len(html or "") > MAX_MINUTES_CHARS:
         raise ValidationFailed(_l("The minutes are too long."), "minutes_html")
     clean = sanitize_html(html or "")
+    before = meeting.minutes_html or ""
     meeting.minutes_html = clean if plain_text(clean).strip() or "<img" in clean else ""
     meeting.minutes_updated_at = now
     meeting.minutes_updated_by_id = viewer.id
     db.session.flush()
+    if meeting.minutes_html != before:
+        record_meeting("minutes", meeting, actor=viewer, now=now, before=minutes_snapshot(before),
+                       after=minutes_snapshot(meeting.minutes_html))  # fmt: skip
 
 
 def archive_lines(member: User, start, end) -> list:

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from lms import clock
 from lms.auth.models import User
 from lms.extensions import db
-from lms.meetings.models import CREDITED_STATUSES, AttendanceStatus, MeetingAttendance
+from lms.meetings.models import CREDITED_STATUSES, AttendanceStatus, MeetingAttendance, MeetingCreditConfirmation
 from lms.meetings.register import BranchRegister, meeting_rate
 
 
@@ -49,9 +49,20 @@ def register_sheets(register: BranchRegister) -> list[tuple[str, list[str], list
             .where(MeetingAttendance.meeting_id.in_(ids))
             .order_by(MeetingAttendance.meeting_id, User.name)
         )
+        waiting = set(
+            db.session.execute(
+                sa.select(MeetingCreditConfirmation.meeting_id, MeetingCreditConfirmation.user_id).where(
+                    MeetingCreditConfirmation.meeting_id.in_(ids), MeetingCreditConfirmation.confirmed_at.is_(None)
+                )
+            ).all()
+        )
         for row, name in rows:
             meeting = by_id[row.meeting_id]
-            credited = meeting.status == "closed" and row.status in CREDITED_STATUSES
+            credited = (
+                meeting.status == "closed"
+                and row.status in CREDITED_STATUSES
+                and (row.meeting_id, row.user_id) not in waiting  # own credit not yet confirmed
+            )
             hours = meeting.study_hours if credited else 0
             attendance.append([
                 _local(meeting.starts_at), meeting.kind.name, meeting.topic, name, row.status.label,

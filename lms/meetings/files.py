@@ -23,6 +23,7 @@ from lms.auth.models import User
 from lms.errors import Forbidden, InvalidState, ValidationFailed
 from lms.extensions import db
 from lms.images import media_folder
+from lms.meetings.auditing import record_meeting
 from lms.meetings.closing import is_locked
 from lms.meetings.models import FilePurpose, Meeting, MeetingFile
 
@@ -122,7 +123,13 @@ def add_file(
     except Exception:
         (target / stored).unlink(missing_ok=True)
         raise
+    record_meeting("file_add", meeting, actor=viewer, now=now, after=_file_snapshot(record))
     return record
+
+
+def _file_snapshot(record: MeetingFile) -> dict:
+    return {"file_id": record.id, "name": record.original_name, "purpose": str(record.purpose),
+            "content_type": record.content_type, "size_bytes": record.size_bytes}  # fmt: skip
 
 
 def delete_file(viewer: User, meeting: Meeting, file_id: int, *, now: datetime) -> None:
@@ -138,6 +145,7 @@ def delete_file(viewer: User, meeting: Meeting, file_id: int, *, now: datetime) 
     )
     if record is None:
         raise ValidationFailed(_l("This file does not exist."), "file")
+    record_meeting("file_delete", meeting, actor=viewer, now=now, before=_file_snapshot(record))
     db.session.delete(record)
     db.session.flush()
     path = stored_path(meeting.id, record.stored_name)

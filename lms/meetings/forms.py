@@ -61,7 +61,8 @@ class MeetingForm(FlaskForm):
     attendee_ids = SelectMultipleField(_l("Attendees"), coerce=int, validate_choice=False)
     lesson_ids = SelectMultipleField(_l("Linked lessons"), coerce=int, validate_choice=False,
                                      description=_l("Lessons to study before or at the meeting."))  # fmt: skip
-    study_hours = DecimalField(_l("Study hours credited"), places=1, validators=[Optional(), NumberRange(0, 24)],
+    # The upper bound (LMS_OFFLINE_MAX_HOURS) is the service's, with a message that names it.
+    study_hours = DecimalField(_l("Study hours credited"), places=1, validators=[Optional(), NumberRange(min=0)],
                                description=_l("Empty: the kind's study hours."))  # fmt: skip
     checkin_opens_minutes = IntegerField(_l("Sign-in opens (minutes before the start)"),
                                          validators=[Optional(), NumberRange(0, 1440)])  # fmt: skip
@@ -102,6 +103,10 @@ class FileForm(FlaskForm):
     purpose = HiddenField(default="material")
 
 
+class ConfirmCreditForm(FlaskForm):
+    back = HiddenField(default="meeting")  # "home" when sent from the home panel
+
+
 class ScanConfirmForm(FlaskForm):
     scan_pass = HiddenField(validators=[DataRequired()])
 
@@ -113,6 +118,6 @@ class KindForm(FlaskForm):
     attendee_rule = SelectField(_l("Attendees"), choices=_choices(ATTENDEE_RULE_LABELS))
     audience_statuses = SelectMultipleField(_l("Member statuses (for an audience)"),
                                             choices=_choices(MEMBER_STATUS_LABELS))  # fmt: skip
-    study_hours = DecimalField(_l("Study hours credited"), places=1, validators=[InputRequired(), NumberRange(0, 24)])
+    study_hours = DecimalField(_l("Study hours credited"), places=1, validators=[InputRequired(), NumberRange(min=0)])
     needs_sign_out = BooleanField(_l("Members also sign out"))
     is_active = BooleanField(_l("In use"), default=True)

@@ -13,12 +13,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from lms.auth.models import MemberStatus
+from lms import audit
+from lms.auth.models import MemberStatus, User
 from lms.errors import ValidationFailed
 from lms.extensions import db
+from lms.meetings.auditing import record_kind
+from lms.meetings.limits import check_study_hours
 from lms.meetings.models import AttendeeRule, Cadence, KindLevel, MeetingKind
-
-MAX_STUDY_HOURS = 24.0
 
 # code, name, cadence, level, attendee rule, audience statuses, 学时, needs sign-out
 DEFAULT_KINDS = (
@@ -81,9 +82,7 @@ def _validated(fields: KindFields, kind_id: int | None) -> KindFields:
         clash = clash.where(MeetingKind.id != kind_id)
     if db.session.scalar(clash) is not None:
         raise ValidationFailed(_l("Another kind has this name."), "name")
-    hours = fields.study_hours
-    if hours is None or not 0 <= hours <= MAX_STUDY_HOURS:
-        raise ValidationFailed(_l("Study hours must be between 0 and %(n)d.", n=int(MAX_STUDY_HOURS)), "study_hours")
+    check_study_hours(fields.study_hours)
     statuses = sorted({MemberStatus(s).value for s in fields.audience_statuses})
     if AttendeeRule(fields.attendee_rule) == AttendeeRule.AUDIENCE and not statuses:
         raise ValidationFailed(_l("Choose the member statuses of the audience."), "audience_statuses")
@@ -102,20 +101,27 @@ def _apply(kind: MeetingKind, fields: KindFields) -> None:
     kind.is_active = bool(fields.is_active)
 
 
-def create_kind(fields: KindFields, *, now: datetime) -> MeetingKind:
-    """Add a kind (code made from its id); raises ValidationFailed for a blank or taken name or bad hours."""
+def create_kind(fields: KindFields, *, now: datetime, actor: User | None = None) -> MeetingKind:
+    """Add a kind (code made from its id); raises ValidationFailed for a blank or taken name or bad hours.
+
+    The 学时 may not exceed what one meeting credits (``LMS_OFFLINE_MAX_HOURS``). Audited.
+    """
     fields = _validated(fields, None)
     position = (db.session.scalar(sa.select(sa.func.max(MeetingKind.position))) or 0) + 1
     kind = MeetingKind(code=f"custom-{now.timestamp():.0f}-{position}", position=position, created_at=now)
     _apply(kind, fields)
     db.session.add(kind)
     db.session.flush()
+    record_kind("create", kind, actor=actor, now=now, after=audit.row_snapshot(kind))
     return kind
 
 
-def update_kind(kind: MeetingKind, fields: KindFields, *, now: datetime) -> MeetingKind:
-    """Change a kind; meetings already scheduled keep the 学时 they were scheduled with."""
-    _apply(kind, _validated(fields, kind.id))
+def update_kind(kind: MeetingKind, fields: KindFields, *, now: datetime, actor: User | None = None) -> MeetingKind:
+    """Change a kind; meetings already scheduled keep the 学时 they were scheduled with. Audited."""
+    fields = _validated(fields, kind.id)
+    before = audit.row_snapshot(kind)
+    _apply(kind, fields)
     kind.updated_at = now
     db.session.flush()
+    record_kind("update", kind, actor=actor, now=now, before=before, after=audit.row_snapshot(kind))
     return kind

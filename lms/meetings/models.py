@@ -261,6 +261,30 @@ class MeetingFile(db.Model):
     uploaded_at: Mapped[datetime]
 
 
+class MeetingCreditConfirmation(db.Model):
+    """A member's own credit from a meeting that waits for a second person (DESIGN.md §3, issue #11).
+
+    Whoever closes a meeting, or takes or corrects its attendance by hand, and is
+    among those it credits does not credit themselves: while ``confirmed_at`` is
+    empty, their 学时 from the meeting stay out of the ledger. Another committee
+    member of the branch, or a secretary or administrator over it, confirms.
+    """
+
+    __tablename__ = "meeting_credit_confirmations"
+
+    meeting_id: Mapped[int] = mapped_column(sa.ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    requested_at: Mapped[datetime]
+    # Why it waits: "close" (they closed the meeting) or "attendance" (they took attendance by hand).
+    reason: Mapped[str] = mapped_column(sa.String(20), default="close")
+    confirmed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    confirmed_at: Mapped[datetime | None]
+
+    meeting: Mapped[Meeting] = relationship()
+    user = relationship("User", foreign_keys=[user_id])
+    confirmed_by = relationship("User", foreign_keys=[confirmed_by_id])
+
+
 class MeetingDueWarning(db.Model):
     """A 事前提醒 sent: one per (branch, kind, due period), so the warning goes out once."""
 
@@ -292,6 +316,7 @@ __all__ = [
     "LeaveStatus",
     "Meeting",
     "MeetingAttendance",
+    "MeetingCreditConfirmation",
     "MeetingDueWarning",
     "MeetingFile",
     "MeetingKind",

@@ -6,7 +6,9 @@ never recorded), topic, notes as the agenda, its 学时, who entered it and when
 Its attendees become attendance rows (present, entered by hand by the record's
 author, with the reason saying where they came from), and its ledger rows are
 moved, not rewritten: the same rows, seconds and days, now with
-source=meeting and the meeting's id. The record and its audit trail stay where
+source=meeting and the meeting's id. An attendance that waited for a second
+person's confirmation (the author's own) keeps waiting, now as the meeting's
+``MeetingCreditConfirmation``. The record and its audit trail stay where
 they are (the trail is the history of the entry). Run by `flask lms init` (an
 INIT module) and before the demo meetings; running it again changes nothing.
 """
@@ -19,7 +21,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from lms import clock
-from lms.courses.models import OfflineActivity, OfflineStudyRecord, StudyLedgerEntry, StudySource
+from lms.courses.models import (
+    OfflineActivity,
+    OfflinePendingAttendance,
+    OfflineStudyRecord,
+    StudyLedgerEntry,
+    StudySource,
+)
 from lms.extensions import db
 from lms.meetings.models import (
     AttendanceStatus,
@@ -29,6 +37,7 @@ from lms.meetings.models import (
     KindLevel,
     Meeting,
     MeetingAttendance,
+    MeetingCreditConfirmation,
     MeetingKind,
     MeetingStatus,
 )
@@ -82,11 +91,17 @@ def import_offline_records(*, now: datetime) -> int:
         )  # fmt: skip
         db.session.add(meeting)
         db.session.flush()
-        attendees = list(
+        credited = list(
             db.session.scalars(
                 sa.select(StudyLedgerEntry.user_id).where(StudyLedgerEntry.offline_record_id == record.id)
             )
         )
+        waiting = db.session.execute(
+            sa.select(OfflinePendingAttendance.user_id, OfflinePendingAttendance.requested_at).where(
+                OfflinePendingAttendance.record_id == record.id, OfflinePendingAttendance.user_id.not_in(credited)
+            )
+        ).all()
+        attendees = credited + [user_id for user_id, _ in waiting]
         if attendees:
             db.session.execute(
                 sa.insert(MeetingAttendance),
@@ -95,6 +110,14 @@ def import_offline_records(*, now: datetime) -> int:
                   "manual_by_id": record.recorded_by_id, "manual_at": record.created_at,
                   "manual_reason": IMPORT_REASON} for user_id in attendees],
             )  # fmt: skip
+        if waiting:
+            db.session.execute(
+                sa.insert(MeetingCreditConfirmation),
+                [{"meeting_id": meeting.id, "user_id": user_id, "requested_at": requested_at, "reason": "attendance"}
+                 for user_id, requested_at in waiting],
+            )  # fmt: skip
+            moved = sa.delete(OfflinePendingAttendance).where(OfflinePendingAttendance.record_id == record.id)
+            db.session.execute(moved)
         db.session.execute(
             sa.update(StudyLedgerEntry)
             .where(StudyLedgerEntry.offline_record_id == record.id)

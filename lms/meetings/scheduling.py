@@ -25,6 +25,8 @@ from lms.auth.permissions import branch_scope_clause
 from lms.courses.models import Course, CourseStatus, Lesson
 from lms.errors import Forbidden, InvalidState, ValidationFailed
 from lms.extensions import db
+from lms.meetings.auditing import meeting_snapshot, record_meeting
+from lms.meetings.limits import check_study_hours
 from lms.meetings.models import (
     AttendanceStatus,
     AttendeeRule,
@@ -215,8 +217,7 @@ def _validated(viewer: User, fields: MeetingFields) -> tuple[Branch, MeetingKind
     url = (fields.online_url or "").strip()
     if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
         raise ValidationFailed(_l("The online link must start with http:// or https://."), "online_url")
-    if fields.study_hours is not None and not 0 <= fields.study_hours <= MAX_MEETING_HOURS:
-        raise ValidationFailed(_l("Study hours must be between 0 and %(n)d.", n=MAX_MEETING_HOURS), "study_hours")
+    check_study_hours(kind.study_hours if fields.study_hours is None else fields.study_hours)
     if fields.checkin_opens_minutes is not None and not 0 <= fields.checkin_opens_minutes <= 24 * 60:
         raise ValidationFailed(_l("Sign-in may open at most a day before the start."), "checkin_opens_minutes")
     wanted = sorted({int(i) for i in fields.attendee_ids})
@@ -278,6 +279,7 @@ def schedule_meeting(viewer: User, fields: MeetingFields, *, now: datetime) -> M
         sa.insert(MeetingAttendance),
         [{"meeting_id": meeting.id, "user_id": user_id, "status": AttendanceStatus.EXPECTED} for user_id in attendees],
     )
+    record_meeting("schedule", meeting, actor=viewer, now=now, after=meeting_snapshot(meeting, attendees))
     if meeting.ends_at > now:
         notify_users(
             attendees, kind=NOTICE_KIND, now=now, link=_meeting_link(meeting),
@@ -302,6 +304,7 @@ def update_meeting(viewer: User, meeting: Meeting, fields: MeetingFields, *, now
     branch, kind, attendees = _validated(viewer, fields)
     before = (meeting.starts_at, meeting.ends_at, meeting.place, meeting.online_url)
     current = {row.user_id: row for row in attendance_rows(meeting)}
+    audited_before = meeting_snapshot(meeting, current)
     removed = set(current) - set(attendees)
     signed = [current[i].user.name for i in removed if current[i].signed_in_at is not None]
     if signed:
@@ -323,6 +326,8 @@ def update_meeting(viewer: User, meeting: Meeting, fields: MeetingFields, *, now
             [{"meeting_id": meeting.id, "user_id": user_id, "status": AttendanceStatus.EXPECTED} for user_id in added],
         )
     db.session.flush()
+    record_meeting("update", meeting, actor=viewer, now=now, before=audited_before,
+                   after=meeting_snapshot(meeting, attendees))  # fmt: skip
     if meeting.ends_at > now:
         after = (meeting.starts_at, meeting.ends_at, meeting.place, meeting.online_url)
         told = [user_id for user_id in attendees if user_id not in added] if after != before else []
@@ -347,6 +352,8 @@ def cancel_meeting(viewer: User, meeting: Meeting, *, now: datetime) -> None:
     meeting.status = MeetingStatus.CANCELLED
     meeting.cancelled_at = now
     db.session.flush()
+    record_meeting("cancel", meeting, actor=viewer, now=now, before={"status": str(MeetingStatus.SCHEDULED)},
+                   after={"status": str(MeetingStatus.CANCELLED)})  # fmt: skip
     if meeting.ends_at > now:
         notify_users(attendee_ids(meeting), kind=NOTICE_KIND, now=now, link=_meeting_link(meeting),
                      title=str(_l("Meeting cancelled: %(kind)s, %(when)s", kind=meeting.kind.name,

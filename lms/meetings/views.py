@@ -21,9 +21,10 @@ from lms.courses.archive import register_offline_lines
 from lms.courses.models import Course, Lesson
 from lms.errors import DomainError, show_on_form
 from lms.extensions import db
-from lms.meetings import checkin, closing, files, scheduling
+from lms.meetings import checkin, closing, confirmations, files, scheduling
 from lms.meetings.forms import (
     AttendanceForm,
+    ConfirmCreditForm,
     FileForm,
     LeaveDecisionForm,
     LeaveForm,
@@ -60,6 +61,19 @@ def render_home_panel(user) -> str | None:
 
 
 register_home_panel("meetings", render_home_panel, order=15)
+
+
+def render_confirmations_panel(user) -> str | None:
+    """Members' own meeting credits the user may confirm (a second person), if any."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    waiting = confirmations.waiting_for(user)
+    if not waiting:
+        return None
+    return render_template("meetings/_confirm_panel.html", waiting=waiting)
+
+
+register_home_panel("meeting_confirmations", render_confirmations_panel, order=14)
 
 
 def _month() -> tuple[int, int]:
@@ -216,8 +230,13 @@ def cancel(meeting_id: int):
 @bp.route("/<int:meeting_id>/close", methods=["POST"])
 @login_required
 def close(meeting_id: int):
-    return _act(meeting_id, lambda m: closing.close_meeting(current_user, m, now=clock.utcnow()),
-                _l("Meeting closed; the members who attended were credited its study hours."))  # fmt: skip
+    def action(meeting):
+        closing.close_meeting(current_user, meeting, now=clock.utcnow())
+        if current_user.id in closing.waiting_user_ids(meeting):
+            flash(_l("Your own study hours from this meeting wait until another committee member, or a secretary "
+                     "or administrator over the branch, confirms them."), "info")  # fmt: skip
+
+    return _act(meeting_id, action, _l("Meeting closed; the members who attended were credited its study hours."))
 
 
 @bp.route("/<int:meeting_id>/lock", methods=["POST"])
@@ -247,10 +266,24 @@ def from_offline(record_id: int):
 # --- one meeting --------------------------------------------------------------------
 
 
+def _meeting_to_view_or_404(meeting_id: int) -> Meeting:
+    """A meeting the viewer attends or manages, or has a member's credit of to confirm; others look missing."""
+    meeting = db.session.scalar(
+        sa.select(Meeting).where(
+            Meeting.id == meeting_id,
+            sa.or_(scheduling.visible_meetings_clause(current_user),
+                   confirmations.confirmable_meetings_clause(current_user)),
+        )
+    )  # fmt: skip
+    if meeting is None:
+        abort(404)
+    return meeting
+
+
 @bp.route("/<int:meeting_id>")
 @login_required
 def detail(meeting_id: int):
-    meeting = scheduling.get_meeting_or_404(current_user, meeting_id)
+    meeting = _meeting_to_view_or_404(meeting_id)
     now = clock.utcnow()
     manages = scheduling.may_manage(current_user, meeting)
     rows = scheduling.attendance_rows(meeting)
@@ -269,6 +302,7 @@ def detail(meeting_id: int):
     counts = dict.fromkeys(AttendanceStatus, 0)
     for row in rows:
         counts[row.status] += 1
+    waiting = confirmations.waiting_on(meeting)
     return render_template(
         "meetings/detail.html",
         meeting=meeting,
@@ -289,7 +323,34 @@ def detail(meeting_id: int):
         file_form=FileForm(),
         statuses=ATTENDANCE_STATUS_LABELS,
         now=now,
+        waiting=waiting,
+        mine_waits=bool(mine and any(item.user_id == mine.user_id for item in waiting)),
+        may_confirm={item.user_id: confirmations.may_confirm(current_user, meeting, item.user_id)
+                     for item in waiting},
+        confirm_form=ConfirmCreditForm(),
     )  # fmt: skip
+
+
+@bp.route("/<int:meeting_id>/credits/<int:user_id>/confirm", methods=["POST"])
+@login_required
+def confirm_credit(meeting_id: int, user_id: int):
+    """A second person confirms a member's own credit from the meeting (from the meeting page or home)."""
+    meeting = _meeting_to_view_or_404(meeting_id)
+    form = ConfirmCreditForm()
+    home = form.back.data == "home"
+    back = url_for("home.index") if home else url_for("meetings.detail", meeting_id=meeting.id) + "#credits-waiting"
+    if not form.validate_on_submit():
+        flash(_l("The form has expired or was forged. Reload the page and try again."), "danger")
+        return redirect(back)
+    try:
+        confirmations.confirm_credit(current_user, meeting, user_id, now=clock.utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+    else:
+        db.session.commit()
+        flash(_l("Confirmed: the study hours were credited."), "success")
+    return redirect(back)
 
 
 @bp.route("/<int:meeting_id>/leave", methods=["POST"])

@@ -247,6 +247,9 @@ def _population(size: int, study: StudyData, course, quiz) -> None:
             for i in ids[-size:]
         ],
     )
+    # Each new member was listed for a closed meeting (present or absent, on the attendance component).
+    study.meeting(branch.id, datetime(2026, 3, 10, 6, tzinfo=UTC),
+                  {i: "present" if i % 3 else "absent" for i in ids[-size:]})  # fmt: skip
     db.session.commit()
 
 
@@ -267,7 +270,7 @@ def test_statement_count_of_scoring_and_report_does_not_grow_with_members(
 ):
     frozen_clock.set(datetime(2026, 7, 2, 4, tzinfo=UTC))
     course, quiz = study.course(), study.quiz()
-    target = LearningTarget(name="全员", required_hours=32)
+    target = LearningTarget(name="全员", required_hours=32, score_attendance=True)
     target.courses = [TargetCourse(course_id=course.id, title=course.title)]
     target.quizzes = [TargetQuiz(quiz_id=quiz.id, title=quiz.title)]
     db.session.add(target)

@@ -37,7 +37,7 @@ def _held(org, make_meeting, **kwargs):
 def test_closing_credits_those_there_and_marks_the_rest_absent(org, make_meeting):
     meeting = _held(org, make_meeting)
     assert _ledger() == {}
-    credited = closing.close_meeting(org.secretary, meeting, now=meeting.ends_at)
+    credited = closing.close_meeting(org.admin, meeting, now=meeting.ends_at)
     db.session.commit()
     assert credited == 2
     statuses = dict(db.session.execute(sa.select(MeetingAttendance.user_id, MeetingAttendance.status)).all())
@@ -54,7 +54,7 @@ def test_closing_credits_those_there_and_marks_the_rest_absent(org, make_meeting
 
 def test_closing_twice_is_refused_and_changes_nothing(org, make_meeting):
     meeting = _held(org, make_meeting)
-    closing.close_meeting(org.secretary, meeting, now=meeting.ends_at)
+    closing.close_meeting(org.admin, meeting, now=meeting.ends_at)
     db.session.commit()
     with pytest.raises(InvalidState, match="已经结束"):
         closing.close_meeting(org.secretary, meeting, now=meeting.ends_at + timedelta(hours=1))
@@ -72,17 +72,17 @@ def test_a_meeting_cannot_be_closed_before_it_starts(org, make_meeting):
 
 def test_corrections_after_closing_move_the_ledger_with_them(org, make_meeting):
     meeting = _held(org, make_meeting)
-    closing.close_meeting(org.secretary, meeting, now=meeting.ends_at)
+    closing.close_meeting(org.admin, meeting, now=meeting.ends_at)
     later = meeting.ends_at + timedelta(days=1)
-    checkin.set_attendance(org.secretary, meeting, org.bob.id, AttendanceStatus.PRESENT, "签到表补录", now=later)
-    checkin.set_attendance(org.secretary, meeting, org.alice.id, AttendanceStatus.ABSENT, "误签", now=later)
+    checkin.set_attendance(org.admin, meeting, org.bob.id, AttendanceStatus.PRESENT, "签到表补录", now=later)
+    checkin.set_attendance(org.admin, meeting, org.alice.id, AttendanceStatus.ABSENT, "误签", now=later)
     db.session.commit()
     assert set(_ledger(meeting.id)) == {org.secretary.id, org.bob.id}
 
 
 def test_a_locked_meeting_refuses_every_change(org, make_meeting):
     meeting = _held(org, make_meeting)
-    closing.close_meeting(org.secretary, meeting, now=meeting.ends_at)
+    closing.close_meeting(org.admin, meeting, now=meeting.ends_at)
     db.session.commit()
     after_window = meeting.ends_at + timedelta(days=7, seconds=1)
     assert closing.is_locked(meeting, after_window)
@@ -113,7 +113,7 @@ def test_minutes_are_sanitised(org, make_meeting):
 
 def test_the_member_archive_lists_the_meeting_and_counts_its_hours(org, make_meeting):
     meeting = _held(org, make_meeting)
-    closing.close_meeting(org.secretary, meeting, now=meeting.ends_at)
+    closing.close_meeting(org.admin, meeting, now=meeting.ends_at)
     db.session.commit()
     archive = learning_archive(org.alice, 2026, now=meeting.ends_at)
     assert [(line.record_id, line.activity, line.topic) for line in archive.offline] == [

@@ -133,7 +133,9 @@ def test_leave_close_and_register_exports(org, make_meeting, client, login, app,
     credited = set(
         db.session.scalars(sa.select(StudyLedgerEntry.user_id).where(StudyLedgerEntry.meeting_id == meeting.id))
     )
-    assert credited == {org.alice.id, org.secretary.id}
+    # The secretary took their own attendance by hand and closed: their credit waits for a second person.
+    assert credited == {org.alice.id}
+    assert "等待第二人确认" in client.get(f"/meetings/{meeting.id}").text
 
     page = client.get(f"/meetings/register?branch_id={org.branch.id}&year=2026")
     assert page.status_code == 200 and "重温入党誓词" in page.text
@@ -144,7 +146,7 @@ def test_leave_close_and_register_exports(org, make_meeting, client, login, app,
     by_member = {row[3]: row for row in rows[1:]}
     assert by_member[org.alice.name][4] == "出席" and by_member[org.alice.name][-1] == meeting.study_hours
     assert by_member[org.bob.name][4] == "请假" and by_member[org.bob.name][-1] == 0
-    assert by_member[org.secretary.name][7] == "主持会议"
+    assert by_member[org.secretary.name][7] == "主持会议" and by_member[org.secretary.name][-1] == 0
     pdf = client.get(f"/meetings/register.pdf?branch_id={org.branch.id}&year=2026")
     assert pdf.status_code in (200, 302)
     if pdf.status_code == 200:
