@@ -45,8 +45,19 @@ ALLOWED_ATTRIBUTES = {
     "img": {"src", "alt", "title", "width", "height"},
     "td": {"colspan", "rowspan"},
     "th": {"colspan", "rowspan"},
-    "*": {"class"},
 }
+# Classes an author may keep: typography only. A class can position, size or hide
+# an element (Bootstrap's "position-fixed w-100 h-100" makes a full-screen overlay
+# over the page), so every other class is dropped. The editor adds none of its own.
+TEXT_CLASSES = frozenset(
+    {"text-start", "text-center", "text-end", "lead", "small", "fw-bold", "fst-italic", "text-muted"}
+)
+ALLOWED_CLASSES = {tag: set(TEXT_CLASSES) for tag in ALLOWED_TAGS if tag not in ("br", "hr")}
+ALLOWED_CLASSES["table"] = {"table", "table-bordered", "table-striped", "table-sm"}
+ALLOWED_CLASSES["img"] = {"img-fluid"}
+ALLOWED_CLASSES["figure"] = {"figure"}
+ALLOWED_CLASSES["figcaption"] = {"figure-caption", *TEXT_CLASSES}
+ALLOWED_CLASSES["blockquote"] = {"blockquote", *TEXT_CLASSES}
 
 
 def sanitize_html(html: str | None) -> str:
@@ -59,6 +70,7 @@ def sanitize_html(html: str | None) -> str:
         html or "",
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        allowed_classes=ALLOWED_CLASSES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
         strip_comments=True,

@@ -8,7 +8,6 @@ stream its videos.
 from __future__ import annotations
 
 import io
-import json
 
 import sqlalchemy as sa
 from flask import (
@@ -25,6 +24,7 @@ from flask import (
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import validate_csrf
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.validators import ValidationError
 
 from lms import clock
@@ -35,6 +35,7 @@ from lms.courses import images, ledger, services, tracking
 from lms.courses.completion import completed_lesson_ids
 from lms.courses.models import Course, LessonKind, StudySource
 from lms.extensions import csrf, db
+from lms.inputs import BadInput, body_limit, json_object
 from lms.media import services as media_services
 from lms.media.access import register_access_check, register_usage
 from lms.media.models import MediaAsset
@@ -248,6 +249,7 @@ def _refused(reason: str, status: int):
 
 @bp.route("/heartbeat", methods=["POST"])
 @csrf.exempt
+@body_limit(MAX_HEARTBEAT_BYTES)
 def heartbeat():
     """Credit a heartbeat. JSON in, JSON out; rule refusals answer ok with credited=0 and a reason.
 
@@ -259,15 +261,14 @@ def heartbeat():
     """
     if not current_user.is_authenticated:
         return _refused("login", 401)
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_HEARTBEAT_BYTES:
-        return _refused("malformed", 400)
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = json_object(force=True)
+    except BadInput:
         return _refused("malformed", 400)
+    except RequestEntityTooLarge:  # over MAX_HEARTBEAT_BYTES: refused before it is read
+        return _refused("malformed", 413)
     if current_app.config.get("WTF_CSRF_ENABLED", True):
-        token = request.headers.get("X-CSRFToken") or (body.get("csrf_token") if isinstance(body, dict) else None)
+        token = request.headers.get("X-CSRFToken") or body.get("csrf_token")
         try:
             validate_csrf(token)
         except ValidationError:
