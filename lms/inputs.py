@@ -10,7 +10,8 @@
 - request bodies are bounded: ``MAX_CONTENT_LENGTH`` for the whole app and
   ``@body_limit(bytes)`` on a view, both checked before anything is read (the
   Content-Length, then the stream while it is read);
-- text with NUL (which PostgreSQL refuses) is refused at input with a 400;
+- a JSON body that is not an object, and text with NUL (which PostgreSQL
+  refuses), are refused at input with a 400;
 - ``clean_filename()`` makes an uploaded file name safe to keep and to send back
   in a header; ``SaneDate`` keeps dates in years a person could mean.
 """
@@ -27,6 +28,7 @@ import flask
 from flask import Flask, current_app, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 from wtforms.validators import ValidationError
 
@@ -164,8 +166,19 @@ def json_object(*, force: bool = False) -> dict:
 # --- text and file names -------------------------------------------------------------------
 
 
-def refuse_nul_in_text() -> None:
-    """before_request: a query or form value with NUL is a 400 (PostgreSQL cannot store it)."""
+def check_request_text() -> None:
+    """before_request: refuse a body over the bound (413), a JSON body that is not a
+    plain object and NUL in any text (400).
+
+    A JSON body is checked for every view, not only those that call ``json_object``:
+    Flask-WTF reads one as form data, and a list there was a 500. NUL in a query or
+    form value is refused because PostgreSQL cannot store it.
+    """
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge()  # refused on its Content-Length, even where the view reads no body
+    if request.is_json and request.method in ("POST", "PUT", "PATCH", "DELETE") and request.get_data(cache=True):
+        json_object()
     sources = [request.args]
     if request.mimetype in FORM_MIMETYPES:
         sources.append(request.form)
@@ -199,7 +212,7 @@ class SaneDate:
 
 
 def init_app(app: Flask) -> None:
-    """Use the bounded request and ``int`` converter, and refuse NUL in text."""
+    """Use the bounded request and ``int`` converter, and check JSON bodies and text."""
     app.request_class = Request
     app.url_map.converters["int"] = BoundedIntConverter
-    app.before_request(refuse_nul_in_text)
+    app.before_request(check_request_text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import nh3
 
 ALLOWED_TAGS = {
@@ -58,6 +60,7 @@ ALLOWED_CLASSES["img"] = {"img-fluid"}
 ALLOWED_CLASSES["figure"] = {"figure"}
 ALLOWED_CLASSES["figcaption"] = {"figure-caption", *TEXT_CLASSES}
 ALLOWED_CLASSES["blockquote"] = {"blockquote", *TEXT_CLASSES}
+_EMPTY_CLASS = re.compile(r' class=""(?=[ />])')  # what is left when every class was dropped
 
 
 def sanitize_html(html: str | None) -> str:
@@ -66,7 +69,7 @@ def sanitize_html(html: str | None) -> str:
     Links and images may only use http(s), relative URLs or data: images; every
     link gets rel="noopener noreferrer".
     """
-    return nh3.clean(
+    cleaned = nh3.clean(
         html or "",
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
@@ -74,7 +77,8 @@ def sanitize_html(html: str | None) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
         strip_comments=True,
-    ).strip()
+    )
+    return _EMPTY_CLASS.sub("", cleaned).strip()
 
 
 def plain_text(html: str | None) -> str:

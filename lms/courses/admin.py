@@ -142,8 +142,9 @@ def course_edit(course_id: int):
     course = _get_course(course_id)
     form = CourseForm(obj=course)
     fill_audience_choices(form)
-    if request.method == "GET":
+    if not isinstance(form.tags.data, str):  # the list from ``obj``: on a GET, or a POST without the field
         form.tags.data = ", ".join(course.tags or [])
+    if request.method == "GET":
         form.load_audience(course)
     if form.validate_on_submit():
         try:
