@@ -6,6 +6,7 @@ member (`<user_id>`) refuses a secretary of another branch.
 """
 
 import pytest
+from werkzeug.routing.converters import NumberConverter
 
 from lms.auth.models import Role
 
@@ -20,10 +21,10 @@ def concrete_requests(app, user_id: int):
         for rule in app.url_map.iter_rules():
             values = {}
             for name in rule.arguments:
-                converter = rule._converters[name].__class__.__name__
+                converter = rule._converters[name]
                 if name in ("user_id", "member_id"):
                     values[name] = user_id
-                elif converter in ("IntegerConverter", "FloatConverter"):
+                elif isinstance(converter, NumberConverter):
                     values[name] = 1
                 else:
                     values[name] = "x"
