@@ -1,9 +1,8 @@
-"""WSGI entry point: ``gunicorn wsgi:app`` (and what ``flask`` finds by itself)."""
+"""WSGI entry point in a checkout: ``gunicorn wsgi:app`` (and what ``flask`` finds by itself).
 
-from lms import create_app
-from lms.jobs import start_in_process
+An installed platform uses ``lms.wsgi`` (the same app); this file only saves typing.
+"""
 
-app = create_app()
-# Only with LMS_SCHEDULER=inprocess (the quick start); gunicorn deployments leave the
-# schedule to `flask lms worker`.
-start_in_process(app)
+from lms.wsgi import app
+
+__all__ = ["app"]

@@ -17,6 +17,7 @@ BLUEPRINT_MODULES = (
     "lms.home",
     "lms.auth.views",
     "lms.auth.admin",
+    "lms.auth.org_admin",
     "lms.notices.views",
     "lms.media.views",
     "lms.media.admin",
@@ -27,8 +28,12 @@ BLUEPRINT_MODULES = (
     "lms.exams.contest_admin",
     "lms.courses.views",
     "lms.courses.admin",
+    "lms.meetings.views",
+    "lms.meetings.checkin_views",
+    "lms.meetings.admin",
     "lms.assessment.views",
     "lms.assessment.admin",
+    "lms.integrity.views",
 )
 
 
@@ -53,7 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lms.i18n import init_babel
 
     extensions.db.init_app(app)
-    extensions.migrate.init_app(app, extensions.db, directory=str(Path(app.root_path).parent / "migrations"))
+    extensions.migrate.init_app(app, extensions.db, directory=str(Path(app.root_path) / "migrations"))
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
     init_babel(app)

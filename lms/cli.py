@@ -25,6 +25,7 @@ DEMO_MODULES = (
     "lms.exams.demo_contests",
     "lms.courses.demo",
     "lms.assessment.demo",
+    "lms.meetings.demo",
 )
 # Each module has ``register(group)`` adding its commands to `flask lms`.
 COMMAND_MODULES: tuple[str, ...] = ("lms.exams.commands",)
@@ -59,7 +60,7 @@ def init_command(admin_username, admin_name, admin_password, no_admin):
 
 
 # Each module has ``seed_defaults() -> list[str]``, run by `flask lms init` (idempotent).
-INIT_MODULES: tuple[str, ...] = ("lms.assessment.defaults",)
+INIT_MODULES: tuple[str, ...] = ("lms.assessment.defaults", "lms.meetings.kinds", "lms.meetings.offline_import")
 
 
 @lms_cli.command("demo")
@@ -76,16 +77,24 @@ def demo_command():
 
 
 @lms_cli.command("worker")
-def worker_command():
+@click.option("--log-level", default=None, help="Logging level (default: LMS_LOG_LEVEL or INFO).")
+def worker_command(log_level):
     """Run the scheduled jobs (and transcoding) in this process until stopped."""
-    from lms.jobs import build_scheduler
+    import logging
+
+    from lms.jobs import HOLDER, SCHEDULER_LEASE, build_scheduler, release_lease
 
     app: Flask = current_app._get_current_object()
+    logging.basicConfig(
+        level=(log_level or app.config.get("LOG_LEVEL") or "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
+    )
+    log = logging.getLogger("lms.worker")
     scheduler = build_scheduler(app)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     scheduler.start()
-    click.echo("Worker running; Ctrl-C to stop.")
+    log.info("worker %s running; Ctrl-C or SIGTERM to stop", HOLDER)
     try:
         while not stop.wait(1):
             pass
@@ -93,7 +102,11 @@ def worker_command():
         pass
     finally:
         scheduler.shutdown(wait=True)
-        click.echo("Worker stopped.")
+        # A clean stop hands the schedule over now, not when the lease expires.
+        if release_lease(SCHEDULER_LEASE, HOLDER):
+            log.info("released the scheduler lease")
+        db.session.remove()
+        log.info("worker stopped")
 
 
 def register_cli(app: Flask) -> None:

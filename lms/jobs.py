@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ def scheduled_jobs() -> list[JobSpec]:
     from lms.exams.contests import run_contest_schedule
     from lms.exams.jobs import finalize_overdue_attempts
     from lms.media.jobs import process_transcode_queue
+    from lms.meetings import jobs as meeting_jobs
 
     ttl = current_app.config["SCHEDULER_LEASE_SECONDS"]
     return [
@@ -71,6 +73,8 @@ def scheduled_jobs() -> list[JobSpec]:
         JobSpec("transcode", process_transcode_queue, seconds=5, needs_lease=False),
         JobSpec("assessment-nightly", assessment_jobs.nightly_results, seconds=900),
         JobSpec("assessment-reminders", assessment_jobs.weekly_reminders, seconds=3600),
+        JobSpec("meeting-reminders", meeting_jobs.meeting_reminders, seconds=300),
+        JobSpec("meeting-due-warnings", meeting_jobs.due_meeting_warnings, seconds=3600),
     ]
 
 
@@ -97,15 +101,28 @@ def acquire_lease(name: str, holder: str, now: datetime, ttl_seconds: int) -> bo
     return False
 
 
+def release_lease(name: str, holder: str) -> bool:
+    """Give up lease ``name`` if ``holder`` has it, so another process may take it at once. Commits."""
+    result = db.session.execute(
+        sa.delete(SchedulerLease).where(SchedulerLease.name == name, SchedulerLease.holder == holder)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
 def run_job(app: Flask, spec: JobSpec) -> bool:
     """Run one job now if this process may; return whether it ran."""
     with app.app_context():
         now = clock.utcnow()
         if spec.needs_lease and not acquire_lease(SCHEDULER_LEASE, HOLDER, now, app.config["SCHEDULER_LEASE_SECONDS"]):
             return False
+        started = time.monotonic()
         try:
-            spec.func(now)
+            result = spec.func(now)
             db.session.commit()
+            # Jobs that report work (a count, a list) are logged at INFO; idle ticks at DEBUG.
+            level = logging.INFO if result else logging.DEBUG
+            log.log(level, "job %s ran in %.3f s: %s", spec.name, time.monotonic() - started, result)
         except Exception:
             db.session.rollback()
             log.exception("scheduled job %s failed", spec.name)

@@ -1,6 +1,12 @@
 """The shared cache recomputes a stale value once, however many callers ask."""
 
+import shutil
+import socket
+import subprocess
 import threading
+import time
+
+import pytest
 
 from lms.cache import cached, invalidate
 
@@ -49,14 +55,9 @@ def test_many_concurrent_callers_cause_one_computation(app):
     assert results.count({"rows": 0}) == 19 and results.count({"rows": 1}) == 1
 
 
-def test_redis_backend_is_shared_and_single_flight(app, tmp_path):
-    import shutil
-    import socket
-    import subprocess
-    import time
-
-    import pytest
-
+@pytest.fixture
+def redis_url(app, tmp_path):
+    """A private redis-server on a free port for this test; the app's cache uses it."""
     server = shutil.which("redis-server")
     if server is None:
         pytest.skip("redis-server is not installed")
@@ -67,24 +68,81 @@ def test_redis_backend_is_shared_and_single_flight(app, tmp_path):
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
         stdout=subprocess.DEVNULL,
     )
-    try:
-        app.config["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        import redis
+    import redis
 
-        client = redis.Redis(port=port)
-        for _ in range(50):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        calls = []
-        compute = lambda: calls.append(1) or len(calls)  # noqa: E731
-        assert cached("board", 60, compute) == 1
-        assert cached("board", 60, compute) == 1
-        invalidate("board")
-        assert cached("board", 60, compute) == 2
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    url = f"redis://127.0.0.1:{port}/0"
+    app.config["REDIS_URL"] = url
+    try:
+        yield url
     finally:
         app.config["REDIS_URL"] = ""
         process.terminate()
         process.wait(5)
+
+
+def test_redis_backend_is_shared_and_single_flight(app, redis_url):
+    calls = []
+    compute = lambda: calls.append(1) or len(calls)  # noqa: E731
+    assert cached("board", 60, compute) == 1
+    assert cached("board", 60, compute) == 1
+    invalidate("board")
+    assert cached("board", 60, compute) == 2
+
+
+def _herd(app, key, compute, callers=12):
+    """``callers`` threads, each with its own Redis connection (as separate processes
+    would have), ask for ``key`` at once; returns what each got."""
+    import redis
+
+    from lms import cache
+
+    barrier = threading.Barrier(callers)
+    results = []
+
+    def caller():
+        with app.app_context():
+            own = redis.Redis.from_url(app.config["REDIS_URL"])
+            barrier.wait(5)
+            results.append(cache._cached_redis(own, key, 60, compute))
+
+    threads = [threading.Thread(target=caller) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return results
+
+
+def test_a_cold_key_is_computed_once_while_the_others_wait(app, redis_url):
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)  # the ranking query takes a while; the others must wait, not compute
+        return {"rows": len(calls)}
+
+    results = _herd(app, "cold-board", slow)
+    assert len(calls) == 1
+    assert results == [{"rows": 1}] * 12
+
+
+def test_an_invalidated_key_is_recomputed_once_and_others_get_the_previous_value(app, redis_url):
+    cached("hot-board", 60, lambda: {"rows": 0})
+    invalidate("hot-board")
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return {"rows": len(calls)}
+
+    results = _herd(app, "hot-board", slow)
+    assert len(calls) == 1
+    assert results.count({"rows": 1}) == 1 and results.count({"rows": 0}) == 11

@@ -64,3 +64,66 @@ def test_run_job_skips_when_another_process_holds_the_lease(app, frozen_clock):
     frozen_clock.advance(61)
     assert jobs.run_job(app, spec) is True
     assert calls == [frozen_clock.now]
+
+
+def test_a_released_lease_is_free_for_another_process_at_once(app, frozen_clock):
+    now = frozen_clock.now
+    assert jobs.acquire_lease("scheduler", "a", now, 60)
+    assert not jobs.release_lease("scheduler", "b")  # only the holder may release it
+    assert not jobs.acquire_lease("scheduler", "b", now, 60)
+    assert jobs.release_lease("scheduler", "a")
+    assert jobs.acquire_lease("scheduler", "b", now, 60)
+
+
+def test_job_runs_are_logged(app, frozen_clock, caplog):
+    spec = jobs.JobSpec("probe", lambda now: 3, seconds=10)
+    with caplog.at_level("INFO", logger="lms.jobs"):
+        assert jobs.run_job(app, spec) is True
+    assert any("job probe ran" in message and ": 3" in message for message in caplog.messages)
+
+
+def test_worker_logs_its_jobs_and_hands_the_lease_over_when_stopped(app, tmp_path):
+    """`flask lms worker` as a real process: it takes the lease, logs, and on SIGTERM releases it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import sqlalchemy as sa
+
+    from lms.extensions import db
+
+    if not str(db.engine.url).startswith("sqlite"):
+        import pytest
+
+        pytest.skip("runs the worker on the test's SQLite file")
+    env = {
+        **os.environ,
+        "LMS_DATABASE_URL": str(db.engine.url),
+        "LMS_SECRET_KEY": "worker-test",
+        "LMS_SCHEDULER_LEASE_SECONDS": "3",
+        "LMS_MEDIA_ROOT": str(tmp_path / "media"),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "lms", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    holder = None
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and holder is None:
+            holder = db.session.scalar(sa.select(jobs.SchedulerLease.holder))
+            db.session.rollback()
+            time.sleep(0.2)
+        assert holder is not None, "the worker never took the scheduler lease"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
+    assert "released the scheduler lease" in output and "worker stopped" in output
+    assert "job keep-lease ran" not in output  # idle ticks are logged at DEBUG only
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(jobs.SchedulerLease)) == 0
