@@ -19,7 +19,7 @@ from lms.exams import quizzes
 from lms.exams.models import Quiz
 from lms.extensions import db
 
-PUBLIC_ENDPOINTS = {"auth.login", "auth.set_language", "home.healthz", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.set_language", "home.healthz", "home.favicon", "static"}
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 
 

@@ -196,7 +196,9 @@ BRANCH_PROGRAMME = (
 # Held by the 党委 for the whole organisation: (activity, 学时, topic, month, day, who).
 COMMITTEE_PROGRAMME = (
     (OfflineActivity.TRAINING, 8, "全体党员集中培训（一天）", 5, 16, "all"),
-    (OfflineActivity.TRAINING, 16, "支部书记和支部委员培训班（两天）", 9, 8, "leaders"),
+    # A two-day course is two records of one day each (a record credits at most LMS_OFFLINE_MAX_HOURS).
+    (OfflineActivity.TRAINING, 8, "支部书记和支部委员培训班（第一天）", 9, 8, "leaders"),
+    (OfflineActivity.TRAINING, 8, "支部书记和支部委员培训班（第二天）", 9, 9, "leaders"),
 )
 NEWCOMER_TOPIC = "新转入党员入支部第一课"
 FULL_PROGRAMME_HOURS = {"all": 12 * 2 + 4 * 2 + 4 * 2 + 8, "leaders": 12 * 2 + 4 * 2 + 4 * 2 + 8 + 12 + 16}
