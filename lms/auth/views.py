@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -15,8 +15,18 @@ from lms.security import safe_next_url
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
-def _login_name_key() -> str:
-    return "login-name:" + services.normalize_login(request.form.get("login", ""))
+def _login_account_key() -> str:
+    """The per-account limit's key: the account the typed name resolves to.
+
+    A member can log in with the username, the phone or the ID number; keyed on
+    the typed text, each would have its own 5 guesses. An unknown name is keyed
+    on itself (so guessing at non-accounts is limited too, and per address).
+    """
+    if "login_limit_key" not in g:
+        typed = request.form.get("login", "")
+        user = services.find_user_by_login(typed) if "\x00" not in typed else None
+        g.login_limit_key = f"login-account:{user.id}" if user else "login-name:" + services.normalize_login(typed)
+    return g.login_limit_key
 
 
 def _failed(response) -> bool:
@@ -30,7 +40,7 @@ def _failed(response) -> bool:
 )
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=_login_name_key,
+    key_func=_login_account_key,
     methods=["POST"],
     deduct_when=_failed,
     scope="login-account",
