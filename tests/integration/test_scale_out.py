@@ -116,10 +116,10 @@ def nginx_config(stack: Stack, media: Path) -> str:
         (re.compile(r"server \{\n    listen 80;.*?\n\}\n", re.S), ""),  # the plain-HTTP redirect
         (re.compile(r"    listen 443 ssl;\n    http2 on;\n"), f"    listen 127.0.0.1:{stack.nginx_port};\n"),
         (re.compile(r"    ssl_certificate(_key)? .*\n"), ""),
-        (re.compile(r"    server 127\.0\.0\.1:8000;"), "".join(f"    server 127.0.0.1:{p};\n" for p in stack.web_ports)),
+        (re.compile(r"    server 127\.0\.0\.1:8000;"), "".join(f"    server 127.0.0.1:{p};\n" for p in stack.web_ports)),  # noqa: E501
         (re.compile(r"/srv/vanguard/media/"), f"{media}/"),
         (re.compile(r"/srv/vanguard/venv/lib/python3\.11/site-packages/lms/static/"), f"{ROOT / 'lms' / 'static'}/"),
-        (re.compile(r"/etc/nginx/snippets/vanguard-proxy\.conf"), str(ROOT / "deploy" / "nginx" / "vanguard-proxy.conf")),
+        (re.compile(r"/etc/nginx/snippets/vanguard-proxy\.conf"), str(ROOT / "deploy/nginx/vanguard-proxy.conf")),
     ]
     for pattern, replacement in replacements:
         site, count = pattern.subn(replacement, site)
@@ -349,7 +349,8 @@ def test_a_live_board_is_computed_once_per_refresh_across_processes(stack):
             wait_for(lambda burst=burst: _board_computations(stack, contest_id) >= burst, 10, "the board log line")
         except AssertionError as error:
             board = browser.request(a, f"/contests/{contest_id}/board.json")[2][:600]
-            raise AssertionError(f"{error}\n{board}\n{stack.log('web0')[-3000:]}\n{stack.log('web1')[-3000:]}") from None
+            logs = stack.log("web0")[-3000:] + stack.log("web1")[-3000:]
+            raise AssertionError(f"{error}\n{board}\n{logs}") from None
         time.sleep(0.5)  # anything still computing would have logged by now
         assert _board_computations(stack, contest_id) == burst, stack.log("web0") + stack.log("web1")
         time.sleep(2.2)  # LMS_CONTEST_BOARD_SECONDS=2: the next burst finds it stale
@@ -427,8 +428,9 @@ def test_a_transcoding_job_is_claimed_once_and_a_killed_workers_job_is_finished_
     asset_id = _upload(stack, admin, a, clip)
 
     def running():
-        rows = stack.sql("SELECT worker_id, attempts FROM media_transcode_jobs WHERE asset_id = %s AND status = 'running'",
-                         asset_id)  # fmt: skip
+        rows = stack.sql(
+            "SELECT worker_id, attempts FROM media_transcode_jobs WHERE asset_id = %s AND status = 'running'", asset_id
+        )
         return rows[0] if rows else None
 
     worker_id, attempts = wait_for(running, 60, "a worker to claim the job", interval=0.1)
