@@ -17,6 +17,7 @@ BLUEPRINT_MODULES = (
     "lms.home",
     "lms.auth.views",
     "lms.auth.admin",
+    "lms.auth.org_admin",
     "lms.notices.views",
     "lms.media.views",
     "lms.media.admin",
@@ -27,8 +28,12 @@ BLUEPRINT_MODULES = (
     "lms.exams.contest_admin",
     "lms.courses.views",
     "lms.courses.admin",
+    "lms.meetings.views",
+    "lms.meetings.checkin_views",
+    "lms.meetings.admin",
     "lms.assessment.views",
     "lms.assessment.admin",
+    "lms.integrity.views",
 )
 
 

@@ -25,6 +25,7 @@ DEMO_MODULES = (
     "lms.exams.demo_contests",
     "lms.courses.demo",
     "lms.assessment.demo",
+    "lms.meetings.demo",
 )
 # Each module has ``register(group)`` adding its commands to `flask lms`.
 COMMAND_MODULES: tuple[str, ...] = ("lms.exams.commands",)
@@ -59,7 +60,7 @@ def init_command(admin_username, admin_name, admin_password, no_admin):
 
 
 # Each module has ``seed_defaults() -> list[str]``, run by `flask lms init` (idempotent).
-INIT_MODULES: tuple[str, ...] = ("lms.assessment.defaults",)
+INIT_MODULES: tuple[str, ...] = ("lms.assessment.defaults", "lms.meetings.kinds", "lms.meetings.offline_import")
 
 
 @lms_cli.command("demo")

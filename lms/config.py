@@ -33,6 +33,37 @@ class Config:
     COMPLETION_RATIO = 0.9
     MINUTES_PER_STUDY_HOUR = 45
     OFFLINE_EDIT_WINDOW_DAYS = 30
+    OFFLINE_MAX_HOURS = 8  # the most 学时 one offline record may credit
+    # Anti-farming (反刷课): credit stops after this long without any interaction, and
+    # an unanswered presence check stops credit after PRESENCE_ANSWER_SECONDS.
+    IDLE_MINUTES = 10
+    PRESENCE_ANSWER_SECONDS = 60
+    # The secretaries' anomaly list: online study hours in a day beyond plausible, study
+    # in the night hours [start, end) local time, a share of refused beats, beats from
+    # parallel sessions, and quiz answers faster than a question can be read.
+    ANOMALY_MAX_DAILY_HOURS = 8
+    ANOMALY_NIGHT_HOURS = [0, 5]
+    ANOMALY_NIGHT_MINUTES = 20
+    ANOMALY_REFUSED_SHARE = 0.3
+    ANOMALY_MIN_REFUSED_BEATS = 20
+    ANOMALY_PARALLEL_BEATS = 10
+    ANOMALY_SECONDS_PER_QUESTION = 3
+
+    # Meetings (DESIGN.md §10): the sign-in window around a meeting, the QR code's
+    # rotation, when minutes lock, reminders and the 事前提醒 lead time.
+    MEETING_CHECKIN_OPENS_MINUTES = 30  # default for new meetings; each meeting keeps its own
+    MEETING_LATE_AFTER_MINUTES = 5  # signing in later than start + this is "late"
+    MEETING_CHECKOUT_CLOSES_MINUTES = 30  # sign-out stays open this long after the end
+    MEETING_LEFT_EARLY_MINUTES = 10  # signing out earlier than end - this is "left early"
+    MEETING_TOKEN_SECONDS = 30  # the QR code changes this often; the previous code stays valid
+    MEETING_LOCK_DAYS = 7  # a closed meeting (attendance, minutes) locks this many days later
+    MEETING_REMINDER_HOURS = 24  # attendees are reminded this long before the start
+    MEETING_DUE_WARNING_DAYS = 14  # warn a secretary this long before a required meeting falls due
+    MEETING_MAX_FILE_MB = 20
+
+    # Assessment (DESIGN.md §6): a member who joins mid-period (account made) owes the share of
+    # the period's required hours for the days since, and item due dates count from that day.
+    ASSESSMENT_PRORATE = True
 
     # Quizzes (DESIGN.md §4).
     QUIZ_GRACE_SECONDS = 20

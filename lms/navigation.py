@@ -43,6 +43,13 @@ def register_home_panel(name: str, render: Callable[[object], Markup | str | Non
     HOME_PANELS[name] = HomePanel(name, render, order)
 
 
+def _may_use(item: NavItem, role: str) -> bool:
+    # A subtree admin reaches everything a secretary does, and the entries that name it.
+    if not item.roles or role in item.roles:
+        return True
+    return role == "subtree_admin" and "secretary" in item.roles
+
+
 def nav_for(user, section: str) -> list[NavItem]:
     """The entries of ``section`` that ``user`` may use, in order."""
     if not getattr(user, "is_authenticated", False):
@@ -51,7 +58,7 @@ def nav_for(user, section: str) -> list[NavItem]:
         (
             item
             for item in NAV_ITEMS.values()
-            if item.section == section and (not item.roles or str(user.role) in item.roles)
+            if item.section == section and _may_use(item, str(user.role))
         ),
         key=lambda item: item.order,
     )

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from lms import clock
+from lms import audit, clock
 from lms.assessment import export, services, sources, targets
 from lms.assessment import probation as checklist_service
 from lms.assessment import reports as report_service
@@ -29,9 +29,19 @@ from lms.assessment.forms import TargetForm
 from lms.assessment.labels import grade_choices
 from lms.assessment.models import AssessmentRun, LearningTarget
 from lms.assessment.periods import Period, period_from_key
+from lms.auth.auditing import record_content, record_export, viewer_path
 from lms.auth.forms import fill_audience_choices
 from lms.auth.models import MEMBER_STATUS_LABELS, Branch, Role
-from lms.auth.permissions import admin_required, get_branch_or_404, get_member_or_404, secretary_required
+from lms.auth.permissions import (
+    check_audience,
+    content_in_scope,
+    get_branch_or_404,
+    get_content_or_404,
+    get_member_or_404,
+    manager_required,
+    scoped_branch_tree,
+    secretary_required,
+)
 from lms.errors import DomainError, show_on_form
 from lms.extensions import db
 from lms.navigation import register_nav
@@ -49,7 +59,10 @@ register_nav(
     order=45,
     section="manage",
 )
-register_nav("assessment_admin.targets_list", _l("Learning targets"), roles=(Role.ADMIN,), order=50, section="manage")
+register_nav(
+    "assessment_admin.targets_list", _l("Learning targets"), roles=(Role.ADMIN, Role.SUBTREE_ADMIN), order=50,
+    section="manage"
+)
 
 PAGE_SIZE = 50
 RECOMPUTE_SECONDS = 60
@@ -63,11 +76,15 @@ def _today() -> date:
 
 
 @bp.route("/targets")
-@admin_required
+@manager_required
 def targets_list():
-    items = list(
-        db.session.scalars(sa.select(LearningTarget).order_by(LearningTarget.is_active.desc(), LearningTarget.id))
-    )
+    items = [
+        target
+        for target in db.session.scalars(
+            sa.select(LearningTarget).order_by(LearningTarget.is_active.desc(), LearningTarget.id)
+        )
+        if content_in_scope(current_user, target)
+    ]
     today = _today()
     branch_names = dict(db.session.execute(sa.select(Branch.id, Branch.name)).all())
     rows = []
@@ -80,13 +97,15 @@ def targets_list():
 
 def _edit_target(target: LearningTarget | None):
     form = TargetForm()
-    fill_audience_choices(form)
+    fill_audience_choices(form, scoped_branch_tree(current_user))
+    before = audit.row_snapshot(target) if target is not None else None
     if request.method == "GET" and target is not None:
         form.load(targets.fields_of(target))
     form.prepare_rows(sources.course_catalogue(), sources.quiz_catalogue())
     if form.validate_on_submit():
         now = clock.utcnow()
         try:
+            check_audience(current_user, form.to_fields().branch_ids)
             saved = targets.save_target(
                 target,
                 form.to_fields(),
@@ -95,6 +114,9 @@ def _edit_target(target: LearningTarget | None):
                 quiz_titles=sources.existing_quizzes,
                 now=now,
             )
+            db.session.flush()
+            record_content("target.update" if target else "target.create", "target", saved, before,
+                           audit.row_snapshot(saved))
             if saved.is_active:
                 services.recompute_target(saved, now)
         except DomainError as error:
@@ -110,22 +132,23 @@ def _edit_target(target: LearningTarget | None):
 
 
 @bp.route("/targets/new", methods=["GET", "POST"])
-@admin_required
+@manager_required
 def target_new():
     return _edit_target(None)
 
 
 @bp.route("/targets/<int:target_id>/edit", methods=["GET", "POST"])
-@admin_required
+@manager_required
 def target_edit(target_id: int):
-    return _edit_target(db.get_or_404(LearningTarget, target_id))
+    return _edit_target(get_content_or_404(current_user, LearningTarget, target_id))
 
 
 @bp.route("/targets/<int:target_id>/delete", methods=["POST"])
-@admin_required
+@manager_required
 def target_delete(target_id: int):
-    target = db.get_or_404(LearningTarget, target_id)
+    target = get_content_or_404(current_user, LearningTarget, target_id)
     try:
+        record_content("target.delete", "target", target, audit.row_snapshot(target), None)
         targets.delete_target(target)
     except DomainError as error:
         db.session.rollback()
@@ -167,7 +190,7 @@ def _report_context(target_id: int):
     run = services.latest_run(target.id, period.key)
     branch_id = request.args.get("branch", type=int)
     root = get_branch_or_404(current_user, branch_id) if branch_id else report_service.viewer_root(current_user)
-    if current_user.role == Role.SECRETARY and root is None:
+    if current_user.role != Role.ADMIN and root is None:
         abort(403)
     return target, period, run, root, today
 
@@ -234,14 +257,14 @@ def _charts(branch_report: report_service.BranchReport, target: LearningTarget, 
         "labels": [str(GRADE_LABELS[g]) for g in GRADES_BEST_FIRST],
         "data": [branch_report.total.by_grade.get(str(g), 0) for g in GRADES_BEST_FIRST],
     }
+    # The branches one level below the viewer's scope, and the members directly in it.
+    groups = [(line.name or _("No branch"), line.tally) for line in branch_report.lines if line.tally.members]
+    if branch_report.direct is not None:
+        groups.append((_("Directly in %(branch)s", branch=branch_report.parent.name), branch_report.direct))
     comparison = {
-        "labels": [line.name or _("No branch") for line in branch_report.lines if line.tally.members],
-        "scores": [
-            round(line.tally.mean_score, 1) if line.tally.mean_score is not None else 0
-            for line in branch_report.lines
-            if line.tally.members
-        ],
-        "hours": [round(line.tally.mean_hours or 0, 1) for line in branch_report.lines if line.tally.members],
+        "labels": [name for name, _tally in groups],
+        "scores": [round(tally.mean_score, 1) if tally.mean_score is not None else 0 for _name, tally in groups],
+        "hours": [round(tally.mean_hours or 0, 1) for _name, tally in groups],
     }
     months = {"labels": [], "data": []}
     if run.period_start and run.period_end:
@@ -282,6 +305,8 @@ def report_recompute(target_id: int):
         db.session.rollback()
         flash(str(error.message), "warning")
         return redirect(url_for("assessment_admin.report", target_id=target.id, period=period_key))
+    audit.record("target.recompute", "assessment_run", run.id, after={"target_id": target.id, "period": run.period_key,
+                 "members": run.member_count}, label=target.name, branch_path=viewer_path())
     db.session.commit()
     flash(_("Results recomputed for %(count)d members.", count=run.member_count), "success")
     args = {"period": run.period_key}
@@ -341,6 +366,7 @@ def report_export(target_id: int):
         status=request.args.get("status", ""),
     )
     scope_name = root.name if root else _("All branches")
+    record_export("report", target.id, root=root, label=target.name)
     sheets = [export.member_sheet(query), export.branch_sheet(branch_report)]
     return _xlsx_response(sheets, f"{target.name}-{period.label}-{scope_name}.xlsx")
 
@@ -352,6 +378,7 @@ def report_print(target_id: int):
     if run is None:
         abort(404)
     branch_report = report_service.branch_report(current_user, run, root)
+    record_export("report_print", target.id, root=root, label=target.name)
     rows = report_service.iter_results(report_service.member_results_query(current_user, run, root, sort="branch"))
     return render_template(
         "assessment/report_print.html",
@@ -398,6 +425,7 @@ def probation():
 @secretary_required
 def probation_export():
     checklists = checklist_service.checklists(current_user, clock.utcnow())
+    record_export("probation")
     sheets = [checklist_service.checklist_sheet(checklists, _today())]
     return _xlsx_response(sheets, _("Probationary members checklist") + ".xlsx")
 
@@ -415,5 +443,6 @@ def probation_member(user_id: int):
 def probation_member_export(user_id: int):
     member = get_member_or_404(current_user, user_id)
     checklists = checklist_service.checklists(current_user, clock.utcnow(), member=member)
+    record_export("probation_member", member.id, member=member)
     sheets = [checklist_service.checklist_sheet(checklists, _today())]
     return _xlsx_response(sheets, _("Probation checklist of %(name)s", name=member.name) + ".xlsx")

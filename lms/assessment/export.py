@@ -287,6 +287,6 @@ def branch_sheet(report: BranchReport) -> tuple[str, list[str], list[list]]:
 
     rows = [line(item.name or _("No branch"), item.tally) for item in report.lines]
     if report.direct is not None:
-        rows.append(line(_("Directly in %(branch)s", branch=report.root.name), report.direct))
+        rows.append(line(_("Directly in %(branch)s", branch=report.parent.name), report.direct))
     rows.append(line(_("Total"), report.total))
     return _("Branches"), header, rows

@@ -214,8 +214,15 @@ class AssessmentResult(db.Model):
     overdue: Mapped[int] = mapped_column(default=0)
     participated: Mapped[bool] = mapped_column(default=False)  # studied at all in the period
     items: Mapped[list] = mapped_column(sa.JSON, default=list)
+    # When this row was last computed, if after its run (one member refreshed on their record page).
+    computed_at: Mapped[datetime | None]
 
     run: Mapped[AssessmentRun] = relationship()
+
+    @property
+    def as_of(self) -> datetime:
+        """When these numbers were computed."""
+        return self.computed_at or self.run.computed_at
 
     __table_args__ = (
         sa.UniqueConstraint("run_id", "user_id"),

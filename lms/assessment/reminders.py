@@ -24,7 +24,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from lms import clock
+from lms import clock, org_settings
 from lms.assessment import services
 from lms.assessment.models import AssessmentResult, AssessmentRun, ReminderKind, SentReminder
 from lms.assessment.periods import current_period, iso_week_key
@@ -41,7 +41,8 @@ DIGEST_LINK = "/admin/reports"
 
 
 def _setting(name: str, default: int) -> int:
-    return int(current_app.config.get(name, default))
+    value = org_settings.value(name)
+    return int(default if value is None else value)
 
 
 def is_reminder_time(now: datetime) -> bool:

@@ -44,7 +44,7 @@ def results_scope_clause(viewer: User):
     """A WHERE clause on ``AssessmentResult``: rows recorded for branches in the viewer's scope."""
     if viewer.role == Role.ADMIN:
         return sa.true()
-    if viewer.role == Role.SECRETARY and viewer.branch is not None:
+    if viewer.role in (Role.SECRETARY, Role.SUBTREE_ADMIN) and viewer.branch is not None:
         subtree = sa.select(Branch.id).where(Branch.path.startswith(viewer.branch.path))
         return AssessmentResult.branch_id.in_(subtree)
     return sa.false()
@@ -122,9 +122,12 @@ class BranchLine:
 class BranchReport:
     root: Branch | None
     total: Tally
-    lines: list[BranchLine]  # the root's direct sub-branches, plus members directly in the root
-    direct: Tally | None  # members directly in the root branch (not in a sub-branch)
+    lines: list[BranchLine]  # the direct sub-branches of ``parent``
+    direct: Tally | None  # members directly in ``parent`` (not in a sub-branch)
     ancestors: list[Branch]
+    # The branch whose sub-branches are the lines: the root, or for an admin's whole
+    # organisation its single top branch (the 党委), so the lines are one level below it.
+    parent: Branch | None = None
 
 
 def _tallies_by_branch(run_id: int, scope) -> dict[int | None, Tally]:
@@ -167,10 +170,13 @@ def branch_report(viewer: User, run: AssessmentRun, root: Branch | None, sort: s
     if root is not None:
         branches_query = branches_query.where(Branch.path.startswith(root.path))
     branches = list(db.session.scalars(branches_query))
+    parent = root
     if root is None:
         tops = [b for b in branches if b.parent_id is None or b.parent_id not in {x.id for x in branches}]
-    else:
-        tops = [b for b in branches if b.parent_id == root.id]
+        if len(tops) == 1:  # one 党委 above everything: compare the level below it
+            parent = tops[0]
+    if parent is not None:
+        tops = [b for b in branches if b.parent_id == parent.id]
     top_lines = {b.id: BranchLine(b, Tally(), has_children=False) for b in tops}
     total, direct, orphan = Tally(), Tally(), Tally()
     branch_by_id = {b.id: b for b in branches}
@@ -180,7 +186,7 @@ def branch_report(viewer: User, run: AssessmentRun, root: Branch | None, sort: s
         if branch is None:
             orphan.add(tally)
             continue
-        if root is not None and branch.id == root.id:
+        if parent is not None and branch.id == parent.id:
             direct.add(tally)
             continue
         # Walk up the materialised path to the top-level line this branch rolls into.
@@ -203,7 +209,7 @@ def branch_report(viewer: User, run: AssessmentRun, root: Branch | None, sort: s
     if root is not None:
         parts = [p for p in root.path.strip("/").split("/") if p]
         ancestors = [b for b in _branches_by_ids([int(p) for p in parts[:-1]]) if b is not None]
-    return BranchReport(root, total, lines, direct if direct.members else None, ancestors)
+    return BranchReport(root, total, lines, direct if direct.members else None, ancestors, parent)
 
 
 def _branches_by_ids(ids: list[int]) -> list[Branch | None]:

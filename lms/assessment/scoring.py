@@ -133,6 +133,20 @@ def grade_for(score: float | None, bands: GradeBands = DEFAULT_BANDS) -> Grade |
     return Grade.UNQUALIFIED
 
 
+def prorated_hours(
+    required_hours: float | None, period_start: date, period_end: date, scope_start: date
+) -> float | None:
+    """The required hours for a member in scope only from ``scope_start``: required x days in scope / period days.
+
+    A member who joins on the period's last day owes one day's share, not the whole period's hours.
+    """
+    if required_hours is None or scope_start <= period_start:
+        return required_hours
+    if scope_start > period_end:
+        return 0.0
+    return required_hours * period_days(scope_start, period_end) / period_days(period_start, period_end)
+
+
 def period_days(start: date, end: date) -> int:
     """Number of days in ``start..end`` (both included)."""
     return max((end - start).days + 1, 1)
@@ -294,6 +308,7 @@ def score_member(
             due_soon += item.is_due_soon(today)
             overdue += item.is_overdue(today)
     hours = counted_hours(online_hours, offline_hours, rules.offline_cap_hours)
+    share = elapsed_share(period_start, period_end, today)
     score = weighted_score(
         {
             HOURS: hours_progress(hours, rules.required_hours),
@@ -302,7 +317,9 @@ def score_member(
         },
         rules.weights,
     )
-    share = elapsed_share(period_start, period_end, today)
+    if share == 0 and hours <= 0 and courses_done + quizzes_passed == 0:
+        # The first day in scope with nothing done yet: nothing could be expected, so no grade (not 不合格).
+        score = None
     return MemberScore(
         period_start=period_start,
         period_end=period_end,

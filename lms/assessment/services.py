@@ -11,6 +11,7 @@ becomes final (never recomputed) once the window for late offline entries
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from lms import clock
+from lms import clock, org_settings
 from lms.assessment import sources
 from lms.assessment.models import AssessmentResult, AssessmentRun, LearningTarget, RunTrigger
 from lms.assessment.periods import (
@@ -30,7 +31,7 @@ from lms.assessment.periods import (
     period_from_key,
     probation_bounds,
 )
-from lms.assessment.scoring import ItemStatus, MemberScore, TargetRules, item_due, score_member
+from lms.assessment.scoring import ItemStatus, MemberScore, TargetRules, item_due, prorated_hours, score_member
 from lms.assessment.targets import active_targets, target_members_clause, targets_for
 from lms.auth.models import Branch, User
 from lms.errors import InvalidState, NotFound
@@ -52,6 +53,14 @@ class MemberRow:
     participated: bool
 
 
+def prorate_enabled() -> bool:
+    """``LMS_ASSESSMENT_PRORATE`` (on by default): hold members who join mid-period to their share of it."""
+    value = current_app.config.get("ASSESSMENT_PRORATE", True)
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
+
+
 def rules_of(target: LearningTarget) -> TargetRules:
     return TargetRules(
         required_hours=target.required_hours,
@@ -63,7 +72,7 @@ def rules_of(target: LearningTarget) -> TargetRules:
 
 def finalize_after_days() -> int:
     """Days after a period's end during which it is still recomputed (late offline entries)."""
-    return int(current_app.config.get("OFFLINE_EDIT_WINDOW_DAYS", 30))
+    return int(org_settings.value("OFFLINE_EDIT_WINDOW_DAYS") or 30)
 
 
 def period_is_closed(period: Period, today: date) -> bool:
@@ -81,7 +90,9 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
     if users_clause is not None:
         clause = sa.and_(clause, users_clause)
     members = db.session.execute(
-        sa.select(User.id, User.name, User.status, User.branch_id, User.admitted_on, User.probation_end)
+        sa.select(
+            User.id, User.name, User.status, User.branch_id, User.admitted_on, User.probation_end, User.created_at
+        )
         .where(clause)
         .order_by(User.id)
     ).all()
@@ -97,24 +108,34 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
     if target.is_probation:
         for member in members:
             bounds[member.id] = probation_bounds(member.admitted_on, member.probation_end)
-        seconds: dict[int, tuple[float, float]] = {}
+        hours: dict[int, tuple[float, float]] = {}
         items = list(bounds.items())
         for offset in range(0, len(items), PERIOD_BATCH):
-            seconds.update(sources.study_seconds_split_each(dict(items[offset : offset + PERIOD_BATCH])))
+            hours.update(sources.study_hours_split_each(dict(items[offset : offset + PERIOD_BATCH])))
     else:
-        seconds = sources.study_seconds_split(ids, period.start, period.end)
+        hours = sources.study_hours_split(ids, period.start, period.end)
     done_courses = sources.completed_courses(ids, [c.course_id for c in required_courses])
     quiz_percent = sources.quiz_scores(ids, [q.quiz_id for q in required_quizzes])
 
-    per_hour = sources.seconds_per_study_hour()
     rules = rules_of(target)
     quiz_pass = {
         q.quiz_id: q.pass_percent if q.pass_percent is not None else quiz_info[q.quiz_id][1] for q in required_quizzes
     }
+    prorate = prorate_enabled()
     due_cache: dict[tuple[date, date], list[date]] = {}
+    rules_cache: dict[tuple[date, date, date], TargetRules] = {}
     rows = []
     for member in members:
         start, end = bounds.get(member.id) or (period.start, period.end)
+        # Pro-rating: a member is held to the share of the period since they joined (their account was made).
+        scope_start = max(start, clock.local_day(member.created_at)) if prorate and member.created_at else start
+        member_rules = rules_cache.get((start, end, scope_start))
+        if member_rules is None:
+            member_rules = dataclasses.replace(
+                rules, required_hours=prorated_hours(rules.required_hours, start, end, scope_start)
+            )
+            rules_cache[(start, end, scope_start)] = member_rules
+        start = min(scope_start, end)
         dues = due_cache.get((start, end))
         if dues is None:
             dues = [item_due(start, end, item.due_days) for item in (*required_courses, *required_quizzes)]
@@ -129,14 +150,14 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
             pass_percent = quiz_pass[q.quiz_id]
             done = percent is not None and percent + 1e-9 >= pass_percent
             items.append(ItemStatus("quiz", q.quiz_id, quiz_info[q.quiz_id][0], due, done, percent, pass_percent))
-        online, offline = seconds.get(member.id, (0.0, 0.0))
+        online, offline = hours.get(member.id, (0.0, 0.0))
         score = score_member(
-            rules,
+            member_rules,
             period_start=start,
             period_end=end,
             today=today,
-            online_hours=online / per_hour,
-            offline_hours=offline / per_hour,
+            online_hours=online,
+            offline_hours=offline,
             items=items,
         )
         rows.append(
@@ -160,7 +181,7 @@ def parameters_of(target: LearningTarget) -> dict:
     }
 
 
-def _result_values(run_id: int, row: MemberRow, branch_names: dict[int, str]) -> dict:
+def result_values(run_id: int, row: MemberRow, branch_names: dict[int, str]) -> dict:
     score = row.score
     return {
         "run_id": run_id,
@@ -171,9 +192,9 @@ def _result_values(run_id: int, row: MemberRow, branch_names: dict[int, str]) ->
         "branch_name": branch_names.get(row.branch_id, "") if row.branch_id else "",
         "period_start": score.period_start,
         "period_end": score.period_end,
-        "online_hours": round(score.online_hours, 4),
-        "offline_hours": round(score.offline_hours, 4),
-        "hours": round(score.hours, 4),
+        "online_hours": score.online_hours,
+        "offline_hours": score.offline_hours,
+        "hours": score.hours,
         "required_hours": score.required_hours,
         "expected_hours": round(score.expected_hours, 4),
         "courses_done": score.courses_done,
@@ -272,7 +293,7 @@ def recompute_target(
         if branch_ids
         else {}
     )
-    values = [_result_values(run.id, row, branch_names) for row in rows]
+    values = [result_values(run.id, row, branch_names) for row in rows]
     values += [{**{key: getattr(old, key) for key in _COPIED}, "run_id": run.id} for old in frozen]
     if values:
         db.session.execute(sa.insert(AssessmentResult), values)

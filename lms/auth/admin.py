@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from lms import audit
 from lms.auth import importer, services
 from lms.auth.forms import (
     BranchForm,
@@ -19,7 +20,15 @@ from lms.auth.forms import (
     UserForm,
 )
 from lms.auth.models import Branch, BranchKind, MemberStatus, Role, User
-from lms.auth.permissions import admin_required, get_member_or_404, member_scope_clause, secretary_required
+from lms.auth.permissions import (
+    admin_required,
+    branch_scope_clause,
+    get_branch_or_404,
+    get_member_or_404,
+    manager_required,
+    member_scope_clause,
+    secretary_required,
+)
 from lms.errors import DomainError, ValidationFailed, show_on_form
 from lms.extensions import db
 from lms.navigation import register_nav
@@ -28,17 +37,55 @@ from lms.spreadsheets import XLSX_MIMETYPE, read_upload, xlsx_bytes
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 register_nav("admin.users", _l("Members"), roles=(Role.ADMIN, Role.SECRETARY), order=10, section="manage")
-register_nav("admin.branches", _l("Branches"), roles=(Role.ADMIN,), order=20, section="manage")
+register_nav("admin.branches", _l("Branches"), roles=(Role.ADMIN, Role.SUBTREE_ADMIN), order=20, section="manage")
 register_nav("admin.import_members", _l("Import members"), roles=(Role.ADMIN,), order=30, section="manage")
 
 PAGE_SIZE = 50
+# What the audit log keeps of an account (never the password hash).
+USER_AUDIT_FIELDS = (
+    "username",
+    "name",
+    "phone",
+    "id_number",
+    "email",
+    "status",
+    "role",
+    "branch_id",
+    "admitted_on",
+    "probation_end",
+    "is_committee_member",
+    "is_active",
+)
+
+
+def audit_user(action: str, member: User, before: dict | None = None, after: dict | None = None) -> None:
+    """Record an action on an account, scoped to the member's branch."""
+    audit.record(
+        action,
+        "user",
+        member.id,
+        before,
+        after,
+        label=member.name,
+        branch_path=member.branch.path if member.branch is not None else None,
+    )
 
 
 def _branch_choices(include_none: bool, none_label=None) -> list[tuple[int, str]]:
-    choices = [(0, str(none_label or _l("(none)")))] if include_none else []
+    """Branches the viewer may assign, in tree order; subtree admins get only their subtree and no "none"."""
+    scoped = not current_user.is_admin
+    choices = [(0, str(none_label or _l("(none)")))] if include_none and not scoped else []
+    allowed = set(db.session.scalars(sa.select(Branch.id).where(branch_scope_clause(current_user)))) if scoped else None
     for branch in services.branch_tree():
-        choices.append((branch.id, "　" * branch.depth + branch.name))
+        if allowed is None or branch.id in allowed:
+            choices.append((branch.id, "　" * branch.depth + branch.name))
     return choices
+
+
+def _limit_roles(form: UserForm) -> None:
+    """A subtree admin cannot make organisation admins."""
+    if not current_user.is_admin:
+        form.role.choices = [c for c in form.role.choices if c[0] != Role.ADMIN.value]
 
 
 @bp.route("/users")
@@ -98,10 +145,11 @@ def _fields_from(form: UserForm) -> services.UserFields:
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
-@admin_required
+@manager_required
 def user_new():
     form = UserForm()
     form.branch_id.choices = _branch_choices(True)
+    _limit_roles(form)
     if form.validate_on_submit():
         if not form.password.data:
             form.password.errors = [str(_l("An initial password is required."))]
@@ -112,6 +160,7 @@ def user_new():
                 db.session.rollback()
                 show_on_form(form, error)
             else:
+                audit_user("user.create", user, after=audit.snapshot(user, USER_AUDIT_FIELDS))
                 db.session.commit()
                 flash(_l("Account %(name)s created.", name=user.name), "success")
                 return redirect(url_for("admin.user_detail", user_id=user.id))
@@ -119,23 +168,29 @@ def user_new():
 
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
-@admin_required
+@manager_required
 def user_edit(user_id: int):
     member = get_member_or_404(current_user, user_id)
+    if member.is_admin and not current_user.is_admin:
+        abort(403)
     form = UserForm(obj=member)
     form.branch_id.choices = _branch_choices(True)
+    _limit_roles(form)
     if request.method == "GET":
         form.branch_id.data = member.branch_id or 0
         form.status.data = str(member.status)
         form.role.data = str(member.role)
     del form.password
     if form.validate_on_submit():
+        before = audit.snapshot(member, USER_AUDIT_FIELDS)
         try:
             services.update_user(member, _fields_from(form))
         except DomainError as error:
             db.session.rollback()
             show_on_form(form, error)
         else:
+            db.session.flush()
+            audit_user("user.update", member, before, audit.snapshot(member, USER_AUDIT_FIELDS))
             db.session.commit()
             flash(_l("Changes saved."), "success")
             return redirect(url_for("admin.user_detail", user_id=member.id))
@@ -143,24 +198,34 @@ def user_edit(user_id: int):
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
-@admin_required
+@manager_required
 def user_set_active(user_id: int):
     member = get_member_or_404(current_user, user_id)
+    if member.is_admin and not current_user.is_admin:
+        abort(403)
     active = request.form.get("active") == "1"
     try:
         services.set_active(member, active, actor=current_user)
     except DomainError as error:
         flash(error.message, "danger")
     else:
+        audit_user(
+            "user.reactivate" if active else "user.deactivate",
+            member,
+            {"is_active": not active},
+            {"is_active": active},
+        )
         db.session.commit()
         flash(_l("Account reactivated.") if active else _l("Account deactivated; its sessions have ended."), "success")
     return redirect(url_for("admin.user_detail", user_id=member.id))
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
-@admin_required
+@manager_required
 def user_reset_password(user_id: int):
     member = get_member_or_404(current_user, user_id)
+    if member.is_admin and not current_user.is_admin:
+        abort(403)
     form = PasswordResetForm()
     if form.validate_on_submit():
         try:
@@ -168,6 +233,7 @@ def user_reset_password(user_id: int):
         except ValidationFailed as error:
             flash(error.message, "danger")
         else:
+            audit_user("user.password_reset", member)
             db.session.commit()
             flash(_l("Temporary password set; the member must change it at next login."), "success")
     else:
@@ -177,8 +243,15 @@ def user_reset_password(user_id: int):
     return redirect(url_for("admin.user_detail", user_id=member.id))
 
 
+def audit_branch(action: str, branch: Branch, before: dict | None = None, after: dict | None = None) -> None:
+    audit.record(action, "branch", branch.id, before, after, label=branch.name, branch_path=branch.path)
+
+
+BRANCH_AUDIT_FIELDS = ("name", "kind", "parent_id", "path")
+
+
 @bp.route("/branches", methods=["GET", "POST"])
-@admin_required
+@manager_required
 def branches():
     form = BranchForm()
     form.parent_id.choices = _branch_choices(True, _l("(top level)"))
@@ -189,10 +262,14 @@ def branches():
             db.session.rollback()
             show_on_form(form, error)
         else:
+            audit_branch("branch.create", branch, after=audit.snapshot(branch, BRANCH_AUDIT_FIELDS))
             db.session.commit()
             flash(_l("Branch %(name)s created.", name=branch.name), "success")
             return redirect(url_for("admin.branches"))
     tree = services.branch_tree()
+    if not current_user.is_admin:
+        allowed = {choice[0] for choice in form.parent_id.choices}
+        tree = [branch for branch in tree if branch.id in allowed]
     counts = dict(
         db.session.execute(
             sa.select(User.branch_id, sa.func.count()).where(User.is_active.is_(True)).group_by(User.branch_id)
@@ -202,9 +279,12 @@ def branches():
 
 
 @bp.route("/branches/<int:branch_id>", methods=["GET", "POST"])
-@admin_required
+@manager_required
 def branch_edit(branch_id: int):
-    branch = db.get_or_404(Branch, branch_id)
+    branch = get_branch_or_404(current_user, branch_id)
+    if not current_user.is_admin and branch.id == current_user.branch_id:
+        abort(403)  # a subtree admin's own root belongs to the level above
+    before = audit.snapshot(branch, BRANCH_AUDIT_FIELDS)
     form = BranchForm(obj=branch, prefix="edit")
     del form.parent_id
     move_form = BranchMoveForm(prefix="move")
@@ -216,11 +296,14 @@ def branch_edit(branch_id: int):
     try:
         if "edit-name" in request.form and form.validate_on_submit():
             services.rename_branch(branch, form.name.data, BranchKind(form.kind.data))
+            audit_branch("branch.update", branch, before, audit.snapshot(branch, BRANCH_AUDIT_FIELDS))
             db.session.commit()
             flash(_l("Changes saved."), "success")
             return redirect(url_for("admin.branches"))
         if "move-parent_id" in request.form and move_form.validate_on_submit():
             services.move_branch(branch, move_form.parent_id.data or None)
+            branch = db.session.get(Branch, branch_id)
+            audit_branch("branch.move", branch, before, audit.snapshot(branch, BRANCH_AUDIT_FIELDS))
             db.session.commit()
             flash(_l("Branch moved."), "success")
             return redirect(url_for("admin.branches"))
@@ -265,6 +348,9 @@ def import_members_confirm():
     except DomainError as error:
         flash(error.message, "danger")
         return redirect(url_for("admin.import_members"))
+    audit.record(
+        "user.import", "member_import", None, after={"created": report.valid_count, "skipped": report.invalid_count}
+    )
     db.session.commit()
     flash(_l("%(n)d accounts created; %(m)d rows skipped.", n=report.valid_count, m=report.invalid_count), "success")
     return redirect(url_for("admin.users"))

@@ -81,6 +81,8 @@ ROLE_WORDS = {
     "secretary": Role.SECRETARY,
     "管理员": Role.ADMIN,
     "admin": Role.ADMIN,
+    "分级管理员": Role.SUBTREE_ADMIN,
+    "subtree_admin": Role.SUBTREE_ADMIN,
 }
 YES_WORDS = {"是", "yes", "y", "true", "1", "√"}
 
@@ -103,6 +105,9 @@ class RowResult:
 class ImportReport:
     rows: list[RowResult]
     token: str | None = None
+    # Rows of the file left out before these rows were checked (on confirm: the rows the preview
+    # already reported as problems, which are not staged), so "skipped" counts the whole file.
+    skipped_earlier: int = 0
 
     @property
     def valid_count(self) -> int:
@@ -110,7 +115,7 @@ class ImportReport:
 
     @property
     def invalid_count(self) -> int:
-        return len(self.rows) - self.valid_count
+        return len(self.rows) - self.valid_count + self.skipped_earlier
 
 
 def _parse_date(text: str) -> date | None:
@@ -246,6 +251,7 @@ def prepare_import(filename: str, payload: bytes, default_password: str | None, 
         staged = {
             "admin_id": admin.id,
             "rows": [{"number": r.number, "values": _raw(table, r.number)} for r in report.rows if r.ok],
+            "skipped": report.invalid_count,
             "default_password": default_password,
         }
         (_staging_dir() / f"{report.token}.json").write_text(json.dumps(staged, ensure_ascii=False))
@@ -267,6 +273,7 @@ def confirm_import(token: str, *, admin: User) -> ImportReport:
     if staged["admin_id"] != admin.id:
         raise NotFound(_l("This import has expired. Please upload the file again."))
     report = validate_rows(staged["rows"], staged.get("default_password"))
+    report.skipped_earlier = int(staged.get("skipped", 0))
     # Hashing is deliberately slow; rows sharing the default password share one hash
     # (they share the password anyway, and each member must change it at first login).
     hashes: dict[str, str] = {}

@@ -51,6 +51,8 @@ MEMBER_STATUS_LABELS = {
 
 class Role(enum.StrEnum):
     ADMIN = "admin"
+    # An admin whose powers stop at the subtree of their own branch (党总支, 二级党委).
+    SUBTREE_ADMIN = "subtree_admin"
     SECRETARY = "secretary"
     LEARNER = "learner"
 
@@ -61,6 +63,7 @@ class Role(enum.StrEnum):
 
 ROLE_LABELS = {
     Role.ADMIN: _l("Administrator"),
+    Role.SUBTREE_ADMIN: _l("Subtree administrator"),
     Role.SECRETARY: _l("Branch secretary"),
     Role.LEARNER: _l("Learner"),
 }
@@ -130,6 +133,15 @@ class User(UserMixin, TimestampMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+    @property
+    def is_subtree_admin(self) -> bool:
+        return self.role == Role.SUBTREE_ADMIN
+
+    @property
+    def is_manager(self) -> bool:
+        """An admin of the whole organisation or of a branch subtree."""
+        return self.role in (Role.ADMIN, Role.SUBTREE_ADMIN)
 
     @property
     def is_secretary(self) -> bool:

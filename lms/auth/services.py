@@ -86,6 +86,8 @@ def clean_user_fields(fields: UserFields, *, existing_id: int | None = None) -> 
         raise ValidationFailed(_l("The branch does not exist."), "branch_id")
     if fields.role == Role.SECRETARY and fields.branch_id is None:
         raise ValidationFailed(_l("A secretary needs a branch."), "branch_id")
+    if fields.role == Role.SUBTREE_ADMIN and fields.branch_id is None:
+        raise ValidationFailed(_l("A subtree administrator needs a branch."), "branch_id")
     for column, value, label in (
         (User.username, username, _l("This username is already taken.")),
         (User.phone, phone, _l("This mobile number is already used by another account.")),

@@ -28,10 +28,11 @@ from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
 from lms import clock
+from lms.auth.auditing import record_export
 from lms.auth.models import MEMBER_STATUS_LABELS, ROLE_LABELS, Branch
 from lms.auth.permissions import get_member_or_404
 from lms.courses import archive as archives
-from lms.courses import images, ledger, services, tracking
+from lms.courses import images, ledger, presence, services, tracking
 from lms.courses.completion import completed_lesson_ids
 from lms.courses.models import Course, LessonKind, StudySource
 from lms.extensions import csrf, db
@@ -57,7 +58,14 @@ MAX_HEARTBEAT_BYTES = 4096
 
 @bp.app_template_filter("study_hours")
 def study_hours_filter(seconds) -> str:
+    """Seconds as 学时 ("12.3", or "under 0.1" for a little study): ``ledger.format_study_hours``."""
     return ledger.format_study_hours(seconds or 0)
+
+
+@bp.app_template_filter("hours_text")
+def hours_text_filter(hours) -> str:
+    """学时 shown the same way as ``study_hours`` shows seconds: ``ledger.format_hours``."""
+    return ledger.format_hours(hours or 0)
 
 
 @bp.app_template_filter("hms")
@@ -110,13 +118,13 @@ def render_home_panel(user) -> str | None:
     in_progress = services.courses_in_progress(user, exclude=progress.keys())
     now = clock.utcnow()
     today = clock.local_day(now)
-    year_seconds = ledger.study_seconds(user.id, *ledger.year_bounds(today.year))
+    year_hours = ledger.member_study_totals(user.id, *ledger.year_bounds(today.year)).total_hours
     return render_template(
         "courses/_home_panel.html",
         required=[(item, progress[item.course.id]) for item in required],
         in_progress=in_progress,
         today=today,
-        year_seconds=year_seconds,
+        year_hours=year_hours,
         catalogue_size=len(services.visible_courses(user)),
     )
 
@@ -240,6 +248,17 @@ def start_session(lesson_id: int):
     return jsonify(started.as_json())
 
 
+@bp.route("/lessons/<int:lesson_id>/presence", methods=["POST"])
+@login_required
+def answer_presence(lesson_id: int):
+    """The member answers the lesson's presence check ({"token": ...}); credit resumes. JSON."""
+    body = request.get_json(silent=True)
+    token = body.get("token") if isinstance(body, dict) else None
+    presence.answer_check(current_user, lesson_id, token, now=clock.utcnow())
+    db.session.commit()
+    return jsonify(ok=True)
+
+
 def _refused(reason: str, status: int):
     return jsonify(
         ok=False, credited=0, reason=reason, message=str(tracking.REASON_MESSAGES.get(reason, reason))
@@ -310,6 +329,8 @@ def archive_print(user_id: int):
     member = get_member_or_404(current_user, user_id)
     now = clock.utcnow()
     record = archives.learning_archive(member, _archive_year(now), now=now)
+    if member.id != current_user.id:
+        record_export("archive_print", member.id, member=member)
     return render_template("courses/archive_print.html", archive=record, printed_on=clock.local_day(now))
 
 
@@ -320,5 +341,7 @@ def archive_export(user_id: int):
     now = clock.utcnow()
     record = archives.learning_archive(member, _archive_year(now), now=now)
     payload = xlsx_bytes(archives.archive_sheets(record))
+    if member.id != current_user.id:
+        record_export("archive", member.id, member=member)
     filename = f"learning-archive-{member.username}-{record.year}.xlsx"
     return send_file(io.BytesIO(payload), mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=filename)

@@ -6,19 +6,27 @@ to secretaries too, filtered to their branch subtree.
 
 from __future__ import annotations
 
-import io
-import re
-
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 
-from lms import clock
+from lms import audit, clock
 from lms.auth import services as auth_services
+from lms.auth.auditing import record_content, record_export
 from lms.auth.forms import fill_audience_choices
 from lms.auth.models import Role, User
-from lms.auth.permissions import admin_required, member_scope_clause, secretary_required
+from lms.auth.permissions import (
+    admin_required,
+    check_audience,
+    content_in_scope,
+    manager_required,
+    member_scope_clause,
+    scoped_branch_tree,
+    secretary_required,
+)
+from lms.downloads import download
 from lms.errors import DomainError, show_on_form
 from lms.exams import corrections, quiz_stats, quizzes
 from lms.exams.banks import tag_clause
@@ -58,7 +66,23 @@ def _quiz_or_404(quiz_id: int) -> Quiz:
     quiz = db.session.get(Quiz, quiz_id)
     if quiz is None or quiz.kind != QuizKind.QUIZ:
         abort(404)
+    # A subtree admin builds only quizzes addressed inside their subtree (results stay secretary-scoped).
+    if (
+        current_user.is_subtree_admin
+        and request.endpoint not in SCOPED_RESULTS
+        and not content_in_scope(current_user, quiz)
+    ):
+        abort(404)
     return quiz
+
+
+SCOPED_RESULTS = {"exams_admin.results", "exams_admin.export", "exams_admin.statistics", "exams_admin.attempt"}
+
+
+def _audit(quiz: Quiz, before: dict | None, **details) -> None:
+    """Audit the current POST on ``quiz`` (the action is named after the route): changed columns and details."""
+    after = {**audit.row_snapshot(quiz), **details} if before is not None else (details or None)
+    record_content("quiz." + request.endpoint.rsplit(".", 1)[-1], "quiz", quiz, before, after)
 
 
 @bp.route("/")
@@ -71,8 +95,13 @@ def index():
         .group_by(Quiz.id)
         .order_by(Quiz.id.desc())
     ).all()
+    manageable = {quiz.id for quiz, _ in rows if current_user.is_subtree_admin and content_in_scope(current_user, quiz)}
     return render_template(
-        "exams/admin_index.html", rows=rows, open_reports=corrections.count_open_reports(), now=clock.utcnow()
+        "exams/admin_index.html",
+        rows=rows,
+        open_reports=corrections.count_open_reports(),
+        now=clock.utcnow(),
+        manageable=manageable,
     )
 
 
@@ -122,13 +151,15 @@ def _fill_form(form: QuizForm, quiz: Quiz) -> None:
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@admin_required
+@manager_required
 def new():
     form = QuizForm()
-    fill_audience_choices(form)
+    fill_audience_choices(form, scoped_branch_tree(current_user))
     if form.validate_on_submit():
         try:
+            check_audience(current_user, form.audience_values()[2])
             quiz = quizzes.create_quiz(_settings_from(form), created_by=current_user, now=clock.utcnow())
+            _audit(quiz, None, **audit.row_snapshot(quiz))
         except DomainError as error:
             db.session.rollback()
             show_on_form(form, error)
@@ -140,16 +171,20 @@ def new():
 
 
 @bp.route("/<int:quiz_id>/edit", methods=["GET", "POST"])
-@admin_required
+@manager_required
 def edit(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
     form = QuizForm()
-    fill_audience_choices(form)
+    fill_audience_choices(form, scoped_branch_tree(current_user))
     if request.method == "GET":
         _fill_form(form, quiz)
     if form.validate_on_submit():
+        before = audit.row_snapshot(quiz)
         try:
+            check_audience(current_user, form.audience_values()[2])
             quizzes.update_quiz(quiz, _settings_from(form), now=clock.utcnow())
+            db.session.flush()
+            _audit(quiz, before)
         except DomainError as error:
             db.session.rollback()
             show_on_form(form, error)
@@ -168,7 +203,7 @@ def _rule_form() -> DrawRuleForm:
 
 
 @bp.route("/<int:quiz_id>")
-@admin_required
+@manager_required
 def detail(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
     return render_template(
@@ -190,9 +225,12 @@ def _back(quiz: Quiz, anchor: str = ""):
 
 
 def _run(quiz: Quiz, action, success=None, anchor: str = ""):
-    """Call one service for a POST button, commit, flash, and go back to the quiz page."""
+    """Call one service for a POST button, audit it, commit, flash, and go back to the quiz page."""
+    before = audit.row_snapshot(quiz)
     try:
         action()
+        db.session.flush()
+        _audit(quiz, before, **(request.view_args or {}))
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "danger")
@@ -204,24 +242,25 @@ def _run(quiz: Quiz, action, success=None, anchor: str = ""):
 
 
 @bp.route("/<int:quiz_id>/publish", methods=["POST"])
-@admin_required
+@manager_required
 def publish(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
     return _run(quiz, lambda: quizzes.publish_quiz(quiz, now=clock.utcnow()), _l("The quiz is published."))
 
 
 @bp.route("/<int:quiz_id>/unpublish", methods=["POST"])
-@admin_required
+@manager_required
 def unpublish(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
     return _run(quiz, lambda: quizzes.unpublish_quiz(quiz), _l("The quiz is hidden from members."))
 
 
 @bp.route("/<int:quiz_id>/delete", methods=["POST"])
-@admin_required
+@manager_required
 def delete(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
     try:
+        _audit(quiz, None, **audit.row_snapshot(quiz))
         quizzes.delete_quiz(quiz)
     except DomainError as error:
         db.session.rollback()
@@ -246,7 +285,7 @@ def _picker_query(bank_id: int, question_type: str, tag: str, text: str):
 
 
 @bp.route("/<int:quiz_id>/questions")
-@admin_required
+@manager_required
 def pick_questions(quiz_id: int):
     """Search the banks and add questions to the quiz."""
     quiz = _quiz_or_404(quiz_id)
@@ -274,7 +313,7 @@ def pick_questions(quiz_id: int):
 
 
 @bp.route("/<int:quiz_id>/questions/add", methods=["POST"])
-@admin_required
+@manager_required
 def add_questions(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
     ids = [int(v) for v in request.form.getlist("question_id") if v.isdigit()]
@@ -282,20 +321,21 @@ def add_questions(quiz_id: int):
         flash(_l("Tick the questions to add."), "warning")
         return redirect(request.referrer or url_for(".pick_questions", quiz_id=quiz.id))
     added = quizzes.add_fixed_questions(quiz, ids)
+    _audit(quiz, None, question_ids=ids, added=added)
     db.session.commit()
-    flash(_l("%(n)d questions added.", n=added), "success")
+    flash(ngettext("%(num)d question added.", "%(num)d questions added.", added), "success")
     return _back(quiz, "#fixed")
 
 
 @bp.route("/<int:quiz_id>/questions/<int:item_id>/remove", methods=["POST"])
-@admin_required
+@manager_required
 def remove_question(quiz_id: int, item_id: int):
     quiz = _quiz_or_404(quiz_id)
     return _run(quiz, lambda: quizzes.remove_fixed_question(quiz, item_id), anchor="#fixed")
 
 
 @bp.route("/<int:quiz_id>/questions/<int:item_id>/move", methods=["POST"])
-@admin_required
+@manager_required
 def move_question(quiz_id: int, item_id: int):
     quiz = _quiz_or_404(quiz_id)
     step = -1 if request.form.get("direction") == "up" else 1
@@ -303,7 +343,7 @@ def move_question(quiz_id: int, item_id: int):
 
 
 @bp.route("/<int:quiz_id>/questions/<int:item_id>/points", methods=["POST"])
-@admin_required
+@manager_required
 def question_points(quiz_id: int, item_id: int):
     quiz = _quiz_or_404(quiz_id)
     form = QuestionPointsForm()
@@ -315,7 +355,7 @@ def question_points(quiz_id: int, item_id: int):
 
 
 @bp.route("/<int:quiz_id>/rules", methods=["POST"])
-@admin_required
+@manager_required
 def add_rule(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
     form = _rule_form()
@@ -333,6 +373,7 @@ def add_rule(quiz_id: int):
             db.session.rollback()
             show_on_form(form, error)
         else:
+            _audit(quiz, None, **{k: v for k, v in form.data.items() if k != "csrf_token"})
             db.session.commit()
             flash(_l("Draw rule added."), "success")
             return _back(quiz, "#rules")
@@ -351,14 +392,14 @@ def add_rule(quiz_id: int):
 
 
 @bp.route("/<int:quiz_id>/rules/<int:rule_id>/remove", methods=["POST"])
-@admin_required
+@manager_required
 def remove_rule(quiz_id: int, rule_id: int):
     quiz = _quiz_or_404(quiz_id)
     return _run(quiz, lambda: quizzes.remove_draw_rule(quiz, rule_id), anchor="#rules")
 
 
 @bp.route("/<int:quiz_id>/overrides", methods=["GET", "POST"])
-@admin_required
+@manager_required
 def overrides(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
     form = OverrideForm()
@@ -382,6 +423,7 @@ def overrides(quiz_id: int):
                 db.session.rollback()
                 show_on_form(form, error)
             else:
+                _audit(quiz, None, member_id=member.id, **{k: v for k, v in form.data.items() if k != "csrf_token"})
                 db.session.commit()
                 flash(_l("Override saved for %(name)s.", name=member.name), "success")
                 return redirect(url_for(".overrides", quiz_id=quiz.id))
@@ -392,7 +434,7 @@ def overrides(quiz_id: int):
 
 
 @bp.route("/<int:quiz_id>/overrides/<int:override_id>/delete", methods=["POST"])
-@admin_required
+@manager_required
 def delete_override(quiz_id: int, override_id: int):
     quiz = _quiz_or_404(quiz_id)
     try:
@@ -401,6 +443,7 @@ def delete_override(quiz_id: int, override_id: int):
         db.session.rollback()
         flash(error.message, "danger")
     else:
+        _audit(quiz, None, override_id=override_id)
         db.session.commit()
         flash(_l("Override removed."), "success")
     return redirect(url_for(".overrides", quiz_id=quiz.id))
@@ -419,12 +462,13 @@ def results(quiz_id: int):
 def export(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
     payload = quiz_stats.export_results(quiz, current_user)
-    safe_title = re.sub(r"[\\/:*?\"<>|\s]+", "_", quiz.title)[:80] or "quiz"
-    return send_file(
-        io.BytesIO(payload),
+    record_export("quiz_results", quiz.id, label=quiz.title)
+    day = clock.local_day(clock.utcnow()).isoformat()
+    return download(
+        payload,
         mimetype=XLSX_MIMETYPE,
-        as_attachment=True,
-        download_name=f"{safe_title}-{clock.local_day(clock.utcnow()).isoformat()}.xlsx",
+        filename=f"{quiz.title[:80]}-{day}.xlsx",
+        fallback=f"quiz-{quiz.id}-results-{day}.xlsx",
     )
 
 
@@ -472,7 +516,7 @@ def attempt(quiz_id: int, attempt_id: int):
 
 
 @bp.route("/<int:quiz_id>/attempts/<int:attempt_id>/finalize", methods=["POST"])
-@admin_required
+@manager_required
 def finalize(quiz_id: int, attempt_id: int):
     """Close a member's open attempt now with what was saved (e.g. the member left the exam room)."""
     quiz = _quiz_or_404(quiz_id)
@@ -482,6 +526,7 @@ def finalize(quiz_id: int, attempt_id: int):
     if attempt is None:
         abort(404)
     quizzes.finalize_attempt(attempt, clock.utcnow())
+    _audit(quiz, None, attempt_id=attempt.id, user_id=attempt.user_id, score_percent=attempt.score_percent)
     db.session.commit()
     flash(_l("The attempt was closed and graded."), "success")
     return redirect(url_for(".attempt", quiz_id=quiz.id, attempt_id=attempt.id))
@@ -532,6 +577,7 @@ def resolve_report(report_id: int):
             db.session.rollback()
             flash(error.message, "danger")
         else:
+            audit.record("question_report.resolve", "question_report", report_id, after={"status": form.status.data})
             db.session.commit()
             flash(_l("Report updated."), "success")
     return redirect(url_for(".reports", status=request.args.get("status", "open")))

@@ -24,7 +24,7 @@ from lms.auth.models import User
 from lms.errors import NotFound, ValidationFailed
 from lms.exams.importers import ParsedItem, ParsedQuestion, ParseResult, Problem, finish_question, parse_file, xlsx_csv
 from lms.exams.importers import gift as gift_format
-from lms.exams.importers.common import LETTERS, MARKER
+from lms.exams.importers.common import LETTERS
 from lms.exams.models import Question, QuestionBank, QuestionTag, QuestionType
 from lms.extensions import db
 from lms.spreadsheets import xlsx_bytes
@@ -44,7 +44,7 @@ DIFFICULTY_LABELS = {
 }
 STAGING_PREFIX = "questions-"
 STAGING_LIFETIME = timedelta(days=1)
-EXPORT_FORMATS = ("xlsx", "gift", "json")
+EXPORT_FORMATS = ("xlsx", "gift", "xml", "json")
 
 
 # --- Banks --------------------------------------------------------------------------
@@ -253,6 +253,7 @@ class ImportReport:
     format: str
     items: list[ParsedItem] = field(default_factory=list)
     token: str | None = None
+    notes: list = field(default_factory=list)  # about the whole file (columns not understood, scales)
 
     @property
     def valid(self) -> list[ParsedItem]:
@@ -316,7 +317,7 @@ def prepare_import(
     Writes no question. Raises ValidationFailed for a file that cannot be read at all.
     """
     result = parse_upload(filename, payload, fmt, bank)
-    report = ImportReport(bank.id, filename, result.format, result.items)
+    report = ImportReport(bank.id, filename, result.format, result.items, notes=result.notes)
     _clear_stale_stagings(now)
     if report.valid:
         report.token = secrets.token_urlsafe(18)
@@ -424,6 +425,13 @@ def export_gift(bank: QuestionBank, *, include_disabled: bool = False) -> str:
     return gift_format.write_gift(export_questions(bank, include_disabled=include_disabled), bank.name)
 
 
+def export_moodle_xml(bank: QuestionBank, *, include_disabled: bool = False) -> str:
+    """The bank as Moodle XML (imports into Moodle, and back here to the same questions)."""
+    from lms.exams.importers.moodle_xml import write_moodle_xml
+
+    return write_moodle_xml(export_questions(bank, include_disabled=include_disabled), bank.name)
+
+
 def export_json(bank: QuestionBank, *, include_disabled: bool = False) -> str:
     """One object per question: type, title, stem, options, answers, points, difficulty, tags, explanation.
 
@@ -441,6 +449,7 @@ def export_json(bank: QuestionBank, *, include_disabled: bool = False) -> str:
             answers = [question.answer["value"]]
         else:
             answers = question.answer["blanks"]
+        extra = {key: question.answer[key] for key in ("weights", "indefinite") if key in question.answer}
         objects.append(
             {
                 "type": question.type,
@@ -452,6 +461,7 @@ def export_json(bank: QuestionBank, *, include_disabled: bool = False) -> str:
                 "difficulty": question.difficulty,
                 "tags": question.tags,
                 "explanation": question.explanation,
+                **extra,
             }
         )
     return json.dumps(objects, ensure_ascii=False, indent=2) + "\n"
@@ -461,8 +471,3 @@ def template_xlsx() -> bytes:
     """The empty import template with one example of each question type and the rules."""
     rules = [[header, str(text)] for header, text in xlsx_csv.TEMPLATE_HELP]
     return xlsx_bytes([("题库", xlsx_csv.HEADER, xlsx_csv.EXAMPLE_ROWS), ("填写说明", ("列", "说明"), rules)])
-
-
-def stem_preview(stem: str) -> str:
-    """A stem with its blank markers shown as numbered blanks, for lists."""
-    return MARKER.sub(lambda m: f"（{m.group(1)}）____", stem)

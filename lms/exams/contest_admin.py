@@ -7,18 +7,18 @@ their branch subtree.
 
 from __future__ import annotations
 
-import io
-import re
-
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 
-from lms import clock
+from lms import audit, clock
+from lms.auth.auditing import record_content, record_export
 from lms.auth.forms import fill_audience_choices
 from lms.auth.models import Role, User
 from lms.auth.permissions import admin_required, member_scope_clause, secretary_required
+from lms.downloads import download
 from lms.errors import DomainError, show_on_form
 from lms.exams import challenge as challenges
 from lms.exams import contests, quizzes
@@ -54,6 +54,18 @@ def _contest_or_404(contest_id: int) -> Contest:
     if contest is None:
         abort(404)
     return contest
+
+
+def _audit(contest: Contest, before: dict | None, **details) -> None:
+    """Audit the current POST on ``contest`` (named after the route): changed settings and details."""
+    after = {**_snapshot(contest), **details} if before is not None else (details or None)
+    record_content(
+        "contest." + request.endpoint.rsplit(".", 1)[-1], "contest", contest, before, after, label=contest.quiz.title
+    )
+
+
+def _snapshot(contest: Contest) -> dict:
+    return {**audit.row_snapshot(contest), **{f"quiz.{k}": v for k, v in audit.row_snapshot(contest.quiz).items()}}
 
 
 def _finalize_if_due(contest: Contest) -> None:
@@ -149,6 +161,7 @@ def new():
         try:
             contest = contests.create_contest(_settings_from(form), created_by=current_user, now=clock.utcnow())
             _save_banner(form, contest)
+            _audit(contest, None, **_snapshot(contest))
         except DomainError as error:
             db.session.rollback()
             show_on_form(form, error, {"time_limit_minutes": "time_limit_minutes"})
@@ -168,9 +181,12 @@ def edit(contest_id: int):
     if request.method == "GET":
         _fill_form(form, contest)
     if form.validate_on_submit():
+        before = _snapshot(contest)
         try:
             contests.update_contest(contest, _settings_from(form), now=clock.utcnow())
             _save_banner(form, contest)
+            db.session.flush()
+            _audit(contest, before)
         except DomainError as error:
             db.session.rollback()
             show_on_form(form, error)
@@ -222,9 +238,12 @@ def detail(contest_id: int):
 
 
 def _run(contest: Contest, action, success=None, anchor: str = ""):
-    """Call one service for a POST button, commit, flash, and go back to the contest page."""
+    """Call one service for a POST button, audit it, commit, flash, and go back to the contest page."""
+    before = _snapshot(contest)
     try:
         action()
+        db.session.flush()
+        _audit(contest, before, **(request.view_args or {}))
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "danger")
@@ -254,6 +273,7 @@ def unpublish(contest_id: int):
 def delete(contest_id: int):
     contest = _contest_or_404(contest_id)
     try:
+        _audit(contest, None, **_snapshot(contest))
         contests.delete_contest(contest)
     except DomainError as error:
         db.session.rollback()
@@ -284,6 +304,7 @@ def add_rule(contest_id: int):
             db.session.rollback()
             show_on_form(form, error)
         else:
+            _audit(contest, None, **{k: v for k, v in form.data.items() if k != "csrf_token"})
             db.session.commit()
             flash(_l("Draw rule added."), "success")
             return redirect(url_for(".detail", contest_id=contest.id) + "#rules")
@@ -353,7 +374,15 @@ def add_questions(contest_id: int):
         return redirect(url_for(".pick_questions", contest_id=contest.id))
     return _run(
         contest,
-        lambda: flash(_l("%(n)d questions added.", n=contests.add_fixed_questions(contest, ids)), "success"),
+        lambda: (
+            flash(
+                ngettext(
+                    "%(num)d question added.", "%(num)d questions added.", contests.add_fixed_questions(contest, ids)
+                ),
+                "success",
+            )
+            or _audit(contest, None, question_ids=ids)
+        ),
         anchor="#fixed",
     )
 
@@ -399,6 +428,7 @@ def finalize(contest_id: int):
         db.session.rollback()
         flash(error.message, "danger")
     else:
+        _audit(contest, None, finalized_at=contest.finalized_at)
         db.session.commit()
         flash(_l("The standings are final."), "success")
     return redirect(url_for(".results", contest_id=contest.id))
@@ -414,9 +444,12 @@ def export(contest_id: int):
     except DomainError as error:
         flash(error.message, "warning")
         return redirect(url_for(".results", contest_id=contest.id))
-    safe_title = re.sub(r"[\\/:*?\"<>|\s]+", "_", contest.quiz.title)[:80] or "contest"
-    return send_file(
-        io.BytesIO(payload), mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=f"{safe_title}-standings.xlsx"
+    record_export("contest_standings", contest.id, label=contest.quiz.title)
+    return download(
+        payload,
+        mimetype=XLSX_MIMETYPE,
+        filename=f"{contest.quiz.title[:80]}-standings.xlsx",
+        fallback=f"contest-{contest.id}-standings.xlsx",
     )
 
 
@@ -479,6 +512,7 @@ def certificates_pdf(contest_id: int):
     except DomainError as error:
         flash(error.message, "warning")
         return redirect(url_for(".certificates", contest_id=contest.id, scope=scope))
+    record_export("contest_certificates", contest.id, label=contest.quiz.title)
     return pdf_response(payload, f"certificates-{contest.id}-{scope}.pdf")
 
 
@@ -510,7 +544,8 @@ def new_challenge():
     form = _challenge_form()
     if form.validate_on_submit():
         try:
-            challenges.create_challenge(_challenge_settings(form), created_by=current_user, now=clock.utcnow())
+            item = challenges.create_challenge(_challenge_settings(form), created_by=current_user, now=clock.utcnow())
+            audit.record("challenge.create", "challenge", item.id, after=audit.row_snapshot(item), label=item.title)
         except DomainError as error:
             db.session.rollback()
             show_on_form(form, error)
@@ -539,8 +574,11 @@ def edit_challenge(challenge_id: int):
         form.seconds_per_question.data = settings.seconds_per_question
         form.is_active.data = settings.is_active
     if form.validate_on_submit():
+        before = audit.row_snapshot(item)
         try:
             challenges.update_challenge(item, _challenge_settings(form), now=clock.utcnow())
+            db.session.flush()
+            audit.record("challenge.update", "challenge", item.id, before, audit.row_snapshot(item), label=item.title)
         except DomainError as error:
             db.session.rollback()
             show_on_form(form, error)

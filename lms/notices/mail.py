@@ -7,14 +7,14 @@ import smtplib
 from collections.abc import Iterable
 from email.message import EmailMessage
 
-from flask import current_app
+from lms import org_settings
 
 log = logging.getLogger(__name__)
 
 
 def mail_enabled() -> bool:
     """True when an SMTP host is configured."""
-    return bool(current_app.config.get("SMTP_HOST"))
+    return bool(org_settings.value("SMTP_HOST"))
 
 
 def send_mail(recipients: Iterable[str], subject: str, body: str) -> int:
@@ -34,7 +34,7 @@ def send_each(messages: Iterable[tuple[str, str, str]]) -> int:
     messages = [m for m in messages if m[0]]
     if not messages or not mail_enabled():
         return 0
-    config = current_app.config
+    config = {key: org_settings.value(key) for key in org_settings.SPECS if key.startswith("SMTP_")}
     sent = 0
     try:
         with smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=20) as smtp:

@@ -7,8 +7,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from lms import clock
+from lms import audit, clock
 from lms.auth.audience import audience_includes
+from lms.auth.auditing import record_content
 from lms.auth.forms import fill_audience_choices
 from lms.auth.models import Branch, Role
 from lms.auth.permissions import branch_scope_clause, secretary_required
@@ -123,6 +124,7 @@ def edit_announcement(announcement_id: int | None = None):
         form.publish.data = item.is_published
     if form.validate_on_submit():
         statuses, roles, branch_ids = form.audience_values()
+        before = audit.row_snapshot(item) if item is not None else None
         try:
             item = services.save_announcement(
                 item,
@@ -141,6 +143,9 @@ def edit_announcement(announcement_id: int | None = None):
             db.session.rollback()
             show_on_form(form, error, {"branches": "audience_branch_ids"})
         else:
+            db.session.flush()
+            action = "announcement.update" if before is not None else "announcement.create"
+            record_content(action, "announcement", item, before or {}, audit.row_snapshot(item))
             db.session.commit()
             flash(_l("Announcement saved."), "success")
             return redirect(url_for("notices.announcement", announcement_id=item.id))
@@ -152,6 +157,7 @@ def edit_announcement(announcement_id: int | None = None):
 def delete_announcement(announcement_id: int):
     item = db.get_or_404(Announcement, announcement_id)
     try:
+        record_content("announcement.delete", "announcement", item, audit.row_snapshot(item), None)
         services.delete_announcement(current_user, item)
     except DomainError:
         abort(403)

@@ -63,7 +63,8 @@ def test_report_lists_each_bad_row_and_confirm_writes_only_valid_rows(client, ma
 
     token = re.search(r'name="token" type="hidden" value="([^"]+)"', page).group(1)
     confirmed = client.post("/admin/import/confirm", data={"token": token}, follow_redirects=True)
-    assert "已创建 2 个账号" in confirmed.get_data(as_text=True)
+    # The confirmation counts the rows the preview said would be skipped (not "跳过 0 行").
+    assert "已创建 2 个账号；跳过 5 行" in confirmed.get_data(as_text=True)
     assert member_count() == before + 2
     li = db.session.scalar(sa.select(User).where(User.phone == "13800000002"))
     assert li.status == MemberStatus.PROBATIONARY and li.must_change_password

@@ -1,0 +1,258 @@
+"""Organisation pages: the audit log (with its Excel export) and the organisation settings.
+
+Admins see the whole log; secretaries and subtree admins the rows of their
+branch subtree (one prefix match on ``branch_path``). Settings are for
+organisation admins only; every change is audited by ``lms.org_settings``.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import format_datetime
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, PasswordField, StringField
+from wtforms.validators import DataRequired, Optional
+
+from lms import audit, clock, org_settings
+from lms.auth.models import Role, User
+from lms.auth.permissions import admin_required, audit_scope, secretary_required
+from lms.errors import ValidationFailed
+from lms.extensions import db
+from lms.navigation import register_nav
+from lms.spreadsheets import XLSX_MIMETYPE, xlsx_bytes
+
+bp = Blueprint("org_admin", __name__, url_prefix="/admin")
+
+register_nav("org_admin.audit_log", _l("Audit log"), roles=(Role.ADMIN, Role.SECRETARY), order=90, section="manage")
+register_nav("org_admin.settings", _l("Organisation settings"), roles=(Role.ADMIN,), order=95, section="manage")
+
+PAGE_SIZE = 50
+EXPORT_BATCH = 1000
+
+OBJECT_TYPE_LABELS = {
+    "user": _l("Account"),
+    "member_import": _l("Member import"),
+    "branch": _l("Branch"),
+    "setting": _l("Setting"),
+    "quiz": _l("Quiz"),
+    "contest": _l("Contest"),
+    "attempt": _l("Quiz attempt"),
+    "target": _l("Learning target"),
+    "assessment_run": _l("Score computation"),
+    "offline_record": _l("Offline study record"),
+    "announcement": _l("Announcement"),
+    "export": _l("Export of personal data"),
+}
+
+
+def _parse_day(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, "").strip())
+    except ValueError:
+        return None
+
+
+def _filters() -> dict:
+    """The page's filters from the query string; bad values are ignored, never an error."""
+    start, end = _parse_day("start"), _parse_day("end")
+    return {
+        "actor_id": request.args.get("actor", type=int),
+        "action": request.args.get("action", "").strip()[:60] or None,
+        "object_type": request.args.get("object_type", "").strip()[:40] or None,
+        "object_id": request.args.get("object_id", "").strip()[:40] or None,
+        "start": clock.local_midnight(start) if start else None,
+        "end": clock.local_midnight(end + timedelta(days=1)) if end else None,
+    }
+
+
+def _query():
+    return audit.entries_query(**audit_scope(current_user), **_filters())
+
+
+def _changes_text(entry: audit.AuditEntry) -> str:
+    """``field: old → new`` per changed field, for the page and the export."""
+    before, after = entry.before or {}, entry.after or {}
+    parts = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if key in before and key in after:
+            parts.append(f"{key}: {old} → {new}")
+        elif key in after:
+            parts.append(f"{key}: {new}")
+        else:
+            parts.append(f"{key}: {old} →")
+    return "; ".join(parts)
+
+
+@bp.app_template_filter("audit_changes")
+def audit_changes_filter(entry) -> str:
+    return _changes_text(entry)
+
+
+@bp.route("/audit")
+@secretary_required
+def audit_log():
+    """The audit log in the viewer's scope, filtered, newest first."""
+    page = max(request.args.get("page", 1, type=int), 1)
+    pagination = db.paginate(_query(), page=page, per_page=PAGE_SIZE, error_out=False)
+    actors = db.session.execute(
+        sa.select(User.id, User.name)
+        .where(User.id.in_(sa.select(audit.AuditEntry.actor_id).distinct()))
+        .order_by(User.name)
+    ).all()
+    return render_template(
+        "admin/audit_log.html",
+        pagination=pagination,
+        actors=actors,
+        actions=audit.known_actions(),
+        object_types=audit.known_object_types(),
+        type_labels=OBJECT_TYPE_LABELS,
+        args={k: v for k, v in request.args.items() if k != "page"},
+    )
+
+
+@bp.route("/audit.xlsx")
+@secretary_required
+def audit_export():
+    """The filtered log as Excel, written row by row (openpyxl's write-only mode)."""
+
+    def rows():
+        result = db.session.execute(_query().execution_options(yield_per=EXPORT_BATCH)).scalars()
+        for entry in result:
+            yield [
+                format_datetime(entry.at, "yyyy-MM-dd HH:mm:ss"),
+                entry.actor_name,
+                entry.ip or "",
+                entry.action,
+                str(OBJECT_TYPE_LABELS.get(entry.object_type, entry.object_type)),
+                entry.object_id or "",
+                entry.object_label,
+                _changes_text(entry),
+            ]
+
+    header = [
+        _l("Time"),
+        _l("Who"),
+        _l("IP address"),
+        _l("Action"),
+        _l("Object"),
+        _l("Object id"),
+        _l("Name"),
+        _l("Changes"),
+    ]
+    payload = xlsx_bytes([("audit", [str(h) for h in header], rows())])
+    # Exporting the log is itself an action on personal data.
+    audit.record("export.audit_log", "export", None, after=dict(request.args.items()))
+    db.session.commit()
+    stamp = clock.local_day(clock.utcnow()).isoformat()
+    return send_file(
+        io.BytesIO(payload), mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=f"audit-log-{stamp}.xlsx"
+    )
+
+
+class SettingsForm(FlaskForm):
+    """All settings at once; each changed value is stored from ``effective_from`` on."""
+
+    effective_from = DateField(_l("Effective from"), validators=[DataRequired()])
+    MINUTES_PER_STUDY_HOUR = StringField(_l("Minutes of study per study hour"), validators=[DataRequired()])
+    OFFLINE_EDIT_WINDOW_DAYS = StringField(_l("Days to enter or change offline records"), validators=[DataRequired()])
+    ASSESSMENT_REMINDER_WEEKDAY = StringField(_l("Reminder day of the week (1 = Monday)"), validators=[DataRequired()])
+    ASSESSMENT_REMINDER_HOUR = StringField(_l("Reminder hour (local time)"), validators=[DataRequired()])
+    SMTP_HOST = StringField(_l("SMTP server"), validators=[Optional()])
+    SMTP_PORT = StringField(_l("SMTP port"), validators=[DataRequired()])
+    SMTP_USER = StringField(_l("SMTP user"), validators=[Optional()])
+    SMTP_PASSWORD = PasswordField(
+        _l("SMTP password"), validators=[Optional()], description=_l("Leave empty to keep the stored password.")
+    )
+    clear_smtp_password = BooleanField(_l("Remove the stored SMTP password"))
+    SMTP_SENDER = StringField(_l("Sender address"), validators=[Optional()])
+    SMTP_TLS = BooleanField(_l("Use STARTTLS"))
+
+
+def _fill(form: SettingsForm, today: date) -> None:
+    for key in org_settings.SPECS:
+        if org_settings.SPECS[key].secret:
+            continue
+        field = getattr(form, key)
+        current = org_settings.value(key, today)
+        field.data = bool(current) if isinstance(field, BooleanField) else ("" if current is None else str(current))
+    form.effective_from.data = today
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@admin_required
+def settings():
+    """Organisation settings with their dated history; the environment's values are the defaults."""
+    now = clock.utcnow()
+    today = clock.local_day(now)
+    form = SettingsForm()
+    if request.method == "GET":
+        _fill(form, today)
+    elif form.validate_on_submit() and form.effective_from.data < today:
+        form.effective_from.errors = [str(_l("Changes take effect today or later; past periods keep their settings."))]
+    elif form.validate_on_submit():
+        changed = 0
+        try:
+            for key, spec in org_settings.SPECS.items():
+                field = getattr(form, key)
+                if spec.secret:
+                    if form.clear_smtp_password.data:
+                        new = ""
+                    elif field.data:
+                        new = field.data
+                    else:
+                        continue
+                else:
+                    new = field.data
+                changed += org_settings.set_value(key, new, form.effective_from.data, actor=current_user, now=now)
+        except ValidationFailed as error:
+            db.session.rollback()
+            org_settings.forget_cache()
+            getattr(form, error.field).errors = [error.message]
+        else:
+            db.session.commit()
+            flash(_l("%(n)d settings changed.", n=changed) if changed else _l("Nothing changed."), "success")
+            return redirect(url_for(".settings"))
+    rows = []
+    for key, spec in org_settings.SPECS.items():
+        history = org_settings.history(key)
+        current = org_settings.value(key, today)
+        upcoming = [(day, value) for day, value in history if day > today]
+        rows.append(
+            {
+                "label": spec.label,
+                "env": f"LMS_{key}",
+                "current": _shown(spec, current),
+                "default": _shown(spec, _config_default(key)),
+                "history": [(day, _shown(spec, value)) for day, value in history],
+                "upcoming": bool(upcoming),
+            }
+        )
+    return render_template("admin/settings.html", form=form, rows=rows, today=today)
+
+
+def _config_default(key: str):
+    from flask import current_app
+
+    return current_app.config.get(key, org_settings.SPECS[key].default)
+
+
+def _shown(spec: org_settings.SettingSpec, value) -> str:
+    """A setting's value for the page; secrets only say whether one is set."""
+    if spec.secret:
+        return str(_l("set") if value else _l("not set"))
+    if spec.kind is bool:
+        return str(_l("yes") if value else _l("no"))
+    return "—" if value in (None, "") else str(value)
+
+
+@bp.app_template_global("minutes_per_study_hour")
+def minutes_per_study_hour_global(on: date | None = None) -> float:
+    """Templates show the conversion in force on ``on`` (default today), not the environment's."""
+    return org_settings.minutes_per_study_hour(on)
