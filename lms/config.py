@@ -111,6 +111,12 @@ class Config:
     WTF_CSRF_SSL_STRICT = False
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
+    # The largest request body, in MB (imports, images; a video comes in chunks that
+    # have their own bound). Views that take small bodies have smaller bounds.
+    MAX_REQUEST_MB = 16
+    # Session and remember-me cookies marked Secure: "auto" marks them on requests
+    # served over HTTPS (as seen through LMS_TRUSTED_PROXIES), true always, false never.
+    SECURE_COOKIES = "auto"
     # Bulk imports (members, questions) are read into memory, so they are bounded.
     MAX_IMPORT_MB = 10
     RATELIMIT_HEADERS_ENABLED = True

@@ -44,6 +44,7 @@ from lms.auth.permissions import (
 )
 from lms.errors import DomainError, show_on_form
 from lms.extensions import db
+from lms.inputs import page_arg
 from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE
 
@@ -241,7 +242,7 @@ def report(target_id: int):
             sort=filters["sort"],
             descending=filters["desc"],
         )
-        page = max(request.args.get("page", 1, type=int), 1)
+        page = page_arg()
         context["branch_report"] = branch_report
         context["pagination"] = db.paginate(query, page=page, per_page=PAGE_SIZE, error_out=False)
         context["charts"] = _charts(branch_report, target, run, root)
@@ -321,7 +322,7 @@ def at_risk(target_id: int):
     target, period, run, root, today = _report_context(target_id)
     pagination = None
     if run is not None:
-        page = max(request.args.get("page", 1, type=int), 1)
+        page = page_arg()
         pagination = db.paginate(
             report_service.at_risk_query(current_user, run, root), page=page, per_page=PAGE_SIZE, error_out=False
         )

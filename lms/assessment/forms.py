@@ -22,6 +22,7 @@ from lms.assessment.models import LEADER_RULE_LABELS, PERIOD_KIND_LABELS, Leader
 from lms.assessment.sources import CatalogueItem
 from lms.assessment.targets import RequiredCourse, RequiredQuiz, TargetFields
 from lms.auth.forms import AudienceFieldsMixin
+from lms.inputs import SaneDate
 
 BLANK_ROWS = 3
 
@@ -62,8 +63,8 @@ class TargetForm(AudienceFieldsMixin, FlaskForm):
     quarter = SelectField(
         _l("Quarter"), coerce=int, choices=[(0, "—"), (1, "Q1"), (2, "Q2"), (3, "Q3"), (4, "Q4")], default=0
     )
-    starts_on = DateField(_l("First day"), validators=[Optional()])
-    ends_on = DateField(_l("Last day"), validators=[Optional()])
+    starts_on = DateField(_l("First day"), validators=[Optional(), SaneDate()])
+    ends_on = DateField(_l("Last day"), validators=[Optional(), SaneDate()])
     leader_rule = SelectField(
         _l("Branch secretaries and committee members"),
         choices=[(str(k), label) for k, label in LEADER_RULE_LABELS.items()],

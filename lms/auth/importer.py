@@ -24,6 +24,7 @@ from lms.auth import services
 from lms.auth.models import Branch, MemberStatus, Role, User
 from lms.errors import NotFound, ValidationFailed
 from lms.extensions import db
+from lms.inputs import MAX_YEAR, MIN_YEAR
 from lms.spreadsheets import read_table
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -123,9 +124,12 @@ def _parse_date(text: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text[:10])
+        day = date.fromisoformat(text[:10])
     except ValueError as error:
         raise ValueError(str(_l("Not a date (expected YYYY-MM-DD)."))) from error
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ValueError(str(_l("Give a date between the years %(start)d and %(end)d.", start=MIN_YEAR, end=MAX_YEAR)))
+    return day
 
 
 def _branch_lookup() -> tuple[dict[str, list[int]], dict[str, int]]:
@@ -190,7 +194,8 @@ def validate_rows(table_rows, default_password: str | None) -> ImportReport:
             problem("password", _l("No initial password: fill the column or give one for all rows."))
         else:
             try:
-                services.check_password_strength(password)
+                personal = (username, values.get("name"), values.get("phone"), values.get("id_number"))
+                services.check_password_strength(password, personal)
             except ValidationFailed as error:
                 problem("password", error.message)
         fields = services.UserFields(

@@ -8,7 +8,6 @@ stream its videos.
 from __future__ import annotations
 
 import io
-import json
 
 import sqlalchemy as sa
 from flask import (
@@ -36,6 +35,7 @@ from lms.courses import images, ledger, presence, services, tracking
 from lms.courses.completion import completed_lesson_ids
 from lms.courses.models import Course, LessonKind, StudySource
 from lms.extensions import csrf, db
+from lms.inputs import BadInput, body_limit, json_object
 from lms.media import services as media_services
 from lms.media.access import register_access_check, register_usage
 from lms.media.models import MediaAsset
@@ -252,8 +252,7 @@ def start_session(lesson_id: int):
 @login_required
 def answer_presence(lesson_id: int):
     """The member answers the lesson's presence check ({"token": ...}); credit resumes. JSON."""
-    body = request.get_json(silent=True)
-    token = body.get("token") if isinstance(body, dict) else None
+    token = json_object().get("token")
     presence.answer_check(current_user, lesson_id, token, now=clock.utcnow())
     db.session.commit()
     return jsonify(ok=True)
@@ -267,6 +266,7 @@ def _refused(reason: str, status: int):
 
 @bp.route("/heartbeat", methods=["POST"])
 @csrf.exempt
+@body_limit(MAX_HEARTBEAT_BYTES)
 def heartbeat():
     """Credit a heartbeat. JSON in, JSON out; rule refusals answer ok with credited=0 and a reason.
 
@@ -278,15 +278,12 @@ def heartbeat():
     """
     if not current_user.is_authenticated:
         return _refused("login", 401)
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_HEARTBEAT_BYTES:
-        return _refused("malformed", 400)
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = json_object(force=True)  # over MAX_HEARTBEAT_BYTES: a 413 before it is read
+    except BadInput:
         return _refused("malformed", 400)
     if current_app.config.get("WTF_CSRF_ENABLED", True):
-        token = request.headers.get("X-CSRFToken") or (body.get("csrf_token") if isinstance(body, dict) else None)
+        token = request.headers.get("X-CSRFToken") or body.get("csrf_token")
         try:
             validate_csrf(token)
         except ValidationError:

@@ -52,6 +52,7 @@ from lms.exams.models import (
     ReportStatus,
 )
 from lms.extensions import db
+from lms.inputs import page_arg
 from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE
 
@@ -539,7 +540,7 @@ def reports():
     query = sa.select(QuestionReport).order_by(QuestionReport.id.desc())
     if status in {str(s) for s in ReportStatus}:
         query = query.where(QuestionReport.status == status)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     pagination = db.paginate(query, page=page, per_page=30, error_out=False)
     return render_template(
         "exams/admin_reports.html",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -50,17 +51,29 @@ EXPORT_FORMATS = ("xlsx", "gift", "xml", "json")
 # --- Banks --------------------------------------------------------------------------
 
 
+def _name_key(name: str) -> str:
+    """What makes two bank names the same: Unicode case (Ä/ä, ß/SS) and width (Ａ/A) aside."""
+    return unicodedata.normalize("NFKC", " ".join((name or "").split())).casefold()
+
+
+def _bank_named(name: str, *, excluding: int | None = None) -> QuestionBank | None:
+    # Compared here, not in SQL: SQLite's lower() folds ASCII only. Banks are few.
+    key = _name_key(name)
+    for bank in db.session.scalars(sa.select(QuestionBank).order_by(QuestionBank.id)):
+        if bank.id != excluding and _name_key(bank.name) == key:
+            return bank
+    return None
+
+
 def _clean_bank_name(name: str, *, excluding: int | None = None) -> str:
     name = " ".join((name or "").split())
     if not name:
         raise ValidationFailed(_l("The bank needs a name."), "name")
     if len(name) > 200:
         raise ValidationFailed(_l("The name is longer than %(n)d characters.", n=200), "name")
-    query = sa.select(QuestionBank.id).where(sa.func.lower(QuestionBank.name) == name.lower())
-    if excluding is not None:
-        query = query.where(QuestionBank.id != excluding)
-    if db.session.scalar(query) is not None:
-        raise ValidationFailed(_l("A bank named “%(name)s” exists already.", name=name), "name")
+    same = _bank_named(name, excluding=excluding)
+    if same is not None:
+        raise ValidationFailed(_l("A bank named “%(name)s” exists already.", name=same.name), "name")
     return name
 
 
@@ -85,9 +98,8 @@ def update_bank(bank: QuestionBank, name: str, description: str) -> QuestionBank
 
 
 def find_bank(name: str) -> QuestionBank | None:
-    """The bank with this name (trimmed, case-insensitive), if any."""
-    name = " ".join((name or "").split())
-    return db.session.scalar(sa.select(QuestionBank).where(sa.func.lower(QuestionBank.name) == name.lower()))
+    """The bank with this name (trimmed; case and width aside), if any."""
+    return _bank_named(name)
 
 
 @dataclass

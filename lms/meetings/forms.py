@@ -22,6 +22,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from lms import clock
 from lms.auth.models import MEMBER_STATUS_LABELS
+from lms.inputs import SaneDate
 from lms.meetings.models import (
     ATTENDANCE_STATUS_LABELS,
     ATTENDEE_RULE_LABELS,
@@ -53,8 +54,8 @@ class MeetingForm(FlaskForm):
     branch_id = SelectField(_l("Branch"), coerce=int, validators=[DataRequired()])
     kind_id = SelectField(_l("Kind of meeting"), coerce=int, validators=[DataRequired()])
     topic = StringField(_l("Topic"), validators=[DataRequired(), Length(max=200)])
-    starts_at = DateTimeLocalField(_l("Starts at"), format=DATETIME_FORMAT, validators=[DataRequired()])
-    ends_at = DateTimeLocalField(_l("Ends at"), format=DATETIME_FORMAT, validators=[DataRequired()])
+    starts_at = DateTimeLocalField(_l("Starts at"), format=DATETIME_FORMAT, validators=[DataRequired(), SaneDate()])
+    ends_at = DateTimeLocalField(_l("Ends at"), format=DATETIME_FORMAT, validators=[DataRequired(), SaneDate()])
     place = StringField(_l("Place"), validators=[Optional(), Length(max=200)])
     online_url = StringField(_l("Online meeting link"), validators=[Optional(), Length(max=500)])
     agenda = TextAreaField(_l("Agenda"), validators=[Optional(), Length(max=5000)])

@@ -87,10 +87,14 @@ def test_wrong_file_type_and_broken_workbook_are_refused_clearly(client, make_us
     assert "不是有效的 Excel 工作簿" in upload(client, b"PK\x03\x04 not a zip", "m.xlsx").get_data(as_text=True)
 
 
-def test_a_20_mb_file_is_refused_before_parsing(client, make_user, login):
+def test_a_large_file_is_refused_before_parsing(client, make_user, login):
     login(make_user(role=Role.ADMIN))
-    page = upload(client, b"a" * (20 * 1024 * 1024), "members.csv").get_data(as_text=True)
+    page = upload(client, b"a" * (12 * 1024 * 1024), "members.csv").get_data(as_text=True)
     assert "文件超过 10 MB" in page
+    # Over the whole app's request bound (LMS_MAX_REQUEST_MB): refused before it is read.
+    response = upload(client, b"a" * (20 * 1024 * 1024), "members.csv")
+    assert response.status_code == 413
+    assert "最多可发送 16 MB" in response.get_data(as_text=True)
 
 
 def test_zip_bomb_workbook_is_refused(client, make_user, login):
