@@ -83,12 +83,10 @@ def worker_command(log_level):
     import logging
 
     from lms.jobs import HOLDER, SCHEDULER_LEASE, build_scheduler, release_lease
+    from lms.logs import configure_logging
 
     app: Flask = current_app._get_current_object()
-    logging.basicConfig(
-        level=(log_level or app.config.get("LOG_LEVEL") or "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
-    )
+    configure_logging(log_level or app.config.get("LOG_LEVEL") or "INFO")
     log = logging.getLogger("lms.worker")
     scheduler = build_scheduler(app)
     stop = threading.Event()
