@@ -36,6 +36,9 @@ BLUEPRINT_MODULES = (
     "lms.integrity.views",
 )
 
+# Each defines ``init_app(app)``: the hooks it registers on the layers below it.
+DOMAIN_MODULES = ("lms.exams.contests",)
+
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI and error pages.
@@ -70,6 +73,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     for module_name in BLUEPRINT_MODULES:
         app.register_blueprint(importlib.import_module(module_name).bp)
+    for module_name in DOMAIN_MODULES:
+        importlib.import_module(module_name).init_app(app)
 
     from lms.cli import register_cli
 

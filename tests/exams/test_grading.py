@@ -2,9 +2,8 @@
 
 import pytest
 
-from lms.exams.questions.models import QuestionType
+from lms.exams.questions.models import Outcome, QuestionType
 from lms.exams.questions.types import blank_count, grade, normalize_blank, stem_parts
-from lms.exams.quizzes.models import Outcome
 
 SINGLE = QuestionType.SINGLE
 MULTIPLE = QuestionType.MULTIPLE

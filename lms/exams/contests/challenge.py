@@ -34,9 +34,8 @@ from lms.exams.contests.models import Challenge, ChallengeEnd, ChallengeRun
 from lms.exams.contests.ranking import Entry, rank_entries
 from lms.exams.questions import stems
 from lms.exams.questions import types as grading
-from lms.exams.questions.models import Question, QuestionBank, QuestionType
+from lms.exams.questions.models import Outcome, Question, QuestionBank, QuestionType
 from lms.exams.quizzes import responses
-from lms.exams.quizzes.models import Outcome
 from lms.exams.quizzes.review import LETTERS, TYPE_LABELS
 from lms.extensions import db
 

@@ -9,6 +9,7 @@ page-hidden counter and the board. The board JSON is served from the cache
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
@@ -61,6 +62,19 @@ def _home_panel(user) -> str | None:
 
 
 register_home_panel("contests", _home_panel, order=25)
+
+
+def attempt_links(attempts) -> dict[int, str]:
+    """Where each contest attempt is taken (in progress) or shown (finished): the contest's pages."""
+    query = sa.select(Contest.quiz_id, Contest.id).where(Contest.quiz_id.in_({a.quiz_id for a in attempts}))
+    contest_ids = dict(db.session.execute(query).all())
+    return {
+        a.id: url_for("contests.take", contest_id=contest_ids[a.quiz_id])
+        if a.state == AttemptState.IN_PROGRESS
+        else url_for("contests.result", contest_id=contest_ids[a.quiz_id], attempt=a.id)
+        for a in attempts
+        if a.quiz_id in contest_ids
+    }
 
 
 def _contest_or_404(contest_id: int) -> Contest:

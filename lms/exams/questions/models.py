@@ -38,6 +38,15 @@ class QuestionType(enum.StrEnum):
     FILL = "fill"
 
 
+class Outcome(enum.StrEnum):
+    """How a response was graded."""
+
+    CORRECT = "correct"
+    PARTIAL = "partial"
+    WRONG = "wrong"
+    UNANSWERED = "unanswered"
+
+
 class QuestionTag(db.Model):
     """One knowledge point of a question: the indexed mirror of ``Question.tags``."""
 

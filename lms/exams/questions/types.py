@@ -21,8 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from lms.exams.questions.models import QuestionType
-from lms.exams.quizzes.models import Outcome
+from lms.exams.questions.models import Outcome, QuestionType
 
 _SPACES = re.compile(r"\s+")
 

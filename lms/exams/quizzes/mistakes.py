@@ -13,9 +13,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from lms.exams.questions.models import Outcome
 from lms.exams.quizzes.models import (
     AttemptQuestion,
-    Outcome,
     Quiz,
     QuizAttempt,
     QuizKind,

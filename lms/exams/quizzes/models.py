@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lms.auth.audience import AudienceMixin
 from lms.auth.models import User
 from lms.db import TimestampMixin, str_enum, utcnow_default
-from lms.exams.questions.models import Question, QuestionBank, QuestionType
+from lms.exams.questions.models import Outcome, Question, QuestionBank, QuestionType
 from lms.extensions import db
 
 
@@ -56,13 +56,6 @@ class FinishReason(enum.StrEnum):
     SUBMITTED = "submitted"
     TIME_UP = "time_up"
     ABANDONED = "abandoned"
-
-
-class Outcome(enum.StrEnum):
-    CORRECT = "correct"
-    PARTIAL = "partial"
-    WRONG = "wrong"
-    UNANSWERED = "unanswered"
 
 
 class ReportStatus(enum.StrEnum):

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 
 from lms.exams.questions import types as grading
-from lms.exams.questions.models import QuestionType
-from lms.exams.quizzes.models import AttemptQuestion, Outcome
+from lms.exams.questions.models import Outcome, QuestionType
+from lms.exams.quizzes.models import AttemptQuestion
 from lms.exams.quizzes.responses import shown_response
 
 TYPE_LABELS = {

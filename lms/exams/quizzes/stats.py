@@ -27,8 +27,9 @@ from lms import clock
 from lms.auth.audience import audience_clause
 from lms.auth.models import Branch, User
 from lms.auth.permissions import member_scope_clause
+from lms.exams.questions.models import Outcome
 from lms.exams.quizzes.corrections import open_report_counts
-from lms.exams.quizzes.models import AttemptQuestion, AttemptState, Outcome, QuestionSnapshot, Quiz, QuizAttempt
+from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuestionSnapshot, Quiz, QuizAttempt
 from lms.exams.quizzes.results import quiz_results
 from lms.extensions import db
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
+from collections.abc import Callable, Sequence
+
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from lms import clock
 from lms.errors import DomainError, InvalidState, NotFound, ValidationFailed, wants_json
-from lms.exams.contests.models import Contest
 from lms.exams.questions import stems
 from lms.exams.questions import types as grading
 from lms.exams.quizzes import attempts as quiz_attempts
@@ -17,7 +17,7 @@ from lms.exams.quizzes import corrections, responses, setup, timing
 from lms.exams.quizzes import notebook as quiz_notebook
 from lms.exams.quizzes import results as quiz_results
 from lms.exams.quizzes import status as quizzes_status
-from lms.exams.quizzes.models import AttemptState, Quiz, QuizKind
+from lms.exams.quizzes.models import AttemptState, Quiz, QuizAttempt, QuizKind
 from lms.exams.quizzes.review import format_seconds, question_views
 from lms.extensions import db, limiter
 from lms.navigation import register_home_panel, register_nav
@@ -122,9 +122,9 @@ def _touch(attempt_id: int):
 def attempt(attempt_id: int):
     attempt, now = _touch(attempt_id)
     quiz = db.session.get(Quiz, attempt.quiz_id)
-    if quiz.kind == QuizKind.CONTEST:
-        # A contest attempt lives on the contest's own pages (its quiz has no page of its own).
-        return redirect(_contest_attempt_url(attempt))
+    if quiz.kind in _ATTEMPT_LINKS:
+        # e.g. a contest attempt lives on the contest's own pages (its quiz has no page of its own).
+        return redirect(_ATTEMPT_LINKS[quiz.kind]([attempt])[attempt.id])
     if attempt.state == AttemptState.IN_PROGRESS:
         return render_template(
             "exams/take.html",
@@ -261,13 +261,24 @@ def report(attempt_id: int, position: int):
     return redirect(url_for(".attempt", attempt_id=attempt_id) + f"#q{position}")
 
 
-def _contest_attempt_url(attempt, contest_id: int | None = None) -> str:
-    """Where a contest attempt is taken (in progress) or shown (finished): the contest's pages."""
-    if contest_id is None:
-        contest_id = db.session.scalar(sa.select(Contest.id).where(Contest.quiz_id == attempt.quiz_id))
-    if attempt.state == AttemptState.IN_PROGRESS:
-        return url_for("contests.take", contest_id=contest_id)
-    return url_for("contests.result", contest_id=contest_id, attempt=attempt.id)
+# Quiz kinds whose attempts live on a higher domain's pages (a contest's attempts on the
+# contest's pages): that domain registers, in its ``init_app``, a function that gives the URL
+# of each of a list of attempts of that kind.
+AttemptLinks = Callable[[Sequence[QuizAttempt]], dict[int, str]]
+_ATTEMPT_LINKS: dict[QuizKind, AttemptLinks] = {}
+
+
+def register_attempt_links(kind: QuizKind, links: AttemptLinks) -> None:
+    _ATTEMPT_LINKS[kind] = links
+
+
+def _attempt_links(attempts: Sequence[QuizAttempt]) -> dict[int, str]:
+    links = {}
+    for kind, resolve in _ATTEMPT_LINKS.items():
+        own = [a for a in attempts if a.quiz.kind == kind]
+        if own:
+            links.update(resolve(own))
+    return {a.id: links.get(a.id) or url_for(".attempt", attempt_id=a.id) for a in attempts}
 
 
 @bp.route("/mine")
@@ -275,17 +286,7 @@ def _contest_attempt_url(attempt, contest_id: int | None = None) -> str:
 def my_attempts():
     page = max(request.args.get("page", 1, type=int), 1)
     pagination = quiz_results.member_attempts(current_user, page=page)
-    contest_quiz_ids = {a.quiz_id for a in pagination.items if a.quiz.kind == QuizKind.CONTEST}
-    contest_ids = {}
-    if contest_quiz_ids:
-        query = sa.select(Contest.quiz_id, Contest.id).where(Contest.quiz_id.in_(contest_quiz_ids))
-        contest_ids = dict(db.session.execute(query).all())
-    links = {
-        a.id: _contest_attempt_url(a, contest_ids[a.quiz_id])
-        if a.quiz_id in contest_ids
-        else url_for(".attempt", attempt_id=a.id)
-        for a in pagination.items
-    }
+    links = _attempt_links(pagination.items)
     return render_template("exams/mine.html", pagination=pagination, links=links)
 
 
