@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from lms import cache
 from lms.exams.contests import setup, taking
 from lms.exams.contests.models import Contest
+from lms.exams.questions import types as question_types
 from lms.exams.questions.models import QuestionType
-from lms.exams.quizzes import attempts, responses
+from lms.exams.quizzes import attempts
 from lms.exams.quizzes.models import QuizAttempt
 from lms.extensions import db
 
@@ -58,7 +59,7 @@ def key_response(question) -> dict:
         return {"blanks": [accepted[0] for accepted in snapshot.answer["blanks"]]}
     if kind == QuestionType.TRUE_FALSE:
         return {"value": snapshot.answer["value"]}
-    return responses.to_shown_order(kind, question.option_order, snapshot.answer)
+    return question_types.to_shown_order(kind, question.option_order, snapshot.answer)
 
 
 def wrong_response(question) -> dict:

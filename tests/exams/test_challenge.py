@@ -11,8 +11,8 @@ import pytest
 from lms.errors import InvalidState, ValidationFailed
 from lms.exams.contests import challenge as challenges
 from lms.exams.contests.models import ChallengeEnd
+from lms.exams.questions import types as question_types
 from lms.exams.questions.models import Question, QuestionType
-from lms.exams.quizzes import responses
 from lms.extensions import db
 from tests.exams.contest_factories import clear_cache
 from tests.exams.factories import EXPLANATION_TEXT
@@ -47,7 +47,7 @@ def _right(run) -> dict:
         return {"blanks": [accepted[0] for accepted in question.answer["blanks"]]}
     if kind == QuestionType.TRUE_FALSE:
         return {"value": question.answer["value"]}
-    return responses.to_shown_order(kind, run.option_order, question.answer)
+    return question_types.to_shown_order(kind, run.option_order, question.answer)
 
 
 def _wrong(run) -> dict:

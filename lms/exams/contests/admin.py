@@ -28,10 +28,11 @@ from lms.exams.contests.models import BoardVisibility, Challenge, Contest, DrawM
 from lms.exams.contests.views import pdf_response, render_certificates_pdf
 from lms.exams.questions.banks import tag_clause
 from lms.exams.questions.models import Question, QuestionBank, QuestionType
+from lms.exams.questions.types import type_labels
 from lms.exams.quizzes import setup as quiz_setup
 from lms.exams.quizzes.forms import local_to_utc, utc_to_local
 from lms.exams.quizzes.models import Quiz, QuizAttempt
-from lms.exams.quizzes.review import TYPE_LABELS, question_views
+from lms.exams.quizzes.review import question_views
 from lms.extensions import db
 from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE
@@ -220,7 +221,7 @@ def _detail(contest: Contest, rule_form: ContestRuleForm, status: int = 200):
         question_count=quiz_setup.question_count(contest.quiz),
         attempts=quiz_setup.attempt_count(contest.quiz),
         frozen=[(frozen[i], points) for i, points in contest.frozen_draw or [] if i in frozen],
-        type_labels=TYPE_LABELS,
+        type_labels=type_labels(),
         difficulty_labels=DIFFICULTY_LABELS,
     ), status
 
@@ -353,7 +354,7 @@ def pick_questions(contest_id: int):
         tag=tag,
         q=text,
         difficulty=difficulty,
-        type_labels=TYPE_LABELS,
+        type_labels=type_labels(),
         difficulty_labels=DIFFICULTY_LABELS,
     )
 

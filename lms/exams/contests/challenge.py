@@ -35,8 +35,6 @@ from lms.exams.contests.ranking import Entry, rank_entries
 from lms.exams.questions import stems
 from lms.exams.questions import types as grading
 from lms.exams.questions.models import Outcome, Question, QuestionBank, QuestionType
-from lms.exams.quizzes import responses
-from lms.exams.quizzes.review import LETTERS, TYPE_LABELS
 from lms.extensions import db
 
 log = logging.getLogger(__name__)
@@ -178,16 +176,17 @@ class AskedQuestion:
 def asked_question(run: ChallengeRun, question: Question, challenge: Challenge, now: datetime) -> AskedQuestion:
     """The current question of ``run`` for the page: stem and options in the run's order, no key."""
     kind = QuestionType(question.type)
-    blanks = grading.blank_count(question.answer) if kind == QuestionType.FILL else 0
+    rules = grading.kind_of(kind)
+    blanks = rules.blanks(question.answer)
     options = []
-    if kind in (QuestionType.SINGLE, QuestionType.MULTIPLE):
+    if rules.has_options:
         for shown, original in enumerate(run.option_order or []):
-            options.append({"index": shown, "letter": LETTERS[shown], "text": question.options[original]})
+            options.append({"index": shown, "letter": grading.letter(shown), "text": question.options[original]})
     left = max((run.question_deadline - now).total_seconds(), 0.0)
     return AskedQuestion(
         number=run.question_number,
         type=str(kind),
-        type_label=str(TYPE_LABELS[kind]),
+        type_label=str(rules.label),
         stem=question.stem,
         stem_parts=grading.stem_parts(question.stem, blanks) if blanks else None,
         options=options,
@@ -199,18 +198,17 @@ def asked_question(run: ChallengeRun, question: Question, challenge: Challenge, 
 
 def revealed_answer(question: Question, option_order: list[int]) -> dict:
     """The key of an answered question, with choices numbered as the member saw them."""
-    kind = QuestionType(question.type)
+    rules = grading.kind_of(question.type)
     key = question.answer or {}
-    if kind == QuestionType.FILL:
-        return {"blanks": [list(map(str, accepted)) for accepted in key.get("blanks", [])]}
-    if kind == QuestionType.TRUE_FALSE:
-        return {"value": bool(key.get("value"))}
-    shown = responses.to_shown_order(kind, option_order, key) or {}
+    position = {original: shown for shown, original in enumerate(option_order or [])}
+    shown = rules.reveal(key, position)
+    if not rules.has_options:
+        return shown
     # The letters alone mean nothing once the question is gone from the screen: name each option.
     numbers = [shown["choice"]] if "choice" in shown else list(shown.get("choices", []))
     order = option_order or list(range(len(question.options or [])))
     shown["options"] = [
-        {"letter": LETTERS[n], "text": question.options[order[n]]} for n in numbers if 0 <= n < len(order)
+        {"letter": grading.letter(n), "text": question.options[order[n]]} for n in numbers if 0 <= n < len(order)
     ]
     return shown
 
@@ -245,11 +243,7 @@ def _issue_next(run: ChallengeRun, challenge: Challenge, now: datetime, rng: ran
         _end(run, ChallengeEnd.CLEARED, now)
         return None
     question = db.session.get(Question, rng.choice(remaining))
-    order = (
-        list(range(len(question.options or [])))
-        if question.type in (QuestionType.SINGLE, QuestionType.MULTIPLE)
-        else []
-    )
+    order = list(range(len(question.options or []))) if grading.kind_of(question.type).has_options else []
     rng.shuffle(order)
     run.question_id = question.id
     run.option_order = order
@@ -403,7 +397,7 @@ def answer(
         return Judgement(False, True, run.streak, max(best_before, run.streak), True, _reason(run), key, explanation)
     response = None
     if raw is not None:
-        response = responses.parse_response(kind, run.option_order or [], grading.blank_count(question.answer), raw)
+        response = grading.parse_response(kind, run.option_order or [], grading.blank_count(question.answer), raw)
     verdict = grading.grade(kind, question.answer, response, 1.0)
     if verdict.outcome != Outcome.CORRECT:
         _end(run, ChallengeEnd.WRONG, now)

@@ -108,9 +108,9 @@ class ContestRuleForm(FlaskForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        from lms.exams.quizzes.review import TYPE_LABELS
+        from lms.exams.questions.types import type_labels
 
-        self.question_type.choices = [("", _l("Any type"))] + [(str(t), label) for t, label in TYPE_LABELS.items()]
+        self.question_type.choices = [("", _l("Any type"))] + [(str(t), label) for t, label in type_labels().items()]
         self.difficulty.choices = [(0, _l("Any difficulty"))] + list(DIFFICULTY_LABELS.items())
 
 

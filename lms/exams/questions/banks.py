@@ -32,17 +32,11 @@ from lms.exams.questions.importers import (
     xlsx_csv,
 )
 from lms.exams.questions.importers import gift as gift_format
-from lms.exams.questions.importers.common import LETTERS
 from lms.exams.questions.models import Question, QuestionBank, QuestionTag, QuestionType
+from lms.exams.questions.types import kind_of
 from lms.extensions import db
 from lms.spreadsheets import xlsx_bytes
 
-TYPE_LABELS = {
-    QuestionType.SINGLE: _l("Single choice"),
-    QuestionType.MULTIPLE: _l("Multiple choice"),
-    QuestionType.TRUE_FALSE: _l("True/false"),
-    QuestionType.FILL: _l("Fill in the blank"),
-}
 DIFFICULTY_LABELS = {
     1: _l("1 · easy"),
     2: _l("2 · fairly easy"),
@@ -441,14 +435,7 @@ def export_json(bank: QuestionBank, *, include_disabled: bool = False) -> str:
     """
     objects = []
     for question in export_questions(bank, include_disabled=include_disabled):
-        if question.type == QuestionType.SINGLE:
-            answers: list = [LETTERS[question.answer["choice"]]]
-        elif question.type == QuestionType.MULTIPLE:
-            answers = [LETTERS[i] for i in question.answer["choices"]]
-        elif question.type == QuestionType.TRUE_FALSE:
-            answers = [question.answer["value"]]
-        else:
-            answers = question.answer["blanks"]
+        answers = kind_of(question.type).export_answers(question.answer)
         objects.append(
             {
                 "type": question.type,

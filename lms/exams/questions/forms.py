@@ -9,8 +9,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from lms.exams.questions.banks import DIFFICULTY_LABELS, TYPE_LABELS
-from lms.exams.questions.importers.common import LETTERS
+from lms.exams.questions.banks import DIFFICULTY_LABELS
+from lms.exams.questions.types import LETTERS, type_labels
 
 
 class BankForm(FlaskForm):
@@ -21,7 +21,7 @@ class BankForm(FlaskForm):
 class QuestionForm(FlaskForm):
     """A question in the words of the import template (the same parser reads both)."""
 
-    type = SelectField(_l("Question type"), choices=[(str(key), label) for key, label in TYPE_LABELS.items()])
+    type = SelectField(_l("Question type"), choices=[(str(key), label) for key, label in type_labels().items()])
     title = StringField(_l("Title"), validators=[Optional(), Length(max=200)], description=_l("Optional short name."))
     stem = TextAreaField(
         _l("Stem (question text)"),

@@ -20,6 +20,7 @@ from lms.exams.questions.forms import BankForm, ImportConfirmForm, QuestionForm,
 from lms.exams.questions.importers import xlsx_csv
 from lms.exams.questions.importers.common import answer_text, points_text
 from lms.exams.questions.models import Question, QuestionBank, QuestionType
+from lms.exams.questions.types import type_labels
 from lms.extensions import db
 from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, read_upload
@@ -95,7 +96,7 @@ def bank(bank_id: int):
         pagination=pagination,
         filters=filters,
         tags=banks.bank_tags(bank),
-        type_labels=banks.TYPE_LABELS,
+        type_labels=type_labels(),
         difficulty_labels=banks.DIFFICULTY_LABELS,
         state_form=QuestionStateForm(),
         answer_text=answer_text,
@@ -239,7 +240,7 @@ def _render_import(bank: QuestionBank, form: QuestionImportForm, report, error=N
         columns=xlsx_csv.TEMPLATE_HELP,
         column_names=xlsx_csv.COLUMN_LABELS if report and report.format in ("xlsx", "csv") else {},
         max_mb=current_app.config["MAX_IMPORT_MB"],
-        type_labels=banks.TYPE_LABELS,
+        type_labels=type_labels(),
     )
 
 

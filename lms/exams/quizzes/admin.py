@@ -30,6 +30,7 @@ from lms.downloads import download
 from lms.errors import DomainError, show_on_form
 from lms.exams.questions.banks import tag_clause
 from lms.exams.questions.models import Question, QuestionBank, QuestionType
+from lms.exams.questions.types import type_labels
 from lms.exams.quizzes import attempts as quiz_attempts
 from lms.exams.quizzes import corrections, setup
 from lms.exams.quizzes import stats as quiz_stats
@@ -43,7 +44,7 @@ from lms.exams.quizzes.forms import (
     utc_to_local,
 )
 from lms.exams.quizzes.models import QuestionReport, Quiz, QuizAttempt, QuizKind, QuizOverride, ReportStatus
-from lms.exams.quizzes.review import TYPE_LABELS, question_views
+from lms.exams.quizzes.review import question_views
 from lms.extensions import db
 from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE
@@ -208,7 +209,7 @@ def detail(quiz_id: int):
         total_points=setup.total_points(quiz),
         question_count=setup.question_count(quiz),
         attempts=setup.attempt_count(quiz),
-        type_labels=TYPE_LABELS,
+        type_labels=type_labels(),
         points_form=QuestionPointsForm(),
     )
 
@@ -301,7 +302,7 @@ def pick_questions(quiz_id: int):
         question_type=question_type,
         tag=tag,
         q=text,
-        type_labels=TYPE_LABELS,
+        type_labels=type_labels(),
     )
 
 
@@ -379,7 +380,7 @@ def add_rule(quiz_id: int):
         total_points=setup.total_points(quiz),
         question_count=setup.question_count(quiz),
         attempts=setup.attempt_count(quiz),
-        type_labels=TYPE_LABELS,
+        type_labels=type_labels(),
         points_form=QuestionPointsForm(),
     ), 422
 
@@ -473,7 +474,7 @@ def statistics(quiz_id: int):
         "exams/admin_statistics.html",
         quiz=quiz,
         stats=quiz_stats.item_statistics(quiz, current_user),
-        type_labels={str(k): v for k, v in TYPE_LABELS.items()},
+        type_labels={str(k): v for k, v in type_labels().items()},
         minimum=quiz_stats.MIN_ATTEMPTS_FOR_DISCRIMINATION,
     )
 

@@ -23,6 +23,7 @@ from lms.auth.models import User
 from lms.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from lms.exams.questions import types as grading
 from lms.exams.questions.models import Question, QuestionType
+from lms.exams.questions.types import is_int, parse_response, to_shown_order
 from lms.exams.quizzes.models import (
     AttemptQuestion,
     AttemptState,
@@ -33,7 +34,6 @@ from lms.exams.quizzes.models import (
     QuizAttempt,
     QuizKind,
 )
-from lms.exams.quizzes.responses import is_int, parse_response, to_shown_order
 from lms.exams.quizzes.setup import Draw, draw_questions
 from lms.exams.quizzes.timing import (
     Availability,
@@ -237,11 +237,7 @@ def _create_attempt(
     max_score = 0.0
     for position, draw in enumerate((d for d in draws if d.question_id in questions), start=1):
         question = questions[draw.question_id]
-        order = (
-            list(range(len(question.options or [])))
-            if question.type in (QuestionType.SINGLE, QuestionType.MULTIPLE)
-            else []
-        )
+        order = list(range(len(question.options or []))) if grading.kind_of(question.type).has_options else []
         if quiz.shuffle_options:
             rng.shuffle(order)
         attempt.questions.append(

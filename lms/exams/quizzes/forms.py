@@ -115,9 +115,9 @@ class DrawRuleForm(FlaskForm):
 
 
 def _type_labels():
-    from lms.exams.quizzes.review import TYPE_LABELS
+    from lms.exams.questions.types import type_labels
 
-    return TYPE_LABELS
+    return type_labels()
 
 
 class QuestionPointsForm(FlaskForm):

@@ -13,15 +13,8 @@ from flask_babel import lazy_gettext as _l
 
 from lms.exams.questions import types as grading
 from lms.exams.questions.models import Outcome, QuestionType
+from lms.exams.questions.types import BlankView, OptionView
 from lms.exams.quizzes.models import AttemptQuestion
-from lms.exams.quizzes.responses import shown_response
-
-TYPE_LABELS = {
-    QuestionType.SINGLE: _l("Single choice"),
-    QuestionType.MULTIPLE: _l("Multiple choice"),
-    QuestionType.TRUE_FALSE: _l("True or false"),
-    QuestionType.FILL: _l("Fill in the blanks"),
-}
 
 OUTCOME_LABELS = {
     Outcome.CORRECT: _l("Correct"),
@@ -29,25 +22,6 @@ OUTCOME_LABELS = {
     Outcome.WRONG: _l("Wrong"),
     Outcome.UNANSWERED: _l("Not answered"),
 }
-
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-@dataclass
-class OptionView:
-    index: int  # position as shown
-    letter: str
-    text: str
-    chosen: bool
-    correct: bool | None = None  # None: not revealed
-
-
-@dataclass
-class BlankView:
-    index: int
-    value: str
-    accepted: list[str] | None = None  # None: not revealed
-    right: bool | None = None
 
 
 @dataclass
@@ -71,15 +45,21 @@ class QuestionView:
     seconds: int = 0
 
 
+def shown_response(question: AttemptQuestion) -> dict | None:
+    """The stored response in the order the member sees the options (for the page and JSON)."""
+    return grading.to_shown_order(QuestionType(question.snapshot.type), question.option_order or [], question.response)
+
+
 def question_view(question: AttemptQuestion, *, show_answers: bool, show_score: bool = False) -> QuestionView:
     """One question of an attempt as the page shows it (see the module docstring)."""
     snapshot = question.snapshot
     kind = QuestionType(snapshot.type)
+    rules = grading.kind_of(kind)
     response = shown_response(question) or {}
     view = QuestionView(
         position=question.position,
         type=str(kind),
-        type_label=str(TYPE_LABELS[kind]),
+        type_label=str(rules.label),
         stem=snapshot.stem,
         stem_parts=None,
         points=question.points,
@@ -88,40 +68,15 @@ def question_view(question: AttemptQuestion, *, show_answers: bool, show_score: 
         seconds=question.time_spent_seconds,
     )
     key = snapshot.answer if show_answers else None
-    if kind in (QuestionType.SINGLE, QuestionType.MULTIPLE):
-        chosen = {response.get("choice")} if kind == QuestionType.SINGLE else set(response.get("choices", []))
-        right = set()
-        if key is not None:
-            right = {key.get("choice")} if kind == QuestionType.SINGLE else set(key.get("choices", []))
-        for shown, original in enumerate(question.option_order or []):
-            view.options.append(
-                OptionView(
-                    index=shown,
-                    letter=LETTERS[shown] if shown < len(LETTERS) else str(shown + 1),
-                    text=snapshot.options[original],
-                    chosen=shown in chosen,
-                    correct=(original in right) if key is not None else None,
-                )
-            )
-    elif kind == QuestionType.TRUE_FALSE:
-        value = response.get("value")
-        view.tf_value = value if isinstance(value, bool) else None
-        if key is not None:
-            view.tf_correct = bool(key.get("value"))
-    else:
-        count = grading.blank_count(snapshot.answer)
-        key_blanks = (key or {}).get("blanks") or []
-        view.stem_parts = grading.stem_parts(snapshot.stem, count)
-        given = list(response.get("blanks") or [])
-        for index in range(count):
-            value = given[index] if index < len(given) else ""
-            blank = BlankView(index=index, value=value)
-            if key is not None:
-                accepted = [str(a) for a in key_blanks[index]] if index < len(key_blanks) else []
-                normalized = {grading.normalize_blank(a) for a in accepted}
-                blank.accepted = accepted
-                blank.right = bool(value) and grading.normalize_blank(value) in normalized
-            view.blanks.append(blank)
+    rules.show(
+        view,
+        stem=snapshot.stem,
+        options=snapshot.options,
+        option_order=question.option_order or [],
+        response=response,
+        key=key,
+        answer=snapshot.answer,
+    )
     if show_score or show_answers:
         view.score = question.score
         if question.outcome is not None:

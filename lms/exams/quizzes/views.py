@@ -13,7 +13,7 @@ from lms.errors import DomainError, InvalidState, NotFound, ValidationFailed, wa
 from lms.exams.questions import stems
 from lms.exams.questions import types as grading
 from lms.exams.quizzes import attempts as quiz_attempts
-from lms.exams.quizzes import corrections, responses, setup, timing
+from lms.exams.quizzes import corrections, review, setup, timing
 from lms.exams.quizzes import notebook as quiz_notebook
 from lms.exams.quizzes import results as quiz_results
 from lms.exams.quizzes import status as quizzes_status
@@ -151,7 +151,7 @@ def _answers_json(attempt) -> dict:
     """Each question's saved answer (choices as shown), sequence number and answered mark: never the key."""
     return {
         str(question.position): {
-            "response": responses.shown_response(question),
+            "response": review.shown_response(question),
             "seq": question.client_seq,
             "answered": grading.is_answered(question.snapshot.type, question.response),
         }
