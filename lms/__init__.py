@@ -37,7 +37,7 @@ BLUEPRINT_MODULES = (
 )
 
 # Each defines ``init_app(app)``: the hooks it registers on the layers below it.
-DOMAIN_MODULES = ("lms.exams.contests",)
+DOMAIN_MODULES = ("lms.courses", "lms.exams.questions", "lms.exams.quizzes", "lms.exams.contests")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

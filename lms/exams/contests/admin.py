@@ -34,12 +34,10 @@ from lms.exams.quizzes.forms import local_to_utc, utc_to_local
 from lms.exams.quizzes.models import Quiz, QuizAttempt
 from lms.exams.quizzes.review import question_views
 from lms.extensions import db
-from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE
 
 bp = Blueprint("contest_admin", __name__, url_prefix="/admin/contests")
 
-register_nav("contest_admin.index", _l("Contests"), roles=(Role.ADMIN, Role.SECRETARY), order=46, section="manage")
 
 PICKER_PAGE_SIZE = 50
 

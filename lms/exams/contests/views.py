@@ -41,14 +41,11 @@ from lms.exams.quizzes import setup as quiz_setup
 from lms.exams.quizzes.models import AttemptState
 from lms.exams.quizzes.review import question_views
 from lms.extensions import db, limiter
-from lms.navigation import register_home_panel, register_nav
 
 bp = Blueprint("contests", __name__, url_prefix="/contests")
 
-register_nav("contests.index", _l("Contests"), order=35)
 
-
-def _home_panel(user) -> str | None:
+def home_panel(user) -> str | None:
     """The home page's contests: open ones (and attempts in progress) first, then upcoming."""
     now = clock.utcnow()
     current = [
@@ -59,9 +56,6 @@ def _home_panel(user) -> str | None:
     if not current:
         return None
     return render_template("exams/contests/_home_panel.html", statuses=current[:5], more=len(current) - 5, now=now)
-
-
-register_home_panel("contests", _home_panel, order=25)
 
 
 def attempt_links(attempts) -> dict[int, str]:

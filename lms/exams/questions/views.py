@@ -11,7 +11,6 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from lms import clock
-from lms.auth.models import Role
 from lms.auth.permissions import admin_required
 from lms.downloads import download
 from lms.errors import DomainError, ValidationFailed, show_on_form
@@ -22,12 +21,10 @@ from lms.exams.questions.importers.common import answer_text, points_text
 from lms.exams.questions.models import Question, QuestionBank, QuestionType
 from lms.exams.questions.types import type_labels
 from lms.extensions import db
-from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, read_upload
 
 bp = Blueprint("banks", __name__, url_prefix="/admin/banks")
 
-register_nav("banks.index", _l("Question banks"), roles=(Role.ADMIN,), order=40, section="manage")
 
 PAGE_SIZE = 30
 MULTIPART_OVERHEAD = 256 * 1024

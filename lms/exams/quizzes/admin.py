@@ -16,7 +16,7 @@ from lms import audit, clock
 from lms.auth import services as auth_services
 from lms.auth.auditing import record_content, record_export
 from lms.auth.forms import fill_audience_choices
-from lms.auth.models import Role, User
+from lms.auth.models import User
 from lms.auth.permissions import (
     admin_required,
     check_audience,
@@ -46,12 +46,10 @@ from lms.exams.quizzes.forms import (
 from lms.exams.quizzes.models import QuestionReport, Quiz, QuizAttempt, QuizKind, QuizOverride, ReportStatus
 from lms.exams.quizzes.review import question_views
 from lms.extensions import db
-from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE
 
 bp = Blueprint("exams_admin", __name__, url_prefix="/admin/quizzes")
 
-register_nav("exams_admin.index", _l("Quizzes"), roles=(Role.ADMIN, Role.SECRETARY), order=45, section="manage")
 
 PICKER_PAGE_SIZE = 50
 

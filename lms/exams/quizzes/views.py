@@ -20,11 +20,8 @@ from lms.exams.quizzes import status as quizzes_status
 from lms.exams.quizzes.models import AttemptState, Quiz, QuizAttempt, QuizKind
 from lms.exams.quizzes.review import format_seconds, question_views
 from lms.extensions import db, limiter
-from lms.navigation import register_home_panel, register_nav
 
 bp = Blueprint("exams", __name__, url_prefix="/quizzes")
-
-register_nav("exams.index", _l("Quizzes"), order=30)
 
 
 @bp.app_template_filter("duration")
@@ -46,7 +43,7 @@ def points_filter(value) -> str:
     return f"{float(value):.2f}".rstrip("0").rstrip(".")
 
 
-def _home_panel(user) -> str | None:
+def home_panel(user) -> str | None:
     """The home page's "My quizzes": open quizzes, attempts in progress and soonest deadlines first."""
     now = clock.utcnow()
     statuses = quizzes_status.quiz_statuses(user, timing.visible_quizzes(user), now, finalize=False)
@@ -55,9 +52,6 @@ def _home_panel(user) -> str | None:
         return None
     current.sort(key=lambda s: (s.availability != timing.Availability.IN_PROGRESS, s.deadline is None, s.deadline))
     return render_template("exams/_home_panel.html", statuses=current[:5], more=len(current) - 5)
-
-
-register_home_panel("quizzes", _home_panel, order=30)
 
 
 def _quiz_or_404(quiz_id: int) -> Quiz:
