@@ -132,11 +132,11 @@ class _Turnout:
 def _outcome(user_id: int, hours: float, rng: random.Random, turnout: _Turnout | None) -> str:
     """Mostly present; now and then on leave, late, signed in by hand or absent. A member with a
     share of their meetings comes when it is their turn; when they do not, they asked for leave
-    (most often) or stayed away."""
+    (most often) or stayed away (more often the fewer meetings they come to)."""
     comes = None if turnout is None else turnout.comes(user_id, hours)
     if comes is not None:
-        if not comes:
-            return LEAVE if rng.random() < 0.6 else ABSENT
+        if not comes:  # the keener the member, the likelier they asked for leave
+            return ABSENT if rng.random() < 0.5 * (1 - turnout.shares[user_id]) else LEAVE
         roll = rng.random()
         return LATE if roll < 0.07 else MANUAL if roll < 0.11 else PRESENT
     roll = rng.random()
