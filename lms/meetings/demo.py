@@ -255,7 +255,8 @@ def _first_lessons(branch: Branch, manager: User, kind: MeetingKind | None, now:
         starts = _local(clock.local_day(user.created_at) + timedelta(days=1), 14, 30)
         ends = starts + timedelta(hours=2)
         if ends < now - timedelta(hours=1):
-            _hold(manager, branch, kind, NEWCOMER_TOPIC, starts, ends, [user.id], rng, None)
+            # Held for them alone: they come.
+            _hold(manager, branch, kind, NEWCOMER_TOPIC, starts, ends, [user.id], rng, _Turnout({user.id: 1.0}, rng))
             made += 1
     return made
 
