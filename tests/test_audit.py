@@ -178,9 +178,10 @@ def test_quiz_target_offline_and_announcement_actions_are_recorded(client, login
     db.session.commit()
     created = one("offline_record.create")
     assert created.actor_id == org["secretary"].id and created.branch_path == org["first"].path
-    # The offline record pages now lead to the meeting the record became (the meetings' actions: below).
-    assert client.post(f"/admin/courses/offline/{record.id}/delete").status_code == 303
-    assert rows("offline_record.delete") == []
+    # The offline pages now lead to the meetings; the service still audits what it deletes.
+    offline.delete_offline_record(org["admin"], record, now=clock.utcnow())
+    db.session.commit()
+    assert one("offline_record.delete").before["topic"] == "学习党章"
 
     client.post("/admin/announcements/new", data={"title": "支部会议", "body": "<p>周五开会</p>", "publish": "y"})
     announcement = db.session.scalar(sa.select(Announcement))
@@ -382,3 +383,20 @@ def test_meeting_actions_are_recorded(client, login, org, make_user, frozen_cloc
     assert created.after["name"] == "专题学习" and created.branch_path is None
     client.post(f"/meetings/kinds/{created.object_id}/edit", data={**kind_form, "study_hours": "3"})
     assert one("meeting_kind.update").after == {"study_hours": 3.0}
+
+
+def test_audit_page_says_what_was_done_in_words_and_marks_field_names_as_codes(client, login, org):
+    audit.record("user.update", "user", org["member"].id, before={"name": "张三"}, after={"name": "张叁"},
+                 branch_path=org["first"].path, actor=org["admin"], label="张三")  # fmt: skip
+    audit.record("export.archives", "export", None, after={"year": "2026"}, actor=org["admin"])
+    audit.record("quiz.something_new", "quiz", 7, actor=org["admin"])
+    db.session.commit()
+    login(org["admin"])
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert "<td>修改</td>" in page and "<td>导出：支部学习档案</td>" in page
+    assert '<code lang="zxx" translate="no">quiz.something_new</code>' in page  # an unknown code as it is
+    assert '<code lang="zxx" translate="no">name</code>: 张三 → 张叁' in page
+    assert '<code lang="zxx" translate="no">year</code>: 2026' in page
+    assert ">账号 · 修改</option>" in page and ">导出：支部学习档案</option>" in page
+    workbook = load_workbook(io.BytesIO(client.get("/admin/audit.xlsx").data))
+    assert "导出：支部学习档案" in [row[3] for row in workbook.active.iter_rows(min_row=2, values_only=True)]

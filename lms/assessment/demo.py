@@ -4,9 +4,13 @@ Runs after the other domains' demos (it uses their courses, quizzes and
 members). Some members are excellent, some behind; the probationary member
 has finished the required course and has the probation exam due within two
 weeks; twenty more members fill the branches so reports and charts have
-something to show. Then every active target is scored and this week's
-reminders are sent. Idempotent: members and study are made once (study only
-for members with no study older than six weeks), targets gain each item once.
+something to show, one of them joined ten days ago. Their offline 学时 come
+from the demo's one year of organisational life, the meetings demo, which
+holds the meetings with each member coming as often as their pace asks
+(offline study is recorded as meetings). Then every active target is scored
+and this week's reminders are sent. Idempotent: members and study are made
+once (study when the extra members have none online, each branch's meetings
+when it has none), targets gain each item once.
 """
 
 from __future__ import annotations
@@ -21,21 +25,12 @@ from lms import clock
 from lms.assessment import reminders, services
 from lms.assessment.models import LearningTarget, TargetCourse, TargetQuiz
 from lms.auth.models import Branch, MemberStatus, Role, User
-from lms.courses import offline
 from lms.courses import services as services_courses
 from lms.courses.ledger import add_study_seconds
-from lms.courses.models import (
-    Course,
-    CourseStatus,
-    Lesson,
-    LessonKind,
-    LessonProgress,
-    OfflineActivity,
-    OfflineStudyRecord,
-    StudySource,
-)
+from lms.courses.models import Course, CourseStatus, Lesson, LessonKind, LessonProgress, StudyLedgerEntry, StudySource
 from lms.exams.quizzes.models import AttemptState, Quiz, QuizAttempt
 from lms.extensions import db
+from lms.meetings import demo as meetings_demo
 
 DEMO_PASSWORD = "Vanguard2026"
 YEARLY_COURSE = "新时代党的创新理论学习"
@@ -185,94 +180,31 @@ def _attempt(user: User, quiz: Quiz | None, percent: float, at: datetime) -> Non
     )  # fmt: skip
 
 
-# The branches' year of organisational life: (activity, 学时, topic, months, day of month, who).
-# "all": every member of the branch may attend; "leaders": the secretary and committee members.
-BRANCH_PROGRAMME = (
-    (OfflineActivity.BRANCH_COMMITTEE_MEETING, 1, "支部委员会：研究部署当月工作", range(1, 13), 5, "leaders"),
-    (OfflineActivity.THEME_PARTY_DAY, 2, "主题党日：重温入党誓词，学习党的创新理论", range(1, 13), 12, "all"),
-    (OfflineActivity.PARTY_LECTURE, 2, "书记讲党课：弘扬伟大建党精神", (3, 6, 9, 12), 20, "all"),
-    (OfflineActivity.BRANCH_GENERAL_MEETING, 2, "支部党员大会：学习传达上级精神", (1, 4, 7, 10), 25, "all"),
-)
-# Held by the 党委 for the whole organisation: (activity, 学时, topic, month, day, who).
-COMMITTEE_PROGRAMME = (
-    (OfflineActivity.TRAINING, 8, "全体党员集中培训（一天）", 5, 16, "all"),
-    # A two-day course is two records of one day each (a record credits at most LMS_OFFLINE_MAX_HOURS).
-    (OfflineActivity.TRAINING, 8, "支部书记和支部委员培训班（第一天）", 9, 8, "leaders"),
-    (OfflineActivity.TRAINING, 8, "支部书记和支部委员培训班（第二天）", 9, 9, "leaders"),
-)
-NEWCOMER_TOPIC = "新转入党员入支部第一课"
-FULL_PROGRAMME_HOURS = {"all": 12 * 2 + 4 * 2 + 4 * 2 + 8, "leaders": 12 * 2 + 4 * 2 + 4 * 2 + 8 + 12 + 16}
-
-
-def _joined(user: User) -> date:
-    return clock.local_day(user.created_at) if user.created_at else date.min
-
-
-def _offline_programme(today: date, admin: User, attendance: dict[int, float], rng: random.Random) -> int:
-    """Enter the year's offline activities up to yesterday, as a secretary would, through the offline
-    records service: every offline ledger row has its record. Returns the number of records made."""
-    branches = {b.name: b for b in db.session.scalars(sa.select(Branch))}
-    committee = next((b for b in branches.values() if b.parent_id is None), None)
-    events = []
-    for branch_name in BRANCH_NAMES.values():
-        branch = branches.get(branch_name)
-        for activity, hours, topic, months, day, who in BRANCH_PROGRAMME:
-            events += [(branch, activity, hours, topic, date(today.year, month, day), who) for month in months]
-    for activity, hours, topic, month, day, who in COMMITTEE_PROGRAMME:
-        events.append((committee, activity, hours, topic, date(today.year, month, day), who))
-    # A newcomer's first lesson in the branch, the day after joining.
-    newcomers = db.session.scalars(sa.select(User).where(User.username.in_([n[0] for n in NEWCOMERS]))).all()
-    for user in newcomers:
-        if user.branch is not None:
-            events.append((user.branch, OfflineActivity.OTHER, 2, NEWCOMER_TOPIC, _joined(user) + timedelta(days=1),
-                           user.username))  # fmt: skip
-    made = 0
-    for branch, activity, hours, topic, held_on, who in sorted(events, key=lambda e: (e[4], e[3])):
-        if branch is None or held_on >= today:
-            continue
-        invited = [
-            u for u in offline.eligible_attendees(branch)
-            if _joined(u) <= held_on and u.role != Role.ADMIN
-            and (who == "all" or (who == "leaders" and (u.role == Role.SECRETARY or u.is_committee_member))
-                 or who == u.username)
-        ]  # fmt: skip
-        attendees = [u.id for u in invited if who == u.username or rng.random() < attendance.get(u.id, 0.0)]
-        if not attendees:
-            continue
-        offline.record_offline_study(
-            admin,
-            offline.OfflineRecordFields(branch_id=branch.id, activity=activity, held_on=held_on, study_hours=hours,
-                                        topic=topic, attendee_ids=attendees),
-            now=clock.local_midnight(held_on) + timedelta(hours=18),
-        )  # fmt: skip
-        made += 1
-    return made
-
-
 def _study_year(now: datetime, rng: random.Random) -> list[str]:
-    """A year of study at each demo member's pace: the organisation's offline activities (entered as
-    offline records), the lessons each member may open (credited no more than their length), the
-    yearly course and quiz. Made once: skipped when this year's programme is already recorded."""
+    """A year of study at each demo member's pace: the organisation's meetings (the meetings demo's
+    year of organisational life, each member coming to the share of meetings that gives their
+    pace), the lessons each member may open (credited no more than their length), the yearly
+    course and quiz. Made once: skipped when the demo members have studied online already."""
     today = clock.local_day(now)
-    admin = db.session.scalar(sa.select(User).where(User.role == Role.ADMIN).order_by(User.id))
-    topics = [event[2] for event in (*BRANCH_PROGRAMME, *COMMITTEE_PROGRAMME)] + [NEWCOMER_TOPIC]
-    recorded = sa.select(OfflineStudyRecord.id).where(
-        OfflineStudyRecord.topic.in_(topics), OfflineStudyRecord.held_on >= date(today.year, 1, 1)
+    studied = (
+        sa.select(StudyLedgerEntry.id)
+        .join(User, User.id == StudyLedgerEntry.user_id)
+        .where(User.username.like("demo%"), StudyLedgerEntry.lesson_id.is_not(None))
     )
-    if admin is None or db.session.scalar(recorded.limit(1)) is not None:
+    if db.session.scalar(studied.limit(1)) is not None:
         return []
     paces = dict(PACES)
     paces.update({username: pace for username, _name, _branch, pace in EXTRA_MEMBERS})
     paces.update({username: pace for username, _name, _branch, pace, _days in NEWCOMERS})
     users = {u.username: u for u in db.session.scalars(sa.select(User).where(User.username.in_(paces)))}
-    # Attendance: the share of activities that gives each member their pace of the required hours.
+    # Attendance: the share of their meetings that gives each member their pace of the required hours.
+    programme = meetings_demo.programme_hours(now)
     attendance = {}
     for username, user in users.items():
-        leader = user.role == Role.SECRETARY or user.is_committee_member
-        required = 56.0 if leader else 32.0
-        programme = FULL_PROGRAMME_HOURS["leaders" if leader else "all"]
-        attendance[user.id] = min(paces[username] * required / programme, 1.0)
-    made = _offline_programme(today, admin, attendance, rng)
+        required = 56.0 if user.role == Role.SECRETARY or user.is_committee_member else 32.0
+        if programme.get(user.id):
+            attendance[user.id] = min(paces[username] * required / programme[user.id], 1.0)
+    made = meetings_demo.seed_year(now, attendance)
 
     lessons = _lessons()
     yearly_course, yearly_quiz = _by_title(Course, YEARLY_COURSE), _by_title(Quiz, YEARLY_QUIZ)
@@ -298,7 +230,7 @@ def _study_year(now: datetime, rng: random.Random) -> list[str]:
         if username == "probationary":
             _complete(user, probation_course, now - timedelta(days=20))
     db.session.flush()
-    return [f"  {made} offline activities entered this year; online study of {len(users)} members, "
+    return [f"  {made} meetings of the past year held; online study of {len(users)} members, "
             "at paces from 0% to 140% of the expected hours"]  # fmt: skip
 
 

@@ -392,7 +392,6 @@ def member_progress(user: User, now: datetime) -> list[TargetProgress]:
     """Live progress of one member against each target that applies to them (the dashboard)."""
     today = clock.local_day(now)
     progress = []
-    per_hour = sources.seconds_per_study_hour()
     for target in targets_for(user):
         period = current_period(target, today)
         if period is None or (
@@ -404,9 +403,9 @@ def member_progress(user: User, now: datetime) -> list[TargetProgress]:
             continue
         score = rows[0].score
         last = min(score.period_end, max(today, score.period_start))
-        monthly = sources.monthly_seconds(sa.select(sa.literal(user.id)), score.period_start, last)
+        monthly = sources.monthly_hours(sa.select(sa.literal(user.id)), score.period_start, last)
         months = [
-            (f"{year}-{month:02d}", round(monthly.get((year, month), 0.0) / per_hour, 1))
+            (f"{year}-{month:02d}", round(monthly.get((year, month), 0.0), 1))
             for year, month in month_list(score.period_start, last)
         ]
         progress.append(TargetProgress(target, period, score, months))

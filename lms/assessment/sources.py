@@ -132,12 +132,13 @@ def quiz_scores(users: sa.Select, quiz_ids: Iterable[int]) -> dict[tuple[int, in
     return {key: percent for key, (percent, _passed) in results.items()}
 
 
-def monthly_seconds(users: sa.Select, start: date, end: date) -> dict[tuple[int, int], float]:
-    """Seconds studied per (year, month) by the members of ``users`` in ``start..end``. One query."""
+def monthly_hours(users: sa.Select, start: date, end: date) -> dict[tuple[int, int], float]:
+    """学时 per (year, month) of the members of ``users`` in ``start..end``, each ledger day at its own
+    conversion (as ``ledger.study_totals`` counts them, so the months add up to the member's total)."""
     year = sa.extract("year", StudyLedgerEntry.day)
     month = sa.extract("month", StudyLedgerEntry.day)
     rows = db.session.execute(
-        sa.select(year, month, sa.func.sum(StudyLedgerEntry.seconds))
+        sa.select(year, month, sa.func.sum(ledger.study_hours_clause()))
         .where(StudyLedgerEntry.user_id.in_(users), StudyLedgerEntry.day.between(start, end))
         .group_by(year, month)
     )

@@ -12,10 +12,11 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import format_datetime
+from flask_babel import format_datetime, lazy_pgettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import BooleanField, DateField, PasswordField, StringField
 from wtforms.validators import DataRequired, Optional
 
@@ -50,6 +51,78 @@ OBJECT_TYPE_LABELS = {
     "announcement": _l("Announcement"),
     "export": _l("Export of personal data"),
 }
+
+
+# What was done, by the last part of the action code ("user.update"); the object is in its own column.
+ACTION_VERBS = {
+    "create": lazy_pgettext("audit action", "Created"),
+    "new": lazy_pgettext("audit action", "Created"),
+    "update": lazy_pgettext("audit action", "Changed"),
+    "edit": lazy_pgettext("audit action", "Changed"),
+    "change": lazy_pgettext("audit action", "Changed"),
+    "delete": lazy_pgettext("audit action", "Deleted"),
+    "move": lazy_pgettext("audit action", "Moved"),
+    "password_reset": lazy_pgettext("audit action", "Password reset"),
+    "import": lazy_pgettext("audit action", "Imported"),
+    "recompute": lazy_pgettext("audit action", "Recomputed"),
+    "resolve": lazy_pgettext("audit action", "Resolved"),
+    "confirm": lazy_pgettext("audit action", "Confirmed"),
+    "publish": lazy_pgettext("audit action", "Published"),
+    "unpublish": lazy_pgettext("audit action", "Unpublished"),
+    "finalize": lazy_pgettext("audit action", "Finalised"),
+    "add_questions": lazy_pgettext("audit action", "Questions added"),
+    "remove_question": lazy_pgettext("audit action", "Question removed"),
+    "move_question": lazy_pgettext("audit action", "Question moved"),
+    "question_points": lazy_pgettext("audit action", "Points changed"),
+    "add_rule": lazy_pgettext("audit action", "Draw rule added"),
+    "remove_rule": lazy_pgettext("audit action", "Draw rule removed"),
+    "delete_override": lazy_pgettext("audit action", "Extra time removed"),
+}
+# What was exported ("export.archives").
+EXPORT_KINDS = {
+    "archive": _l("Learning archive"),
+    "archive_print": _l("Printed learning archive"),
+    "archives": _l("Branch learning archives"),
+    "report": _l("Assessment report"),
+    "report_print": _l("Printed assessment report"),
+    "probation": _l("Probation report"),
+    "probation_member": _l("Probation record of a member"),
+    "quiz_results": _l("Quiz results"),
+    "contest_standings": _l("Contest standings"),
+    "contest_certificates": _l("Contest certificates"),
+    "audit_log": _l("Audit log"),
+}
+
+
+def action_label(action: str) -> str | None:
+    """The action in words ("Changed", "Exported: Learning archive"), or None for an unknown code."""
+    kind, _, verb = action.rpartition(".")
+    if kind == "export":
+        what = EXPORT_KINDS.get(verb)
+        return str(_l("Exported: %(what)s", what=what)) if what is not None else None
+    label = ACTION_VERBS.get(verb)
+    return str(label) if label is not None else None
+
+
+def action_choice(action: str) -> str:
+    """The action filter's option text: the object and what was done ("Account · Changed")."""
+    label = action_label(action)
+    kind = action.rpartition(".")[0]
+    if label is None or kind == "export":
+        return label or action
+    obj = OBJECT_TYPE_LABELS.get(kind) or OBJECT_TYPE_LABELS.get(kind.removesuffix("s"))
+    return f"{obj} · {label}" if obj is not None else label
+
+
+def _identifier(text: str) -> Markup:
+    """A code or field name as it is stored: not text in any language (``lang="zxx"``)."""
+    return Markup('<code lang="zxx" translate="no">%s</code>') % text
+
+
+@bp.app_template_filter("audit_action")
+def audit_action_filter(action: str) -> Markup:
+    label = action_label(action or "")
+    return escape(label) if label is not None else _identifier(action or "")
 
 
 def _parse_day(name: str) -> date | None:
@@ -92,8 +165,19 @@ def _changes_text(entry: audit.AuditEntry) -> str:
 
 
 @bp.app_template_filter("audit_changes")
-def audit_changes_filter(entry) -> str:
-    return _changes_text(entry)
+def audit_changes_filter(entry) -> Markup:
+    """The changes for the page: field names as the identifiers they are, values as stored."""
+    before, after = entry.before or {}, entry.after or {}
+    parts = []
+    for key in sorted(set(before) | set(after)):
+        if key in before and key in after:
+            change = Markup("%s → %s") % (before[key], after[key])
+        elif key in after:
+            change = escape(after[key])
+        else:
+            change = Markup("%s →") % (before[key],)
+        parts.append(Markup("%s: %s") % (_identifier(key), change))
+    return Markup("; ").join(parts)
 
 
 @bp.route("/audit")
@@ -111,7 +195,7 @@ def audit_log():
         "admin/audit_log.html",
         pagination=pagination,
         actors=actors,
-        actions=audit.known_actions(),
+        actions=[(action, action_choice(action)) for action in audit.known_actions()],
         object_types=audit.known_object_types(),
         type_labels=OBJECT_TYPE_LABELS,
         args={k: v for k, v in request.args.items() if k != "page"},
@@ -130,7 +214,7 @@ def audit_export():
                 format_datetime(entry.at, "yyyy-MM-dd HH:mm:ss"),
                 entry.actor_name,
                 entry.ip or "",
-                entry.action,
+                action_label(entry.action) or entry.action,
                 str(OBJECT_TYPE_LABELS.get(entry.object_type, entry.object_type)),
                 entry.object_id or "",
                 entry.object_label,

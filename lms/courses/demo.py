@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from lms import clock
 from lms.auth.models import MemberStatus, Role, User
-from lms.courses import offline, services
+from lms.courses import services
 from lms.courses.ledger import add_study_seconds
 from lms.courses.models import (
     MICRO_MAX_SECONDS,
@@ -26,8 +26,6 @@ from lms.courses.models import (
     Lesson,
     LessonKind,
     LessonProgress,
-    OfflineActivity,
-    OfflineStudyRecord,
     StudyLedgerEntry,
     StudySource,
 )
@@ -167,7 +165,6 @@ def seed_demo() -> list[str]:
                 course_id=constitution.id,
                 due_rule=DueRule.PROBATION_END,
                 due_on=today + timedelta(days=90),
-                note="预备期满前完成",
                 audience_statuses=[str(MemberStatus.PROBATIONARY)],
             ),
             actor=admin,
@@ -209,7 +206,7 @@ def seed_demo() -> list[str]:
 
 
 def _seed_history(now, admin: User) -> list[str]:
-    """A few weeks of study for the demo members, and an offline branch meeting."""
+    """A few weeks of online study for the demo members (their meetings are the meetings demo's)."""
     members = {
         user.username: user
         for user in db.session.scalars(sa.select(User).where(User.username.in_(["member", "probationary", "member2"])))
@@ -245,27 +242,4 @@ def _seed_history(now, admin: User) -> list[str]:
             source = StudySource.READING if lesson.kind == LessonKind.ARTICLE else StudySource.VIDEO
             add_study_seconds(user.id, lesson.id, day, source, watched)
         lines.append(f"study history for {username}")
-    secretary = db.session.scalar(sa.select(User).where(User.username == "secretary"))
-    if (
-        secretary
-        and secretary.branch
-        and not db.session.scalar(
-            sa.select(OfflineStudyRecord.id).where(OfflineStudyRecord.branch_id == secretary.branch_id).limit(1)
-        )
-    ):
-        attendees = [user.id for user in offline.eligible_attendees(secretary.branch)]
-        offline.record_offline_study(
-            secretary,
-            offline.OfflineRecordFields(
-                branch_id=secretary.branch_id,
-                activity=OfflineActivity.BRANCH_GENERAL_MEETING,
-                held_on=clock.local_day(now) - timedelta(days=7),
-                study_hours=2,
-                topic="学习党章，重温入党誓词",
-                notes="全体党员参加，书记领学党章总纲。",
-                attendee_ids=attendees,
-            ),
-            now=now,
-        )
-        lines.append("offline study: a branch general meeting of 第一党支部")
     return lines

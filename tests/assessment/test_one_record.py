@@ -8,6 +8,7 @@ secretary would open them, the numbers parsed out of the HTML and out of the
 
 from __future__ import annotations
 
+import importlib
 import io
 import math
 import re
@@ -19,29 +20,36 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from lms import clock
-from lms.assessment import defaults
-from lms.assessment import demo as assessment_demo
 from lms.assessment import record as record_module
 from lms.assessment.models import AssessmentResult, AssessmentRun, LearningTarget
 from lms.auth import demo as auth_demo
 from lms.auth.models import User
+from lms.cli import DEMO_MODULES, INIT_MODULES
 from lms.courses import archive as archives
-from lms.courses import demo as courses_demo
 from lms.courses import ledger, services
-from lms.courses.models import Lesson, LessonKind, LessonProgress, OfflineStudyRecord, StudyLedgerEntry, StudySource
-from lms.exams.questions import demo as demo_banks
-from lms.exams.quizzes import demo as demo_quizzes
+from lms.courses.models import (
+    Lesson,
+    LessonKind,
+    LessonProgress,
+    OfflinePendingAttendance,
+    OfflineStudyRecord,
+    StudyLedgerEntry,
+    StudySource,
+)
 from lms.extensions import db
 from lms.media import demo as media_demo
 from lms.media.models import AssetKind, AssetStatus, MediaAsset
+from lms.meetings.models import CREDITED_STATUSES, Meeting, MeetingAttendance, MeetingKind, MeetingStatus
 from lms.richtext import plain_text
 
 TODAY_NOW = datetime(2026, 9, 15, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 
 def seed_demo() -> None:
-    """The demo as `flask lms demo` makes it, with the two demo videos ready (no ffmpeg needed)."""
-    defaults.seed_defaults()
+    """The demo as `flask lms demo` makes it (every init and demo module, in its order), with the
+    demo videos ready instead of transcoded (no ffmpeg needed)."""
+    for module in INIT_MODULES:
+        importlib.import_module(module).seed_defaults()
     auth_demo.seed_demo()
     for title, _pattern, _tone, seconds in media_demo.DEMO_VIDEOS:
         db.session.add(
@@ -49,9 +57,10 @@ def seed_demo() -> None:
                        size_bytes=1000, duration_seconds=float(seconds), width=640, height=360, ready_at=TODAY_NOW)
         )  # fmt: skip
     db.session.commit()
-    for module in (demo_banks, demo_quizzes, courses_demo, assessment_demo):
-        module.seed_demo()
-        db.session.commit()
+    for name in DEMO_MODULES:
+        if name not in ("lms.auth.demo", "lms.media.demo"):
+            importlib.import_module(name).seed_demo()
+            db.session.commit()
 
 
 @pytest.fixture
@@ -233,17 +242,45 @@ def test_the_demo_obeys_the_platforms_rules(demo):
         # Only lessons the member may open.
         assert services.lesson_visible_to(lesson, users[user_id]), f"{users[user_id].username} studied {lesson.title}"
 
-    # Every offline ledger row has its offline record, and only offline rows have one.
+    # Every ledger row is traceable to its source: a lesson, an offline record, or a closed meeting that
+    # the member was at; and no row credits more than a day's 学时.
     rows = db.session.execute(
-        sa.select(StudyLedgerEntry.source, StudyLedgerEntry.lesson_id, OfflineStudyRecord.id).outerjoin(
-            OfflineStudyRecord, OfflineStudyRecord.id == StudyLedgerEntry.offline_record_id
-        )
-    ).all()
-    for source, lesson_id, record_id in rows:
-        if source == StudySource.OFFLINE:
-            assert record_id is not None and lesson_id is None
+        sa.select(StudyLedgerEntry, OfflineStudyRecord.id, Meeting.status, MeetingAttendance.status)
+        .outerjoin(OfflineStudyRecord, OfflineStudyRecord.id == StudyLedgerEntry.offline_record_id)
+        .outerjoin(Meeting, Meeting.id == StudyLedgerEntry.meeting_id)
+        .outerjoin(MeetingAttendance, sa.and_(MeetingAttendance.meeting_id == Meeting.id,
+                                              MeetingAttendance.user_id == StudyLedgerEntry.user_id))
+    ).all()  # fmt: skip
+    assert {entry.source for entry, *_ in rows} >= {StudySource.MEETING, StudySource.VIDEO, StudySource.READING}
+    for entry, record_id, meeting_status, attendance in rows:
+        if entry.source == StudySource.OFFLINE:
+            assert record_id is not None and entry.lesson_id is None and entry.meeting_id is None
+        elif entry.source == StudySource.MEETING:
+            assert entry.lesson_id is None and record_id is None
+            assert meeting_status == MeetingStatus.CLOSED and attendance in CREDITED_STATUSES, entry.meeting_id
         else:
-            assert record_id is None and lesson_id is not None
+            assert record_id is None and entry.meeting_id is None and entry.lesson_id is not None
+        if entry.lesson_id is None:
+            assert entry.seconds <= ledger.study_hours_to_seconds(8) + 1e-6, (entry.source, entry.seconds)
+
+    # One year of organisational life: offline study is recorded as meetings (nothing waits for a
+    # second person's confirmation), and no branch holds a monthly meeting twice in a month.
+    assert not db.session.scalar(sa.select(sa.func.count()).select_from(OfflineStudyRecord))
+    assert not db.session.scalar(sa.select(sa.func.count()).select_from(OfflinePendingAttendance))
+    held = db.session.execute(
+        sa.select(Meeting.branch_id, MeetingKind.code, Meeting.starts_at)
+        .join(MeetingKind, MeetingKind.id == Meeting.kind_id)
+        .where(Meeting.status != MeetingStatus.CANCELLED)
+    ).all()
+    per_month: dict[tuple, int] = {}
+    for branch_id, code, starts_at in held:
+        local = clock.local_day(starts_at)
+        key = (branch_id, code, local.year, local.month)
+        per_month[key] = per_month.get(key, 0) + 1
+    monthly = ("theme_party_day", "committee_meeting", "group_meeting", "general_meeting")
+    assert not [key for key, count in per_month.items() if key[1] in monthly and count > 1]
+    theme_days = [key for key in per_month if key[1] == "theme_party_day" and key[2:] == (2026, 8)]
+    assert len(theme_days) == 3  # each demo 党支部 held August's 主题党日, once
 
     # The archive lists only courses each member may open (no 404 behind a line).
     year = clock.local_day(TODAY_NOW).year

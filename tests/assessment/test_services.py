@@ -190,3 +190,23 @@ def test_probation_results_stay_after_the_member_becomes_a_full_member(make_user
     db.session.commit()
     [row] = db.session.scalars(db.select(AssessmentResult).where(AssessmentResult.run_id == run.id)).all()
     assert row.user_id == member.id and row.score == 100.0 and row.member_status == "probationary"
+
+
+def test_the_dashboards_months_add_up_to_its_hours_when_the_conversion_changed(
+    make_user, make_target, study, frozen_clock
+):
+    from lms import org_settings
+
+    frozen_clock.set(NOW)
+    admin = make_user(role=Role.ADMIN)
+    member = make_user()
+    target = make_target(required_hours=32, statuses=["full"])
+    study.study(member, date(2026, 3, 1), 1)  # 45 minutes: one 学时 at March's rate
+    study.study(member, date(2026, 6, 20), 1)
+    org_settings.set_value("MINUTES_PER_STUDY_HOUR", 90, date(2026, 6, 1), actor=admin, now=NOW)
+    db.session.commit()
+    [progress] = [p for p in services.member_progress(member, NOW) if p.target.id == target.id]
+    months = dict(progress.monthly_hours)
+    # June's 45 minutes are half a 学时 at June's rate (90 minutes), not one at today's.
+    assert (months["2026-03"], months["2026-06"]) == (1.0, 0.5)
+    assert sum(months.values()) == pytest.approx(progress.score.hours) == pytest.approx(1.5)

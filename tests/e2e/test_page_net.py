@@ -80,6 +80,8 @@ CJK = re.compile(r"[\u3400-\u9fff]+")
 CJK_PUNCTUATION = re.compile(r"(?<=[A-Za-z0-9)])[\uff08\uff09\uff0c\u3001\u3002\uff1a\uff1b\uff01\uff1f]")
 # How a fill-in question shows its blanks: "（1）____".
 BLANK = re.compile(r"（\d+）_+|_{3,}")
+# An e-mail address or a web address is not text in either language ("vanguard@localhost").
+ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*|https?://\S+")
 # An English sentence (two words, or one and the term in brackets) may quote a short Chinese term:
 # "Required study hours (学时)", "Explanation (解析)".
 QUOTED_TERM_MAX = 6
@@ -115,20 +117,7 @@ class Known:
 
 # Defects other branches are fixing (issue #10). The lead removes an entry when its fix merges;
 # the summary lists entries that matched nothing.
-KNOWN_ISSUES = [
-    Known(
-        "escaped-markup|untranslated|raw-marker",
-        r"^/assessment/$",
-        r".",
-        "/assessment/ shows its panels' HTML as text (escaped twice) · assessment fix",
-    ),
-    Known(
-        "untranslated",
-        r"^/courses/archive/<id>/print$",
-        r"^[（）： ]+ in ",
-        "the printed archive puts full-width brackets and colons after English words · English UI gaps",
-    ),
-]
+KNOWN_ISSUES: list[Known] = []
 
 # Not defects: text that is right as it is.
 ALLOWED = [
@@ -299,6 +288,7 @@ def untranslated(texts: list[str], locale: str, content: list[str]) -> list[str]
         for value in content:
             if value in rest:
                 rest = rest.replace(value, " ")
+        rest = ADDRESS.sub(" ", rest)
         if locale == "en":
             rest = BLANK.sub(" ", rest)
             hits = CJK_PUNCTUATION.findall(rest) + CJK.findall(rest)
