@@ -1,0 +1,156 @@
+"""Group commit of heartbeats: each process applies the beats that arrived meanwhile in one transaction.
+
+The heartbeat is the platform's hottest write (about 330 beats/s for 5,000
+viewers). Written one transaction per request, each beat pays a BEGIN and a
+COMMIT and, on SQLite, queues for the database's single write lock once per
+beat. Here a request thread hands its beat to the process's committer thread
+and waits; the committer takes every beat that arrived while it was committing
+the previous batch (so batches grow with the load and a lone beat is applied at
+once), checks the members' logins in one query, applies each beat with
+``tracking.record_heartbeat`` (every crediting rule unchanged) in one
+transaction, commits, and only then answers each waiting request: a beat is
+answered only once it is durable. Beats are applied in member order (a
+member's own beats in arrival order), so two processes' batches lock rows in
+the same order on PostgreSQL. If the batch fails, it is rolled back and each
+beat is applied again in its own transaction, so one bad beat fails alone.
+
+The login check (``LOGIN`` / ``FORCED_CHANGE``) is the heartbeat's fast path of
+Flask-Login's user loader: the member's row must exist, be active, carry the
+session version of the cookie, and not be waiting for a forced password change.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import Flask
+
+from lms.auth.models import User
+from lms.courses import tracking
+from lms.extensions import db
+
+log = logging.getLogger(__name__)
+
+LOGIN = "login"  # not logged in (unknown, deactivated, or the session was revoked)
+FORCED_CHANGE = "forced_change"  # must change the password before anything else
+MAX_BATCH = 500
+ANSWER_TIMEOUT_SECONDS = 120
+
+_AUTH = sa.select(User.id, User.is_active, User.session_version, User.must_change_password)
+
+
+@dataclass
+class PendingBeat:
+    user_id: int
+    session_version: int
+    beat: tracking.Heartbeat
+    now: datetime
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: tracking.BeatResult | str | None = None
+    error: BaseException | None = None
+
+    def answer(self, outcome=None, error: BaseException | None = None) -> None:
+        self.outcome, self.error = outcome, error
+        self.done.set()
+
+
+class BeatCommitter:
+    """One per app and process; ``submit`` blocks until the beat is committed (or refused)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._queue: queue.SimpleQueue[PendingBeat] = queue.SimpleQueue()
+        self._start_lock = threading.Lock()
+        self._pid: int | None = None
+        self.batches = 0  # how many transactions applied beats (for tests and benchmarks)
+
+    def submit(self, user_id: int, session_version: int, beat: tracking.Heartbeat, now: datetime):
+        """The beat's BeatResult once committed, or LOGIN / FORCED_CHANGE when the login check refuses it."""
+        self._ensure_running()
+        pending = PendingBeat(user_id, session_version, beat, now)
+        self._queue.put(pending)
+        if not pending.done.wait(ANSWER_TIMEOUT_SECONDS):
+            raise RuntimeError("the heartbeat committer did not answer")
+        if pending.error is not None:
+            raise pending.error
+        return pending.outcome
+
+    def _ensure_running(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._start_lock:
+            if self._pid == os.getpid():
+                return
+            if self._pid is not None:  # forked: the parent's queue and thread are not ours
+                self._queue = queue.SimpleQueue()
+            threading.Thread(target=self._run, name="beat-committer", daemon=True).start()
+            self._pid = os.getpid()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self.app.app_context():
+                    self._apply(batch)
+            except BaseException as error:  # never leave a request waiting
+                log.exception("heartbeat batch failed")
+                for pending in batch:
+                    if not pending.done.is_set():
+                        pending.answer(error=error)
+
+    def _apply(self, batch: list[PendingBeat]) -> None:
+        ordered = sorted(batch, key=lambda pending: pending.user_id)  # stable: a member's beats keep their order
+        try:
+            outcomes = self._transaction(ordered)
+        except Exception:
+            db.session.rollback()
+            if len(ordered) == 1:
+                raise
+            log.warning("a batch of %d heartbeats failed; applying them one by one", len(ordered), exc_info=True)
+            for pending in ordered:
+                try:
+                    outcome = self._transaction([pending])[0]
+                except Exception as error:
+                    db.session.rollback()
+                    pending.answer(error=error)
+                else:
+                    pending.answer(outcome)
+            return
+        for pending, outcome in zip(ordered, outcomes, strict=True):
+            pending.answer(outcome)
+
+    def _transaction(self, ordered: list[PendingBeat]) -> list:
+        """Apply the beats in one transaction and commit; their outcomes in the same order."""
+        connection = db.session.connection()
+        users = {row.id: row for row in connection.execute(_AUTH.where(User.id.in_({p.user_id for p in ordered})))}
+        outcomes = []
+        for pending in ordered:
+            user = users.get(pending.user_id)
+            if user is None or not user.is_active or user.session_version != pending.session_version:
+                outcomes.append(LOGIN)
+            elif user.must_change_password:
+                outcomes.append(FORCED_CHANGE)
+            else:
+                outcomes.append(tracking.record_heartbeat(pending.user_id, pending.beat, now=pending.now))
+        db.session.commit()
+        self.batches += 1
+        return outcomes
+
+
+def committer(app: Flask) -> BeatCommitter:
+    """The app's committer (made on first use)."""
+    found = app.extensions.get("lms.beat_committer")
+    if found is None:
+        found = app.extensions.setdefault("lms.beat_committer", BeatCommitter(app))
+    return found

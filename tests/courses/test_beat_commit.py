@@ -1,0 +1,209 @@
+"""Group commit of heartbeats and the heartbeat's login fast path (lms.courses.beat_commit)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import sqlalchemy as sa
+from flask import url_for
+
+from lms.auth.models import User
+from lms.courses import beat_commit, tracking
+from lms.courses.models import LessonKind, StudyLedgerEntry
+from lms.extensions import db, login_manager
+
+
+@pytest.fixture
+def video(make_course, lesson_of, frozen_clock):
+    return lesson_of(make_course((LessonKind.VIDEO, 600.0)))
+
+
+def fresh_total(app, user_id: int | None = None) -> float:
+    """The ledger as a new connection sees it: only committed rows."""
+    query = sa.select(sa.func.coalesce(sa.func.sum(StudyLedgerEntry.seconds), 0))
+    if user_id is not None:
+        query = query.where(StudyLedgerEntry.user_id == user_id)
+    with db.engine.connect() as connection:
+        return float(connection.execute(query).scalar())
+
+
+def beat_body(session_id: str, lesson, start: float, end: float) -> dict:
+    return {"session_id": session_id, "lesson_id": lesson.id, "from": start, "to": end, "rate": 1,
+            "visible": True, "idle_seconds": 0}  # fmt: skip
+
+
+def send(client, body):
+    return client.post("/courses/heartbeat", data=json.dumps(body), headers={"Content-Type": "text/plain"})
+
+
+def start(client, lesson) -> str:
+    response = client.post(f"/courses/lessons/{lesson.id}/session", json={})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()["session_id"]
+
+
+def test_a_beat_is_committed_before_it_is_answered(app, client, login, make_user, video, frozen_clock):
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    frozen_clock.advance(15)
+    committer = beat_commit.committer(app)
+    before = committer.batches
+    response = send(client, beat_body(session_id, video, 0, 15))
+    assert response.status_code == 200 and response.get_json()["credited"] == 15
+    assert committer.batches == before + 1
+    assert fresh_total(app, member.id) == 15  # another connection sees it: it was committed
+
+
+def test_a_failed_commit_is_never_answered_as_credited(app, client, login, make_user, video, frozen_clock,
+                                                       monkeypatch):  # fmt: skip
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    frozen_clock.advance(15)
+
+    def failing_commit():
+        raise sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(db.session, "commit", failing_commit)
+    with pytest.raises(sa.exc.OperationalError):
+        send(client, beat_body(session_id, video, 0, 15))
+    monkeypatch.undo()
+    assert fresh_total(app, member.id) == 0
+
+
+def test_the_fast_path_does_not_load_the_user(app, client, login, make_user, video, frozen_clock, monkeypatch):
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    frozen_clock.advance(15)
+
+    def no_loading(user_id):
+        raise AssertionError("the heartbeat loaded the user")
+
+    monkeypatch.setattr(login_manager, "_user_callback", no_loading)
+    response = send(client, beat_body(session_id, video, 0, 15))
+    assert response.status_code == 200 and response.get_json()["credited"] == 15
+
+
+@pytest.mark.parametrize("change", ["deactivated", "revoked", "deleted"])
+def test_a_deactivated_member_or_a_revoked_session_is_refused(app, client, login, make_user, video, frozen_clock,
+                                                                change):  # fmt: skip
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    frozen_clock.advance(15)
+    user = db.session.get(User, member.id)
+    if change == "deactivated":
+        user.is_active = False
+    elif change == "revoked":
+        user.session_version += 1  # logout elsewhere, password change
+    else:
+        db.session.execute(sa.update(User).where(User.id == member.id).values(session_version=99))
+    db.session.commit()
+    response = send(client, beat_body(session_id, video, 0, 15))
+    assert response.status_code == 401
+    assert response.get_json()["reason"] == "login"
+    assert fresh_total(app, member.id) == 0
+
+
+def test_a_forced_password_change_is_enforced(app, client, login, make_user, video, frozen_clock):
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    frozen_clock.advance(15)
+    db.session.get(User, member.id).must_change_password = True
+    db.session.commit()
+    response = send(client, beat_body(session_id, video, 0, 15))
+    assert response.status_code == 302
+    with app.test_request_context():
+        assert response.headers["Location"].endswith(url_for("auth.change_password"))
+    assert fresh_total(app, member.id) == 0
+
+
+def test_beats_waiting_together_are_applied_in_one_transaction(app, client, login, make_user, video, frozen_clock):
+    members = [make_user() for _ in range(6)]
+    sessions = {}
+    for member in members:
+        login(member)
+        sessions[member.id] = start(client, video)
+    frozen_clock.advance(15)
+    now = frozen_clock.now
+    committer = beat_commit.BeatCommitter(app)
+    waiting = []
+    for member in members:
+        for start_at in (0, 15):  # a member's two beats, in order: the second is credited after the first
+            beat = tracking.Heartbeat(
+                session_id=sessions[member.id], lesson_id=video.id, start=start_at, end=start_at + 15
+            )
+            pending = beat_commit.PendingBeat(member.id, member.session_version, beat, now)
+            committer._queue.put(pending)
+            waiting.append(pending)
+    committer._ensure_running()  # the thread finds every beat waiting and takes them as one batch
+    for pending in waiting:
+        assert pending.done.wait(30)
+        assert pending.error is None
+    assert committer.batches == 1
+    outcomes = [pending.outcome for pending in waiting]
+    assert all(isinstance(outcome, tracking.BeatResult) for outcome in outcomes)
+    total = sum(outcome.credited for outcome in outcomes)
+    assert total > 0
+    assert fresh_total(app) == pytest.approx(total)
+
+
+def test_one_failing_beat_does_not_sink_the_batch(app, client, login, make_user, video, frozen_clock, monkeypatch):
+    good, bad = make_user(), make_user()
+    sessions = {}
+    for member in (good, bad):
+        login(member)
+        sessions[member.id] = start(client, video)
+    frozen_clock.advance(15)
+    real = tracking.record_heartbeat
+
+    def record(user_id, beat, *, now):
+        if user_id == bad.id:
+            raise RuntimeError("broken row")
+        return real(user_id, beat, now=now)
+
+    monkeypatch.setattr(tracking, "record_heartbeat", record)
+    committer = beat_commit.BeatCommitter(app)
+    waiting = {}
+    for member in (bad, good):
+        beat = tracking.Heartbeat(session_id=sessions[member.id], lesson_id=video.id, start=0.0, end=15.0)
+        waiting[member.id] = beat_commit.PendingBeat(member.id, member.session_version, beat, frozen_clock.now)
+        committer._queue.put(waiting[member.id])
+    committer._ensure_running()
+    for pending in waiting.values():
+        assert pending.done.wait(30)
+    assert isinstance(waiting[bad.id].error, RuntimeError)
+    assert waiting[good.id].outcome.credited == 15
+    assert fresh_total(app, good.id) == 15 and fresh_total(app, bad.id) == 0
+
+
+def test_concurrent_beats_lose_nothing(app, login, make_user, video, frozen_clock):
+    members = [make_user() for _ in range(5)]
+    clients, sessions = {}, {}
+    for member in members:
+        clients[member.id] = login(member, on=app.test_client())
+        sessions[member.id] = start(clients[member.id], video)
+    frozen_clock.advance(60)
+    answers: list[float] = []
+    lock = threading.Lock()
+
+    def viewer(member):
+        for n in range(4):
+            response = send(clients[member.id], beat_body(sessions[member.id], video, n * 15, n * 15 + 15))
+            assert response.status_code == 200, response.get_data(as_text=True)
+            with lock:
+                answers.append(response.get_json()["credited"])
+
+    threads = [threading.Thread(target=viewer, args=(member,)) for member in members for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(answers) == 40
+    assert sum(answers) > 0
+    assert fresh_total(app) == pytest.approx(sum(answers))  # every credited answer is in the ledger, no more
