@@ -131,7 +131,8 @@ def seed(env: dict[str, str], viewers: int) -> list[Viewer]:
         db.session.execute(
             sa.insert(PlaybackSession),
             [{"user_id": uid, "id": sid, "lesson_id": lesson.id, "kind": LessonKind.VIDEO,
-              "duration_seconds": 36_000.0, "started_at": now, "last_beat_at": now, "window_started_at": now}
+              "duration_seconds": 36_000.0, "started_at": now, "last_beat_at": now, "window_started_at": now,
+              "credit_clock": now}
              for uid, sid in sessions.items()],
         )  # fmt: skip
         db.session.execute(
@@ -273,7 +274,7 @@ def beat_request(viewer: Viewer, port: int) -> bytes:
     viewer.position += 1
     body = json.dumps(
         {"session_id": viewer.session_id, "lesson_id": viewer.lesson_id, "from": start, "to": start + 1,
-         "rate": 1, "visible": True, "csrf_token": viewer.csrf_token},
+         "rate": 1, "visible": True, "idle_seconds": 0, "csrf_token": viewer.csrf_token},
         separators=(",", ":"),
     ).encode()  # fmt: skip
     head = (

@@ -30,6 +30,7 @@ BLUEPRINT_MODULES = (
     "lms.courses.admin",
     "lms.assessment.views",
     "lms.assessment.admin",
+    "lms.integrity.views",
 )
 
 

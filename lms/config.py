@@ -33,6 +33,21 @@ class Config:
     COMPLETION_RATIO = 0.9
     MINUTES_PER_STUDY_HOUR = 45
     OFFLINE_EDIT_WINDOW_DAYS = 30
+    OFFLINE_MAX_HOURS = 8  # the most 学时 one offline record may credit
+    # Anti-farming (反刷课): credit stops after this long without any interaction, and
+    # an unanswered presence check stops credit after PRESENCE_ANSWER_SECONDS.
+    IDLE_MINUTES = 10
+    PRESENCE_ANSWER_SECONDS = 60
+    # The secretaries' anomaly list: online study hours in a day beyond plausible, study
+    # in the night hours [start, end) local time, a share of refused beats, beats from
+    # parallel sessions, and quiz answers faster than a question can be read.
+    ANOMALY_MAX_DAILY_HOURS = 8
+    ANOMALY_NIGHT_HOURS = [0, 5]
+    ANOMALY_NIGHT_MINUTES = 20
+    ANOMALY_REFUSED_SHARE = 0.3
+    ANOMALY_MIN_REFUSED_BEATS = 20
+    ANOMALY_PARALLEL_BEATS = 10
+    ANOMALY_SECONDS_PER_QUESTION = 3
 
     # Quizzes (DESIGN.md §4).
     QUIZ_GRACE_SECONDS = 20

@@ -48,6 +48,10 @@ def extract(sources: list[Path], pot: Path) -> None:
         str(ROOT.parent / "babel.cfg"),
         "-k",
         "_l",
+        "-k",
+        "lazy_pgettext:1c,2",
+        "-k",
+        "lazy_ngettext:1,2",
         "--no-location",
         "--sort-output",
         "-o",
@@ -100,14 +104,14 @@ def untranslated() -> list[str]:
             pot = Path(tmp) / "messages.pot"
             extract(sources, pot)
             with pot.open("rb") as handle:
-                wanted = [m.id for m in read_po(handle) if m.id]
+                wanted = [(m.id, m.context) for m in read_po(handle) if m.id]
             po = directory / "zh_Hans" / "LC_MESSAGES" / "messages.po"
             done = {}
             if po.exists():
                 with po.open("rb") as handle:
-                    done = {m.id: m for m in read_po(handle) if m.id}
-            for msgid in wanted:
-                message = done.get(msgid)
+                    done = {(m.id, m.context): m for m in read_po(handle) if m.id}
+            for msgid, context in wanted:
+                message = done.get((msgid, context))
                 strings = message.string if message else None
                 ok = message and not message.fuzzy and (all(strings) if isinstance(strings, tuple) else strings)
                 if not ok:
@@ -117,6 +121,36 @@ def untranslated() -> list[str]:
     return missing
 
 
+def conflicting_translations(locale: str = "zh_Hans") -> list[str]:
+    """Messages that two catalogues translate differently.
+
+    Flask-Babel merges every catalogue into one lookup (the last one wins), so
+    one message id (with its context) must mean one text everywhere; a word
+    with two meanings gets a context (``pgettext``) or its own message id.
+    """
+    seen: dict[tuple, dict[str, object]] = {}
+    for directory, _ in catalogues():
+        po = directory / locale / "LC_MESSAGES" / "messages.po"
+        if not po.exists():
+            continue
+        with po.open("rb") as handle:
+            for message in read_po(handle):
+                if not message.id or message.fuzzy or not message.string:
+                    continue
+                strings = message.string if isinstance(message.string, tuple) else (message.string,)
+                if not all(strings):
+                    continue
+                key = (message.context, message.id if isinstance(message.id, str) else message.id[0])
+                seen.setdefault(key, {})[str(directory.relative_to(ROOT.parent))] = strings
+    problems = []
+    for (context, msgid), by_catalogue in sorted(seen.items(), key=lambda item: (item[0][1], item[0][0] or "")):
+        if len(set(by_catalogue.values())) > 1:
+            label = f"{context}|{msgid}" if context else msgid
+            shown = "; ".join(f"{where}: {' / '.join(text)}" for where, text in by_catalogue.items())
+            problems.append(f"{label!r} -> {shown}")
+    return problems
+
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else "compile"
     if command == "update":
@@ -124,7 +158,7 @@ if __name__ == "__main__":
     elif command == "compile":
         compile_all()
     elif command == "check":
-        problems = untranslated()
+        problems = untranslated() + conflicting_translations()
         print("\n".join(problems) or "every message is translated")
         sys.exit(1 if problems else 0)
     else:

@@ -42,7 +42,7 @@ OBJECT_TYPE_LABELS = {
     "setting": _l("Setting"),
     "quiz": _l("Quiz"),
     "contest": _l("Contest"),
-    "attempt": _l("Attempt"),
+    "attempt": _l("Quiz attempt"),
     "target": _l("Learning target"),
     "assessment_run": _l("Score computation"),
     "offline_record": _l("Offline study record"),

@@ -16,24 +16,20 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from lms import clock
-from lms.auth import services as auth_services
 from lms.auth.audience import audience_clause
 from lms.auth.auditing import record_export
 from lms.auth.forms import fill_audience_choices
-from lms.auth.models import Branch, MemberStatus, Role, User
-from lms.auth.permissions import admin_required, branch_scope_clause, member_scope_clause, secretary_required
+from lms.auth.models import MemberStatus, Role, User
+from lms.auth.permissions import admin_required, member_scope_clause, secretary_required
 from lms.courses import archive as archives
-from lms.courses import ledger, offline, services, stats
+from lms.courses import ledger, offline_admin, services, stats
 from lms.courses.completion import course_completers
-from lms.courses.forms import CourseForm, LessonForm, OfflineRecordForm, RequirementForm
+from lms.courses.forms import CourseForm, LessonForm, RequirementForm
 from lms.courses.models import (
-    OFFLINE_ACTIVITY_LABELS,
     Course,
     CourseRequirement,
     Lesson,
     LessonKind,
-    OfflineActivity,
-    OfflineStudyRecord,
     StudySource,
 )
 from lms.errors import DomainError, show_on_form
@@ -52,17 +48,6 @@ register_nav("courses_admin.archives_list", _l("Learning archives"), roles=(Role
              section="manage")  # fmt: skip
 
 PAGE_SIZE = 50
-
-
-def _branch_choices(viewer: User | None = None) -> list[tuple[int, str]]:
-    scope = None
-    if viewer is not None and not viewer.is_admin:
-        scope = set(db.session.scalars(sa.select(Branch.id).where(branch_scope_clause(viewer))))
-    return [
-        (branch.id, "　" * branch.depth + branch.name)
-        for branch in auth_services.branch_tree()
-        if scope is None or branch.id in scope
-    ]
 
 
 def _audience(form) -> dict:
@@ -103,6 +88,7 @@ def _course_fields(form: CourseForm) -> services.CourseFields:
         category=form.category.data,
         tags=services.parse_tags(form.tags.data),
         credit_note=form.credit_note.data,
+        presence_checks=bool(form.presence_checks.data),
         **_audience(form),
     )
 
@@ -406,143 +392,9 @@ def requirement_delete(requirement_id: int):
     return redirect(url_for("courses_admin.requirements"))
 
 
-# --- offline study ---------------------------------------------------------
+# --- offline study (its pages live in offline_admin) -------------------------
 
-
-@bp.route("/offline")
-@secretary_required
-def offline_records():
-    query = offline.scoped_records_query(current_user)
-    activity = request.args.get("activity", "")
-    if activity in OfflineActivity.__members__.values():
-        query = query.where(OfflineStudyRecord.activity == activity)
-    pagination = db.paginate(query, page=max(request.args.get("page", 1, type=int), 1), per_page=PAGE_SIZE,
-                             error_out=False)  # fmt: skip
-    now = clock.utcnow()
-    return render_template(
-        "courses/admin/offline_records.html",
-        pagination=pagination,
-        counts=offline.attendee_counts([record.id for record in pagination.items]),
-        activity=activity,
-        activities=OFFLINE_ACTIVITY_LABELS,
-        window_start=offline.edit_window_start(now),
-    )
-
-
-def _offline_form(record=None) -> tuple[OfflineRecordForm, Branch | None]:
-    form = OfflineRecordForm(obj=record)
-    form.branch_id.choices = _branch_choices(current_user)
-    allowed = {branch_id for branch_id, _ in form.branch_id.choices}
-    if request.method == "POST":
-        branch_id = form.branch_id.data
-    else:
-        branch_id = request.args.get("branch_id", type=int) or (record.branch_id if record else None)
-        if branch_id is None and current_user.branch_id in allowed:
-            branch_id = current_user.branch_id
-        if branch_id is None and allowed:
-            branch_id = form.branch_id.choices[0][0]
-        form.branch_id.data = branch_id
-    branch = db.session.get(Branch, branch_id) if branch_id in allowed else None
-    form.attendee_ids.choices = [(user.id, user.name) for user in offline.eligible_attendees(branch)] if branch else []
-    if request.method == "GET" and record is not None:
-        form.activity.data = str(record.activity)
-        if record.branch_id == branch_id:
-            form.attendee_ids.data = offline.attendee_ids(record)
-    return form, branch
-
-
-def _offline_fields(form: OfflineRecordForm) -> offline.OfflineRecordFields:
-    return offline.OfflineRecordFields(
-        branch_id=form.branch_id.data,
-        activity=form.activity.data,
-        held_on=form.held_on.data,
-        study_hours=float(form.study_hours.data) if form.study_hours.data is not None else None,
-        topic=form.topic.data,
-        notes=form.notes.data,
-        attendee_ids=form.attendee_ids.data or [],
-    )
-
-
-@bp.route("/offline/new", methods=["GET", "POST"])
-@secretary_required
-def offline_new():
-    form, branch = _offline_form()
-    if request.method == "GET" and form.held_on.data is None:
-        form.held_on.data = clock.local_day(clock.utcnow())
-    if form.validate_on_submit():
-        try:
-            record = offline.record_offline_study(current_user, _offline_fields(form), now=clock.utcnow())
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_l("Offline study recorded for %(n)d members.", n=len(form.attendee_ids.data)), "success")
-            return redirect(url_for("courses_admin.offline_detail", record_id=record.id))
-    return render_template("courses/admin/offline_form.html", form=form, branch=branch, record=None,
-                           window_start=offline.edit_window_start(clock.utcnow()))  # fmt: skip
-
-
-@bp.route("/offline/<int:record_id>")
-@secretary_required
-def offline_detail(record_id: int):
-    record = offline.get_record_or_404(current_user, record_id)
-    attendees = db.session.scalars(
-        sa.select(User).where(User.id.in_(offline.attendee_ids(record))).order_by(User.name)
-    ).all()
-    return render_template(
-        "courses/admin/offline_detail.html",
-        record=record,
-        attendees=attendees,
-        trail=offline.audit_trail(current_user, record.id),
-        editable=offline.may_change_date(current_user, record.held_on, clock.utcnow()),
-        labels=OFFLINE_ACTIVITY_LABELS,
-    )
-
-
-@bp.route("/offline/<int:record_id>/edit", methods=["GET", "POST"])
-@secretary_required
-def offline_edit(record_id: int):
-    record = offline.get_record_or_404(current_user, record_id)
-    if not offline.may_change_date(current_user, record.held_on, clock.utcnow()):
-        flash(_l("This record is older than the editing window; only an administrator can change it."), "warning")
-        return redirect(url_for("courses_admin.offline_detail", record_id=record.id))
-    form, branch = _offline_form(record)
-    if form.validate_on_submit():
-        try:
-            offline.update_offline_record(current_user, record, _offline_fields(form), now=clock.utcnow())
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_l("Changes saved."), "success")
-            return redirect(url_for("courses_admin.offline_detail", record_id=record.id))
-    return render_template("courses/admin/offline_form.html", form=form, branch=branch, record=record,
-                           window_start=offline.edit_window_start(clock.utcnow()))  # fmt: skip
-
-
-@bp.route("/offline/<int:record_id>/delete", methods=["POST"])
-@secretary_required
-def offline_delete(record_id: int):
-    record = offline.get_record_or_404(current_user, record_id)
-    try:
-        offline.delete_offline_record(current_user, record, now=clock.utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        return redirect(url_for("courses_admin.offline_detail", record_id=record_id))
-    db.session.commit()
-    flash(_l("Record deleted; the audit trail keeps what it was."), "success")
-    return redirect(url_for("courses_admin.offline_records"))
-
-
-@bp.route("/offline/audit")
-@secretary_required
-def offline_audit():
-    return render_template(
-        "courses/admin/offline_audit.html", trail=offline.audit_trail(current_user), labels=OFFLINE_ACTIVITY_LABELS
-    )
+offline_admin.register(bp)
 
 
 # --- learning archives -----------------------------------------------------

@@ -39,6 +39,13 @@ class CourseForm(AudienceFieldsMixin, FlaskForm):
         validators=[Optional(), Length(max=200)],
         description=_l('Shown to learners, e.g. "Counts towards the annual study hours".'),
     )
+    presence_checks = BooleanField(
+        _l("Presence checks"),
+        description=_l(
+            "Once in each lesson, at a random moment, learners are asked to confirm they are there; "
+            "unanswered within a minute, study time stops counting until they answer."
+        ),
+    )
     cover = FileField(_l("Cover image"), description=_l("PNG, JPEG, WebP or GIF, at most 8 MB; shown at 16:9."))
     remove_cover = BooleanField(_l("Remove the current cover"))
 
@@ -83,7 +90,7 @@ class OfflineRecordForm(FlaskForm):
     study_hours = DecimalField(
         _l("Study hours"),
         places=1,
-        validators=[DataRequired(message=_l("Give the study hours.")), NumberRange(min=0.1, max=100)],
+        validators=[DataRequired(message=_l("Give the study hours.")), NumberRange(min=0.1)],
         description=_l("For example 1 for an hour of branch study, 8 for a training day."),
     )
     topic = StringField(_l("Topic"), validators=[DataRequired(), Length(max=200)])

@@ -148,6 +148,9 @@ class Course(AudienceMixin, TimestampMixin, db.Model):
     status: Mapped[CourseStatus] = mapped_column(str_enum(CourseStatus), default=CourseStatus.DRAFT, index=True)
     published_at: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # Presence checks: once in each lesson, at a moment the member cannot predict, the
+    # player asks "are you there?"; unanswered after PRESENCE_ANSWER_SECONDS, credit stops.
+    presence_checks: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     lessons: Mapped[list[Lesson]] = relationship(
         back_populates="course", order_by="Lesson.position, Lesson.id", cascade="all, delete-orphan"
@@ -216,6 +219,11 @@ class PlaybackSession(db.Model):
     duration_seconds: Mapped[float]
     started_at: Mapped[datetime]
     last_beat_at: Mapped[datetime]
+    # The member's credit budget (``progress.credit_room``): the wall time up to which
+    # credited playback is accounted for. Credit moves it on by the seconds it took to
+    # play; it never trails ``now`` by more than the backlog, and a new session keeps it,
+    # so neither parallel, rapid or restarted beats earn more than the wall time passed.
+    credit_clock: Mapped[datetime]
     # The member's beats in the current minute: the heartbeat's rate limit, kept on
     # the row every beat locks anyway (no extra statement, shared by all processes).
     window_started_at: Mapped[datetime]
@@ -239,8 +247,33 @@ class LessonProgress(db.Model):
     started_at: Mapped[datetime] = mapped_column(default=utcnow_default)
     last_studied_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+    # The lesson's presence check (courses with ``presence_checks``): issued once the
+    # member has studied past a point only the server knows, passed when answered.
+    presence_token: Mapped[str | None] = mapped_column(sa.String(32))
+    presence_issued_at: Mapped[datetime | None]
+    presence_passed_at: Mapped[datetime | None]
 
     __table_args__ = (sa.Index("ix_lesson_progress_lesson_id_completed_at", "lesson_id", "completed_at"),)
+
+
+class StudyDaySignal(db.Model):
+    """Per member and local day, what the anti-farming list (反刷课) needs beyond the ledger.
+
+    One row per (member, day), upserted with counters added: never a row per beat.
+    Written only by beats that earn nothing for a suspicious reason, by beats of a
+    superseded session and by credit earned at night, so ordinary daytime beats
+    cost no extra statement.
+    """
+
+    __tablename__ = "study_day_signals"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True, index=True)
+    refused_beats: Mapped[int] = mapped_column(default=0)
+    # Beats from a window or device whose session another one had superseded.
+    parallel_beats: Mapped[int] = mapped_column(default=0)
+    night_seconds: Mapped[float] = mapped_column(default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow_default)
 
 
 class StudyLedgerEntry(db.Model):
@@ -312,6 +345,27 @@ class OfflineStudyRecord(TimestampMixin, db.Model):
     recorded_by = relationship("User", foreign_keys=[recorded_by_id])
 
 
+class OfflinePendingAttendance(db.Model):
+    """An attendee whose offline credit waits for a second person's confirmation.
+
+    Whoever enters a record with themselves among the attendees does not credit
+    themselves: their attendance waits here, earning nothing, until another
+    committee member or an administrator confirms it; then it becomes a ledger row.
+    """
+
+    __tablename__ = "offline_pending_attendance"
+
+    record_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("offline_study_records.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    requested_at: Mapped[datetime]
+
+    record = relationship("OfflineStudyRecord")
+    user = relationship("User", foreign_keys=[user_id])
+
+
 class OfflineRecordAudit(db.Model):
     """Who created, changed or deleted an offline record, when, and what it was before and after.
 
@@ -323,7 +377,7 @@ class OfflineRecordAudit(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[int] = mapped_column(index=True)
     branch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("branches.id", ondelete="SET NULL"), index=True)
-    action: Mapped[str] = mapped_column(sa.String(10))  # create, update, delete
+    action: Mapped[str] = mapped_column(sa.String(10))  # create, update, delete, confirm
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     at: Mapped[datetime]
     before: Mapped[dict | None] = mapped_column(sa.JSON)
@@ -348,9 +402,11 @@ __all__ = [
     "LessonKind",
     "LessonProgress",
     "OfflineActivity",
+    "OfflinePendingAttendance",
     "OfflineRecordAudit",
     "OfflineStudyRecord",
     "PlaybackSession",
+    "StudyDaySignal",
     "StudyLedgerEntry",
     "StudySource",
 ]

@@ -5,7 +5,13 @@ date, its 学时 converted to seconds), so offline time is summed by the same
 query as online time and counted exactly once. Creating, changing and deleting
 a record writes an audit row (who, when, before and after). A secretary may
 enter or change only records of their branch subtree dated within the last
-``LMS_OFFLINE_EDIT_WINDOW_DAYS`` days; an admin may do so any time.
+``LMS_OFFLINE_EDIT_WINDOW_DAYS`` days; an admin may do so any time. A record
+credits at most ``LMS_OFFLINE_MAX_HOURS`` 学时.
+
+Nobody credits themselves alone: when whoever enters or changes a record is
+among its attendees, their attendance waits (``OfflinePendingAttendance``, no
+ledger row, no credit) until a second person confirms it: an administrator, or
+another secretary or committee member whose branch holds the record's branch.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import abort
+from flask import abort, current_app
 from flask_babel import lazy_gettext as _l
 
 from lms import audit, clock, org_settings
@@ -23,15 +29,19 @@ from lms.auth.permissions import branch_scope_clause
 from lms.courses.ledger import study_hours_to_seconds
 from lms.courses.models import (
     OfflineActivity,
+    OfflinePendingAttendance,
     OfflineRecordAudit,
     OfflineStudyRecord,
     StudyLedgerEntry,
     StudySource,
 )
-from lms.errors import Forbidden, ValidationFailed
+from lms.errors import Forbidden, NotFound, ValidationFailed
 from lms.extensions import db
 
-MAX_STUDY_HOURS = 100.0
+
+def max_study_hours() -> float:
+    """The most 学时 one offline record may credit (``LMS_OFFLINE_MAX_HOURS``)."""
+    return float(current_app.config["OFFLINE_MAX_HOURS"])
 
 
 @dataclass
@@ -85,13 +95,30 @@ def eligible_attendees(branch: Branch) -> list[User]:
     )
 
 
+def _attendance(record_ids):
+    """(record id, user id) of every attendee, credited or waiting for confirmation."""
+    credited = sa.select(StudyLedgerEntry.offline_record_id.label("record_id"), StudyLedgerEntry.user_id).where(
+        StudyLedgerEntry.offline_record_id.in_(record_ids)
+    )
+    pending = sa.select(OfflinePendingAttendance.record_id, OfflinePendingAttendance.user_id).where(
+        OfflinePendingAttendance.record_id.in_(record_ids)
+    )
+    return sa.union_all(credited, pending).subquery()
+
+
 def attendee_ids(record: OfflineStudyRecord) -> list[int]:
-    """The ids of the record's attendees."""
+    """The ids of the record's attendees (credited, and those waiting for confirmation)."""
+    attendance = _attendance([record.id])
+    return list(db.session.scalars(sa.select(attendance.c.user_id).order_by(attendance.c.user_id)))
+
+
+def pending_ids(record: OfflineStudyRecord) -> list[int]:
+    """The ids of the record's attendees whose credit waits for a second person's confirmation."""
     return list(
         db.session.scalars(
-            sa.select(StudyLedgerEntry.user_id)
-            .where(StudyLedgerEntry.offline_record_id == record.id)
-            .order_by(StudyLedgerEntry.user_id)
+            sa.select(OfflinePendingAttendance.user_id)
+            .where(OfflinePendingAttendance.record_id == record.id)
+            .order_by(OfflinePendingAttendance.user_id)
         )
     )
 
@@ -100,11 +127,8 @@ def attendee_counts(record_ids: list[int]) -> dict[int, int]:
     """How many attendees each record has (one query)."""
     if not record_ids:
         return {}
-    rows = db.session.execute(
-        sa.select(StudyLedgerEntry.offline_record_id, sa.func.count())
-        .where(StudyLedgerEntry.offline_record_id.in_(record_ids))
-        .group_by(StudyLedgerEntry.offline_record_id)
-    )
+    attendance = _attendance(record_ids)
+    rows = db.session.execute(sa.select(attendance.c.record_id, sa.func.count()).group_by(attendance.c.record_id))
     return dict(rows.all())
 
 
@@ -129,9 +153,9 @@ def _validated(viewer: User, fields: OfflineRecordFields, now: datetime) -> tupl
             "held_on",
         )
     hours = fields.study_hours
-    if hours is None or not 0 < hours <= MAX_STUDY_HOURS:
+    if hours is None or not 0 < hours <= max_study_hours():
         raise ValidationFailed(
-            _l("Study hours must be more than 0 and at most %(n)d.", n=int(MAX_STUDY_HOURS)), "study_hours"
+            _l("Study hours must be more than 0 and at most %(n)s.", n=format(max_study_hours(), "g")), "study_hours"
         )
     if not (fields.topic or "").strip():
         raise ValidationFailed(_l("Give the topic."), "topic")
@@ -176,25 +200,33 @@ def _audit(record: OfflineStudyRecord, action: str, actor: User, now: datetime, 
                  label=record.topic, branch_path=path)
 
 
-def _write_attendance(record: OfflineStudyRecord, attendees: list[int]) -> None:
+def _ledger_row(record: OfflineStudyRecord, user_id: int) -> dict:
+    return {
+        "user_id": user_id,
+        "day": record.held_on,
+        "source": StudySource.OFFLINE,
+        "lesson_id": None,
+        "offline_record_id": record.id,
+        "seconds": study_hours_to_seconds(record.study_hours, record.held_on),
+        "updated_at": record.updated_at,
+    }
+
+
+def _write_attendance(record: OfflineStudyRecord, attendees: list[int], actor: User, now: datetime) -> None:
+    """Credit the attendees, except the actor's own attendance and any still unconfirmed: those wait."""
+    waiting = (set(pending_ids(record)) | {actor.id}) & set(attendees)
     # Replace the rows in statements of their own: the ORM would insert before deleting.
     db.session.execute(sa.delete(StudyLedgerEntry).where(StudyLedgerEntry.offline_record_id == record.id))
-    seconds = study_hours_to_seconds(record.study_hours, record.held_on)
-    db.session.execute(
-        sa.insert(StudyLedgerEntry),
-        [
-            {
-                "user_id": user_id,
-                "day": record.held_on,
-                "source": StudySource.OFFLINE,
-                "lesson_id": None,
-                "offline_record_id": record.id,
-                "seconds": seconds,
-                "updated_at": record.updated_at,
-            }
-            for user_id in attendees
-        ],
-    )
+    db.session.execute(sa.delete(OfflinePendingAttendance).where(OfflinePendingAttendance.record_id == record.id))
+    credited = [user_id for user_id in attendees if user_id not in waiting]
+    if credited:
+        db.session.execute(sa.insert(StudyLedgerEntry), [_ledger_row(record, user_id) for user_id in credited])
+    if waiting:
+        db.session.execute(
+            sa.insert(OfflinePendingAttendance),
+            [{"record_id": record.id, "user_id": user_id, "requested_by_id": actor.id, "requested_at": now}
+             for user_id in sorted(waiting)],
+        )  # fmt: skip
 
 
 def _apply(record: OfflineStudyRecord, fields: OfflineRecordFields, branch: Branch) -> None:
@@ -219,7 +251,7 @@ def record_offline_study(viewer: User, fields: OfflineRecordFields, *, now: date
     _apply(record, fields, branch)
     db.session.add(record)
     db.session.flush()
-    _write_attendance(record, attendees)
+    _write_attendance(record, attendees, viewer, now)
     _audit(record, "create", viewer, now, None, _snapshot(record, attendees))
     return record
 
@@ -235,7 +267,7 @@ def update_offline_record(
     _apply(record, fields, branch)
     record.updated_at = now
     db.session.flush()
-    _write_attendance(record, attendees)
+    _write_attendance(record, attendees, viewer, now)
     after = _snapshot(record, attendees)
     if after != before:
         _audit(record, "update", viewer, now, before, after)
@@ -248,6 +280,7 @@ def delete_offline_record(viewer: User, record: OfflineStudyRecord, *, now: date
         raise Forbidden(_l("This record is older than the editing window; only an administrator can delete it."))
     _audit(record, "delete", viewer, now, _snapshot(record, attendee_ids(record)), None)
     db.session.execute(sa.delete(StudyLedgerEntry).where(StudyLedgerEntry.offline_record_id == record.id))
+    db.session.execute(sa.delete(OfflinePendingAttendance).where(OfflinePendingAttendance.record_id == record.id))
     db.session.delete(record)
 
 
@@ -264,3 +297,67 @@ def audit_trail(viewer: User, record_id: int | None = None, limit: int = 200) ->
     if record_id is not None:
         query = query.where(OfflineRecordAudit.record_id == record_id)
     return list(db.session.scalars(query))
+
+
+# --- confirming one's own attendance (a second person) -----------------------------
+
+
+def may_confirm(viewer: User, pending: OfflinePendingAttendance) -> bool:
+    """True when ``viewer`` may confirm ``pending``: a second person with authority over the record's branch.
+
+    Never the member credited, nor whoever entered it; an administrator, or a
+    secretary or committee member whose own branch holds the record's branch.
+    """
+    if viewer.id in (pending.user_id, pending.requested_by_id):
+        return False
+    if viewer.is_admin:
+        return True
+    if not (viewer.is_secretary or viewer.is_committee_member) or viewer.branch is None:
+        return False
+    branch = pending.record.branch
+    return branch is not None and branch.path.startswith(viewer.branch.path)
+
+
+def pending_for(viewer: User) -> list[OfflinePendingAttendance]:
+    """The waiting attendances ``viewer`` may confirm, oldest first."""
+    if not (viewer.is_admin or viewer.is_secretary or viewer.is_committee_member):
+        return []
+    query = (
+        sa.select(OfflinePendingAttendance)
+        .join(OfflineStudyRecord, OfflineStudyRecord.id == OfflinePendingAttendance.record_id)
+        .join(Branch, Branch.id == OfflineStudyRecord.branch_id)
+        .where(OfflinePendingAttendance.user_id != viewer.id)
+        .where(
+            sa.or_(
+                OfflinePendingAttendance.requested_by_id.is_(None),
+                OfflinePendingAttendance.requested_by_id != viewer.id,
+            )
+        )  # fmt: skip
+        .order_by(OfflinePendingAttendance.requested_at, OfflinePendingAttendance.record_id)
+    )
+    if not viewer.is_admin:
+        if viewer.branch is None:
+            return []
+        query = query.where(Branch.path.startswith(viewer.branch.path))
+    return list(db.session.scalars(query))
+
+
+def confirm_attendance(viewer: User, record_id: int, user_id: int, *, now: datetime) -> OfflineStudyRecord:
+    """A second person confirms a waiting attendance: it becomes a ledger row and is audited.
+
+    Raises NotFound when nothing waits (or the viewer may not see it), Forbidden
+    when the viewer is the member credited, whoever entered it, or has no
+    authority over the record's branch.
+    """
+    pending = db.session.get(OfflinePendingAttendance, (record_id, user_id))
+    if pending is None:
+        raise NotFound(_l("Nothing waits for confirmation here."))
+    if not may_confirm(viewer, pending):
+        raise Forbidden(_l("Someone other than the member and whoever entered the record must confirm it."))
+    record = pending.record
+    db.session.delete(pending)
+    db.session.flush()
+    db.session.execute(sa.insert(StudyLedgerEntry), [_ledger_row(record, user_id)])
+    name = db.session.scalar(sa.select(User.name).where(User.id == user_id)) or str(user_id)
+    _audit(record, "confirm", viewer, now, None, {"confirmed_user_id": user_id, "confirmed": name})
+    return record

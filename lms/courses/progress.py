@@ -11,10 +11,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-# Slack added to the wall-clock bound of a segment (network and timer jitter).
-SEGMENT_SLACK_SECONDS = 2.0
 # Positions up to this far past the duration are clipped; further is refused.
 DURATION_SLACK_SECONDS = 1.0
+
+# The credit budget: slack for network and timer jitter is granted per minute of a
+# session (from a floor, up to a cap), never per beat, so many small, rapid or
+# parallel beats earn nothing extra.
+SLACK_MIN_SECONDS = 1.0
+SLACK_SECONDS_PER_MINUTE = 1.0
+SLACK_MAX_SECONDS = 10.0
+# How long ago a beat may report having played: a player that lost the network
+# sends its queued segments late. Wall time older than this is never credited, so a
+# session left open (or paused) does not bank time to claim at once later.
+BACKLOG_SECONDS = 120.0
 
 
 def _r(value: float) -> float:
@@ -61,6 +70,49 @@ def add_interval(flat: list[float], start: float, end: float) -> tuple[list[floa
 
 
 @dataclass(frozen=True)
+class CreditRoom:
+    """What the member's credit clock allows now.
+
+    ``lag`` is how far the clock trails now (after the backlog floor; negative once
+    slack is in use); ``wall_seconds`` the unaccounted wall time (lag plus slack,
+    never negative); ``rate`` the rate it is charged at: min(claimed, maximum).
+    """
+
+    lag: float
+    wall_seconds: float
+    rate: float
+
+    @property
+    def content_seconds(self) -> float:
+        """Seconds of content that may still be credited."""
+        return self.wall_seconds * self.rate
+
+    def lag_after(self, played_seconds: float) -> float:
+        """The clock's new lag once ``played_seconds`` of content are accounted for."""
+        return self.lag - max(played_seconds, 0.0) / self.rate
+
+
+def session_slack(session_seconds: float) -> float:
+    """Slack of a session running for ``session_seconds``: per minute, from a floor to a cap."""
+    minutes = max(session_seconds, 0.0) / 60.0
+    return min(SLACK_MAX_SECONDS, SLACK_MIN_SECONDS + SLACK_SECONDS_PER_MINUTE * minutes)
+
+
+def credit_room(clock_lag: float, session_seconds: float, rate: float, max_rate: float) -> CreditRoom:
+    """The credit a beat may still earn (DESIGN.md §3), whatever the number or timing of beats.
+
+    The member's credit clock trails now by ``clock_lag`` seconds; every credited
+    segment moves it on by the wall time the segment took to play at
+    ``min(rate, max_rate)``. So over any stretch, credit is at most the wall time
+    that passed (plus at most ``BACKLOG_SECONDS`` reported late) times the rate,
+    plus the session's slack, however the beats are spread or repeated.
+    """
+    charged_rate = min(rate, max_rate) if rate > 0 else max_rate
+    lag = min(clock_lag, BACKLOG_SECONDS)
+    return CreditRoom(lag=lag, wall_seconds=max(lag + session_slack(session_seconds), 0.0), rate=charged_rate)
+
+
+@dataclass(frozen=True)
 class SegmentVerdict:
     """What may be credited of a played segment: ``start..end`` (clipped), or a refusal reason."""
 
@@ -77,18 +129,18 @@ def judge_segment(
     rate: float,
     visible: bool,
     duration: float,
-    elapsed_seconds: float,
-    max_rate: float,
+    allowed_seconds: float,
 ) -> SegmentVerdict:
     """Apply the §3 checks to a segment of content positions played since the last beat.
 
     Refused (nothing credited): non-finite or negative positions, ``end <= start``,
     ``end > duration + 1``, a page that was not visible, a non-positive rate.
-    Clipped: the part past the duration; the part longer than the wall-clock time
-    since the last beat allows (``elapsed * min(rate, max_rate) + 2 s``), so a
-    client claiming more than real time could play earns only the plausible part.
+    Clipped: the part past the duration; the part longer than the member's credit
+    budget allows (``allowed_seconds``, from ``credit_room``), so a client claiming
+    more than real time could play earns only the plausible part, and a beat after
+    the budget is spent earns nothing ("faster_than_plausible").
     """
-    numbers = (start, end, rate, duration, elapsed_seconds)
+    numbers = (start, end, rate, duration, allowed_seconds)
     if not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in numbers):
         return SegmentVerdict(0.0, 0.0, "invalid_segment", True)
     if start < 0 or end <= start:
@@ -99,15 +151,17 @@ def judge_segment(
         return SegmentVerdict(0.0, 0.0, "beyond_duration", True)
     if not visible:
         return SegmentVerdict(0.0, 0.0, "page_hidden", True)
+    if start >= duration:
+        return SegmentVerdict(0.0, 0.0, "beyond_duration", True)
     reason = None
-    allowed = max(elapsed_seconds, 0.0) * min(rate, max_rate) + SEGMENT_SLACK_SECONDS
+    allowed = _r(max(allowed_seconds, 0.0))
     if end - start > allowed:
         end = start + allowed
         reason = "faster_than_plausible"
     if end > duration:
         end = duration
     if end <= start:
-        return SegmentVerdict(0.0, 0.0, "beyond_duration", True)
+        return SegmentVerdict(0.0, 0.0, "faster_than_plausible", True)
     return SegmentVerdict(start, end, reason, False)
 
 

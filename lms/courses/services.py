@@ -204,6 +204,7 @@ class CourseFields:
     category: str = ""
     tags: list[str] = field(default_factory=list)
     credit_note: str = ""
+    presence_checks: bool = False
     audience_statuses: list[str] = field(default_factory=list)
     audience_roles: list[str] = field(default_factory=list)
     audience_branch_ids: list[int] = field(default_factory=list)
@@ -231,6 +232,7 @@ def _apply_course_fields(course: Course, fields: CourseFields) -> None:
     course.category = (fields.category or "").strip()[:80]
     course.tags = list(fields.tags)
     course.credit_note = (fields.credit_note or "").strip()[:200]
+    course.presence_checks = bool(fields.presence_checks)
     course.set_audience(fields.audience_statuses, fields.audience_roles, fields.audience_branch_ids)
 
 

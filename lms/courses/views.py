@@ -34,7 +34,7 @@ from lms.auth.login import session_identity
 from lms.auth.models import MEMBER_STATUS_LABELS, ROLE_LABELS, Branch
 from lms.auth.permissions import get_member_or_404
 from lms.courses import archive as archives
-from lms.courses import beat_commit, images, ledger, services, tracking
+from lms.courses import beat_commit, images, ledger, presence, services, tracking
 from lms.courses.completion import completed_lesson_ids
 from lms.courses.models import Course, LessonKind, StudySource
 from lms.extensions import csrf, db
@@ -241,6 +241,17 @@ def start_session(lesson_id: int):
     started = tracking.start_session(current_user, lesson_id, now=clock.utcnow())
     db.session.commit()
     return jsonify(started.as_json())
+
+
+@bp.route("/lessons/<int:lesson_id>/presence", methods=["POST"])
+@login_required
+def answer_presence(lesson_id: int):
+    """The member answers the lesson's presence check ({"token": ...}); credit resumes. JSON."""
+    body = request.get_json(silent=True)
+    token = body.get("token") if isinstance(body, dict) else None
+    presence.answer_check(current_user, lesson_id, token, now=clock.utcnow())
+    db.session.commit()
+    return jsonify(ok=True)
 
 
 def _refused(reason: str, status: int):

@@ -61,4 +61,6 @@ stores the standings (``ContestStanding``, ``ContestBranchStanding``), which any
 page needing them also does if the job has not. ``contests.ranked_rows(contest)``
 ranks every participant's best finished attempt in one query (``ranking``'s rule);
 ``contests.board_payload`` serves it from ``lms.cache`` (``CONTEST_BOARD_SECONDS``).
+The branch board ranks Party branches by score per member (``ranking.rank_branches``;
+the rule is in docs/DEVELOPING.md and under the board).
 """

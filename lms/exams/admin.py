@@ -6,12 +6,10 @@ to secretaries too, filtered to their branch subtree.
 
 from __future__ import annotations
 
-import io
-import re
-
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 
 from lms import audit, clock
@@ -28,6 +26,7 @@ from lms.auth.permissions import (
     scoped_branch_tree,
     secretary_required,
 )
+from lms.downloads import download
 from lms.errors import DomainError, show_on_form
 from lms.exams import corrections, quiz_stats, quizzes
 from lms.exams.banks import tag_clause
@@ -322,7 +321,7 @@ def add_questions(quiz_id: int):
     added = quizzes.add_fixed_questions(quiz, ids)
     _audit(quiz, None, question_ids=ids, added=added)
     db.session.commit()
-    flash(_l("%(n)d questions added.", n=added), "success")
+    flash(ngettext("%(num)d question added.", "%(num)d questions added.", added), "success")
     return _back(quiz, "#fixed")
 
 
@@ -462,12 +461,12 @@ def export(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
     payload = quiz_stats.export_results(quiz, current_user)
     record_export("quiz_results", quiz.id, label=quiz.title)
-    safe_title = re.sub(r"[\\/:*?\"<>|\s]+", "_", quiz.title)[:80] or "quiz"
-    return send_file(
-        io.BytesIO(payload),
+    day = clock.local_day(clock.utcnow()).isoformat()
+    return download(
+        payload,
         mimetype=XLSX_MIMETYPE,
-        as_attachment=True,
-        download_name=f"{safe_title}-{clock.local_day(clock.utcnow()).isoformat()}.xlsx",
+        filename=f"{quiz.title[:80]}-{day}.xlsx",
+        fallback=f"quiz-{quiz.id}-results-{day}.xlsx",
     )
 
 

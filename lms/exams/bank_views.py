@@ -6,12 +6,14 @@ import io
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from lms import clock
 from lms.auth.models import Role
 from lms.auth.permissions import admin_required
+from lms.downloads import download
 from lms.errors import DomainError, ValidationFailed, show_on_form
 from lms.exams import banks
 from lms.exams.bank_forms import BankForm, ImportConfirmForm, QuestionForm, QuestionImportForm, QuestionStateForm
@@ -96,7 +98,6 @@ def bank(bank_id: int):
         type_labels=banks.TYPE_LABELS,
         difficulty_labels=banks.DIFFICULTY_LABELS,
         state_form=QuestionStateForm(),
-        stem_preview=banks.stem_preview,
         answer_text=answer_text,
         to_parsed=banks.to_parsed,
     )
@@ -284,7 +285,7 @@ def import_confirm():
             "warning",
         )
     else:
-        flash(_l("%(n)d questions imported.", n=len(report.valid)), "success")
+        flash(ngettext("%(num)d question imported.", "%(num)d questions imported.", len(report.valid)), "success")
     return redirect(url_for("banks.bank", bank_id=bank.id))
 
 
@@ -299,13 +300,13 @@ def export(bank_id: int, fmt: str):
         payload, mimetype = banks.export_xlsx(bank, include_disabled=include_disabled), XLSX_MIMETYPE
     elif fmt == "gift":
         payload = banks.export_gift(bank, include_disabled=include_disabled).encode("utf-8")
-        mimetype = "text/plain; charset=utf-8"
+        mimetype = "text/plain"
     else:
         payload = banks.export_json(bank, include_disabled=include_disabled).encode("utf-8")
         mimetype = "application/json"
     extension = {"xlsx": "xlsx", "gift": "gift.txt", "json": "json"}[fmt]
-    return send_file(
-        io.BytesIO(payload), mimetype=mimetype, as_attachment=True, download_name=f"{bank.name}.{extension}"
+    return download(
+        payload, mimetype=mimetype, filename=f"{bank.name}.{extension}", fallback=f"bank-{bank.id}.{extension}"
     )
 
 

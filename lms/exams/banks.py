@@ -24,7 +24,7 @@ from lms.auth.models import User
 from lms.errors import NotFound, ValidationFailed
 from lms.exams.importers import ParsedItem, ParsedQuestion, ParseResult, Problem, finish_question, parse_file, xlsx_csv
 from lms.exams.importers import gift as gift_format
-from lms.exams.importers.common import LETTERS, MARKER
+from lms.exams.importers.common import LETTERS
 from lms.exams.models import Question, QuestionBank, QuestionTag, QuestionType
 from lms.extensions import db
 from lms.spreadsheets import xlsx_bytes
@@ -461,8 +461,3 @@ def template_xlsx() -> bytes:
     """The empty import template with one example of each question type and the rules."""
     rules = [[header, str(text)] for header, text in xlsx_csv.TEMPLATE_HELP]
     return xlsx_bytes([("题库", xlsx_csv.HEADER, xlsx_csv.EXAMPLE_ROWS), ("填写说明", ("列", "说明"), rules)])
-
-
-def stem_preview(stem: str) -> str:
-    """A stem with its blank markers shown as numbered blanks, for lists."""
-    return MARKER.sub(lambda m: f"（{m.group(1)}）____", stem)

@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 from lms import cache, clock
 from lms.auth.models import Branch, User
 from lms.errors import InvalidState, NotFound, ValidationFailed
-from lms.exams import grading, quizzes
+from lms.exams import grading, quizzes, stems
 from lms.exams.display import LETTERS, TYPE_LABELS
 from lms.exams.models import (
     Challenge,
@@ -171,7 +171,7 @@ class AskedQuestion:
             "number": self.number,
             "type": self.type,
             "type_label": self.type_label,
-            "stem": self.stem,
+            "stem": stems.stem_text(self.stem),
             "stem_parts": self.stem_parts,
             "options": self.options,
             "blanks": self.blanks,
@@ -210,7 +210,14 @@ def revealed_answer(question: Question, option_order: list[int]) -> dict:
         return {"blanks": [list(map(str, accepted)) for accepted in key.get("blanks", [])]}
     if kind == QuestionType.TRUE_FALSE:
         return {"value": bool(key.get("value"))}
-    return quizzes.to_shown_order(kind, option_order, key) or {}
+    shown = quizzes.to_shown_order(kind, option_order, key) or {}
+    # The letters alone mean nothing once the question is gone from the screen: name each option.
+    numbers = [shown["choice"]] if "choice" in shown else list(shown.get("choices", []))
+    order = option_order or list(range(len(question.options or [])))
+    shown["options"] = [
+        {"letter": LETTERS[n], "text": question.options[order[n]]} for n in numbers if 0 <= n < len(order)
+    ]
+    return shown
 
 
 # --- Playing ---------------------------------------------------------------------------------

@@ -7,12 +7,10 @@ their branch subtree.
 
 from __future__ import annotations
 
-import io
-import re
-
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 
 from lms import audit, clock
@@ -20,6 +18,7 @@ from lms.auth.auditing import record_content, record_export
 from lms.auth.forms import fill_audience_choices
 from lms.auth.models import Role, User
 from lms.auth.permissions import admin_required, member_scope_clause, secretary_required
+from lms.downloads import download
 from lms.errors import DomainError, show_on_form
 from lms.exams import challenge as challenges
 from lms.exams import contests, quizzes
@@ -374,7 +373,10 @@ def add_questions(contest_id: int):
         return redirect(url_for(".pick_questions", contest_id=contest.id))
     return _run(
         contest,
-        lambda: flash(_l("%(n)d questions added.", n=contests.add_fixed_questions(contest, ids)), "success")
+        lambda: flash(
+            ngettext("%(num)d question added.", "%(num)d questions added.", contests.add_fixed_questions(contest, ids)),
+            "success",
+        )
         or _audit(contest, None, question_ids=ids),
         anchor="#fixed",
     )
@@ -438,9 +440,11 @@ def export(contest_id: int):
         flash(error.message, "warning")
         return redirect(url_for(".results", contest_id=contest.id))
     record_export("contest_standings", contest.id, label=contest.quiz.title)
-    safe_title = re.sub(r"[\\/:*?\"<>|\s]+", "_", contest.quiz.title)[:80] or "contest"
-    return send_file(
-        io.BytesIO(payload), mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=f"{safe_title}-standings.xlsx"
+    return download(
+        payload,
+        mimetype=XLSX_MIMETYPE,
+        filename=f"{contest.quiz.title[:80]}-standings.xlsx",
+        fallback=f"contest-{contest.id}-standings.xlsx",
     )
 
 

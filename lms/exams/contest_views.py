@@ -15,7 +15,6 @@ from flask import (
     current_app,
     flash,
     jsonify,
-    make_response,
     redirect,
     render_template,
     request,
@@ -28,6 +27,7 @@ from flask_login import current_user, login_required
 from lms import clock
 from lms.auth.models import Role
 from lms.auth.permissions import get_branch_or_404
+from lms.downloads import download
 from lms.errors import DomainError, InvalidState, NotFound, wants_json
 from lms.exams import challenge as challenges
 from lms.exams import contest_banner, contests, quizzes
@@ -201,6 +201,10 @@ def result(contest_id: int):
     if status.open_attempt is not None and status.phase == contests.Phase.OPEN:
         return redirect(url_for(".take", contest_id=contest.id))
     attempt = status.best or (status.finished[-1] if status.finished else None)
+    chosen = request.args.get("attempt", type=int)
+    if chosen is not None:
+        # One of the member's own finished attempts (from "My attempts"); anything else shows the best.
+        attempt = next((a for a in status.finished if a.id == chosen), attempt)
     if attempt is None:
         return redirect(url_for(".lobby", contest_id=contest.id))
     standing = contests.own_standing(contest, current_user) if status.phase == contests.Phase.FINAL else None
@@ -311,10 +315,7 @@ def render_certificates_pdf(certificates: list) -> bytes:
 
 
 def pdf_response(payload: bytes, filename: str):
-    response = make_response(payload)
-    response.headers["Content-Type"] = "application/pdf"
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    return response
+    return download(payload, mimetype="application/pdf", filename=filename, fallback=filename, inline=True)
 
 
 # --- Challenge mode (挑战答题) ---------------------------------------------------------------------

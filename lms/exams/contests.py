@@ -34,12 +34,12 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import format_datetime
+from flask_babel import format_datetime, lazy_pgettext
 from flask_babel import lazy_gettext as _l
 
 from lms import cache
 from lms.auth.audience import audience_clause, audience_includes
-from lms.auth.models import Branch, User
+from lms.auth.models import Branch, BranchKind, User
 from lms.errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from lms.exams import quizzes
 from lms.exams.models import (
@@ -692,11 +692,16 @@ def ranked_rows(contest: Contest, *, finished_before: datetime | None = None, us
 
 
 def eligible_by_branch(contest: Contest) -> dict[int, tuple[str, int]]:
-    """How many active members of the audience each branch has: {branch_id: (name, count)}."""
+    """How many active members of the audience each Party branch has: {branch_id: (name, count)}.
+
+    Only 党支部 compete on the branch board: a 党委 or 党总支 is not a branch of
+    members (its own accounts are usually the administrators), so members attached
+    directly to one appear on the individual board only.
+    """
     rows = db.session.execute(
         sa.select(Branch.id, Branch.name, sa.func.count(User.id))
         .join(User, User.branch_id == Branch.id)
-        .where(eligible_clause(contest))
+        .where(eligible_clause(contest), Branch.kind == BranchKind.BRANCH)
         .group_by(Branch.id, Branch.name)
     ).all()
     return {branch_id: (name, count) for branch_id, name, count in rows}
@@ -709,12 +714,13 @@ class BranchRow:
     branch_name: str
     participants: int
     eligible: int
+    member_mean: float
     mean_score: float
     participation_rate: float
 
 
 def branch_rows(rows: Sequence[RankedRow], eligible: dict[int, tuple[str, int]]) -> list[BranchRow]:
-    """The branch board from ranked rows: mean score of participants, participation rate."""
+    """The branch board from ranked rows (``ranking.rank_branches``: score per member, then participation)."""
     entries = [Entry(r.user_id, r.branch_id, r.score, r.time_used_seconds, r.submitted_at) for r in rows]
     standings = rank_branches(entries, {branch_id: count for branch_id, (_name, count) in eligible.items()})
     return [
@@ -724,6 +730,7 @@ def branch_rows(rows: Sequence[RankedRow], eligible: dict[int, tuple[str, int]])
             eligible[s.branch_id][0],
             s.participants,
             s.eligible,
+            s.member_mean,
             s.mean_score,
             s.participation_rate,
         )
@@ -774,7 +781,8 @@ def _snapshot(rows: Sequence, branches: Sequence, now: datetime, **extra) -> dic
         "rows": [[r.rank, r.user_id, r.name, r.branch_name, round(r.score, 2), r.time_used_seconds] for r in rows],
         "index": {str(r.user_id): i for i, r in enumerate(rows)},
         "branches": [
-            [b.rank, b.branch_name, b.mean_score, b.participation_rate, b.participants, b.eligible] for b in branches
+            [b.rank, b.branch_name, b.member_mean, b.mean_score, b.participation_rate, b.participants, b.eligible]
+            for b in branches
         ],
         **extra,
     }
@@ -927,6 +935,7 @@ def finalize_contest(contest: Contest, now: datetime) -> bool:
             branch_name=b.branch_name,
             participants=b.participants,
             eligible=b.eligible,
+            member_mean=b.member_mean,
             mean_score=b.mean_score,
             participation_rate=b.participation_rate,
         )
@@ -1005,8 +1014,9 @@ def announce_opening(contest: Contest, now: datetime) -> int:
     return notify_users(
         sa.select(User.id).where(eligible_clause(contest)),
         kind="contest",
-        title=str(_l("The contest “%(title)s” is open", title=contest.quiz.title)),
-        body=str(_l("It closes at %(when)s. Good luck!", when=format_datetime(contest.quiz.close_at, "short"))),
+        # Lazy strings: each member reads them in their own language (lms.notices.messages).
+        title=_l("The contest “%(title)s” is open", title=contest.quiz.title),
+        body=_l("It closes at %(when)s. Good luck!", when=contest.quiz.close_at),
         link=link,
         now=now,
     )
@@ -1072,7 +1082,15 @@ def export_standings(contest: Contest, viewer: User) -> bytes:
         for row in standings(contest, viewer)
     ]
     branches = [
-        (b.rank, b.branch_name, b.mean_score, b.participants, b.eligible, round(b.participation_rate * 100, 2))
+        (
+            b.rank,
+            b.branch_name,
+            b.member_mean,
+            b.mean_score,
+            b.participants,
+            b.eligible,
+            round(b.participation_rate * 100, 2),
+        )
         for b in branch_standings(contest)
     ]
     return xlsx_bytes(
@@ -1095,11 +1113,12 @@ def export_standings(contest: Contest, viewer: User) -> bytes:
                 people,
             ),
             (
-                str(_l("Branches")),
+                str(lazy_pgettext("contest board", "Branches")),
                 [
                     _l("Rank"),
                     _l("Branch"),
-                    _l("Mean score"),
+                    _l("Score per member"),
+                    _l("Mean of participants"),
                     _l("Participants"),
                     _l("Eligible members"),
                     _l("Participation (%)"),

@@ -524,7 +524,9 @@ class ContestBranchStanding(db.Model):
     branch_name: Mapped[str] = mapped_column(sa.String(200))
     participants: Mapped[int]
     eligible: Mapped[int]
-    mean_score: Mapped[float]
+    # Sum of scores / eligible members (non-participants count 0): what ranks (ranking.rank_branches).
+    member_mean: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    mean_score: Mapped[float]  # mean of participants: shown beside it
     participation_rate: Mapped[float]
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from lms import clock
 from lms.errors import DomainError, InvalidState, NotFound, ValidationFailed, wants_json
-from lms.exams import corrections, grading, notebook, quizzes
+from lms.exams import corrections, grading, notebook, quizzes, stems
 from lms.exams.display import format_seconds, question_views
-from lms.exams.models import AttemptState, Quiz, QuizKind
+from lms.exams.models import AttemptState, Contest, Quiz, QuizKind
 from lms.extensions import db, limiter
 from lms.navigation import register_home_panel, register_nav
 
@@ -22,6 +23,12 @@ register_nav("exams.index", _l("Quizzes"), order=30)
 @bp.app_template_filter("duration")
 def duration_filter(seconds) -> str:
     return format_seconds(seconds)
+
+
+@bp.app_template_filter("stem")
+def stem_filter(stem, length: int | None = None):
+    """A question stem with its blank markers shown as labelled gaps (the one place that does it)."""
+    return stems.stem_html(stem, length)
 
 
 @bp.app_template_filter("points")
@@ -108,6 +115,9 @@ def _touch(attempt_id: int):
 def attempt(attempt_id: int):
     attempt, now = _touch(attempt_id)
     quiz = db.session.get(Quiz, attempt.quiz_id)
+    if quiz.kind == QuizKind.CONTEST:
+        # A contest attempt lives on the contest's own pages (its quiz has no page of its own).
+        return redirect(_contest_attempt_url(attempt))
     if attempt.state == AttemptState.IN_PROGRESS:
         return render_template(
             "exams/take.html",
@@ -244,12 +254,32 @@ def report(attempt_id: int, position: int):
     return redirect(url_for(".attempt", attempt_id=attempt_id) + f"#q{position}")
 
 
+def _contest_attempt_url(attempt, contest_id: int | None = None) -> str:
+    """Where a contest attempt is taken (in progress) or shown (finished): the contest's pages."""
+    if contest_id is None:
+        contest_id = db.session.scalar(sa.select(Contest.id).where(Contest.quiz_id == attempt.quiz_id))
+    if attempt.state == AttemptState.IN_PROGRESS:
+        return url_for("contests.take", contest_id=contest_id)
+    return url_for("contests.result", contest_id=contest_id, attempt=attempt.id)
+
+
 @bp.route("/mine")
 @login_required
 def my_attempts():
     page = max(request.args.get("page", 1, type=int), 1)
     pagination = quizzes.member_attempts(current_user, page=page)
-    return render_template("exams/mine.html", pagination=pagination)
+    contest_quiz_ids = {a.quiz_id for a in pagination.items if a.quiz.kind == QuizKind.CONTEST}
+    contest_ids = {}
+    if contest_quiz_ids:
+        query = sa.select(Contest.quiz_id, Contest.id).where(Contest.quiz_id.in_(contest_quiz_ids))
+        contest_ids = dict(db.session.execute(query).all())
+    links = {
+        a.id: _contest_attempt_url(a, contest_ids[a.quiz_id])
+        if a.quiz_id in contest_ids
+        else url_for(".attempt", attempt_id=a.id)
+        for a in pagination.items
+    }
+    return render_template("exams/mine.html", pagination=pagination, links=links)
 
 
 @bp.route("/notebook")

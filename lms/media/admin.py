@@ -5,18 +5,22 @@ The upload protocol (JSON + raw chunks) is described in ``lms/media/__init__.py`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from lms import clock
 from lms.auth.models import Role
 from lms.auth.permissions import admin_required
+from lms.downloads import name_download
 from lms.errors import DomainError
 from lms.extensions import db
 from lms.media import services
 from lms.media.forms import ActionForm, AssetTitleForm
-from lms.media.models import AssetStatus, MediaAsset
+from lms.media.models import AssetStatus, JobStatus, MediaAsset
 from lms.media.settings import setting
 from lms.media.storage import get_storage
 from lms.navigation import register_nav
@@ -25,6 +29,12 @@ bp = Blueprint("media_admin", __name__, url_prefix="/admin/media")
 
 register_nav("media_admin.assets", _l("Videos"), roles=(Role.ADMIN,), order=40, section="manage")
 
+JOB_STATUS_LABELS = {
+    JobStatus.QUEUED: _l("Queued"),
+    JobStatus.RUNNING: _l("Running"),
+    JobStatus.DONE: _l("Done"),
+    JobStatus.FAILED: _l("Failed"),
+}
 STATUS_LABELS = {
     AssetStatus.UPLOADING: _l("Uploading"),
     AssetStatus.QUEUED: _l("Waiting to transcode"),
@@ -102,6 +112,11 @@ def status_json():
     states = services.asset_states(ids)
     for state in states:
         state["label"] = str(STATUS_LABELS[AssetStatus(state["status"])])
+        job = state.get("job")
+        if job:
+            job["label"] = str(JOB_STATUS_LABELS[JobStatus(job["status"])])
+            for moment in ("started_at", "finished_at"):
+                job[moment] = format_datetime(job[moment], "short") if job[moment] else "—"
     return jsonify(ok=True, assets=states)
 
 
@@ -230,6 +245,7 @@ def asset_detail(asset_id: int):
         form=form,
         action_form=ActionForm(),
         status_labels=STATUS_LABELS,
+        job_status_labels=JOB_STATUS_LABELS,
         stored_bytes=get_storage().usage_bytes(asset.id),
     )
 
@@ -281,6 +297,6 @@ def asset_original(asset_id: int):
     path = get_storage().original(asset.id)
     if not path.is_file():
         return redirect(url_for("media_admin.asset_detail", asset_id=asset.id))
-    return send_file(
-        path, mimetype="application/octet-stream", as_attachment=True, download_name=asset.original_filename
-    )
+    response = send_file(path, mimetype="application/octet-stream", conditional=True)
+    suffix = "".join(Path(asset.original_filename or "").suffixes[-1:])
+    return name_download(response, asset.original_filename or f"media-{asset.id}", f"media-{asset.id}{suffix}")

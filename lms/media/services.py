@@ -134,9 +134,22 @@ def asset_states(asset_ids: Iterable[int]) -> list[dict]:
                 "percent": round(percent, 1),
                 "error": asset.error_message or "",
                 "attempts": job.attempts if job else 0,
+                # The latest job's own row (the detail page's job table follows it live).
+                "job": _job_state(job) if job else None,
             }
         )
     return states
+
+
+def _job_state(job: TranscodeJob) -> dict:
+    return {
+        "id": job.id,
+        "status": str(job.status),
+        "percent": round(job.progress_percent or 0.0, 1),
+        "attempts": job.attempts,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }
 
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from lms.auth.audience import AudienceMixin
 from lms.auth.models import User
 from lms.db import TimestampMixin
 from lms.extensions import db
+from lms.notices import messages
 
 
 class Notification(db.Model):
@@ -24,10 +25,27 @@ class Notification(db.Model):
     title: Mapped[str] = mapped_column(sa.String(200))
     body: Mapped[str] = mapped_column(sa.Text, default="")
     link: Mapped[str | None] = mapped_column(sa.String(300))  # a local path
+    # {"title": spec, "body": spec} (lms.notices.messages): shown in the reader's language;
+    # title and body above hold the text in the default language (and all of user-written text).
+    message: Mapped[dict | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime]
     read_at: Mapped[datetime | None]
 
     __table_args__ = (sa.Index("ix_notifications_user_unread", "user_id", "read_at", "created_at"),)
+
+    def _shown(self, part: str, stored: str) -> str:
+        spec = (self.message or {}).get(part)
+        return messages.render(spec) if spec else stored
+
+    @property
+    def shown_title(self) -> str:
+        """The title in the reader's language (system messages) or as written (announcements)."""
+        return self._shown("title", self.title)
+
+    @property
+    def shown_body(self) -> str:
+        """The body in the reader's language (system messages) or as written."""
+        return self._shown("body", self.body)
 
 
 class Announcement(AudienceMixin, TimestampMixin, db.Model):

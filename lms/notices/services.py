@@ -12,24 +12,33 @@ from lms.auth.audience import audience_clause, audience_includes
 from lms.auth.models import Branch, Role, User
 from lms.errors import Forbidden, ValidationFailed
 from lms.extensions import db
+from lms.notices.messages import rendered, to_spec
 from lms.notices.models import Announcement, Notification
 from lms.richtext import sanitize_html
 from lms.security import safe_next_url
+
+
+def _message(title, body) -> dict | None:
+    """The specs of lazy (translatable) title and body, so each reader sees their own language."""
+    specs = {part: spec for part, spec in (("title", to_spec(title)), ("body", to_spec(body))) if spec}
+    return specs or None
 
 
 def notify_users(
     user_ids: Iterable[int] | sa.Select,
     *,
     kind: str,
-    title: str,
-    body: str = "",
+    title,
+    body="",
     link: str | None = None,
     now: datetime,
 ) -> int:
     """Put one notification in the bell of each user; one INSERT ... SELECT.
 
     ``user_ids`` is a list of ids or a SELECT of user ids (so "everyone in this
-    audience" never loads the users). Returns how many notifications were written.
+    audience" never loads the users). ``title`` and ``body`` are plain text (shown
+    as written) or lazy Babel strings (shown in each reader's language, see
+    ``lms.notices.messages``). Returns how many notifications were written.
     """
     ids = user_ids if isinstance(user_ids, sa.Select) else sorted(set(user_ids))
     if not isinstance(ids, sa.Select) and not ids:
@@ -37,34 +46,39 @@ def notify_users(
     source = sa.select(
         User.id,
         sa.literal(kind, sa.String),
-        sa.literal(str(title)[:200], sa.String),
-        sa.literal(str(body), sa.Text),
+        sa.literal(rendered(title)[:200], sa.String),
+        sa.literal(rendered(body), sa.Text),
         sa.literal(safe_next_url(link), sa.String),
+        sa.literal(_message(title, body), Notification.__table__.c.message.type),
         sa.literal(now, Notification.__table__.c.created_at.type),
     ).where(User.id.in_(ids), User.is_active.is_(True))
     # RETURNING gives a count every driver reports the same way (psycopg's rowcount
     # for INSERT ... SELECT is not reliable); only the new ids travel back.
     inserted = db.session.execute(
         sa.insert(Notification)
-        .from_select(["user_id", "kind", "title", "body", "link", "created_at"], source)
+        .from_select(["user_id", "kind", "title", "body", "link", "message", "created_at"], source)
         .returning(Notification.id)
     )
     return len(inserted.all())
 
 
-def notify_each(messages: Iterable[tuple[int, str, str]], *, kind: str, link: str | None = None, now: datetime) -> int:
+def notify_each(
+    messages: Iterable[tuple[int, object, object]], *, kind: str, link: str | None = None, now: datetime
+) -> int:
     """Put a personal notification in each user's bell: ``(user_id, title, body)`` each.
 
     One INSERT executed with many rows (for reminders whose numbers differ per
-    member); the caller picks the users. Returns how many were written.
+    member); the caller picks the users. Title and body as in ``notify_users``.
+    Returns how many were written.
     """
     rows = [
         {
             "user_id": user_id,
             "kind": kind,
-            "title": str(title)[:200],
-            "body": str(body),
+            "title": rendered(title)[:200],
+            "body": rendered(body),
             "link": safe_next_url(link),
+            "message": _message(title, body),
             "created_at": now,
         }
         for user_id, title, body in messages

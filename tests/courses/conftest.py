@@ -105,7 +105,7 @@ def beat(app, frozen_clock):
     """Advance the clock by ``after`` seconds and send a beat; returns the BeatResult."""
 
     def do_beat(user, session_id, start=None, end=None, *, after: float = 15, rate: float = 1.0, visible=True,
-                lesson_id=None, reading_seconds=None):  # fmt: skip
+                lesson_id=None, reading_seconds=None, idle_seconds=0.0, idle=False):  # fmt: skip
         frozen_clock.advance(after)
         result = tracking.record_heartbeat(
             user.id,
@@ -117,6 +117,8 @@ def beat(app, frozen_clock):
                 rate=rate,
                 visible=visible,
                 reading_seconds=reading_seconds,
+                idle_seconds=idle_seconds,
+                idle=idle,
             ),
             now=clock.utcnow(),
         )

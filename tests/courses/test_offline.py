@@ -9,7 +9,7 @@ from lms import clock
 from lms.auth.models import Role
 from lms.courses import ledger, offline
 from lms.courses.models import OfflineActivity, OfflineRecordAudit, OfflineStudyRecord, StudyLedgerEntry, StudySource
-from lms.errors import Forbidden, ValidationFailed
+from lms.errors import Forbidden, NotFound, ValidationFailed
 from lms.extensions import db
 
 
@@ -213,3 +213,119 @@ def test_offline_time_is_on_the_record_date_not_the_entry_date(org):
     offline.record_offline_study(org["secretary"], fields(org, held_on=held), now=clock.utcnow())
     db.session.commit()
     assert ledger.study_seconds(org["a"].id, held, held) == 2 * 2700
+
+
+# --- no self-credit without a second person; at most LMS_OFFLINE_MAX_HOURS -----------
+
+
+@pytest.mark.parametrize("hours", [8.5, 9, 24])
+def test_hours_above_the_configured_maximum_are_refused(org, hours):
+    with pytest.raises(ValidationFailed) as error:
+        offline.record_offline_study(org["secretary"], fields(org, study_hours=hours), now=clock.utcnow())
+    assert error.value.field == "study_hours" and "8" in str(error.value.message)
+
+
+def test_maximum_hours_are_configuration(app, org):
+    app.config["OFFLINE_MAX_HOURS"] = 16
+    offline.record_offline_study(org["secretary"], fields(org, study_hours=16), now=clock.utcnow())
+    db.session.commit()
+    assert year_seconds(org["a"]) == 16 * 45 * 60
+
+
+def self_credit(org):
+    record = offline.record_offline_study(
+        org["secretary"], fields(org, attendee_ids=[org["a"].id, org["secretary"].id]), now=clock.utcnow()
+    )
+    db.session.commit()
+    return record
+
+
+def test_a_secretary_crediting_themselves_waits_for_a_second_person(org):
+    record = self_credit(org)
+    assert year_seconds(org["secretary"]) == 0  # pending: no ledger credit
+    assert year_seconds(org["a"]) == 2 * 45 * 60  # the other attendees are credited at once
+    assert offline.pending_ids(record) == [org["secretary"].id]
+    assert set(offline.attendee_ids(record)) == {org["a"].id, org["secretary"].id}
+    assert offline.attendee_counts([record.id]) == {record.id: 2}
+
+
+def test_the_secretary_cannot_confirm_their_own_attendance(org):
+    record = self_credit(org)
+    with pytest.raises(Forbidden):
+        offline.confirm_attendance(org["secretary"], record.id, org["secretary"].id, now=clock.utcnow())
+    assert offline.pending_for(org["secretary"]) == []
+
+
+def test_an_admin_confirms_and_the_credit_counts(org):
+    record = self_credit(org)
+    assert [p.user_id for p in offline.pending_for(org["admin"])] == [org["secretary"].id]
+    offline.confirm_attendance(org["admin"], record.id, org["secretary"].id, now=clock.utcnow())
+    db.session.commit()
+    assert year_seconds(org["secretary"]) == 2 * 45 * 60
+    assert offline.pending_ids(record) == []
+    confirm = db.session.scalar(sa.select(OfflineRecordAudit).where(OfflineRecordAudit.action == "confirm"))
+    assert confirm.actor_id == org["admin"].id and confirm.after["confirmed_user_id"] == org["secretary"].id
+    with pytest.raises(NotFound):  # twice: nothing waits any more
+        offline.confirm_attendance(org["admin"], record.id, org["secretary"].id, now=clock.utcnow())
+
+
+def test_a_committee_member_of_the_branch_may_confirm(org, make_user):
+    record = self_credit(org)
+    committee = make_user(branch=org["first"], username="zhiwei", is_committee_member=True)
+    outsider = make_user(branch=org["second"], username="zhiwei2", is_committee_member=True)
+    plain = org["b"]
+    assert offline.pending_for(plain) == [] and offline.pending_for(outsider) == []
+    for stranger in (plain, outsider, org["secretary2"]):
+        with pytest.raises(Forbidden):
+            offline.confirm_attendance(stranger, record.id, org["secretary"].id, now=clock.utcnow())
+    offline.confirm_attendance(committee, record.id, org["secretary"].id, now=clock.utcnow())
+    db.session.commit()
+    assert year_seconds(org["secretary"]) == 2 * 45 * 60
+
+
+def test_changing_a_record_one_attended_needs_confirming_again(org):
+    record = self_credit(org)
+    offline.confirm_attendance(org["admin"], record.id, org["secretary"].id, now=clock.utcnow())
+    db.session.commit()
+    offline.update_offline_record(
+        org["secretary"], record, fields(org, study_hours=6, attendee_ids=[org["a"].id, org["secretary"].id]),
+        now=clock.utcnow(),
+    )  # fmt: skip
+    db.session.commit()
+    assert year_seconds(org["secretary"]) == 0 and offline.pending_ids(record) == [org["secretary"].id]
+    # Someone else's edit keeps it waiting rather than confirming it by the way.
+    offline.update_offline_record(
+        org["admin"], record, fields(org, study_hours=5, attendee_ids=[org["a"].id, org["secretary"].id]),
+        now=clock.utcnow(),
+    )  # fmt: skip
+    db.session.commit()
+    assert year_seconds(org["secretary"]) == 0
+
+
+def test_deleting_a_record_drops_its_waiting_attendance(org):
+    record = self_credit(org)
+    offline.delete_offline_record(org["secretary"], record, now=clock.utcnow())
+    db.session.commit()
+    assert offline.pending_for(org["admin"]) == []
+
+
+def test_confirm_page_and_home_panel(client, login, org, make_user):
+    record = self_credit(org)
+    committee = make_user(branch=org["first"], username="zhiwei3", is_committee_member=True)
+    login(committee)
+    home = client.get("/").get_data(as_text=True)
+    assert 'data-testid="offline-pending"' in home and "学习党章" in home
+    response = client.post(f"/admin/courses/offline/{record.id}/confirm/{org['secretary'].id}")
+    assert response.status_code == 302
+    assert year_seconds(org["secretary"]) == 2 * 45 * 60
+    assert 'data-testid="offline-pending"' not in client.get("/").get_data(as_text=True)
+
+
+def test_secretary_sees_the_waiting_state_on_the_record(client, login, org):
+    record = self_credit(org)
+    login(org["secretary"])
+    page = client.get(f"/admin/courses/offline/{record.id}").get_data(as_text=True)
+    assert 'data-testid="pending-attendance"' in page and "确认出席" not in page
+    login(org["admin"])
+    page = client.get(f"/admin/courses/offline/{record.id}").get_data(as_text=True)
+    assert 'data-testid="pending-attendance"' in page

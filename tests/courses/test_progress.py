@@ -60,8 +60,10 @@ def test_sum_of_credits_equals_the_covered_length_and_never_exceeds_the_content(
 
 
 def judge(start, end, rate=1.0, visible=True, duration=100.0, elapsed=15.0, max_rate=2.0):
+    """A segment judged against the budget of a session that started ``elapsed`` s ago with no credit yet."""
+    room = rules.credit_room(elapsed, elapsed, rate if isinstance(rate, int | float) and rate > 0 else 0, max_rate)
     return rules.judge_segment(
-        start, end, rate=rate, visible=visible, duration=duration, elapsed_seconds=elapsed, max_rate=max_rate
+        start, end, rate=rate, visible=visible, duration=duration, allowed_seconds=room.content_seconds
     )
 
 
@@ -70,9 +72,17 @@ def test_plausible_segment_is_accepted_whole():
     assert (verdict.start, verdict.end, verdict.reason, verdict.refused) == (0, 15, None, False)
 
 
-def test_slack_of_two_seconds_is_allowed():
-    assert judge(0, 17).reason is None
-    assert judge(0, 17.5).reason == "faster_than_plausible"
+def test_slack_is_granted_per_minute_of_session_from_a_floor():
+    # 15 s into a session: the floor (1 s) plus a quarter of the per-minute second.
+    assert rules.session_slack(15) == 1.25
+    assert judge(0, 16.25).reason is None
+    assert judge(0, 16.5).reason == "faster_than_plausible"
+
+
+def test_slack_stops_at_its_cap():
+    assert rules.session_slack(0) == rules.SLACK_MIN_SECONDS
+    assert rules.session_slack(3 * 60) == 4.0
+    assert rules.session_slack(24 * 3600) == rules.SLACK_MAX_SECONDS
 
 
 def test_double_speed_within_the_limit_credits_the_content():
@@ -82,14 +92,34 @@ def test_double_speed_within_the_limit_credits_the_content():
 
 def test_speed_beyond_the_limit_credits_only_the_plausible_part():
     verdict = judge(0, 60, rate=4.0)
-    assert verdict.end == 15 * 2.0 + 2
+    assert verdict.end == (15 + 1.25) * 2.0
     assert verdict.reason == "faster_than_plausible"
     assert not verdict.refused
 
 
 def test_claimed_rate_one_with_a_double_length_segment_is_clipped():
     verdict = judge(0, 30, rate=1.0)
-    assert verdict.end == 17
+    assert verdict.end == 16.25
+
+
+def test_a_spent_budget_refuses_the_segment():
+    room = rules.credit_room(-1.25, 15, 1.0, 2.0)  # the clock is already 1.25 s ahead: all slack used
+    assert room.wall_seconds == 0
+    verdict = rules.judge_segment(15, 30, rate=1.0, visible=True, duration=100.0, allowed_seconds=room.content_seconds)
+    assert verdict.refused and verdict.reason == "faster_than_plausible"
+
+
+def test_time_older_than_the_backlog_is_never_credited():
+    # A session left open an hour: a beat may claim at most the backlog (plus slack), not the hour.
+    room = rules.credit_room(3600, 3600, 2.0, 2.0)
+    assert room.lag == rules.BACKLOG_SECONDS
+    assert room.content_seconds == (rules.BACKLOG_SECONDS + rules.SLACK_MAX_SECONDS) * 2
+
+
+def test_the_clock_moves_by_the_playing_time_of_the_credit():
+    room = rules.credit_room(15, 15, 2.0, 2.0)
+    assert room.lag_after(30) == 0  # 30 s of content at double speed took the 15 s that passed
+    assert rules.credit_room(15, 15, 16.0, 2.0).rate == 2.0  # a claimed rate is charged at most the maximum
 
 
 def test_hidden_page_is_refused():

@@ -342,3 +342,30 @@ def test_forged_posts_without_the_csrf_token_are_refused(app, as_admin, bank):
     assert upload(as_admin, bank, GIFT.encode(), "q.gift").status_code == 400
     db.session.refresh(question)
     assert not question.is_disabled and db.session.scalar(sa.select(sa.func.count(QuestionBank.id))) == 1
+
+
+def test_exports_carry_one_charset_and_an_ascii_fallback_name(as_admin, admin):
+    from urllib.parse import quote
+
+    bank = banks.create_bank("先锋（党史）题库", creator=admin)
+    db.session.commit()
+    add(bank)
+    gift = as_admin.get(f"/admin/banks/{bank.id}/export.gift")
+    assert gift.headers["Content-Type"] == "text/plain; charset=utf-8"
+    disposition = gift.headers["Content-Disposition"]
+    assert f'filename="bank-{bank.id}.gift.txt"' in disposition
+    assert "filename*=UTF-8''" + quote("先锋（党史）题库.gift.txt", safe="") in disposition
+    json_export = as_admin.get(f"/admin/banks/{bank.id}/export.json")
+    assert json_export.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert f'filename="bank-{bank.id}.json"' in json_export.headers["Content-Disposition"]
+    xlsx = as_admin.get(f"/admin/banks/{bank.id}/export.xlsx")
+    assert "charset" not in xlsx.headers["Content-Type"]
+    assert f'filename="bank-{bank.id}.xlsx"' in xlsx.headers["Content-Disposition"]
+
+
+def test_content_disposition_names_files_safely():
+    from lms.downloads import content_disposition
+
+    assert content_disposition("bank-1.json", "bank-1.json") == 'attachment; filename="bank-1.json"'
+    header = content_disposition('a/b"c.txt', "fallback name.txt", inline=True)
+    assert header.startswith("inline; filename=\"fallback-name.txt\"; filename*=UTF-8''a_b_c.txt")

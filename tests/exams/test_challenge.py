@@ -222,3 +222,30 @@ def test_a_member_cannot_see_another_branchs_weekly_board(client, login, make_us
     login(make_user())
     other = make_branch("别的支部")
     assert client.get(f"/contests/challenges/{game.id}/board?branch={other.id}").status_code == 404
+
+
+def test_a_revealed_choice_answer_names_each_option_with_its_text(app, make_question, make_user):
+    question = make_question(QuestionType.MULTIPLE, stem="下列属于“三会一课”的有？")
+    item = challenges.create_challenge(
+        challenges.ChallengeSettings(title="多选挑战", bank_ids=[question.bank_id]), created_by=None, now=NOW
+    )
+    member = make_user()
+    run = challenges.start_run(item, member, NOW, rng=random.Random(5))
+    verdict = challenges.answer(item, member, run.id, 1, _wrong(run), NOW + timedelta(seconds=3))
+    shown = [(option["letter"], option["text"]) for option in verdict.answer["options"]]
+    # As the member saw them: the letters in the shuffled order, each with its option text.
+    right = {"支部党员大会", "支部委员会", "党小组会"}
+    assert {text for _letter, text in shown} == right
+    for letter, text in shown:
+        assert run.option_order["ABCDEFGH".index(letter)] == question.options.index(text)
+
+
+def test_a_fill_in_question_reaches_the_page_without_raw_markers(app, make_question, make_user):
+    question = make_question(QuestionType.FILL)
+    item = challenges.create_challenge(
+        challenges.ChallengeSettings(title="填空挑战", bank_ids=[question.bank_id]), created_by=None, now=NOW
+    )
+    run = challenges.start_run(item, make_user(), NOW, rng=random.Random(1))
+    shown = challenges.current_question(run, item, NOW).as_json()
+    assert "{{" not in shown["stem"] and "（____）" in shown["stem"]
+    assert shown["stem_parts"][1] == 0  # blank numbers are 0-based: the page labels them n + 1

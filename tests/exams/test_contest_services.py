@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 
-from lms.auth.models import MemberStatus
+from lms.auth.models import BranchKind, MemberStatus, Role
 from lms.errors import Forbidden, InvalidState, ValidationFailed
 from lms.exams import contests, quizzes
 from lms.exams.models import (
@@ -284,7 +284,7 @@ def test_ranking_breaks_ties_by_time_then_submit_time_and_shares_full_ties(app, 
     assert [(r.name, r.rank) for r in rows] == [("戊", 1), ("乙", 2), ("丙", 3), ("丁", 3), ("甲", 5)]
 
 
-def test_branch_board_is_mean_of_participants_and_participation_rate(app, contest, make_branch, make_user):
+def test_branch_board_ranks_by_score_per_member_and_shows_mean_and_participation(app, contest, make_branch, make_user):
     first, second = make_branch("一支部"), make_branch("二支部")
     a1, a2, _a3, _a4 = (make_user(branch=first) for _ in range(4))
     b1, _b2 = (make_user(branch=second) for _ in range(2))
@@ -293,10 +293,41 @@ def test_branch_board_is_mean_of_participants_and_participation_rate(app, contes
     take(contest, a2, OPEN, correct=2, seconds=60)  # 4
     take(contest, b1, OPEN, correct=4, seconds=60)  # 8
     rows = contests.branch_rows(contests.ranked_rows(contest), contests.eligible_by_branch(contest))
-    table = {r.branch_name: (r.rank, r.mean_score, r.participants, r.eligible, r.participation_rate) for r in rows}
-    assert table["二支部"] == (1, 8.0, 1, 2, 0.5)
-    assert table["一支部"] == (2, 7.0, 2, 4, 0.5)
-    assert table["三支部"] == (3, 0.0, 0, 1, 0.0)
+    table = {
+        r.branch_name: (r.rank, r.member_mean, r.mean_score, r.participants, r.eligible, r.participation_rate)
+        for r in rows
+    }
+    assert table["二支部"] == (1, 4.0, 8.0, 1, 2, 0.5)  # 8 / 2 members
+    assert table["一支部"] == (2, 3.5, 7.0, 2, 4, 0.5)  # (10 + 4) / 4 members
+    assert table["三支部"] == (3, 0.0, 0.0, 0, 1, 0.0)
+
+
+def test_a_branch_sending_only_its_best_member_does_not_win(app, contest, make_branch, make_user):
+    few, many = make_branch("只派一人支部"), make_branch("全员参赛支部")
+    best, *_rest = (make_user(branch=few) for _ in range(5))
+    everyone = [make_user(branch=many) for _ in range(5)]
+    take(contest, best, OPEN, correct=5, seconds=60)  # 10 of 10 points, alone
+    for member in everyone:
+        take(contest, member, OPEN, correct=3, seconds=60)  # 6 each
+    rows = contests.branch_rows(contests.ranked_rows(contest), contests.eligible_by_branch(contest))
+    assert [(r.branch_name, r.member_mean, r.mean_score) for r in rows] == [
+        ("全员参赛支部", 6.0, 6.0),
+        ("只派一人支部", 2.0, 10.0),
+    ]
+
+
+def test_the_committee_and_its_admin_are_not_a_branch_on_the_board(app, contest, make_branch, make_user):
+    committee = make_branch("先锋集团党委", kind=BranchKind.COMMITTEE)
+    branch = make_branch("第一党支部", parent=committee)
+    admin = make_user(role=Role.ADMIN, branch=committee)
+    members = [make_user(branch=branch) for _ in range(3)]
+    take(contest, admin, OPEN, correct=5, seconds=30)
+    take(contest, members[0], OPEN, correct=2, seconds=60)
+    eligible = contests.eligible_by_branch(contest)
+    assert committee.id not in eligible and eligible[branch.id] == ("第一党支部", 3)
+    rows = contests.branch_rows(contests.ranked_rows(contest), eligible)
+    assert [(r.rank, r.branch_name) for r in rows] == [(1, "第一党支部")]
+    assert contests.ranked_rows(contest)[0].user_id == admin.id  # still on the individual board
 
 
 # --- The board ---------------------------------------------------------------------------------------------

@@ -172,7 +172,7 @@ def test_board_json_shows_the_top_and_the_viewers_own_row(client, login, make_us
     assert body["mode"] == "live"
     assert [row[2] for row in body["rows"]] == ["第一名"]
     assert body["mine"][:3] == [2, me.id, "我自己"]
-    assert body["branches"][0][4] == 2  # participants of the one branch
+    assert body["branches"][0][5:] == [2, 2]  # participants and eligible members of the one branch
     page = client.get(f"/contests/{contest.id}/board").get_data(as_text=True)
     assert "我自己" in page and "contest.js" in page
 

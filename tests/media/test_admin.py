@@ -45,9 +45,29 @@ def test_status_endpoint_reports_live_progress(admin, client, store_asset, clips
     assert services.renew_lease(job.id, "w", now=frozen_clock.now, percent=42.25)
     db.session.expire_all()  # the heartbeat wrote on its own connection
     body = client.get(f"/admin/media/status.json?ids={asset.id},x,99999").json
+    started = client.get(f"/admin/media/{asset.id}").get_data(as_text=True)
     assert body["assets"] == [
-        {"id": asset.id, "status": "processing", "percent": 42.2, "error": "", "attempts": 1, "label": "Transcoding"}
+        {
+            "id": asset.id,
+            "status": "processing",
+            "percent": 42.2,
+            "error": "",
+            "attempts": 1,
+            "label": "Transcoding",
+            # The job table's row follows too: status, progress, attempts and times, ready to show.
+            "job": {
+                "id": job.id,
+                "status": "running",
+                "label": "Running",
+                "percent": 42.2,
+                "attempts": 1,
+                "started_at": body["assets"][0]["job"]["started_at"],
+                "finished_at": "—",
+            },
+        }
     ]
+    assert body["assets"][0]["job"]["started_at"] != "—"
+    assert f'data-job-row="{job.id}"' in started and "data-job-percent" in started
 
 
 def test_detail_page_of_a_ready_asset_previews_it_with_the_player(admin, client, ready_asset):

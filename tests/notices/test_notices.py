@@ -119,3 +119,42 @@ def test_mail_is_sent_through_the_configured_smtp_server(app):
 
 def test_no_smtp_host_means_no_mail(app):
     assert send_mail(["a@example.com"], "x", "y") == 0
+
+
+def test_system_notifications_are_shown_in_each_readers_language(client, make_user, login, frozen_clock):
+    from datetime import UTC, datetime
+
+    from flask_babel import lazy_gettext as _l
+
+    english, chinese = make_user(locale="en"), make_user(locale="zh_Hans")
+    closes = datetime(2026, 5, 4, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai
+    services.notify_users(
+        [english.id, chinese.id],
+        kind="contest",
+        title=_l("The contest “%(title)s” is open", title="党史竞赛"),
+        body=_l("It closes at %(when)s. Good luck!", when=closes),
+        now=frozen_clock.now,
+    )
+    services.notify_each(
+        [(english.id, _l("Your notebook is empty. Well done!"), "")], kind="system", now=frozen_clock.now
+    )
+    db.session.commit()
+    stored = db.session.scalars(sa.select(Notification).where(Notification.kind == "contest")).all()
+    assert all("党史竞赛" in n.title and "{" not in n.title for n in stored)  # the default-language text is kept
+    login(english)
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "The contest “党史竞赛” is open" in page and "It closes at" in page and "Good luck!" in page
+    assert "11:00" in page or "11:00 AM" in page  # the time in the reader's time zone, formatted at display
+    assert "Your notebook is empty. Well done!" in page  # notify_each stores specs too
+    login(chinese)
+    page = client.get("/notifications").get_data(as_text=True)
+    assert "It closes at" not in page and "党史竞赛" in page
+
+
+def test_plain_text_notifications_are_shown_as_written(client, make_user, login, frozen_clock):
+    member = make_user(locale="en")
+    services.notify_users([member.id], kind="announcement", title="支部大会通知", now=frozen_clock.now)
+    db.session.commit()
+    assert db.session.scalar(sa.select(Notification.message)) is None
+    login(member)
+    assert "支部大会通知" in client.get("/notifications").get_data(as_text=True)

@@ -61,8 +61,8 @@
       q.stem_parts.forEach(function (part) {
         if (typeof part === "number") {
           var input = element("input", "form-control d-inline-block quiz-blank");
-          input.dataset.blank = part - 1;
-          input.setAttribute("aria-label", data.msgBlank.replace("{n}", part));
+          input.dataset.blank = part;
+          input.setAttribute("aria-label", data.msgBlank.replace("{n}", part + 1));
           stemNode.appendChild(input);
         } else {
           stemNode.appendChild(document.createTextNode(part));
@@ -198,7 +198,19 @@
     var verdict = body.correct ? data.msgCleared : (body.timed_out ? data.msgTimeout : data.msgWrong);
     root.querySelector("[data-verdict]").textContent = verdict;
     var revealed = root.querySelector("[data-revealed]");
-    revealed.textContent = body.answer ? data.msgAnswer + " " + describeAnswer(body.answer) : "";
+    revealed.textContent = "";
+    if (body.answer && body.answer.options && body.answer.options.length) {
+      // Each right option with its text: letters alone mean nothing once the question is gone.
+      revealed.appendChild(document.createTextNode(data.msgAnswer));
+      var list = element("ul", "mb-0 ps-3");
+      list.dataset.testid = "challenge-answer-options";
+      body.answer.options.forEach(function (option) {
+        list.appendChild(element("li", "", option.letter + ". " + option.text));
+      });
+      revealed.appendChild(list);
+    } else if (body.answer) {
+      revealed.textContent = data.msgAnswer + " " + describeAnswer(body.answer);
+    }
     var explanation = root.querySelector("[data-explanation]");
     explanation.textContent = body.explanation || "";
     show(explanation, !!body.explanation);

@@ -59,8 +59,8 @@
     return (Math.round(value * 100) / 100).toString();
   }
 
-  function cell(text, className) {
-    var td = document.createElement("td");
+  function cell(text, className, tag) {
+    var td = document.createElement(tag || "td");
     td.textContent = text;
     if (className) { td.className = className; }
     return td;
@@ -112,9 +112,12 @@
       var tr = document.createElement("tr");
       tr.appendChild(cell(String(b[0]), "text-end"));
       tr.appendChild(cell(b[1]));
-      tr.appendChild(cell(points(b[2]), "text-end"));
-      tr.appendChild(cell(points(b[3] * 100) + "%", "text-end"));
-      tr.appendChild(cell(b[4] + " / " + b[5], "text-end"));
+      // [rank, name, score per member, mean of participants, participation rate, participants, eligible]
+      tr.appendChild(cell(points(b[2]), "text-end fw-semibold"));
+      tr.appendChild(cell(points(b[3]), "text-end"));
+      var rate = cell(points(b[4] * 100) + "% ", "text-end");
+      rate.appendChild(cell("(" + b[5] + " / " + b[6] + ")", "text-muted small", "span"));
+      tr.appendChild(rate);
       branchesBody.appendChild(tr);
     });
     if (participantsNode && typeof body.participants === "number") {

@@ -129,6 +129,33 @@
     if (handled) { event.preventDefault(); } // the event itself still propagates
   }
 
+  // On a touch screen the native controls answer a tap on the picture by showing
+  // themselves, so only their small play button starts the video. A short tap on
+  // the picture (above the control bar) of a paused video plays it; a mouse click
+  // keeps the browser's own behaviour, and a playing video's tap still shows the controls.
+  var CONTROL_BAR_PX = 56;
+  var TAP_MOVE_PX = 12;
+  var TAP_MS = 600;
+
+  function setupTapToPlay(video, listen) {
+    var start = null;
+    listen(video, "pointerdown", function (event) {
+      start = event.pointerType === "mouse" ? null : { x: event.clientX, y: event.clientY, at: Date.now() };
+    });
+    listen(video, "pointercancel", function () { start = null; });
+    listen(video, "pointerup", function (event) {
+      var tap = start;
+      start = null;
+      if (!tap || event.pointerType === "mouse" || !video.paused) { return; }
+      if (Date.now() - tap.at > TAP_MS) { return; }
+      if (Math.abs(event.clientX - tap.x) > TAP_MOVE_PX || Math.abs(event.clientY - tap.y) > TAP_MOVE_PX) { return; }
+      var box = video.getBoundingClientRect();
+      if (event.clientY > box.bottom - CONTROL_BAR_PX) { return; } // the native control bar
+      var playing = video.play();
+      if (playing && playing.catch) { playing.catch(function () {}); }
+    });
+  }
+
   function mount(video, options) {
     if (video._vanguardPlayer) { return video._vanguardPlayer; }
     options = options || {};
@@ -200,6 +227,7 @@
     var wrapper = wrapperOf(video);
     wrapper._vanguardVideo = video;
     listen(wrapper, "keydown", onKey);
+    setupTapToPlay(video, listen);
 
     function destroy() {
       cleanups.forEach(function (fn) { fn(); });

@@ -7,6 +7,13 @@
 // latter with navigator.sendBeacon, which cannot set headers: the CSRF token
 // travels in the body). The server decides what is credited; this page only
 // reports what was played and shows the server's answer.
+//
+// Idleness: every beat carries how long ago the member last interacted with the
+// page (idle_seconds). After IDLE_MINUTES without any interaction the video is
+// paused (an article stops counting) and an in-page dialog asks "still studying?";
+// the server refuses beats that report more. Presence checks: when the server's
+// answer carries a check, a dialog asks the member to confirm, and sends the
+// check's token back; unanswered in time, the video pauses until it is answered.
 (function () {
   "use strict";
   var root = document.querySelector("[data-study-tracker]");
@@ -18,7 +25,10 @@
   var beatMs = Math.max(0.5, parseFloat(data.heartbeatSeconds) || 15) * 1000;
   var lessonSeconds = parseFloat(data.duration) || 0;
   var secondsPerHour = parseFloat(data.secondsPerHour) || 2700;
+  var idleMs = Math.max(0.05, parseFloat(data.idleMinutes) || 10) * 60 * 1000;
   var progressBox = document.querySelector("[data-testid=study-progress]");
+  var idleDialog = document.querySelector("[data-idle-dialog]");
+  var presenceDialog = document.querySelector("[data-presence-dialog]");
 
   var sessionId = null;
   var starting = null;
@@ -26,6 +36,101 @@
   var inFlight = false;
   var finished = false;    // an article whose reading time is fully credited
   var answered = 0;        // beats the server has answered (exposed for tests and debugging)
+
+  // --- interaction and idleness ----------------------------------------------
+  var lastInteraction = Date.now();
+  var idleShown = false;   // the "still studying?" dialog is open
+  var onIdle = null;       // what the tracker does when the member goes idle (pause, stop counting)
+  var onActive = null;     // and when they confirm they are back
+
+  function interacted() { if (!idleShown) { lastInteraction = Date.now(); } }
+  function idleSeconds() { return Math.max(0, (Date.now() - lastInteraction) / 1000); }
+  function isIdle() { return idleShown || Date.now() - lastInteraction >= idleMs; }
+  var lastMove = 0;
+  ["pointerdown", "keydown", "wheel", "touchstart", "scroll", "input", "change"].forEach(function (type) {
+    window.addEventListener(type, interacted, { passive: true, capture: true });
+  });
+  window.addEventListener("pointermove", function () {
+    var now = Date.now();
+    if (now - lastMove > 1000) { lastMove = now; interacted(); }
+  }, { passive: true });
+
+  function openDialog(dialog) {
+    if (!dialog || dialog.open) { return; }
+    if (typeof dialog.showModal === "function") { dialog.showModal(); } else { dialog.setAttribute("open", ""); }
+  }
+  function closeDialog(dialog) {
+    if (!dialog || !dialog.open) { return; }
+    if (typeof dialog.close === "function") { dialog.close(); } else { dialog.removeAttribute("open"); }
+  }
+
+  function goIdle() {
+    if (idleShown) { return; }
+    if (onIdle) { onIdle(); }
+    idleShown = true;
+    status(data.msgIdle);
+    openDialog(idleDialog);
+  }
+  if (idleDialog) {
+    idleDialog.addEventListener("cancel", function (event) { event.preventDefault(); }); // Esc is not an answer
+    idleDialog.querySelector("[data-idle-continue]").addEventListener("click", function () {
+      idleShown = false;
+      lastInteraction = Date.now();
+      closeDialog(idleDialog);
+      if (onActive) { onActive(); }
+    });
+  }
+
+  // --- presence checks ---------------------------------------------------------
+  var check = null;        // {token, deadline (ms), timer, pausedByUs}
+  var onCheckOverdue = null, onCheckPassed = null;
+
+  function presenceLeft() {
+    var el = presenceDialog && presenceDialog.querySelector("[data-presence-left]");
+    if (!check || !el) { return; }
+    var left = Math.max(0, Math.ceil((check.deadline - Date.now()) / 1000));
+    el.textContent = left > 0 ? data.msgPresenceLeft.replace("{n}", String(left)) : data.msgPresenceStopped;
+    if (left <= 0 && !check.overdue) {
+      check.overdue = true;
+      if (onCheckOverdue) { onCheckOverdue(); }
+      status(data.msgPresenceStopped);
+    }
+  }
+
+  function showCheck(pending) {
+    if (!pending || !pending.token || !presenceDialog) { return; }
+    if (check && check.token === pending.token) { return; }
+    if (check) { clearInterval(check.timer); }
+    check = { token: pending.token, deadline: Date.now() + (pending.seconds_left || 0) * 1000, overdue: false };
+    check.timer = setInterval(presenceLeft, 1000);
+    presenceLeft();
+    openDialog(presenceDialog);
+  }
+
+  if (presenceDialog) {
+    presenceDialog.addEventListener("cancel", function (event) { event.preventDefault(); });
+    var errorBox = presenceDialog.querySelector("[data-presence-error]");
+    presenceDialog.querySelector("[data-presence-answer]").addEventListener("click", function () {
+      if (!check) { closeDialog(presenceDialog); return; }
+      var answered = check;
+      window.Vanguard.fetchJSON(data.presenceUrl, { method: "POST", body: { token: answered.token } }).then(function (body) {
+        if (!body.ok) {
+          errorBox.textContent = body.error || data.msgError;
+          errorBox.classList.remove("d-none");
+          return;
+        }
+        clearInterval(answered.timer);
+        errorBox.classList.add("d-none");
+        closeDialog(presenceDialog);
+        check = null;
+        status(data.msgPresenceThanks);
+        if (answered.overdue && onCheckPassed) { onCheckPassed(); }
+      }, function () {
+        errorBox.textContent = data.msgError;
+        errorBox.classList.remove("d-none");
+      });
+    });
+  }
 
   function mark() {
     root.setAttribute("data-beats-answered", String(answered));
@@ -68,10 +173,14 @@
 
   function handle(result) {
     if (!result) { return; }
+    if (result.presence) { showCheck(result.presence); }
     if (result.reason === "session_not_active") { sessionId = null; }
     if (result.reason === "reading_complete") { finished = true; }
     show(result);
-    if (result.message && result.reason !== "already_watched") { status(result.message); }
+    // While a dialog waits for the member, its message stays (late answers do not overwrite it).
+    if (result.message && result.reason !== "already_watched" && !idleShown && !(check && check.overdue)) {
+      status(result.message);
+    }
   }
 
   // --- talking to the server -------------------------------------------------
@@ -83,6 +192,7 @@
       if (!body.ok) { status(body.error || data.msgError); return null; }
       sessionId = body.session_id;
       show(body);
+      if (body.presence) { showCheck(body.presence); }
       sendNext();
       return sessionId;
     }, function () {
@@ -94,7 +204,8 @@
   }
 
   function payloadFor(item) {
-    var body = { session_id: sessionId, lesson_id: lessonId, visible: item.visible, csrf_token: window.Vanguard.csrfToken() };
+    var body = { session_id: sessionId, lesson_id: lessonId, visible: item.visible, idle_seconds: Math.round(item.idleSeconds),
+                 idle: item.idle, csrf_token: window.Vanguard.csrfToken() };
     if (kind === "article") {
       body.reading_seconds = Math.round(item.seconds * 1000) / 1000;
     } else {
@@ -157,8 +268,9 @@
     var hiddenDuring = document.hidden;
 
     function closeSegment() {
-      if (segStart !== null && lastPos - segStart > 0.05) {
-        queue.push({ from: segStart, to: lastPos, rate: maxRate, visible: !hiddenDuring });
+      if (segStart !== null && lastPos - segStart > 0.05 && !idleShown) {
+        queue.push({ from: segStart, to: lastPos, rate: maxRate, visible: !hiddenDuring, idleSeconds: idleSeconds(),
+                     idle: idleShown });
       }
       segStart = playing && !seeking ? lastPos : null;
       maxRate = video.playbackRate || 1;
@@ -167,7 +279,29 @@
 
     function flush() { closeSegment(); sendNext(); }
 
+    // Idle: pause (the pause closes the stretch played so far, while it still counts).
+    var pausedForCheck = false;
+    onIdle = function () {
+      // Close the stretch now, while it still counts: the pause event comes after the dialog opened.
+      if (playing && !seeking) { lastPos = video.currentTime; closeSegment(); sendNext(); }
+      if (!video.paused) { video.pause(); }
+    };
+    onActive = function () { if (video.paused && !video.ended) { video.play(); } };
+    onCheckOverdue = function () {
+      if (!video.paused) { pausedForCheck = true; video.pause(); }
+    };
+    onCheckPassed = function () {
+      if (pausedForCheck && video.paused) { video.play(); }
+      pausedForCheck = false;
+    };
+    ["play", "seeked", "ratechange", "volumechange"].forEach(function (type) { video.addEventListener(type, interacted); });
+    window.setInterval(function () {
+      if (playing && !idleShown && Date.now() - lastInteraction >= idleMs) { goIdle(); }
+    }, 1000);
+
     video.addEventListener("play", function () {
+      if (idleShown) { video.pause(); openDialog(idleDialog); return; }
+      if (check && check.overdue) { video.pause(); openDialog(presenceDialog); return; }
       playing = true;
       if (segStart === null && !seeking) {
         lastPos = video.currentTime;
@@ -243,16 +377,31 @@
     var visibleSince = document.hidden ? null : Date.now();
     var pending = 0;
 
+    // Reading counts while the page is visible, the member interacted in the last
+    // IDLE_MINUTES, and no presence check is overdue.
     function take() {
       var now = Date.now();
-      if (visibleSince !== null) { pending += (now - visibleSince) / 1000; }
+      var until = Math.min(now, lastInteraction + idleMs);
+      if (visibleSince !== null && !idleShown && !(check && check.overdue) && until > visibleSince) {
+        pending += (until - visibleSince) / 1000;
+      }
       visibleSince = document.hidden ? null : now;
     }
     function close() {
       take();
-      if (pending >= 0.5 && !finished) { queue.push({ seconds: pending, visible: true }); }
+      if (pending >= 0.5 && !finished) {
+        // take() counted only up to IDLE_MINUTES after the last interaction, so the stretch ends no later.
+        queue.push({ seconds: pending, visible: true, idleSeconds: Math.min(idleSeconds(), idleMs / 1000), idle: false });
+      }
       pending = 0;
     }
+    onIdle = function () { close(); sendNext(); };
+    onActive = function () { visibleSince = document.hidden ? null : Date.now(); };
+    onCheckOverdue = function () { close(); sendNext(); };
+    onCheckPassed = function () { visibleSince = document.hidden ? null : Date.now(); };
+    window.setInterval(function () {
+      if (!finished && !document.hidden && !idleShown && Date.now() - lastInteraction >= idleMs) { goIdle(); }
+    }, 1000);
 
     if (!document.hidden) { startSession(); }
     document.addEventListener("visibilitychange", function () {

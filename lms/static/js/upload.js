@@ -412,7 +412,21 @@
       return ids;
     }
 
+    function updateJob(job) {
+      // The job table of the detail page: the latest job's row follows the badge.
+      var row = job && container.querySelector('[data-job-row="' + job.id + '"]');
+      if (!row) { return; }
+      var cells = { "[data-job-status]": job.label, "[data-job-percent]": job.percent.toFixed(1) + "%",
+        "[data-job-attempts]": String(job.attempts), "[data-job-started]": job.started_at,
+        "[data-job-finished]": job.finished_at };
+      Object.keys(cells).forEach(function (selector) {
+        var cell = row.querySelector(selector);
+        if (cell) { cell.textContent = cells[selector]; }
+      });
+    }
+
     function update(state) {
+      updateJob(state.job);
       var el = container.querySelector('[data-asset-state="' + state.id + '"]');
       if (!el) { return; }
       var before = el.getAttribute("data-status");
