@@ -6,9 +6,10 @@ COMMIT and, on SQLite, queues for the database's single write lock once per
 beat. Here a request thread hands its beat to the process's committer thread
 and waits; the committer takes every beat that arrived while it was committing
 the previous batch (so batches grow with the load and a lone beat is applied at
-once), checks the members' logins in one query, applies each beat with
-``tracking.record_heartbeat`` (every crediting rule unchanged) in one
-transaction, commits, and only then answers each waiting request: a beat is
+once), checks the members' logins in one query, applies the beats with
+``tracking.record_heartbeats`` (the crediting rules of one beat, set-based
+statements for the batch) in one transaction, commits, and only then answers
+each waiting request: a beat is
 answered only once it is durable. Beats are applied in member order (a
 member's own beats in arrival order), so two processes' batches lock rows in
 the same order on PostgreSQL. If the batch fails, it is rolled back and each
@@ -134,15 +135,23 @@ class BeatCommitter:
         """Apply the beats in one transaction and commit; their outcomes in the same order."""
         connection = db.session.connection()
         users = {row.id: row for row in connection.execute(_AUTH.where(User.id.in_({p.user_id for p in ordered})))}
-        outcomes = []
-        for pending in ordered:
+        outcomes: list = []
+        accepted: list[int] = []
+        for index, pending in enumerate(ordered):
             user = users.get(pending.user_id)
             if user is None or not user.is_active or user.session_version != pending.session_version:
                 outcomes.append(LOGIN)
             elif user.must_change_password:
                 outcomes.append(FORCED_CHANGE)
             else:
-                outcomes.append(tracking.record_heartbeat(pending.user_id, pending.beat, now=pending.now))
+                outcomes.append(None)
+                accepted.append(index)
+        if accepted:
+            results = tracking.record_heartbeats(
+                [(ordered[i].user_id, ordered[i].beat, ordered[i].now) for i in accepted]
+            )
+            for index, result in zip(accepted, results, strict=True):
+                outcomes[index] = result
         db.session.commit()
         self.batches += 1
         return outcomes

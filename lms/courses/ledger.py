@@ -80,6 +80,16 @@ def add_study_seconds(
     )
 
 
+def add_study_seconds_many(rows, *, connection) -> None:
+    """``add_study_seconds`` for many rows in one executemany: ``rows`` of (user_id,
+    lesson_id, day, source, seconds), at most one per ledger row (sum them first)."""
+    now = clock.utcnow()
+    values = [{"p_user_id": user_id, "p_lesson_id": lesson_id, "p_day": day, "p_source": StudySource(source),
+               "p_seconds": seconds, "p_now": now} for user_id, lesson_id, day, source, seconds in rows if seconds > 0]
+    if values:
+        connection.execute(_ledger_upsert(connection.dialect.name), values)  # fmt: skip
+
+
 def insert_ignoring_conflict(model, values: dict, index_elements: list[str]) -> None:
     """INSERT a row unless one with the same key exists (one statement)."""
     db.session.execute(_insert(model).values(**values).on_conflict_do_nothing(index_elements=index_elements))

@@ -160,14 +160,14 @@ def test_one_failing_beat_does_not_sink_the_batch(app, client, login, make_user,
         login(member)
         sessions[member.id] = start(client, video)
     frozen_clock.advance(15)
-    real = tracking.record_heartbeat
+    real = tracking.record_heartbeats
 
-    def record(user_id, beat, *, now):
-        if user_id == bad.id:
+    def record(beats):
+        if any(user_id == bad.id for user_id, _, _ in beats):
             raise RuntimeError("broken row")
-        return real(user_id, beat, now=now)
+        return real(beats)
 
-    monkeypatch.setattr(tracking, "record_heartbeat", record)
+    monkeypatch.setattr(tracking, "record_heartbeats", record)
     committer = beat_commit.BeatCommitter(app)
     waiting = {}
     for member in (bad, good):
@@ -207,3 +207,60 @@ def test_concurrent_beats_lose_nothing(app, login, make_user, video, frozen_cloc
     assert len(answers) == 40
     assert sum(answers) > 0
     assert fresh_total(app) == pytest.approx(sum(answers))  # every credited answer is in the ledger, no more
+
+
+def test_a_members_beats_in_one_batch_are_judged_as_one_at_a_time(app, client, login, make_user, video,
+                                                                   frozen_clock):  # fmt: skip
+    """Set-based: each beat of a batch sees the rows as the member's earlier beats left them."""
+    batched, single = make_user(), make_user()
+    sessions = {}
+    for member in (batched, single):
+        login(member)
+        sessions[member.id] = start(client, video)
+    frozen_clock.advance(30)
+    now = frozen_clock.now
+    segments = [(0.0, 15.0), (0.0, 15.0), (15.0, 30.0), (30.0, 45.0)]  # a replay, then beyond the budget
+
+    def beats(member):
+        return [tracking.Heartbeat(session_id=sessions[member.id], lesson_id=video.id, start=a, end=b)
+                for a, b in segments]  # fmt: skip
+
+    together = tracking.record_heartbeats([(batched.id, beat, now) for beat in beats(batched)])
+    db.session.commit()
+    one_by_one = []
+    for beat in beats(single):
+        one_by_one.append(tracking.record_heartbeat(single.id, beat, now=now))
+        db.session.commit()
+    assert [(r.credited, r.reason, r.watched_seconds) for r in together] == [
+        (r.credited, r.reason, r.watched_seconds) for r in one_by_one
+    ]
+    assert together[0].credited == 15 and together[1].credited == 0  # the replay saw the first beat's interval
+    assert fresh_total(app, batched.id) == fresh_total(app, single.id) == sum(r.credited for r in together)
+
+
+def test_a_batch_runs_each_statement_once(app, client, login, make_user, video, frozen_clock):
+    members = [make_user() for _ in range(4)]
+    sessions = {}
+    for member in members:
+        login(member)
+        sessions[member.id] = start(client, video)
+    frozen_clock.advance(15)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement.split()[0].upper())
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        results = tracking.record_heartbeats(
+            [(m.id, tracking.Heartbeat(session_id=sessions[m.id], lesson_id=video.id, start=0.0, end=15.0),
+              frozen_clock.now) for m in members]
+        )  # fmt: skip
+        db.session.commit()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert [r.credited for r in results] == [15] * 4
+    writes = [s for s in statements if s in ("SELECT", "INSERT", "UPDATE", "DELETE")]
+    # SELECT ... IN ... FOR UPDATE, then one executemany each: sessions, progress, ledger.
+    assert writes == ["SELECT", "UPDATE", "UPDATE", "INSERT"]
+    assert fresh_total(app) == 60
