@@ -3,17 +3,16 @@
 The heartbeat is the platform's hottest write (about 330 beats/s for 5,000
 viewers). Written one transaction per request, each beat pays a BEGIN and a
 COMMIT and, on SQLite, queues for the database's single write lock once per
-beat. Here a request thread hands its beat to the process's committer thread
-and waits; the committer takes every beat that arrived while it was committing
-the previous batch (so batches grow with the load and a lone beat is applied at
-once), checks the members' logins in one query, applies the beats with
-``tracking.record_heartbeats`` (the crediting rules of one beat, set-based
-statements for the batch) in one transaction, commits, and only then answers
-each waiting request: a beat is
-answered only once it is durable. Beats are applied in member order (a
-member's own beats in arrival order), so two processes' batches lock rows in
-the same order on PostgreSQL. If the batch fails, it is rolled back and each
-beat is applied again in its own transaction, so one bad beat fails alone.
+beat. Here the beats that arrived while the previous batch was being committed
+are applied together (batches grow with the load; a lone beat is applied at
+once, see ``BeatCommitter``): the batch's leader checks the members' logins in
+one query, applies the beats with ``tracking.record_heartbeats`` (the crediting
+rules of one beat, set-based statements for the batch) in one transaction,
+commits, and only then answers each waiting request: a beat is answered only
+once it is durable. Beats are applied in member order (a member's own beats in
+arrival order), so two processes' batches lock rows in the same order on
+PostgreSQL. If the batch fails, it is rolled back and each beat is applied
+again in its own transaction, so one bad beat fails alone.
 
 The login check (``LOGIN`` / ``FORCED_CHANGE``) is the heartbeat's fast path of
 Flask-Login's user loader: the member's row must exist, be active, carry the
@@ -24,8 +23,8 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -43,7 +42,9 @@ FORCED_CHANGE = "forced_change"  # must change the password before anything else
 MAX_BATCH = 500
 ANSWER_TIMEOUT_SECONDS = 120
 
-_AUTH = sa.select(User.id, User.is_active, User.session_version, User.must_change_password)
+_AUTH = sa.select(User.id, User.is_active, User.session_version, User.must_change_password).where(
+    User.id.in_(sa.bindparam("p_user_ids", expanding=True))
+)
 
 
 @dataclass
@@ -62,53 +63,80 @@ class PendingBeat:
 
 
 class BeatCommitter:
-    """One per app and process; ``submit`` blocks until the beat is committed (or refused)."""
+    """One per app and process; ``submit`` blocks until the beat is committed (or refused).
+
+    Leader and followers, as databases group their commits: a request that finds
+    no batch being applied becomes the leader and applies, in its own thread and
+    database session, every beat waiting (its own among them); requests arriving
+    meanwhile wait, and are answered when the batch holding their beat commits.
+    When the leader's own beat is done it steps down and a waiting request takes
+    over. No thread of its own: a lone beat is applied at once with no hand-over.
+    """
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self._queue: queue.SimpleQueue[PendingBeat] = queue.SimpleQueue()
-        self._start_lock = threading.Lock()
-        self._pid: int | None = None
+        self._reset()
         self.batches = 0  # how many transactions applied beats (for tests and benchmarks)
 
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._cond = threading.Condition()
+        self._waiting: list[PendingBeat] = []
+        self._leading = False
+
     def submit(self, user_id: int, session_version: int, beat: tracking.Heartbeat, now: datetime):
-        """The beat's BeatResult once committed, or LOGIN / FORCED_CHANGE when the login check refuses it."""
-        self._ensure_running()
+        """The beat's BeatResult once committed, or LOGIN / FORCED_CHANGE when the login check refuses it.
+
+        Must be called in an app context whose database session holds no write of its own
+        (a leader applies the batch in it, and commits).
+        """
+        if self._pid != os.getpid():  # forked: the parent's waiters and lock are not ours
+            self._reset()
         pending = PendingBeat(user_id, session_version, beat, now)
-        self._queue.put(pending)
-        if not pending.done.wait(ANSWER_TIMEOUT_SECONDS):
-            raise RuntimeError("the heartbeat committer did not answer")
+        deadline = time.monotonic() + ANSWER_TIMEOUT_SECONDS
+        with self._cond:
+            self._waiting.append(pending)
+            while self._leading and not pending.done.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    if pending in self._waiting:
+                        self._waiting.remove(pending)  # never applied: the answer below is an error
+                    raise RuntimeError("no heartbeat batch took this beat in time")
+                self._cond.wait(remaining)
+            leader = not pending.done.is_set()
+            if leader:
+                self._leading = True
+        if leader:
+            try:
+                self._lead(pending)
+            finally:
+                with self._cond:
+                    self._leading = False
+                    self._cond.notify_all()
+        if not pending.done.is_set():
+            raise RuntimeError("the heartbeat was not applied")
         if pending.error is not None:
             raise pending.error
         return pending.outcome
 
-    def _ensure_running(self) -> None:
-        if self._pid == os.getpid():
-            return
-        with self._start_lock:
-            if self._pid == os.getpid():
+    def _lead(self, own: PendingBeat | None) -> None:
+        """Apply the waiting beats, batch after batch, until ``own`` is done (None: until none waits)."""
+        while own is None or not own.done.is_set():
+            with self._cond:
+                batch = self._waiting[:MAX_BATCH]
+                del self._waiting[:MAX_BATCH]
+            if not batch:
                 return
-            if self._pid is not None:  # forked: the parent's queue and thread are not ours
-                self._queue = queue.SimpleQueue()
-            threading.Thread(target=self._run, name="beat-committer", daemon=True).start()
-            self._pid = os.getpid()
-
-    def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
             try:
-                with self.app.app_context():
-                    self._apply(batch)
+                self._apply(batch)
             except BaseException as error:  # never leave a request waiting
                 log.exception("heartbeat batch failed")
                 for pending in batch:
                     if not pending.done.is_set():
                         pending.answer(error=error)
+            finally:
+                with self._cond:
+                    self._cond.notify_all()  # the followers whose beats were in the batch
 
     def _apply(self, batch: list[PendingBeat]) -> None:
         ordered = sorted(batch, key=lambda pending: pending.user_id)  # stable: a member's beats keep their order
@@ -134,7 +162,8 @@ class BeatCommitter:
     def _transaction(self, ordered: list[PendingBeat]) -> list:
         """Apply the beats in one transaction and commit; their outcomes in the same order."""
         connection = db.session.connection()
-        users = {row.id: row for row in connection.execute(_AUTH.where(User.id.in_({p.user_id for p in ordered})))}
+        members = sorted({pending.user_id for pending in ordered})
+        users = {row.id: row for row in connection.execute(_AUTH, {"p_user_ids": members})}
         outcomes: list = []
         accepted: list[int] = []
         for index, pending in enumerate(ordered):

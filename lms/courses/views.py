@@ -37,7 +37,7 @@ from lms.courses import archive as archives
 from lms.courses import beat_commit, images, ledger, presence, services, tracking
 from lms.courses.completion import completed_lesson_ids
 from lms.courses.models import Course, LessonKind, StudySource
-from lms.extensions import csrf, db
+from lms.extensions import csrf, db, limiter
 from lms.media import services as media_services
 from lms.media.access import register_access_check, register_usage
 from lms.media.models import MediaAsset
@@ -262,6 +262,7 @@ def _refused(reason: str, status: int):
 
 @bp.route("/heartbeat", methods=["POST"])
 @csrf.exempt
+@limiter.exempt  # limited per member on the member's session row instead (below)
 def heartbeat():
     """Credit a heartbeat. JSON in, JSON out; rule refusals answer ok with credited=0 and a reason.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -123,6 +124,29 @@ def test_a_forced_password_change_is_enforced(app, client, login, make_user, vid
     assert fresh_total(app, member.id) == 0
 
 
+def _queue_behind_a_busy_leader(app, committer, items):
+    """Submit ``items`` (member, beat, now) from threads while a leader is busy; they wait as followers."""
+    answers: dict[int, object] = {}
+    with committer._cond:
+        committer._leading = True
+
+    def follower(index, member, beat, now):
+        with app.app_context():
+            try:
+                answers[index] = committer.submit(member.id, member.session_version, beat, now)
+            except Exception as error:
+                answers[index] = error
+
+    threads = [threading.Thread(target=follower, args=(i, *item)) for i, item in enumerate(items)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(committer._waiting) < len(items):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    return threads, answers
+
+
 def test_beats_waiting_together_are_applied_in_one_transaction(app, client, login, make_user, video, frozen_clock):
     members = [make_user() for _ in range(6)]
     sessions = {}
@@ -132,25 +156,35 @@ def test_beats_waiting_together_are_applied_in_one_transaction(app, client, logi
     frozen_clock.advance(15)
     now = frozen_clock.now
     committer = beat_commit.BeatCommitter(app)
-    waiting = []
-    for member in members:
-        for start_at in (0, 15):  # a member's two beats, in order: the second is credited after the first
-            beat = tracking.Heartbeat(
-                session_id=sessions[member.id], lesson_id=video.id, start=start_at, end=start_at + 15
-            )
-            pending = beat_commit.PendingBeat(member.id, member.session_version, beat, now)
-            committer._queue.put(pending)
-            waiting.append(pending)
-    committer._ensure_running()  # the thread finds every beat waiting and takes them as one batch
-    for pending in waiting:
-        assert pending.done.wait(30)
-        assert pending.error is None
+    items = [(member, tracking.Heartbeat(session_id=sessions[member.id], lesson_id=video.id, start=0.0, end=15.0),
+              now) for member in members]  # fmt: skip
+    threads, answers = _queue_behind_a_busy_leader(app, committer, items)
+    committer._lead(None)  # the busy leader turns to the waiting beats: one batch
+    with committer._cond:
+        committer._leading = False
+        committer._cond.notify_all()
+    for thread in threads:
+        thread.join(30)
     assert committer.batches == 1
-    outcomes = [pending.outcome for pending in waiting]
-    assert all(isinstance(outcome, tracking.BeatResult) for outcome in outcomes)
-    total = sum(outcome.credited for outcome in outcomes)
-    assert total > 0
-    assert fresh_total(app) == pytest.approx(total)
+    assert [answers[i].credited for i in range(len(items))] == [15] * 6
+    assert fresh_total(app) == 90
+
+
+def test_a_waiting_beat_becomes_the_leader_when_the_leader_steps_down(app, client, login, make_user, video,
+                                                                       frozen_clock):  # fmt: skip
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    frozen_clock.advance(15)
+    committer = beat_commit.BeatCommitter(app)
+    beat = tracking.Heartbeat(session_id=session_id, lesson_id=video.id, start=0.0, end=15.0)
+    threads, answers = _queue_behind_a_busy_leader(app, committer, [(member, beat, frozen_clock.now)])
+    with committer._cond:  # the leader leaves without taking the waiting beat
+        committer._leading = False
+        committer._cond.notify_all()
+    threads[0].join(30)
+    assert answers[0].credited == 15 and committer.batches == 1
+    assert fresh_total(app, member.id) == 15
 
 
 def test_one_failing_beat_does_not_sink_the_batch(app, client, login, make_user, video, frozen_clock, monkeypatch):
@@ -169,16 +203,17 @@ def test_one_failing_beat_does_not_sink_the_batch(app, client, login, make_user,
 
     monkeypatch.setattr(tracking, "record_heartbeats", record)
     committer = beat_commit.BeatCommitter(app)
-    waiting = {}
-    for member in (bad, good):
-        beat = tracking.Heartbeat(session_id=sessions[member.id], lesson_id=video.id, start=0.0, end=15.0)
-        waiting[member.id] = beat_commit.PendingBeat(member.id, member.session_version, beat, frozen_clock.now)
-        committer._queue.put(waiting[member.id])
-    committer._ensure_running()
-    for pending in waiting.values():
-        assert pending.done.wait(30)
-    assert isinstance(waiting[bad.id].error, RuntimeError)
-    assert waiting[good.id].outcome.credited == 15
+    items = [(member, tracking.Heartbeat(session_id=sessions[member.id], lesson_id=video.id, start=0.0, end=15.0),
+              frozen_clock.now) for member in (bad, good)]  # fmt: skip
+    threads, answers = _queue_behind_a_busy_leader(app, committer, items)
+    committer._lead(None)
+    with committer._cond:
+        committer._leading = False
+        committer._cond.notify_all()
+    for thread in threads:
+        thread.join(30)
+    assert isinstance(answers[0], RuntimeError)
+    assert answers[1].credited == 15
     assert fresh_total(app, good.id) == 15 and fresh_total(app, bad.id) == 0
 
 
