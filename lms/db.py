@@ -6,6 +6,7 @@ import enum
 import os
 import sqlite3
 import threading
+import weakref
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -152,27 +153,32 @@ class WriteGate:
         if not self._mutex.acquire(timeout=timeout):
             return False
         try:
-            if self._fd is None:
-                self._fd = os.open(self.path + "-writer", os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)  # blocks without the GIL
+            # Opened per transaction (a few microseconds), so no descriptor outlives it.
+            fd = os.open(self.path + "-writer", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # blocks without the GIL
+            except BaseException:
+                os.close(fd)
+                raise
         except BaseException:
             self._mutex.release()
             raise
-        self._owner, self._depth = me, 1
+        self._fd, self._owner, self._depth = fd, me, 1
         return True
 
     def release(self) -> None:
         self._depth -= 1
         if self._depth > 0:
             return
-        self._owner, self._depth = None, 0
+        fd, self._fd, self._owner, self._depth = self._fd, None, None, 0
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(fd)  # releases the flock
         finally:
             self._mutex.release()
 
 
-_GATES: dict[tuple[int, str], WriteGate] = {}
+# The connections of a database hold its gate; it goes when the last one does.
+_GATES: weakref.WeakValueDictionary[tuple[int, str], WriteGate] = weakref.WeakValueDictionary()
 _GATES_LOCK = threading.Lock()
 
 

@@ -172,3 +172,20 @@ def test_concurrent_read_modify_write_from_threads_and_processes_loses_nothing(d
     connection = _connect(database)
     assert connection.execute("SELECT n FROM counter").fetchone()[0] == 250
     connection.close()
+
+
+def test_no_descriptor_outlives_a_transaction(database):
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    connection = _connect(database)
+    connection.begin_immediate()  # SQLite opens its -wal and -shm files at the first write
+    connection.commit()
+    before = open_descriptors()
+    for _ in range(20):
+        connection.begin_immediate()
+        assert open_descriptors() == before + 1  # the flocked side file, while the transaction lasts
+        connection.execute("UPDATE counter SET n = n + 1")
+        connection.commit()
+    assert open_descriptors() == before
+    connection.close()
