@@ -28,6 +28,9 @@ BLUEPRINT_MODULES = (
     "lms.exams.contest_admin",
     "lms.courses.views",
     "lms.courses.admin",
+    "lms.meetings.views",
+    "lms.meetings.checkin_views",
+    "lms.meetings.admin",
     "lms.assessment.views",
     "lms.assessment.admin",
     "lms.integrity.views",
@@ -49,7 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     _finish_config(app)
 
-    from lms import extensions, security
+    from lms import extensions, inputs, security
     from lms.auth import login as auth_login
     from lms.errors import register_error_handlers
     from lms.i18n import init_babel
@@ -61,6 +64,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_babel(app)
     auth_login.init_app(app)
     security.init_app(app)
+    inputs.init_app(app)  # before the blueprints: their <int:...> use its bounded converter
     register_error_handlers(app)
 
     import lms.models  # noqa: F401  (every domain's tables, for Alembic and relationships)
@@ -71,6 +75,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lms.cli import register_cli
 
     register_cli(app)
+    if app.config["SECURE_COOKIES"] == "auto":
+        app.wsgi_app = security.SecureCookiesOverHttps(app.wsgi_app)
     proxies = int(app.config["TRUSTED_PROXIES"] or 0)
     if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -118,7 +124,15 @@ def _finish_config(app: Flask) -> None:
         cfg["MEDIA_ROOT"] = str(Path(app.instance_path) / "media")
     if cfg.get("REDIS_URL"):
         cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"]
-    cfg["MAX_CONTENT_LENGTH"] = None  # uploads are chunked and bounded per route
+    # Every request body is bounded (views with @lms.inputs.body_limit have their own bound).
+    cfg["MAX_CONTENT_LENGTH"] = int(float(cfg["MAX_REQUEST_MB"]) * 1024 * 1024)
+    secure = cfg.get("SECURE_COOKIES")
+    secure = str(secure).strip().lower() if secure not in (None, "") else "auto"
+    if secure not in ("auto", "true", "false", "1", "0"):
+        raise RuntimeError("LMS_SECURE_COOKIES must be auto, true or false.")
+    cfg["SECURE_COOKIES"] = {"1": "true", "0": "false"}.get(secure, secure)
+    if cfg["SECURE_COOKIES"] == "true":
+        cfg["SESSION_COOKIE_SECURE"] = cfg["REMEMBER_COOKIE_SECURE"] = True
     cfg["BABEL_DEFAULT_TIMEZONE"] = cfg["TIMEZONE"]
     dirs = [str(Path(app.root_path) / "translations")]
     dirs += [str(p) for p in sorted(Path(app.root_path).glob("*/translations"))]

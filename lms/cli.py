@@ -25,6 +25,7 @@ DEMO_MODULES = (
     "lms.exams.demo_contests",
     "lms.courses.demo",
     "lms.assessment.demo",
+    "lms.meetings.demo",
 )
 # Each module has ``register(group)`` adding its commands to `flask lms`.
 COMMAND_MODULES: tuple[str, ...] = ("lms.exams.commands",)
@@ -59,7 +60,7 @@ def init_command(admin_username, admin_name, admin_password, no_admin):
 
 
 # Each module has ``seed_defaults() -> list[str]``, run by `flask lms init` (idempotent).
-INIT_MODULES: tuple[str, ...] = ("lms.assessment.defaults",)
+INIT_MODULES: tuple[str, ...] = ("lms.assessment.defaults", "lms.meetings.kinds", "lms.meetings.offline_import")
 
 
 @lms_cli.command("demo")
@@ -82,12 +83,10 @@ def worker_command(log_level):
     import logging
 
     from lms.jobs import HOLDER, SCHEDULER_LEASE, build_scheduler, release_lease
+    from lms.logs import configure_logging
 
     app: Flask = current_app._get_current_object()
-    logging.basicConfig(
-        level=(log_level or app.config.get("LOG_LEVEL") or "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
-    )
+    configure_logging(log_level or app.config.get("LOG_LEVEL") or "INFO")
     log = logging.getLogger("lms.worker")
     scheduler = build_scheduler(app)
     stop = threading.Event()

@@ -49,6 +49,22 @@ class Config:
     ANOMALY_PARALLEL_BEATS = 10
     ANOMALY_SECONDS_PER_QUESTION = 3
 
+    # Meetings (DESIGN.md §10): the sign-in window around a meeting, the QR code's
+    # rotation, when minutes lock, reminders and the 事前提醒 lead time.
+    MEETING_CHECKIN_OPENS_MINUTES = 30  # default for new meetings; each meeting keeps its own
+    MEETING_LATE_AFTER_MINUTES = 5  # signing in later than start + this is "late"
+    MEETING_CHECKOUT_CLOSES_MINUTES = 30  # sign-out stays open this long after the end
+    MEETING_LEFT_EARLY_MINUTES = 10  # signing out earlier than end - this is "left early"
+    MEETING_TOKEN_SECONDS = 30  # the QR code changes this often; the previous code stays valid
+    MEETING_LOCK_DAYS = 7  # a closed meeting (attendance, minutes) locks this many days later
+    MEETING_REMINDER_HOURS = 24  # attendees are reminded this long before the start
+    MEETING_DUE_WARNING_DAYS = 14  # warn a secretary this long before a required meeting falls due
+    MEETING_MAX_FILE_MB = 20
+
+    # Assessment (DESIGN.md §6): a member who joins mid-period (account made) owes the share of
+    # the period's required hours for the days since, and item due dates count from that day.
+    ASSESSMENT_PRORATE = True
+
     # Quizzes (DESIGN.md §4).
     QUIZ_GRACE_SECONDS = 20
     # Answer saves per member: generous for honest autosaving, a wall for scripts.
@@ -95,6 +111,12 @@ class Config:
     WTF_CSRF_SSL_STRICT = False
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
+    # The largest request body, in MB (imports, images; a video comes in chunks that
+    # have their own bound). Views that take small bodies have smaller bounds.
+    MAX_REQUEST_MB = 16
+    # Session and remember-me cookies marked Secure: "auto" marks them on requests
+    # served over HTTPS (as seen through LMS_TRUSTED_PROXIES), true always, false never.
+    SECURE_COOKIES = "auto"
     # Bulk imports (members, questions) are read into memory, so they are bounded.
     MAX_IMPORT_MB = 10
     RATELIMIT_HEADERS_ENABLED = True

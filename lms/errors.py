@@ -97,7 +97,20 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(error):
-        return _render(413)
+        limit = request.max_content_length
+        if not limit:
+            return _render(413, str(_l("The request is too large.")))
+        size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{max(limit // 1024, 1)} KB"
+        return _render(413, str(_l("The request is too large: at most %(size)s can be sent here.", size=size)))
+
+    @app.errorhandler(OverflowError)
+    def out_of_range(error: OverflowError):
+        # A number or date too large for the database or the calendar (e.g. an id of
+        # 2**64 on SQLite, a year-1 date converted to UTC): the input's fault, not ours.
+        from lms.extensions import db
+
+        db.session.rollback()
+        return _render(400, str(_l("A number or date in the request is out of range.")))
 
     for code in (400, 403, 404, 405):
         app.register_error_handler(code, lambda error, code=code: _render(code))

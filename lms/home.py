@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template, send_from_directory
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -15,7 +15,8 @@ register_nav("home.index", _l("My learning"), order=10)
 
 @bp.app_context_processor
 def navigation_context():
-    return {"nav_for": nav_for}
+    # Every page's breadcrumb <nav> is named with this (a screen reader announces it).
+    return {"nav_for": nav_for, "breadcrumb_label": _l("Breadcrumb")}
 
 
 @bp.route("/")
@@ -28,3 +29,11 @@ def index():
 def healthz():
     """Liveness for load balancers: no login, no database."""
     return {"ok": True}
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico on every site, whatever the page links to."""
+    return send_from_directory(
+        current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400
+    )

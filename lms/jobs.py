@@ -63,6 +63,7 @@ def scheduled_jobs() -> list[JobSpec]:
     from lms.exams.contests import run_contest_schedule
     from lms.exams.jobs import finalize_overdue_attempts
     from lms.media.jobs import process_transcode_queue
+    from lms.meetings import jobs as meeting_jobs
 
     ttl = current_app.config["SCHEDULER_LEASE_SECONDS"]
     return [
@@ -72,6 +73,8 @@ def scheduled_jobs() -> list[JobSpec]:
         JobSpec("transcode", process_transcode_queue, seconds=5, needs_lease=False),
         JobSpec("assessment-nightly", assessment_jobs.nightly_results, seconds=900),
         JobSpec("assessment-reminders", assessment_jobs.weekly_reminders, seconds=3600),
+        JobSpec("meeting-reminders", meeting_jobs.meeting_reminders, seconds=300),
+        JobSpec("meeting-due-warnings", meeting_jobs.due_meeting_warnings, seconds=3600),
     ]
 
 

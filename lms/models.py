@@ -7,5 +7,6 @@ from lms.courses.models import *  # noqa: F403
 from lms.exams.models import *  # noqa: F403
 from lms.jobs import SchedulerLease  # noqa: F401
 from lms.media.models import *  # noqa: F403
+from lms.meetings.models import *  # noqa: F403
 from lms.notices.models import *  # noqa: F403
 from lms.org_settings import OrgSetting  # noqa: F401

@@ -1,7 +1,8 @@
-"""Security headers, the Content Security Policy and safe redirects."""
+"""Security headers, the Content Security Policy, secure cookies and safe redirects."""
 
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
@@ -44,10 +45,46 @@ def init_app(app: Flask) -> None:
 
 
 def safe_next_url(target: str | None) -> str | None:
-    """Return ``target`` if it is a local path (no scheme, no host), else None."""
+    """Return ``target`` if it is a local path (no scheme, no host), else None.
+
+    Whitespace and control characters are refused: browsers drop tabs and line
+    breaks from URLs ("/", a tab, "/evil.example" becomes "//evil.example"), and a line
+    break cannot go into a Location header.
+    """
     if not target:
+        return None
+    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
+
+
+class SecureCookiesOverHttps:
+    """WSGI middleware: on a request served over HTTPS, every cookie set is marked ``Secure``.
+
+    Flask's session cookie and Flask-Login's remember cookie read their ``Secure``
+    flag from fixed settings; this marks them per request instead, so one
+    deployment works behind TLS (secure cookies) and on http://127.0.0.1 in
+    development. It sits inside ProxyFix, so ``X-Forwarded-Proto`` counts when
+    the proxy is trusted (``LMS_TRUSTED_PROXIES``).
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ.get("wsgi.url_scheme") != "https":
+            return self.app(environ, start_response)
+
+        def secure_start_response(status, headers, exc_info=None):
+            marked = [(name, _with_secure(value) if name.lower() == "set-cookie" else value) for name, value in headers]
+            return start_response(status, marked, exc_info)
+
+        return self.app(environ, secure_start_response)
+
+
+def _with_secure(cookie: str) -> str:
+    attributes = [part.strip().lower() for part in cookie.split(";")[1:]]
+    return cookie if "secure" in attributes else cookie + "; Secure"

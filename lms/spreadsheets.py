@@ -2,13 +2,21 @@
 
 Shared by every importer and export: an upload is bounded in size, a .xlsx is
 checked as a zip before openpyxl opens it (a zip bomb is refused by its declared
-expanded size), and a CSV is decoded as UTF-8 (with or without BOM) or GB18030.
+expanded size, XML with a DOCTYPE or entity declarations is refused, every
+part must decompress), any error while reading it is a "not a valid workbook"
+message, and a CSV is decoded as UTF-8 (with or without BOM) or GB18030.
+
+Every text written to a workbook (by ``xlsx_bytes`` here or the streaming writer
+of ``lms.assessment.export``) goes through ``workbook_text``, which removes the
+characters a workbook cannot hold: one control character in a member's name
+would otherwise break every export that includes it.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +28,15 @@ from lms.errors import ValidationFailed
 
 MAX_EXPANDED_BYTES = 100 * 1024 * 1024
 MAX_ROWS = 50_000
+# What XML 1.0 (and so a workbook) cannot hold: openpyxl's ILLEGAL_CHARACTERS_RE
+# (C0 controls but tab, CR, LF), plus U+FFFE/U+FFFF and lone surrogates (not encodable).
+_NOT_IN_WORKBOOK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_NOT_IN_SHEET_TITLE = re.compile(r"[\\/?*\[\]:]")
+# A DOCTYPE (and with it any entity declaration) in a workbook part, in UTF-8 or UTF-16.
+_DECLARATIONS = tuple(
+    word.encode(codec) for word in ("<!DOCTYPE", "<!ENTITY") for codec in ("ascii", "utf-16-le", "utf-16-be")
+)
+_SCAN_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,20 +68,64 @@ def decode_text(payload: bytes) -> str:
     raise ValidationFailed(_l("The file is not readable text (expected UTF-8 or GBK)."), "file")
 
 
+def workbook_text(value) -> str:
+    """``str(value)`` without the characters a workbook cannot hold (see module docstring)."""
+    return _NOT_IN_WORKBOOK.sub("", str(value))
+
+
+def sheet_title(title, used: set[str] | None = None) -> str:
+    """A valid, unique sheet title: no ``\\ / ? * [ ] :`` nor control characters, at most 31 characters."""
+    base = _NOT_IN_SHEET_TITLE.sub(" ", workbook_text(title)).strip()[:31] or "Sheet"
+    if used is None:
+        return base
+    name, n = base, 2
+    while name.casefold() in used:
+        suffix = f" ({n})"
+        name, n = base[: 31 - len(suffix)] + suffix, n + 1
+    used.add(name.casefold())
+    return name
+
+
+def _not_a_workbook() -> ValidationFailed:
+    return ValidationFailed(_l("The file is not a valid Excel workbook (.xlsx)."), "file")
+
+
+def _has_declarations(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether an XML part holds a DOCTYPE or entity declaration (read in chunks, every byte checked)."""
+    overlap = max(len(word) for word in _DECLARATIONS) - 1
+    tail = b""
+    with archive.open(info) as part:
+        while chunk := part.read(_SCAN_CHUNK):
+            window = tail + chunk
+            if any(word in window for word in _DECLARATIONS):
+                return True
+            tail = window[-overlap:]
+    return False
+
+
 def _check_xlsx_archive(payload: bytes) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(payload))
-    except zipfile.BadZipFile as error:
-        raise ValidationFailed(_l("The file is not a valid Excel workbook (.xlsx)."), "file") from error
-    names = archive.namelist()
+        infos = archive.infolist()
+    except Exception as error:  # BadZipFile, but also OSError, ValueError... for hostile archives
+        raise _not_a_workbook() from error
+    names = {info.filename for info in infos}
     if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
-        raise ValidationFailed(_l("The file is not a valid Excel workbook (.xlsx)."), "file")
-    expanded = sum(info.file_size for info in archive.infolist())
+        raise _not_a_workbook()
+    expanded = sum(info.file_size for info in infos)
     if expanded > MAX_EXPANDED_BYTES:
         raise ValidationFailed(
             _l("The workbook expands to more than %(mb)d MB and is refused.", mb=MAX_EXPANDED_BYTES // (1024 * 1024)),
             "file",
         )
+    try:
+        # Every part is decompressed (a truncated or corrupt file fails here, with its CRC)
+        # and XML parts are searched for declarations: entities can expand without bound.
+        declared = any(_has_declarations(archive, info) for info in infos if not info.is_dir())
+    except Exception as error:  # BadZipFile, zlib.error, EOFError, NotImplementedError (compression)...
+        raise _not_a_workbook() from error
+    if declared:
+        raise ValidationFailed(_l("The workbook holds XML declarations (DOCTYPE, ENTITY) and is refused."), "file")
 
 
 def _cell_text(value) -> str:
@@ -86,11 +147,14 @@ def _rows_from_xlsx(payload: bytes) -> Iterator[list[str]]:
     try:
         workbook = load_workbook(io.BytesIO(payload), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many types for broken files
-        raise ValidationFailed(_l("The file is not a valid Excel workbook (.xlsx)."), "file") from error
+        raise _not_a_workbook() from error
     try:
-        sheet = workbook.worksheets[0]
-        for row in sheet.iter_rows(values_only=True):
-            yield [_cell_text(value) for value in row]
+        # openpyxl reads a read-only sheet lazily: a broken sheet fails while its rows are read.
+        try:
+            for row in workbook.worksheets[0].iter_rows(values_only=True):
+                yield [_cell_text(value) for value in row]
+        except Exception as error:  # ParseError, KeyError, ValueError, zlib.error, BadZipFile...
+            raise _not_a_workbook() from error
     finally:
         workbook.close()
 
@@ -142,9 +206,12 @@ def read_table(filename: str, payload: bytes, aliases: dict[str, Sequence[str]])
 
 
 def _text_cell(sheet, value):
-    """Text starting with "=" stays text: openpyxl would store it as a formula, which
-    both changes the value (a question option "=1+1") and lets exported user data
-    run formulas in the reader's Excel (CSV/formula injection)."""
+    """Text loses the characters a workbook cannot hold; text starting with "=" stays
+    text: openpyxl would store it as a formula, which both changes the value (a
+    question option "=1+1") and lets exported user data run formulas in the
+    reader's Excel (CSV/formula injection)."""
+    if isinstance(value, str):
+        value = workbook_text(value)
     if isinstance(value, str) and value.startswith("="):
         from openpyxl.cell import WriteOnlyCell
 
@@ -161,13 +228,14 @@ def xlsx_bytes(sheets: Iterable[tuple[str, Sequence[str], Iterable[Sequence]]]) 
 
     workbook = Workbook(write_only=True)
     bold = Font(bold=True)
+    used: set[str] = set()
     for title, header, rows in sheets:
-        sheet = workbook.create_sheet(title=title[:31])
+        sheet = workbook.create_sheet(title=sheet_title(title, used))
         from openpyxl.cell import WriteOnlyCell
 
         header_cells = []
         for text in header:
-            cell = WriteOnlyCell(sheet, value=str(text))
+            cell = WriteOnlyCell(sheet, value=workbook_text(text))
             cell.font = bold
             header_cells.append(cell)
         sheet.append(header_cells)

@@ -150,6 +150,8 @@ def make_user(app, make_branch):
             fields["branch"] = default_branch[0]
         if status == MemberStatus.PROBATIONARY:
             fields.setdefault("probation_end", date(2026, 12, 31))
+        # On the platform long before any test's period: targets are pro-rated from the day an account is made.
+        fields.setdefault("created_at", datetime(2020, 1, 1, tzinfo=UTC))
         fields.setdefault("username", f"user{n}")
         fields.setdefault("name", f"测试用户{n}")
         user = User(role=role, status=status, password_hash=password_hash(), **fields)

@@ -178,8 +178,9 @@ def test_quiz_target_offline_and_announcement_actions_are_recorded(client, login
     db.session.commit()
     created = one("offline_record.create")
     assert created.actor_id == org["secretary"].id and created.branch_path == org["first"].path
-    client.post(f"/admin/courses/offline/{record.id}/delete")
-    assert one("offline_record.delete").before["topic"] == "学习党章"
+    # The offline record pages now lead to the meeting the record became (the meetings' actions: below).
+    assert client.post(f"/admin/courses/offline/{record.id}/delete").status_code == 303
+    assert rows("offline_record.delete") == []
 
     client.post("/admin/announcements/new", data={"title": "支部会议", "body": "<p>周五开会</p>", "publish": "y"})
     announcement = db.session.scalar(sa.select(Announcement))
@@ -296,3 +297,87 @@ def test_the_migration_makes_the_log_append_only(tmp_path):
             with pytest.raises(sa.exc.DatabaseError, match="append-only"), db.engine.begin() as connection:
                 connection.execute(sa.text(statement))
         db.engine.dispose()
+
+
+def test_meeting_actions_are_recorded(client, login, org, make_user, frozen_clock):
+    """Each administrative action on meetings leaves one row, scoped to the meeting's branch."""
+    from datetime import timedelta
+
+    from lms.meetings import checkin, kinds
+    from lms.meetings.models import Meeting, MeetingKind
+    from tests.meetings.test_files import PDF
+
+    kinds.seed_defaults()
+    db.session.commit()
+    theme = db.session.scalar(sa.select(MeetingKind).where(MeetingKind.code == "theme_party_day"))
+    secretary, member, first = org["secretary"], org["member"], org["first"]
+    third = make_user(branch=first, username="m3", name="王五")
+    start = datetime(2026, 3, 10, 6, tzinfo=UTC)
+    frozen_clock.set(start - timedelta(days=3))
+    login(secretary)
+    form = {"branch_id": first.id, "kind_id": theme.id, "topic": "重温入党誓词", "starts_at": "2026-03-10T14:00",
+            "ends_at": "2026-03-10T16:00", "place": "党员活动室",
+            "attendee_ids": [secretary.id, member.id, third.id]}  # fmt: skip
+    assert client.post("/meetings/new", data=form).status_code == 302
+    meeting = db.session.scalar(sa.select(Meeting))
+    scheduled = one("meeting.schedule")
+    assert scheduled.branch_path == first.path and scheduled.object_id == str(meeting.id)
+    assert sorted(scheduled.after["attendees"]) == sorted([secretary.name, member.name, third.name])
+    assert client.post(f"/meetings/{meeting.id}/edit", data={**form, "place": "三楼会议室"}).status_code == 302
+    updated = one("meeting.update")
+    assert (updated.before, updated.after) == ({"place": "党员活动室"}, {"place": "三楼会议室"})
+
+    checkin.request_leave(meeting, member, "出差", now=clock.utcnow())
+    checkin.request_leave(meeting, third, "家中有事", now=clock.utcnow())
+    db.session.commit()
+    client.post(f"/meetings/{meeting.id}/leave/decide", data={"user_id": member.id, "decision": "approve"})
+    client.post(f"/meetings/{meeting.id}/leave/decide", data={"user_id": third.id, "decision": "refuse"})
+    assert one("meeting.leave_approve").after["member_id"] == member.id
+    assert one("meeting.leave_refuse").after["reason"] == "家中有事"
+
+    frozen_clock.set(start)
+    client.post(f"/meetings/{meeting.id}/attendance",
+                data={"user_id": secretary.id, "status": "present", "reason": "主持会议"})  # fmt: skip
+    hand = one("meeting.sign_in_by_hand")
+    assert hand.after["reason"] == "主持会议" and hand.after["own_credit_waits"] is True
+    assert hand.before["status"] == "expected" and hand.actor_id == secretary.id
+    client.post(f"/meetings/{meeting.id}/attendance", data={"user_id": third.id, "status": "absent", "reason": "未到"})
+    assert one("meeting.attendance").after["status"] == "absent"
+
+    client.post(f"/meetings/{meeting.id}/minutes", data={"minutes_html": "<p>会议学习了党章。</p>"})
+    assert one("meeting.minutes").after["text"] == "会议学习了党章。"
+    client.post(f"/meetings/{meeting.id}/files", data={"file": (io.BytesIO(PDF), "材料.pdf"), "purpose": "material"},
+                content_type="multipart/form-data")  # fmt: skip
+    added = one("meeting.file_add")
+    assert added.after["name"] == "材料.pdf"
+    client.post(f"/meetings/{meeting.id}/files/{added.after['file_id']}/delete")
+    assert one("meeting.file_delete").before["name"] == "材料.pdf"
+
+    frozen_clock.set(meeting.ends_at)
+    client.post(f"/meetings/{meeting.id}/close")
+    closed = one("meeting.close")
+    assert closed.after["credit_waits_for"] == [secretary.id] and closed.after["credited"] == 0
+    login(org["admin"])
+    client.post(f"/meetings/{meeting.id}/credits/{secretary.id}/confirm")
+    assert one("meeting.confirm_credit").actor_id == org["admin"].id
+    login(secretary)
+    client.post(f"/meetings/{meeting.id}/lock")
+    assert one("meeting.lock").branch_path == first.path
+
+    assert client.post("/meetings/new", data={**form, "starts_at": "2026-04-10T14:00",
+                                              "ends_at": "2026-04-10T16:00"}).status_code == 302  # fmt: skip
+    second = db.session.scalar(sa.select(Meeting).where(Meeting.id != meeting.id))
+    client.post(f"/meetings/{second.id}/cancel")
+    assert one("meeting.cancel").object_id == str(second.id)
+    assert client.get(f"/meetings/register.xlsx?branch_id={first.id}&year=2026").status_code == 200
+    exported = one("export.meeting_register")
+    assert exported.branch_path == first.path and exported.after == {"branch_id": str(first.id), "year": "2026"}
+
+    login(org["admin"])
+    kind_form = {"name": "专题学习", "cadence": "none", "level": "branch", "attendee_rule": "members",
+                 "study_hours": "2", "is_active": "y"}  # fmt: skip
+    assert client.post("/meetings/kinds/new", data=kind_form).status_code == 302
+    created = one("meeting_kind.create")
+    assert created.after["name"] == "专题学习" and created.branch_path is None
+    client.post(f"/meetings/kinds/{created.object_id}/edit", data={**kind_form, "study_hours": "3"})
+    assert one("meeting_kind.update").after == {"study_hours": 3.0}

@@ -44,6 +44,7 @@ from lms.auth.permissions import (
 )
 from lms.errors import DomainError, show_on_form
 from lms.extensions import db
+from lms.inputs import page_arg
 from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE
 
@@ -241,7 +242,7 @@ def report(target_id: int):
             sort=filters["sort"],
             descending=filters["desc"],
         )
-        page = max(request.args.get("page", 1, type=int), 1)
+        page = page_arg()
         context["branch_report"] = branch_report
         context["pagination"] = db.paginate(query, page=page, per_page=PAGE_SIZE, error_out=False)
         context["charts"] = _charts(branch_report, target, run, root)
@@ -257,14 +258,14 @@ def _charts(branch_report: report_service.BranchReport, target: LearningTarget, 
         "labels": [str(GRADE_LABELS[g]) for g in GRADES_BEST_FIRST],
         "data": [branch_report.total.by_grade.get(str(g), 0) for g in GRADES_BEST_FIRST],
     }
+    # The branches one level below the viewer's scope, and the members directly in it.
+    groups = [(line.name or _("No branch"), line.tally) for line in branch_report.lines if line.tally.members]
+    if branch_report.direct is not None:
+        groups.append((_("Directly in %(branch)s", branch=branch_report.parent.name), branch_report.direct))
     comparison = {
-        "labels": [line.name or _("No branch") for line in branch_report.lines if line.tally.members],
-        "scores": [
-            round(line.tally.mean_score, 1) if line.tally.mean_score is not None else 0
-            for line in branch_report.lines
-            if line.tally.members
-        ],
-        "hours": [round(line.tally.mean_hours or 0, 1) for line in branch_report.lines if line.tally.members],
+        "labels": [name for name, _tally in groups],
+        "scores": [round(tally.mean_score, 1) if tally.mean_score is not None else 0 for _name, tally in groups],
+        "hours": [round(tally.mean_hours or 0, 1) for _name, tally in groups],
     }
     months = {"labels": [], "data": []}
     if run.period_start and run.period_end:
@@ -321,7 +322,7 @@ def at_risk(target_id: int):
     target, period, run, root, today = _report_context(target_id)
     pagination = None
     if run is not None:
-        page = max(request.args.get("page", 1, type=int), 1)
+        page = page_arg()
         pagination = db.paginate(
             report_service.at_risk_query(current_user, run, root), page=page, per_page=PAGE_SIZE, error_out=False
         )

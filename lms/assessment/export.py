@@ -12,7 +12,6 @@ Excel, WPS, LibreOffice and openpyxl (the tests read them back with openpyxl).
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
@@ -22,13 +21,11 @@ from flask_babel import gettext as _
 
 from lms.assessment.labels import grade_choices, grade_label, pace_label
 from lms.assessment.reports import BranchReport, iter_results
+from lms.spreadsheets import sheet_title, workbook_text
 
 Sheet = tuple[str, Sequence[str], Iterable[Sequence]]
 
 CHUNK_BYTES = 256 * 1024
-# Characters XML 1.0 forbids (Excel refuses a file that has them).
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_SHEET_TITLE = re.compile(r"[\\/?*\[\]:]")
 
 _CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
@@ -135,7 +132,7 @@ def _cell(reference: str, value, style: str = "") -> str:
         return f'<c r="{reference}"{style}><v>{value!r}</v></c>'
     if isinstance(value, datetime | date):
         value = value.isoformat()
-    text = escape(_ILLEGAL.sub("", str(value)))
+    text = escape(workbook_text(value))
     return f'<c r="{reference}"{style} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
 
@@ -144,21 +141,11 @@ def _row(number: int, values: Sequence, columns: list[str], style: str = "") -> 
     return f'<row r="{number}">{cells}</row>'
 
 
-def _sheet_title(title: str, used: set[str]) -> str:
-    base = _SHEET_TITLE.sub(" ", title).strip()[:31] or "Sheet"
-    name, n = base, 2
-    while name.casefold() in used:
-        suffix = f" ({n})"
-        name, n = base[: 31 - len(suffix)] + suffix, n + 1
-    used.add(name.casefold())
-    return name
-
-
 def stream_xlsx(sheets: Sequence[Sheet]) -> Iterator[bytes]:
     """Yield the bytes of an .xlsx workbook with ``sheets`` of (title, header, rows), as it is written."""
     pipe = _Pipe()
     used: set[str] = set()
-    titles = [_sheet_title(str(title), used) for title, _header, _rows in sheets]
+    titles = [sheet_title(title, used) for title, _header, _rows in sheets]
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         numbers = range(1, len(sheets) + 1)
         archive.writestr(
@@ -216,6 +203,8 @@ def member_sheet(query) -> tuple[str, list[str], Iterable[list]]:
         _("Courses required"),
         _("Quizzes passed"),
         _("Quizzes required"),
+        _("Meetings attended"),
+        _("Meetings expected at"),
         _("Score"),
         _("Grade"),
         _("Pace"),
@@ -248,6 +237,8 @@ def member_sheet(query) -> tuple[str, list[str], Iterable[list]]:
                 r.courses_required,
                 r.quizzes_passed,
                 r.quizzes_required,
+                r.meetings_attended,
+                r.meetings_expected,
                 r.score if r.score is not None else "",
                 grades.get(r.grade or "", ""),
                 paces.get(r.pace, ""),
@@ -287,6 +278,6 @@ def branch_sheet(report: BranchReport) -> tuple[str, list[str], list[list]]:
 
     rows = [line(item.name or _("No branch"), item.tally) for item in report.lines]
     if report.direct is not None:
-        rows.append(line(_("Directly in %(branch)s", branch=report.root.name), report.direct))
+        rows.append(line(_("Directly in %(branch)s", branch=report.parent.name), report.direct))
     rows.append(line(_("Total"), report.total))
     return _("Branches"), header, rows

@@ -22,6 +22,7 @@ from lms.assessment.models import LEADER_RULE_LABELS, PERIOD_KIND_LABELS, Leader
 from lms.assessment.sources import CatalogueItem
 from lms.assessment.targets import RequiredCourse, RequiredQuiz, TargetFields
 from lms.auth.forms import AudienceFieldsMixin
+from lms.inputs import SaneDate
 
 BLANK_ROWS = 3
 
@@ -62,8 +63,8 @@ class TargetForm(AudienceFieldsMixin, FlaskForm):
     quarter = SelectField(
         _l("Quarter"), coerce=int, choices=[(0, "—"), (1, "Q1"), (2, "Q2"), (3, "Q3"), (4, "Q4")], default=0
     )
-    starts_on = DateField(_l("First day"), validators=[Optional()])
-    ends_on = DateField(_l("Last day"), validators=[Optional()])
+    starts_on = DateField(_l("First day"), validators=[Optional(), SaneDate()])
+    ends_on = DateField(_l("Last day"), validators=[Optional(), SaneDate()])
     leader_rule = SelectField(
         _l("Branch secretaries and committee members"),
         choices=[(str(k), label) for k, label in LEADER_RULE_LABELS.items()],
@@ -82,6 +83,20 @@ class TargetForm(AudienceFieldsMixin, FlaskForm):
     weight_hours = _number(_l("Weight of study hours"), 0.5, render_kw={"step": "0.05", "max": 1})
     weight_courses = _number(_l("Weight of required courses"), 0.3, render_kw={"step": "0.05", "max": 1})
     weight_quizzes = _number(_l("Weight of required quizzes"), 0.2, render_kw={"step": "0.05", "max": 1})
+    score_attendance = BooleanField(
+        _l("Score attendance at meetings"),
+        description=_l(
+            "The share of the meetings each member was listed for that they attended (present, late or leaving "
+            "early); meetings on approved leave are left out."
+        ),
+    )
+    # Optional: a form sent without it (older clients) keeps the default weight.
+    weight_attendance = FloatField(
+        _l("Weight of attendance at meetings"),
+        default=0.2,
+        validators=[Optional(), NumberRange(min=0, max=100)],
+        render_kw={"step": "0.05", "max": 1},
+    )
     excellent_min = _number(_l("Excellent from"), 90.0)
     good_min = _number(_l("Good from"), 80.0)
     pass_min = _number(_l("Qualified from"), 60.0)
@@ -102,6 +117,8 @@ class TargetForm(AudienceFieldsMixin, FlaskForm):
             "weight_hours",
             "weight_courses",
             "weight_quizzes",
+            "score_attendance",
+            "weight_attendance",
             "excellent_min",
             "good_min",
             "pass_min",
@@ -159,6 +176,8 @@ class TargetForm(AudienceFieldsMixin, FlaskForm):
             weight_hours=self.weight_hours.data,
             weight_courses=self.weight_courses.data,
             weight_quizzes=self.weight_quizzes.data,
+            score_attendance=bool(self.score_attendance.data),
+            weight_attendance=0.2 if self.weight_attendance.data is None else self.weight_attendance.data,
             excellent_min=self.excellent_min.data,
             good_min=self.good_min.data,
             pass_min=self.pass_min.data,

@@ -84,6 +84,9 @@ class LearningTarget(AudienceMixin, TimestampMixin, db.Model):
     weight_hours: Mapped[float] = mapped_column(default=0.5)
     weight_courses: Mapped[float] = mapped_column(default=0.3)
     weight_quizzes: Mapped[float] = mapped_column(default=0.2)
+    # Issue #14: the attendance rate at the meetings a member is expected at is a component.
+    score_attendance: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    weight_attendance: Mapped[float] = mapped_column(default=0.2, server_default="0.2")
     excellent_min: Mapped[float] = mapped_column(default=90.0)
     good_min: Mapped[float] = mapped_column(default=80.0)
     pass_min: Mapped[float] = mapped_column(default=60.0)
@@ -98,7 +101,7 @@ class LearningTarget(AudienceMixin, TimestampMixin, db.Model):
 
     @property
     def weights(self) -> Weights:
-        return Weights(self.weight_hours, self.weight_courses, self.weight_quizzes)
+        return Weights(self.weight_hours, self.weight_courses, self.weight_quizzes, self.weight_attendance)
 
     @property
     def bands(self) -> GradeBands:
@@ -205,6 +208,8 @@ class AssessmentResult(db.Model):
     courses_required: Mapped[int] = mapped_column(default=0)
     quizzes_passed: Mapped[int] = mapped_column(default=0)
     quizzes_required: Mapped[int] = mapped_column(default=0)
+    meetings_attended: Mapped[int] = mapped_column(default=0, server_default="0")
+    meetings_expected: Mapped[int] = mapped_column(default=0, server_default="0")  # listed, not on approved leave
     score: Mapped[float | None]
     grade: Mapped[str | None] = mapped_column(sa.String(12))
     pace: Mapped[str] = mapped_column(sa.String(12))
@@ -214,8 +219,15 @@ class AssessmentResult(db.Model):
     overdue: Mapped[int] = mapped_column(default=0)
     participated: Mapped[bool] = mapped_column(default=False)  # studied at all in the period
     items: Mapped[list] = mapped_column(sa.JSON, default=list)
+    # When this row was last computed, if after its run (one member refreshed on their record page).
+    computed_at: Mapped[datetime | None]
 
     run: Mapped[AssessmentRun] = relationship()
+
+    @property
+    def as_of(self) -> datetime:
+        """When these numbers were computed."""
+        return self.computed_at or self.run.computed_at
 
     __table_args__ = (
         sa.UniqueConstraint("run_id", "user_id"),

@@ -11,13 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-import sqlalchemy as sa
-
-from lms.assessment import sources
+from lms.assessment import freshness, sources
 from lms.assessment.models import AssessmentResult, AssessmentRun
 from lms.auth.models import User
 from lms.courses.archive import LearningArchive, learning_archive
-from lms.extensions import db
 
 CONTEST_KIND = "contest"
 
@@ -45,11 +42,15 @@ class YearRecord:
 
     @property
     def total_hours(self) -> float:
-        return sum(self.hours_by_source.values())
+        return self.archive.totals.total_hours
 
     @property
     def online_hours(self) -> float:
-        return sum(hours for source, hours in self.hours_by_source.items() if source != "offline")
+        return self.archive.totals.online_hours
+
+    @property
+    def offline_hours(self) -> float:
+        return self.archive.totals.offline_hours
 
     @property
     def completed_courses(self) -> int:
@@ -63,14 +64,13 @@ def year_record(member: User, year: int, *, now: datetime) -> YearRecord:
     start, end = date(year, 1, 1), date(year, 12, 31)
     per_hour = sources.seconds_per_study_hour(end)  # the year's conversion, kept when it changes later
     archive = learning_archive(member, year, now=now)
-    by_source = {
-        source: seconds / per_hour for source, seconds in sources.seconds_by_source(member.id, start, end).items()
-    }
+    # The archive's totals are ``ledger.member_study_totals``: the numbers of every other page.
+    by_source = {str(source): seconds / per_hour for source, seconds in archive.totals.by_source.items()}
     completed = {course.id: clock.local_day(at) for course, at in archive.completed_courses}
     courses: dict[int, dict] = {}
     for line in archive.online:
         entry = courses.setdefault(line.course_id, {"title": line.course_title, "seconds": 0.0, "lessons": set()})
-        entry["seconds"] += line.seconds
+        entry["seconds"] = archive.totals.by_course.get(line.course_id, 0.0)
         entry["lessons"].add(line.lesson_id)
     for course, _at in archive.completed_courses:
         courses.setdefault(course.id, {"title": course.title, "seconds": 0.0, "lessons": set()})
@@ -83,16 +83,7 @@ def year_record(member: User, year: int, *, now: datetime) -> YearRecord:
         key=lambda line: (line.completed_on is None, line.completed_on or date.max, line.title),
     )  # fmt: skip
     quiz_lines = sources.quiz_lines(member.id, start, end)
-    results = db.session.execute(
-        sa.select(AssessmentResult, AssessmentRun)
-        .join(AssessmentRun, AssessmentRun.id == AssessmentResult.run_id)
-        .where(
-            AssessmentResult.user_id == member.id,
-            AssessmentResult.period_end >= start,
-            AssessmentResult.period_end <= end,
-        )
-        .order_by(AssessmentResult.period_end, AssessmentRun.target_name)
-    ).all()
+    results = freshness.results_of_year(member, year)
     return YearRecord(
         member=member,
         year=year,
@@ -102,7 +93,7 @@ def year_record(member: User, year: int, *, now: datetime) -> YearRecord:
         quizzes=[line for line in quiz_lines if line.kind != CONTEST_KIND],
         contests=[line for line in quiz_lines if line.kind == CONTEST_KIND],
         archive=archive,
-        results=[(result, run) for result, run in results],
+        results=results,
     )
 
 

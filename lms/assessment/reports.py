@@ -28,6 +28,8 @@ MEMBER_SORTS = {
     "hours": (AssessmentResult.hours,),
     "courses": (AssessmentResult.courses_done,),
     "quizzes": (AssessmentResult.quizzes_passed,),
+    # The attendance rate; members expected at no meeting (no rate) sort last.
+    "attendance": (AssessmentResult.meetings_attended * 1.0 / sa.func.nullif(AssessmentResult.meetings_expected, 0),),
 }
 BRANCH_SORTS = ("name", "members", "score", "hours", "participation", "behind", "at_risk", "excellent", "unqualified")
 FLAGS = ("behind", "at_risk", "not_participated", "overdue")
@@ -122,9 +124,12 @@ class BranchLine:
 class BranchReport:
     root: Branch | None
     total: Tally
-    lines: list[BranchLine]  # the root's direct sub-branches, plus members directly in the root
-    direct: Tally | None  # members directly in the root branch (not in a sub-branch)
+    lines: list[BranchLine]  # the direct sub-branches of ``parent``
+    direct: Tally | None  # members directly in ``parent`` (not in a sub-branch)
     ancestors: list[Branch]
+    # The branch whose sub-branches are the lines: the root, or for an admin's whole
+    # organisation its single top branch (the 党委), so the lines are one level below it.
+    parent: Branch | None = None
 
 
 def _tallies_by_branch(run_id: int, scope) -> dict[int | None, Tally]:
@@ -167,10 +172,13 @@ def branch_report(viewer: User, run: AssessmentRun, root: Branch | None, sort: s
     if root is not None:
         branches_query = branches_query.where(Branch.path.startswith(root.path))
     branches = list(db.session.scalars(branches_query))
+    parent = root
     if root is None:
         tops = [b for b in branches if b.parent_id is None or b.parent_id not in {x.id for x in branches}]
-    else:
-        tops = [b for b in branches if b.parent_id == root.id]
+        if len(tops) == 1:  # one 党委 above everything: compare the level below it
+            parent = tops[0]
+    if parent is not None:
+        tops = [b for b in branches if b.parent_id == parent.id]
     top_lines = {b.id: BranchLine(b, Tally(), has_children=False) for b in tops}
     total, direct, orphan = Tally(), Tally(), Tally()
     branch_by_id = {b.id: b for b in branches}
@@ -180,7 +188,7 @@ def branch_report(viewer: User, run: AssessmentRun, root: Branch | None, sort: s
         if branch is None:
             orphan.add(tally)
             continue
-        if root is not None and branch.id == root.id:
+        if parent is not None and branch.id == parent.id:
             direct.add(tally)
             continue
         # Walk up the materialised path to the top-level line this branch rolls into.
@@ -203,7 +211,7 @@ def branch_report(viewer: User, run: AssessmentRun, root: Branch | None, sort: s
     if root is not None:
         parts = [p for p in root.path.strip("/").split("/") if p]
         ancestors = [b for b in _branches_by_ids([int(p) for p in parts[:-1]]) if b is not None]
-    return BranchReport(root, total, lines, direct if direct.members else None, ancestors)
+    return BranchReport(root, total, lines, direct if direct.members else None, ancestors, parent)
 
 
 def _branches_by_ids(ids: list[int]) -> list[Branch | None]:
@@ -247,7 +255,7 @@ def member_results_query(
         query = query.where(AssessmentResult.member_name.contains(search.strip(), autoescape=True))
     columns = MEMBER_SORTS.get(sort, MEMBER_SORTS["name"])
     order = [(c.desc() if descending else c.asc()) for c in columns]
-    if sort in ("score", "hours"):
+    if sort in ("score", "hours", "attendance"):
         order = [(columns[0].is_(None)).asc(), *order]
     return query.order_by(*order, AssessmentResult.id)
 

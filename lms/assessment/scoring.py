@@ -1,8 +1,10 @@
 """The scoring rules of DESIGN.md §6 as pure functions (no app, no database).
 
 A member's score against a learning target (0-100) is the weighted sum of
-hours progress (capped at 1), the share of required courses completed and the
-share of required quizzes passed. Components a target does not set are left
+hours progress (capped at 1), the share of required courses completed, the
+share of required quizzes passed and, when the target scores it, the
+attendance rate at the meetings the member was expected at (issue #14: those
+there, late or leaving early over those listed, approved leave left out). Components a target does not set are left
 out and the remaining weights renormalised to sum to 1. The score is rounded to
 one decimal and that rounded value is banded into a grade, so the grade always
 agrees with the number a member sees (89.95 shows as 90.0 and is 优秀).
@@ -26,7 +28,8 @@ DUE_SOON_DAYS = 14
 HOURS = "hours"
 COURSES = "courses"
 QUIZZES = "quizzes"
-COMPONENTS = (HOURS, COURSES, QUIZZES)
+ATTENDANCE = "attendance"
+COMPONENTS = (HOURS, COURSES, QUIZZES, ATTENDANCE)
 
 
 class Grade(enum.StrEnum):
@@ -52,9 +55,12 @@ class Weights:
     hours: float = 0.5
     courses: float = 0.3
     quizzes: float = 0.2
+    attendance: float = 0.2  # counts only when the target scores attendance
 
     def of(self, component: str) -> float:
-        return {HOURS: self.hours, COURSES: self.courses, QUIZZES: self.quizzes}[component]
+        return {HOURS: self.hours, COURSES: self.courses, QUIZZES: self.quizzes, ATTENDANCE: self.attendance}[
+            component
+        ]
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,13 @@ def completion_share(done: int, required: int) -> float | None:
     return min(max(done, 0), required) / required
 
 
+def attendance_rate(attended: int, expected: int) -> float | None:
+    """Share of the meetings a member was expected at that they attended (None when none were expected)."""
+    if expected <= 0:
+        return None
+    return min(max(attended, 0), expected) / expected
+
+
 def renormalised_weights(weights: Weights, present: Iterable[str]) -> dict[str, float]:
     """The weights of the components present, scaled to sum to 1.
 
@@ -131,6 +144,20 @@ def grade_for(score: float | None, bands: GradeBands = DEFAULT_BANDS) -> Grade |
     if score >= bands.qualified:
         return Grade.QUALIFIED
     return Grade.UNQUALIFIED
+
+
+def prorated_hours(
+    required_hours: float | None, period_start: date, period_end: date, scope_start: date
+) -> float | None:
+    """The required hours for a member in scope only from ``scope_start``: required x days in scope / period days.
+
+    A member who joins on the period's last day owes one day's share, not the whole period's hours.
+    """
+    if required_hours is None or scope_start <= period_start:
+        return required_hours
+    if scope_start > period_end:
+        return 0.0
+    return required_hours * period_days(scope_start, period_end) / period_days(period_start, period_end)
 
 
 def period_days(start: date, end: date) -> int:
@@ -228,6 +255,7 @@ class TargetRules:
     offline_cap_hours: float | None = None
     weights: Weights = DEFAULT_WEIGHTS
     bands: GradeBands = DEFAULT_BANDS
+    scores_attendance: bool = False  # the attendance rate at required meetings is a component
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +279,10 @@ class MemberScore:
     due_soon: int  # required items not done and due within DUE_SOON_DAYS
     overdue: int  # required items not done and past their due date
     items: tuple[ItemStatus, ...] = field(default_factory=tuple)
+    # Meetings the member attended / was expected at in the period (counted when the target scores attendance).
+    meetings_attended: int = 0
+    meetings_expected: int = 0
+    scores_attendance: bool = False
 
     @property
     def behind(self) -> bool:
@@ -266,6 +298,10 @@ class MemberScore:
         return hours_progress(self.hours, self.required_hours)
 
     @property
+    def attendance_rate(self) -> float | None:
+        return attendance_rate(self.meetings_attended, self.meetings_expected) if self.scores_attendance else None
+
+    @property
     def remaining_hours(self) -> float:
         return max((self.required_hours or 0.0) - self.hours, 0.0)
 
@@ -279,8 +315,13 @@ def score_member(
     online_hours: float,
     offline_hours: float,
     items: Iterable[ItemStatus] = (),
+    attendance: tuple[int, int] = (0, 0),
 ) -> MemberScore:
-    """Score one member: every component, the weighted score, the grade and the pace."""
+    """Score one member: every component, the weighted score, the grade and the pace.
+
+    ``attendance`` is (meetings attended, meetings expected at), used when the
+    target scores attendance; a member expected at no meeting is scored without it.
+    """
     items = tuple(items)
     courses_required = courses_done = quizzes_required = quizzes_passed = due_soon = overdue = 0
     for item in items:
@@ -293,16 +334,21 @@ def score_member(
         if not item.done:
             due_soon += item.is_due_soon(today)
             overdue += item.is_overdue(today)
+    attended, expected = (max(int(n), 0) for n in attendance) if rules.scores_attendance else (0, 0)
     hours = counted_hours(online_hours, offline_hours, rules.offline_cap_hours)
+    share = elapsed_share(period_start, period_end, today)
     score = weighted_score(
         {
             HOURS: hours_progress(hours, rules.required_hours),
             COURSES: completion_share(courses_done, courses_required),
             QUIZZES: completion_share(quizzes_passed, quizzes_required),
+            ATTENDANCE: attendance_rate(attended, expected) if rules.scores_attendance else None,
         },
         rules.weights,
     )
-    share = elapsed_share(period_start, period_end, today)
+    if share == 0 and hours <= 0 and courses_done + quizzes_passed + attended == 0:
+        # The first day in scope with nothing done yet: nothing could be expected, so no grade (not 不合格).
+        score = None
     return MemberScore(
         period_start=period_start,
         period_end=period_end,
@@ -323,4 +369,7 @@ def score_member(
         due_soon=due_soon,
         overdue=overdue,
         items=items,
+        meetings_attended=attended,
+        meetings_expected=expected,
+        scores_attendance=rules.scores_attendance,
     )

@@ -2,7 +2,7 @@
 
 ``compute_scores`` scores every member a target applies to with a fixed number
 of aggregate queries (members, study time, course completions, quiz results,
-the required items): ten thousand members cost the same statements as ten.
+attendance at meetings, the required items): ten thousand members cost the same statements as ten.
 ``recompute_target`` stores the result as an ``AssessmentRun``; reports read
 runs, so they are fast and a past period's report never changes. A period
 becomes final (never recomputed) once the window for late offline entries
@@ -11,6 +11,7 @@ becomes final (never recomputed) once the window for late offline entries
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -30,7 +31,7 @@ from lms.assessment.periods import (
     period_from_key,
     probation_bounds,
 )
-from lms.assessment.scoring import ItemStatus, MemberScore, TargetRules, item_due, score_member
+from lms.assessment.scoring import ItemStatus, MemberScore, TargetRules, item_due, prorated_hours, score_member
 from lms.assessment.targets import active_targets, target_members_clause, targets_for
 from lms.auth.models import Branch, User
 from lms.errors import InvalidState, NotFound
@@ -52,12 +53,21 @@ class MemberRow:
     participated: bool
 
 
+def prorate_enabled() -> bool:
+    """``LMS_ASSESSMENT_PRORATE`` (on by default): hold members who join mid-period to their share of it."""
+    value = current_app.config.get("ASSESSMENT_PRORATE", True)
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
+
+
 def rules_of(target: LearningTarget) -> TargetRules:
     return TargetRules(
         required_hours=target.required_hours,
         offline_cap_hours=target.offline_cap_hours,
         weights=target.weights,
         bands=target.bands,
+        scores_attendance=bool(target.score_attendance),
     )
 
 
@@ -81,7 +91,9 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
     if users_clause is not None:
         clause = sa.and_(clause, users_clause)
     members = db.session.execute(
-        sa.select(User.id, User.name, User.status, User.branch_id, User.admitted_on, User.probation_end)
+        sa.select(
+            User.id, User.name, User.status, User.branch_id, User.admitted_on, User.probation_end, User.created_at
+        )
         .where(clause)
         .order_by(User.id)
     ).all()
@@ -94,15 +106,21 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
     required_quizzes = [q for q in target.quizzes if q.quiz_id in quiz_info]
 
     bounds: dict[int, tuple[date, date]] = {}
+    attendance: dict[int, tuple[int, int]] = {}
     if target.is_probation:
         for member in members:
             bounds[member.id] = probation_bounds(member.admitted_on, member.probation_end)
         hours: dict[int, tuple[float, float]] = {}
         items = list(bounds.items())
         for offset in range(0, len(items), PERIOD_BATCH):
-            hours.update(sources.study_hours_split_each(dict(items[offset : offset + PERIOD_BATCH])))
+            batch = dict(items[offset : offset + PERIOD_BATCH])
+            hours.update(sources.study_hours_split_each(batch))
+            if target.score_attendance:
+                attendance.update(sources.meeting_attendance_each(batch))
     else:
         hours = sources.study_hours_split(ids, period.start, period.end)
+        if target.score_attendance:
+            attendance = sources.meeting_attendance(ids, period.start, period.end)
     done_courses = sources.completed_courses(ids, [c.course_id for c in required_courses])
     quiz_percent = sources.quiz_scores(ids, [q.quiz_id for q in required_quizzes])
 
@@ -110,10 +128,21 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
     quiz_pass = {
         q.quiz_id: q.pass_percent if q.pass_percent is not None else quiz_info[q.quiz_id][1] for q in required_quizzes
     }
+    prorate = prorate_enabled()
     due_cache: dict[tuple[date, date], list[date]] = {}
+    rules_cache: dict[tuple[date, date, date], TargetRules] = {}
     rows = []
     for member in members:
         start, end = bounds.get(member.id) or (period.start, period.end)
+        # Pro-rating: a member is held to the share of the period since they joined (their account was made).
+        scope_start = max(start, clock.local_day(member.created_at)) if prorate and member.created_at else start
+        member_rules = rules_cache.get((start, end, scope_start))
+        if member_rules is None:
+            member_rules = dataclasses.replace(
+                rules, required_hours=prorated_hours(rules.required_hours, start, end, scope_start)
+            )
+            rules_cache[(start, end, scope_start)] = member_rules
+        start = min(scope_start, end)
         dues = due_cache.get((start, end))
         if dues is None:
             dues = [item_due(start, end, item.due_days) for item in (*required_courses, *required_quizzes)]
@@ -130,13 +159,14 @@ def compute_scores(target: LearningTarget, period: Period, today: date, *, users
             items.append(ItemStatus("quiz", q.quiz_id, quiz_info[q.quiz_id][0], due, done, percent, pass_percent))
         online, offline = hours.get(member.id, (0.0, 0.0))
         score = score_member(
-            rules,
+            member_rules,
             period_start=start,
             period_end=end,
             today=today,
             online_hours=online,
             offline_hours=offline,
             items=items,
+            attendance=attendance.get(member.id, (0, 0)),
         )
         rows.append(
             MemberRow(member.id, member.name, str(member.status), member.branch_id, score, online + offline > 0)
@@ -149,7 +179,8 @@ def parameters_of(target: LearningTarget) -> dict:
     return {
         "required_hours": target.required_hours,
         "offline_cap_hours": target.offline_cap_hours,
-        "weights": [target.weight_hours, target.weight_courses, target.weight_quizzes],
+        "weights": [target.weight_hours, target.weight_courses, target.weight_quizzes, target.weight_attendance],
+        "score_attendance": bool(target.score_attendance),
         "bands": [target.excellent_min, target.good_min, target.pass_min],
         "period_kind": str(target.period_kind),
         "courses": [{"id": c.course_id, "title": c.title, "due_days": c.due_days} for c in target.courses],
@@ -159,7 +190,7 @@ def parameters_of(target: LearningTarget) -> dict:
     }
 
 
-def _result_values(run_id: int, row: MemberRow, branch_names: dict[int, str]) -> dict:
+def result_values(run_id: int, row: MemberRow, branch_names: dict[int, str]) -> dict:
     score = row.score
     return {
         "run_id": run_id,
@@ -170,15 +201,17 @@ def _result_values(run_id: int, row: MemberRow, branch_names: dict[int, str]) ->
         "branch_name": branch_names.get(row.branch_id, "") if row.branch_id else "",
         "period_start": score.period_start,
         "period_end": score.period_end,
-        "online_hours": round(score.online_hours, 4),
-        "offline_hours": round(score.offline_hours, 4),
-        "hours": round(score.hours, 4),
+        "online_hours": score.online_hours,
+        "offline_hours": score.offline_hours,
+        "hours": score.hours,
         "required_hours": score.required_hours,
         "expected_hours": round(score.expected_hours, 4),
         "courses_done": score.courses_done,
         "courses_required": score.courses_required,
         "quizzes_passed": score.quizzes_passed,
         "quizzes_required": score.quizzes_required,
+        "meetings_attended": score.meetings_attended,
+        "meetings_expected": score.meetings_expected,
         "score": score.score,
         "grade": str(score.grade) if score.grade else None,
         "pace": str(score.pace),
@@ -271,7 +304,7 @@ def recompute_target(
         if branch_ids
         else {}
     )
-    values = [_result_values(run.id, row, branch_names) for row in rows]
+    values = [result_values(run.id, row, branch_names) for row in rows]
     values += [{**{key: getattr(old, key) for key in _COPIED}, "run_id": run.id} for old in frozen]
     if values:
         db.session.execute(sa.insert(AssessmentResult), values)
@@ -362,7 +395,9 @@ def member_progress(user: User, now: datetime) -> list[TargetProgress]:
     per_hour = sources.seconds_per_study_hour()
     for target in targets_for(user):
         period = current_period(target, today)
-        if period is None or (not target.required_hours and not target.courses and not target.quizzes):
+        if period is None or (
+            not target.required_hours and not target.courses and not target.quizzes and not target.score_attendance
+        ):
             continue
         rows = compute_scores(target, period, today, users_clause=User.id == user.id)
         if not rows:

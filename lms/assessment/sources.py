@@ -1,7 +1,8 @@
-"""What assessment reads from the courses and exams domains, each a single aggregate query.
+"""What assessment reads from the courses, exams and meetings domains, each a single aggregate query.
 
 Study time comes from the study ledger, course completion from
-``lms.courses.completion``, quiz results from ``lms.exams.quizzes.quiz_results``.
+``lms.courses.completion``, quiz results from ``lms.exams.quizzes.quiz_results``,
+attendance at meetings from ``lms.meetings.rates``.
 Every function takes a SELECT of user ids (never a list of members loaded one
 by one), so scoring ten thousand members costs the same few statements as one.
 """
@@ -10,22 +11,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
 from lms.auth.models import User
 from lms.courses import ledger
 from lms.courses.completion import completed_courses_by_user
-from lms.courses.models import Course, CourseStatus, Lesson, StudyLedgerEntry, StudySource
+from lms.courses.models import Course, CourseStatus, Lesson, LessonProgress, OfflineRecordAudit, StudyLedgerEntry
 from lms.exams.models import Quiz, QuizAttempt, QuizKind
 from lms.exams.quizzes import quiz_results
 from lms.extensions import db
+from lms.meetings.models import Meeting, MeetingAttendance, MeetingCreditConfirmation
+from lms.meetings.rates import attendance_counts, attendance_counts_each
 
 
 def seconds_per_study_hour(on: date | None = None) -> float:
     """Seconds in one 学时 on ``on`` (default today): the organisation's conversion then."""
     return ledger.seconds_per_study_hour(on)
+
+
+def seconds_to_hours(seconds: float, on: date | None = None) -> float:
+    """Seconds as 学时 at the conversion of ``on`` (default today), unrounded."""
+    return ledger.seconds_to_study_hours(seconds, on)
 
 
 @dataclass(frozen=True)
@@ -71,62 +79,40 @@ def existing_quizzes(quiz_ids: Iterable[int]) -> dict[int, tuple[str, float]]:
     return {id_: (title, float(pass_percent)) for id_, title, pass_percent in rows}
 
 
-def _split(rows) -> dict[int, tuple[float, float]]:
-    """(online, offline) per member from rows of (user_id, source, amount)."""
-    split: dict[int, tuple[float, float]] = {}
-    offline_source = str(StudySource.OFFLINE)
-    for user_id, source, seconds in rows:
-        online, offline = split.get(user_id, (0.0, 0.0))
-        if str(source) == offline_source:
-            offline += float(seconds or 0)
-        else:
-            online += float(seconds or 0)
-        split[user_id] = (online, offline)
-    return split
-
-
 def study_hours_split(users: sa.Select, start: date, end: date) -> dict[int, tuple[float, float]]:
     """(online, offline) 学时 per member of ``users`` in ``start..end`` (local days). One query.
 
-    Each ledger day is converted at the conversion in force that day
-    (``ledger.study_hours_clause``), so a new conversion never re-rates past days.
+    From ``ledger.study_totals``, the one function every page uses: each ledger day
+    is converted at the conversion in force that day, so a new conversion never
+    re-rates past days, and meetings count as offline study.
 
-    Grouped by member and source (at most three rows a member), which SQLite
-    and PostgreSQL answer from the (user_id, day) index as fast as a plain sum.
+    From ``lms.courses.ledger.study_totals``, the function every page that shows hours uses.
     """
-    rows = db.session.execute(
-        sa.select(StudyLedgerEntry.user_id, StudyLedgerEntry.source, sa.func.sum(ledger.study_hours_clause()))
-        .where(StudyLedgerEntry.user_id.in_(users), StudyLedgerEntry.day.between(start, end))
-        .group_by(StudyLedgerEntry.user_id, StudyLedgerEntry.source)
-    )
-    return _split(rows)
+    return {
+        user_id: (totals.online_hours, totals.offline_hours)
+        for user_id, totals in ledger.study_totals(users, start, end).items()
+    }
 
 
 def study_hours_split_each(bounds: dict[int, tuple[date, date]]) -> dict[int, tuple[float, float]]:
-    """(online, offline) 学时 per member, each within their own days (probation periods). One query.
+    """(online, offline) 学时 per member, each within their own days (probation periods). One query."""
+    return {
+        user_id: (totals.online_hours, totals.offline_hours)
+        for user_id, totals in ledger.study_totals_each(bounds).items()
+    }
 
-    The bounds travel as a VALUES table joined to the ledger, so members with
-    different periods are still summed by one statement.
+
+def meeting_attendance(users: sa.Select, start: date, end: date) -> dict[int, tuple[int, int]]:
+    """(meetings attended, meetings expected at) per member of ``users`` in ``start..end``. One query.
+
+    From ``lms.meetings.rates``: closed meetings the member was listed for, approved leave left out.
     """
-    if not bounds:
-        return {}
-    periods = (
-        sa.values(
-            sa.column("user_id", sa.Integer),
-            sa.column("start_day", sa.Date),
-            sa.column("end_day", sa.Date),
-            name="member_periods",
-        )
-        .data([(user_id, start, end) for user_id, (start, end) in bounds.items()])
-        .cte("member_periods")
-    )
-    rows = db.session.execute(
-        sa.select(StudyLedgerEntry.user_id, StudyLedgerEntry.source, sa.func.sum(ledger.study_hours_clause()))
-        .join(periods, periods.c.user_id == StudyLedgerEntry.user_id)
-        .where(StudyLedgerEntry.day >= periods.c.start_day, StudyLedgerEntry.day <= periods.c.end_day)
-        .group_by(StudyLedgerEntry.user_id, StudyLedgerEntry.source)
-    )
-    return _split(rows)
+    return attendance_counts(users, start, end)
+
+
+def meeting_attendance_each(bounds: dict[int, tuple[date, date]]) -> dict[int, tuple[int, int]]:
+    """(meetings attended, meetings expected at) per member, each within their own days. One query."""
+    return attendance_counts_each(bounds)
 
 
 def completed_courses(users: sa.Select, course_ids: Iterable[int]) -> dict[int, set[int]]:
@@ -175,19 +161,6 @@ def monthly_seconds_by_branch(users: sa.Select, start: date, end: date) -> dict[
     for branch_id, y, m, total in rows:
         result.setdefault(str(branch_id or 0), {})[f"{int(y)}-{int(m):02d}"] = round(float(total or 0), 1)
     return result
-
-
-def seconds_by_source(user_id: int, start: date, end: date) -> dict[str, float]:
-    """One member's seconds in ``start..end`` per ledger source (video, reading, offline)."""
-    rows = db.session.execute(
-        sa.select(StudyLedgerEntry.source, sa.func.sum(StudyLedgerEntry.seconds))
-        .where(StudyLedgerEntry.user_id == user_id, StudyLedgerEntry.day.between(start, end))
-        .group_by(StudyLedgerEntry.source)
-    )
-    totals = {str(source): 0.0 for source in StudySource}
-    for source, total in rows:
-        totals[str(source)] = float(total or 0)
-    return totals
 
 
 @dataclass(frozen=True)
@@ -246,3 +219,37 @@ def lesson_count(course_ids: Iterable[int]) -> dict[int, int]:
         .group_by(Lesson.course_id)
     )
     return dict(rows.all())
+
+
+def latest_activity(user: User) -> datetime | None:
+    """The newest change that can move a member's numbers. One statement.
+
+    Study credited (ledger rows, whose ``updated_at`` moves with every credit),
+    a lesson completed, a quiz or contest finished, an offline record of a
+    branch the member belongs to entered, changed or deleted (its audit row), or
+    the member's attendance at a meeting settled or changed.
+    """
+    branch_ids = [int(part) for part in (user.branch.path if user.branch else "").strip("/").split("/") if part]
+    candidates = [
+        sa.select(sa.func.max(StudyLedgerEntry.updated_at)).where(StudyLedgerEntry.user_id == user.id),
+        sa.select(sa.func.max(LessonProgress.completed_at)).where(LessonProgress.user_id == user.id),
+        sa.select(sa.func.max(QuizAttempt.finished_at)).where(QuizAttempt.user_id == user.id),
+    ]
+    if branch_ids:
+        candidates.append(
+            sa.select(sa.func.max(OfflineRecordAudit.at)).where(OfflineRecordAudit.branch_id.in_(branch_ids))
+        )
+    # Attendance at meetings (a rate component): closing, changes by hand, leave decisions, confirmations.
+    mine = MeetingAttendance.user_id == user.id
+    candidates += [
+        sa.select(sa.func.max(Meeting.closed_at)).join(MeetingAttendance, MeetingAttendance.meeting_id == Meeting.id)
+        .where(mine),
+        sa.select(sa.func.max(MeetingAttendance.manual_at)).where(mine),
+        sa.select(sa.func.max(MeetingAttendance.leave_decided_at)).where(mine),
+        sa.select(sa.func.max(MeetingCreditConfirmation.confirmed_at)).where(
+            MeetingCreditConfirmation.user_id == user.id
+        ),
+    ]  # fmt: skip
+    values = db.session.execute(sa.select(*(c.scalar_subquery() for c in candidates))).one()
+    moments = [value for value in values if value is not None]
+    return max(moments) if moments else None

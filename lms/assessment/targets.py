@@ -105,6 +105,8 @@ class TargetFields:
     weight_hours: float = 0.5
     weight_courses: float = 0.3
     weight_quizzes: float = 0.2
+    score_attendance: bool = False
+    weight_attendance: float = 0.2
     excellent_min: float = 90.0
     good_min: float = 80.0
     pass_min: float = 60.0
@@ -132,6 +134,8 @@ def fields_of(target: LearningTarget) -> TargetFields:
         weight_hours=target.weight_hours,
         weight_courses=target.weight_courses,
         weight_quizzes=target.weight_quizzes,
+        score_attendance=target.score_attendance,
+        weight_attendance=target.weight_attendance,
         excellent_min=target.excellent_min,
         good_min=target.good_min,
         pass_min=target.pass_min,
@@ -160,14 +164,15 @@ def _check(fields: TargetFields) -> None:
         )
     if fields.offline_cap_hours is not None and not 0 <= fields.offline_cap_hours <= MAX_REQUIRED_HOURS:
         raise ValidationFailed(_l("The offline cap must be between 0 and the required hours."), "offline_cap_hours")
-    weights = (fields.weight_hours, fields.weight_courses, fields.weight_quizzes)
+    weights = (fields.weight_hours, fields.weight_courses, fields.weight_quizzes, fields.weight_attendance)
     if any(w < 0 or w > 1 for w in weights):
         raise ValidationFailed(_l("Each weight is between 0 and 1."), "weight_hours")
     if not GradeBands(fields.excellent_min, fields.good_min, fields.pass_min).is_valid():
         raise ValidationFailed(_l("Grade bands must satisfy 0 ≤ qualified ≤ good ≤ excellent ≤ 100."), "excellent_min")
-    if fields.required_hours is None and not fields.courses and not fields.quizzes:
+    if fields.required_hours is None and not fields.courses and not fields.quizzes and not fields.score_attendance:
         raise ValidationFailed(
-            _l("A target needs required study hours, required courses or required quizzes."), "required_hours"
+            _l("A target needs required study hours, required courses, required quizzes or attendance at meetings."),
+            "required_hours",
         )
     course_ids = [c.course_id for c in fields.courses]
     quiz_ids = [q.quiz_id for q in fields.quizzes]
@@ -226,6 +231,8 @@ def save_target(
     target.weight_hours = fields.weight_hours
     target.weight_courses = fields.weight_courses
     target.weight_quizzes = fields.weight_quizzes
+    target.score_attendance = bool(fields.score_attendance)
+    target.weight_attendance = fields.weight_attendance
     target.excellent_min = fields.excellent_min
     target.good_min = fields.good_min
     target.pass_min = fields.pass_min

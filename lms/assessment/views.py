@@ -8,12 +8,14 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from lms import clock
-from lms.assessment import probation, record, services
+from lms.assessment import freshness, probation, record, services
 from lms.assessment.labels import grade_colour, grade_label, pace_colour, pace_label
 from lms.auth.models import Role, User
 from lms.auth.permissions import get_member_or_404
+from lms.extensions import db
 from lms.navigation import register_home_panel, register_nav
 
 bp = Blueprint("assessment", __name__, url_prefix="/assessment")
@@ -41,7 +43,8 @@ def pace_colour_filter(pace) -> str:
     return pace_colour(str(pace) if pace else None)
 
 
-def _dashboard(user: User, *, compact: bool) -> str | None:
+def _dashboard(user: User, *, compact: bool) -> Markup | None:
+    """The rendered dashboard, as Markup: it is put into other templates, which would escape a plain str."""
     now = clock.utcnow()
     progress = services.member_progress(user, now)
     checklists = []
@@ -49,12 +52,14 @@ def _dashboard(user: User, *, compact: bool) -> str | None:
         checklists = [c for c in probation.checklists(user, now) if c.user_id != user.id]
     if not progress and not checklists:
         return None
-    return render_template(
-        "assessment/_dashboard.html",
-        progress=progress,
-        checklists=checklists,
-        compact=compact,
-        today=clock.local_day(now),
+    return Markup(  # noqa: S704 (a rendered template: its values are escaped by autoescape)
+        render_template(
+            "assessment/_dashboard.html",
+            progress=progress,
+            checklists=checklists,
+            compact=compact,
+            today=clock.local_day(now),
+        )
     )
 
 
@@ -78,6 +83,14 @@ def _record_year(years_default: int) -> int:
     return year if year and 2000 <= year <= 2100 else years_default
 
 
+def _fresh_record(member: User, now) -> record.YearRecord:
+    """The member's yearly record, its stored results first recomputed if activity is newer than them."""
+    year = _record_year(clock.local_day(now).year)
+    if freshness.refresh_member_results(member, year, now):
+        db.session.commit()
+    return record.year_record(member, year, now=now)
+
+
 @bp.route("/record")
 @login_required
 def my_record():
@@ -89,7 +102,7 @@ def my_record():
 def record_page(user_id: int):
     member = get_member_or_404(current_user, user_id)
     now = clock.utcnow()
-    year_record = record.year_record(member, _record_year(clock.local_day(now).year), now=now)
+    year_record = _fresh_record(member, now)
     return render_template("assessment/record.html", record=year_record, printed_at=now)
 
 
@@ -98,7 +111,7 @@ def record_page(user_id: int):
 def record_pdf(user_id: int):
     member = get_member_or_404(current_user, user_id)
     now = clock.utcnow()
-    year_record = record.year_record(member, _record_year(clock.local_day(now).year), now=now)
+    year_record = _fresh_record(member, now)
     html = render_template("assessment/record_pdf.html", record=year_record, printed_at=now)
     try:
         pdf = record.render_pdf(html, base_url=None)

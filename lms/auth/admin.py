@@ -31,6 +31,7 @@ from lms.auth.permissions import (
 )
 from lms.errors import DomainError, ValidationFailed, show_on_form
 from lms.extensions import db
+from lms.inputs import clean_filename, page_arg
 from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, read_upload, xlsx_bytes
 
@@ -96,7 +97,7 @@ def users():
     status = request.args.get("status", "")
     role = request.args.get("role", "")
     active = request.args.get("active", "1")
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     query = sa.select(User).where(member_scope_clause(current_user)).order_by(User.name, User.id)
     if query_text:
         like = f"%{query_text}%"
@@ -323,7 +324,7 @@ def import_members():
         try:
             payload = read_upload(upload.stream, current_app.config["MAX_IMPORT_MB"] * 1024 * 1024)
             report = importer.prepare_import(
-                upload.filename, payload, form.default_password.data or None, admin=current_user
+                clean_filename(upload.filename), payload, form.default_password.data or None, admin=current_user
             )
         except ValidationFailed as error:
             show_on_form(form, error)

@@ -56,6 +56,8 @@ def seed_demo() -> list[str]:
     """Create the demo branches and accounts once; return the lines to print."""
     branches = demo_branches()
     today = clock.local_day(clock.utcnow())
+    # On the platform since the start of last year (targets are pro-rated from the day an account is made).
+    since = clock.local_midnight(date(today.year - 1, 1, 1))
     password_hash = None
     lines = [f"Demo accounts (password for all: {DEMO_PASSWORD}):"]
     for username, name, role, status, branch_key, extra in DEMO_ACCOUNTS:
@@ -73,6 +75,8 @@ def seed_demo() -> list[str]:
                 admitted_on=today - timedelta(days=300) if extra.get("probation") else date(2012, 7, 1),
                 probation_end=today + timedelta(days=65) if extra.get("probation") else None,
                 password_hash=password_hash,
+                created_at=since,
+                updated_at=since,
             )
             db.session.add(user)
         lines.append(f"  {username:<14} {name}  ({role.label}, {status.label}, {branches[branch_key].name})")

@@ -18,6 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from lms.auth.models import BRANCH_KIND_LABELS, MEMBER_STATUS_LABELS, ROLE_LABELS
+from lms.inputs import SaneDate
 
 
 class LoginForm(FlaskForm):
@@ -55,8 +56,8 @@ class UserForm(FlaskForm):
     status = SelectField(_l("Member status"), choices=_choices(MEMBER_STATUS_LABELS))
     role = SelectField(_l("Role"), choices=_choices(ROLE_LABELS))
     is_committee_member = BooleanField(_l("Branch committee member"))
-    admitted_on = DateField(_l("Admission date"), validators=[Optional()])
-    probation_end = DateField(_l("Probation end date"), validators=[Optional()])
+    admitted_on = DateField(_l("Admission date"), validators=[Optional(), SaneDate()])
+    probation_end = DateField(_l("Probation end date"), validators=[Optional(), SaneDate()])
     password = PasswordField(
         _l("Initial password"),
         validators=[Optional(), Length(min=8, max=200)],

@@ -24,6 +24,7 @@ from lms.auth import services
 from lms.auth.models import Branch, MemberStatus, Role, User
 from lms.errors import NotFound, ValidationFailed
 from lms.extensions import db
+from lms.inputs import MAX_YEAR, MIN_YEAR
 from lms.spreadsheets import read_table
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -105,6 +106,9 @@ class RowResult:
 class ImportReport:
     rows: list[RowResult]
     token: str | None = None
+    # Rows of the file left out before these rows were checked (on confirm: the rows the preview
+    # already reported as problems, which are not staged), so "skipped" counts the whole file.
+    skipped_earlier: int = 0
 
     @property
     def valid_count(self) -> int:
@@ -112,7 +116,7 @@ class ImportReport:
 
     @property
     def invalid_count(self) -> int:
-        return len(self.rows) - self.valid_count
+        return len(self.rows) - self.valid_count + self.skipped_earlier
 
 
 def _parse_date(text: str) -> date | None:
@@ -120,9 +124,12 @@ def _parse_date(text: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text[:10])
+        day = date.fromisoformat(text[:10])
     except ValueError as error:
         raise ValueError(str(_l("Not a date (expected YYYY-MM-DD)."))) from error
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ValueError(str(_l("Give a date between the years %(start)d and %(end)d.", start=MIN_YEAR, end=MAX_YEAR)))
+    return day
 
 
 def _branch_lookup() -> tuple[dict[str, list[int]], dict[str, int]]:
@@ -187,7 +194,8 @@ def validate_rows(table_rows, default_password: str | None) -> ImportReport:
             problem("password", _l("No initial password: fill the column or give one for all rows."))
         else:
             try:
-                services.check_password_strength(password)
+                personal = (username, values.get("name"), values.get("phone"), values.get("id_number"))
+                services.check_password_strength(password, personal)
             except ValidationFailed as error:
                 problem("password", error.message)
         fields = services.UserFields(
@@ -248,6 +256,7 @@ def prepare_import(filename: str, payload: bytes, default_password: str | None, 
         staged = {
             "admin_id": admin.id,
             "rows": [{"number": r.number, "values": _raw(table, r.number)} for r in report.rows if r.ok],
+            "skipped": report.invalid_count,
             "default_password": default_password,
         }
         (_staging_dir() / f"{report.token}.json").write_text(json.dumps(staged, ensure_ascii=False))
@@ -269,6 +278,7 @@ def confirm_import(token: str, *, admin: User) -> ImportReport:
     if staged["admin_id"] != admin.id:
         raise NotFound(_l("This import has expired. Please upload the file again."))
     report = validate_rows(staged["rows"], staged.get("default_password"))
+    report.skipped_earlier = int(staged.get("skipped", 0))
     # Hashing is deliberately slow; rows sharing the default password share one hash
     # (they share the password anyway, and each member must change it at first login).
     hashes: dict[str, str] = {}

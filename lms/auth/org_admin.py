@@ -24,6 +24,7 @@ from lms.auth.models import Role, User
 from lms.auth.permissions import admin_required, audit_scope, secretary_required
 from lms.errors import ValidationFailed
 from lms.extensions import db
+from lms.inputs import SaneDate, page_arg
 from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, xlsx_bytes
 
@@ -99,7 +100,7 @@ def audit_changes_filter(entry) -> str:
 @secretary_required
 def audit_log():
     """The audit log in the viewer's scope, filtered, newest first."""
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     pagination = db.paginate(_query(), page=page, per_page=PAGE_SIZE, error_out=False)
     actors = db.session.execute(
         sa.select(User.id, User.name)
@@ -159,7 +160,7 @@ def audit_export():
 class SettingsForm(FlaskForm):
     """All settings at once; each changed value is stored from ``effective_from`` on."""
 
-    effective_from = DateField(_l("Effective from"), validators=[DataRequired()])
+    effective_from = DateField(_l("Effective from"), validators=[DataRequired(), SaneDate()])
     MINUTES_PER_STUDY_HOUR = StringField(_l("Minutes of study per study hour"), validators=[DataRequired()])
     OFFLINE_EDIT_WINDOW_DAYS = StringField(_l("Days to enter or change offline records"), validators=[DataRequired()])
     ASSESSMENT_REMINDER_WEEKDAY = StringField(_l("Reminder day of the week (1 = Monday)"), validators=[DataRequired()])

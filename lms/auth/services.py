@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,6 +18,14 @@ from lms.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from lms.extensions import db
 
 MIN_PASSWORD_LENGTH = 8
+# zxcvbn's estimate, 0 (guessable in < 10^3 tries) .. 4 (> 10^10): 2 means more than
+# 10^6 guesses, far beyond what the login limits allow, while a phrase with a
+# number (e.g. "Welcome2026x") still passes; "Password1", "Qwerty123" do not.
+MIN_PASSWORD_SCORE = 2
+# The demo's password is printed in the README: never accepted for a real account.
+DEMO_PASSWORD = "Vanguard2026"  # noqa: S105 (refused, not a secret)
+# Words anyone would try first against this site.
+SITE_WORDS = ("vanguard", "xianfeng", "xianfengxuetang", "dangyuan", "dangjian", "dangzhibu", "party")
 PHONE_RE = re.compile(r"^1\d{10}$")
 ID_NUMBER_RE = re.compile(r"^\d{17}[\dx]$")
 USERNAME_RE = re.compile(r"^[\w.\-@]{2,80}$")
@@ -34,12 +43,35 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password)
 
 
-def check_password_strength(password: str) -> None:
-    """Raise ValidationFailed unless the password is long enough and not all one kind."""
+def check_password_strength(password: str, user_inputs: Iterable[str | None] = ()) -> None:
+    """Raise ValidationFailed unless the password is long, mixed and hard to guess.
+
+    Hard to guess: not the demo's password, and zxcvbn's score at least
+    MIN_PASSWORD_SCORE, counting ``user_inputs`` (the account's username, name,
+    phone, ID number) and the site's own words as easy guesses.
+    """
+    password = password or ""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(_l("The password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), "password")
     if password.isdigit() or password.isalpha():
         raise ValidationFailed(_l("The password needs both letters and digits."), "password")
+    if password.casefold() == DEMO_PASSWORD.casefold():
+        raise ValidationFailed(_l("This is the demo password that everyone knows: choose another one."), "password")
+    from zxcvbn import zxcvbn
+
+    words = [*SITE_WORDS, *(str(word) for word in user_inputs if word)]
+    if zxcvbn(password[:64], user_inputs=words)["score"] < MIN_PASSWORD_SCORE:
+        raise ValidationFailed(
+            _l(
+                "This password is too easy to guess (a common password, a keyboard pattern, "
+                "or your name or number with a year). Choose a longer, less predictable one."
+            ),
+            "password",
+        )
+
+
+def _personal_words(user: User | UserFields) -> list[str | None]:
+    return [user.username, user.name, user.phone, user.id_number, (user.email or "").split("@")[0]]
 
 
 @dataclass(frozen=True)
@@ -118,7 +150,7 @@ def clean_user_fields(fields: UserFields, *, existing_id: int | None = None) -> 
 def create_user(fields: UserFields, password: str, *, must_change_password: bool = False) -> User:
     """Create an account from validated fields. Raises ValidationFailed."""
     cleaned = clean_user_fields(fields)
-    check_password_strength(password)
+    check_password_strength(password, _personal_words(cleaned))
     user = User(
         **cleaned.__dict__,
         password_hash=hash_password(password),
@@ -176,7 +208,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
         raise ValidationFailed(_l("The current password is wrong."), "current_password")
     if current_password == new_password:
         raise ValidationFailed(_l("The new password must differ from the current one."), "new_password")
-    check_password_strength(new_password)
+    check_password_strength(new_password, _personal_words(user))
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
     end_other_sessions(user)
@@ -184,7 +216,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
 
 def reset_password(user: User, new_password: str) -> None:
     """An admin sets a temporary password; the user must change it at next login."""
-    check_password_strength(new_password)
+    check_password_strength(new_password, _personal_words(user))
     user.password_hash = hash_password(new_password)
     user.must_change_password = True
     end_other_sessions(user)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
+from limits import RateLimitItem
+from limits import parse as parse_limit
+from limits.strategies import FixedWindowRateLimiter
 
 from lms.auth import services
 from lms.auth.forms import LanguageForm, LoginForm, PasswordChangeForm
@@ -15,26 +19,57 @@ from lms.security import safe_next_url
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
-def _login_name_key() -> str:
-    return "login-name:" + services.normalize_login(request.form.get("login", ""))
+def _login_account_key() -> str:
+    """The per-account limit's key: the account the typed name resolves to.
+
+    A member can log in with the username, the phone or the ID number; keyed on
+    the typed text, each would have its own 5 guesses. An unknown name is keyed
+    on itself (so guessing at non-accounts is limited too, and per address).
+    """
+    if "login_limit_key" not in g:
+        typed = request.form.get("login", "")
+        user = services.find_user_by_login(typed) if "\x00" not in typed else None
+        g.login_limit_key = f"login-account:{user.id}" if user else "login-name:" + services.normalize_login(typed)
+    return g.login_limit_key
 
 
-def _failed(response) -> bool:
-    # Only failed attempts count towards the limits: a successful login redirects.
-    return response.status_code != 302
+def _login_limits() -> list[tuple[RateLimitItem, tuple[str, ...]]]:
+    """The two login limits with their keys: per client address and per resolved account."""
+    return [
+        (parse_limit(current_app.config["LOGIN_LIMIT_PER_IP"]), ("login-ip", get_remote_address())),
+        (parse_limit(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]), ("login-account", _login_account_key())),
+    ]
+
+
+def _count_login_attempt() -> list | None:
+    """Count this attempt against both limits *before* the password is checked.
+
+    Each count is one atomic increment in the limiter's storage (memory, or Redis
+    shared by every process), so a concurrent burst cannot all pass a check made
+    before any of them is counted. Returns what was counted (to give back when the
+    login succeeds: only failures count), or None when a limit is spent.
+    """
+    if not (limiter.enabled and current_app.config.get("RATELIMIT_ENABLED", True)):
+        return []
+    counter = FixedWindowRateLimiter(limiter.limiter.storage)  # a negative cost gives an attempt back
+    counted = []
+    for item, key in _login_limits():
+        within = counter.hit(item, *key)
+        counted.append((item, key))
+        if not within:
+            _give_back(counted)  # a refused attempt is not checked, so it costs nothing either
+            return None
+    return counted
+
+
+def _give_back(counted: list) -> None:
+    counter = FixedWindowRateLimiter(limiter.limiter.storage)
+    for item, key in counted:
+        counter.hit(item, *key, cost=-1)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"], deduct_when=_failed, scope="login-ip"
-)
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=_login_name_key,
-    methods=["POST"],
-    deduct_when=_failed,
-    scope="login-account",
-)
+@limiter.exempt
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
@@ -42,11 +77,15 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
+        counted = _count_login_attempt()
+        if counted is None:
+            abort(429)
         try:
             user = services.authenticate(form.login.data, form.password.data)
         except ValidationFailed as error:
             form.form_errors.append(str(error.message))
         else:
+            _give_back(counted)
             db.session.commit()
             login_user(user, remember=form.remember.data)
             if user.locale:

@@ -10,13 +10,20 @@ example ``audience_clause(target)`` or ``member_scope_clause(viewer)``), an
 iterable of ids, or None for everyone. Days are local days in ``LMS_TIMEZONE``
 and periods include both ends.
 
+- ``lms.courses.ledger.study_totals(users, start_day, end_day) -> {user_id: StudyTotals}``
+  (and ``member_study_totals(user_id, start_day, end_day)``, ``study_totals_each(bounds)``):
+  a member's seconds by source and by course, with ``online_seconds``,
+  ``offline_seconds`` and ``total_seconds``. Every page, export and score that
+  shows a member's hours uses these, so the numbers agree everywhere.
 - ``lms.courses.ledger.study_seconds_by_user(users, start_day, end_day, sources=None)
   -> {user_id: seconds}``: credited study (online and offline) per member;
   ``sources`` is an iterable of ``StudySource`` (video, reading, offline).
 - ``lms.courses.ledger.study_seconds(user_id, start_day, end_day, sources=None) -> float``
   and ``study_seconds_by_source(user_id, start_day, end_day) -> {StudySource: seconds}``.
 - ``lms.courses.ledger.seconds_to_study_hours(seconds, on=None) -> float`` (unrounded, for
-  scoring), ``format_study_hours(seconds) -> "12.3"`` (shown to 0.1),
+  scoring), ``format_study_hours(seconds) -> "12.3"`` (shown to 0.1; a little study that
+  rounds to 0.0 shows as "不足0.1"), ``format_hours(hours)`` (the same for 学时),
+  ``study_hours_value(seconds)`` (the rounded number for spreadsheets),
   ``study_hours_to_seconds(hours)``, ``year_bounds(year) -> (first_day, last_day)``.
   1 学时 = the organisation's conversion in force on day ``on`` (``lms.org_settings``; default
   ``LMS_MINUTES_PER_STUDY_HOUR`` = 45 minutes); the ledger keeps seconds. For a period, use

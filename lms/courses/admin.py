@@ -34,6 +34,7 @@ from lms.courses.models import (
 )
 from lms.errors import DomainError, show_on_form
 from lms.extensions import db
+from lms.inputs import json_object, page_arg
 from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, xlsx_bytes
 
@@ -41,8 +42,6 @@ bp = Blueprint("courses_admin", __name__, url_prefix="/admin/courses")
 
 register_nav("courses_admin.courses", _l("Courses"), roles=(Role.ADMIN,), order=40, section="manage")
 register_nav("courses_admin.requirements", _l("Required study"), roles=(Role.ADMIN, Role.SECRETARY), order=45,
-             section="manage")  # fmt: skip
-register_nav("courses_admin.offline_records", _l("Offline study"), roles=(Role.ADMIN, Role.SECRETARY), order=50,
              section="manage")  # fmt: skip
 register_nav("courses_admin.archives_list", _l("Learning archives"), roles=(Role.ADMIN, Role.SECRETARY), order=55,
              section="manage")  # fmt: skip
@@ -69,7 +68,7 @@ def courses():
     query = sa.select(Course).order_by(Course.updated_at.desc(), Course.id.desc())
     if query_text:
         query = query.where(Course.title.contains(query_text, autoescape=True))
-    pagination = db.paginate(query, page=max(request.args.get("page", 1, type=int), 1), per_page=PAGE_SIZE,
+    pagination = db.paginate(query, page=page_arg(), per_page=PAGE_SIZE,
                              error_out=False)  # fmt: skip
     counts = dict(
         db.session.execute(
@@ -128,8 +127,9 @@ def course_edit(course_id: int):
     course = _get_course(course_id)
     form = CourseForm(obj=course)
     fill_audience_choices(form)
-    if request.method == "GET":
+    if not isinstance(form.tags.data, str):  # the list from ``obj``: on a GET, or a POST without the field
         form.tags.data = ", ".join(course.tags or [])
+    if request.method == "GET":
         form.load_audience(course)
     if form.validate_on_submit():
         try:
@@ -300,7 +300,7 @@ def lesson_move(lesson_id: int):
 def lesson_order(course_id: int):
     """Save a whole new lesson order (drag and drop in the editor). JSON: {"lesson_ids": [...]}."""
     course = _get_course(course_id)
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     ids = body.get("lesson_ids")
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         return jsonify(ok=False, error=str(_l("The lesson order could not be read."))), 400
@@ -419,7 +419,7 @@ def archives_list():
     year = _year()
     query_text = request.args.get("q", "").strip()[:80]
     members_query = _archive_members(query_text)
-    pagination = db.paginate(members_query, page=max(request.args.get("page", 1, type=int), 1),
+    pagination = db.paginate(members_query, page=page_arg(),
                              per_page=PAGE_SIZE, error_out=False)  # fmt: skip
     totals = archives.archive_totals([member.id for member in pagination.items], year)
     current = clock.local_day(clock.utcnow()).year
@@ -440,20 +440,13 @@ def archives_export():
     year = _year()
     members = db.session.scalars(_archive_members("")).all()
     totals = archives.archive_totals(sa.select(User.id).where(member_scope_clause(current_user)), year)
-    empty = dict.fromkeys(StudySource, 0.0)
-    rows = []
-    for member in members:
-        sums = totals.get(member.id, empty)
-        online = sums[StudySource.VIDEO] + sums[StudySource.READING]
-        rows.append([
-            member.name,
-            member.username,
-            member.branch.name if member.branch else "",
-            member.status.label,
-            float(ledger.format_study_hours(online)),
-            float(ledger.format_study_hours(sums[StudySource.OFFLINE])),
-            float(ledger.format_study_hours(online + sums[StudySource.OFFLINE])),
-        ])  # fmt: skip
+    empty = ledger.StudyTotals()
+    rows = [
+        [member.name, member.username, member.branch.name if member.branch else "", member.status.label,
+         *(round(hours, 1) for hours in (sums.online_hours, sums.offline_hours, sums.total_hours))]
+        for member in members
+        for sums in [totals.get(member.id, empty)]
+    ]  # fmt: skip
     header = [str(_l("Full name")), str(_l("Username")), str(_l("Branch")), str(_l("Member status")),
               str(_l("Online study hours")), str(_l("Offline study hours")), str(_l("Total study hours"))]  # fmt: skip
     payload = xlsx_bytes([(str(_l("Learning archives")) + f" {year}", header, rows)])

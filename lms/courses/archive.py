@@ -8,6 +8,7 @@ and shown as a printable page. Callers check scope first
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -17,7 +18,15 @@ from flask_babel import gettext as _
 from lms import clock
 from lms.auth.models import Branch, User
 from lms.courses.completion import course_completion_times
-from lms.courses.ledger import UserFilter, format_duration, format_study_hours, user_filter_clause, year_bounds
+from lms.courses.ledger import (
+    StudyTotals,
+    UserFilter,
+    format_duration,
+    member_study_totals,
+    study_hours_value,
+    study_totals,
+    year_bounds,
+)
 from lms.courses.models import (
     Course,
     Lesson,
@@ -45,7 +54,7 @@ class OnlineLine:
 
 @dataclass(frozen=True)
 class OfflineLine:
-    record_id: int
+    record_id: int | None  # None only for a row entered outside the offline records (legacy data)
     held_on: date
     activity: str
     topic: str
@@ -62,24 +71,49 @@ class LearningArchive:
     offline: list[OfflineLine] = field(default_factory=list)
     completed_courses: list[tuple[Course, datetime]] = field(default_factory=list)
     years: list[int] = field(default_factory=list)
+    # The member's totals from ``ledger.member_study_totals``: the same numbers as every other page.
+    totals: StudyTotals = field(default_factory=StudyTotals)
 
     @property
     def online_seconds(self) -> float:
-        return sum(line.seconds for line in self.online)
+        return self.totals.online_seconds
 
     @property
     def offline_seconds(self) -> float:
-        return sum(line.seconds for line in self.offline)
+        return self.totals.offline_seconds
 
     @property
     def total_seconds(self) -> float:
-        return self.online_seconds + self.offline_seconds
+        return self.totals.total_seconds
+
+    @property
+    def online_hours(self) -> float:
+        return self.totals.online_hours
+
+    @property
+    def offline_hours(self) -> float:
+        return self.totals.offline_hours
+
+    @property
+    def total_hours(self) -> float:
+        return self.totals.total_hours
 
     @property
     def lessons_completed(self) -> int:
         return sum(
             1 for line in self.online if line.completed_at and clock.local_day(line.completed_at).year == self.year
         )
+
+
+# Offline lines from domains above courses (meetings): ``provider(member, start, end)``
+# returns OfflineLine objects for the member's ledger rows those domains own.
+OfflineLinesProvider = Callable[[User, date, date], list[OfflineLine]]
+_OFFLINE_LINE_PROVIDERS: dict[str, OfflineLinesProvider] = {}
+
+
+def register_offline_lines(name: str, provider: OfflineLinesProvider) -> None:
+    """Let a higher domain add its attendance (credited offline study) to the archive (idempotent)."""
+    _OFFLINE_LINE_PROVIDERS[name] = provider
 
 
 def archive_years(user_id: int, now: datetime) -> list[int]:
@@ -98,7 +132,9 @@ def archive_years(user_id: int, now: datetime) -> list[int]:
 def learning_archive(member: User, year: int, *, now: datetime) -> LearningArchive:
     """The member's archive for ``year`` (local days): a few aggregate queries."""
     start, end = year_bounds(year)
-    archive = LearningArchive(member=member, year=year, years=archive_years(member.id, now))
+    archive = LearningArchive(
+        member=member, year=year, years=archive_years(member.id, now), totals=member_study_totals(member.id, start, end)
+    )
     rows = db.session.execute(
         sa.select(
             StudyLedgerEntry.lesson_id,
@@ -118,7 +154,11 @@ def learning_archive(member: User, year: int, *, now: datetime) -> LearningArchi
             LessonProgress,
             sa.and_(LessonProgress.lesson_id == Lesson.id, LessonProgress.user_id == member.id),
         )
-        .where(StudyLedgerEntry.user_id == member.id, StudyLedgerEntry.day.between(start, end))
+        .where(
+            StudyLedgerEntry.user_id == member.id,
+            StudyLedgerEntry.source != StudySource.OFFLINE,
+            StudyLedgerEntry.day.between(start, end),
+        )
         .group_by(
             StudyLedgerEntry.lesson_id,
             StudyLedgerEntry.source,
@@ -137,20 +177,33 @@ def learning_archive(member: User, year: int, *, now: datetime) -> LearningArchi
                 float(seconds or 0), completed,
             )
         )  # fmt: skip
+    # From the ledger's offline rows (the record joined when there is one), so the lines add up
+    # to the offline total whatever the data: a row without a record still shows, as "offline".
     offline_rows = db.session.execute(
-        sa.select(OfflineStudyRecord, Branch.name, StudyLedgerEntry.seconds)
-        .join(StudyLedgerEntry, StudyLedgerEntry.offline_record_id == OfflineStudyRecord.id)
-        .join(Branch, Branch.id == OfflineStudyRecord.branch_id)
-        .where(StudyLedgerEntry.user_id == member.id, StudyLedgerEntry.day.between(start, end))
-        .order_by(OfflineStudyRecord.held_on, OfflineStudyRecord.id)
+        sa.select(StudyLedgerEntry.day, StudyLedgerEntry.seconds, OfflineStudyRecord, Branch.name)
+        .outerjoin(OfflineStudyRecord, OfflineStudyRecord.id == StudyLedgerEntry.offline_record_id)
+        .outerjoin(Branch, Branch.id == OfflineStudyRecord.branch_id)
+        .where(
+            StudyLedgerEntry.user_id == member.id,
+            StudyLedgerEntry.source == StudySource.OFFLINE,
+            StudyLedgerEntry.day.between(start, end),
+        )
+        .order_by(StudyLedgerEntry.day, StudyLedgerEntry.id)
     )
-    for record, branch_name, seconds in offline_rows:
+    for day, seconds, record, branch_name in offline_rows:
+        if record is None:
+            archive.offline.append(OfflineLine(None, day, StudySource.OFFLINE.label, "", "", 0.0, float(seconds or 0)))
+            continue
         archive.offline.append(
             OfflineLine(
-                record.id, record.held_on, record.activity.label, record.topic, branch_name, record.study_hours,
+                record.id, record.held_on, record.activity.label, record.topic, branch_name or "", record.study_hours,
                 float(seconds or 0),
             )
         )  # fmt: skip
+    if _OFFLINE_LINE_PROVIDERS:
+        for provider in _OFFLINE_LINE_PROVIDERS.values():
+            archive.offline.extend(provider(member, start, end))
+        archive.offline.sort(key=lambda line: line.held_on)
     completions = course_completion_times(member.id)
     if completions:
         courses = {c.id: c for c in db.session.scalars(sa.select(Course).where(Course.id.in_(list(completions))))}
@@ -172,9 +225,9 @@ def archive_sheets(archive: LearningArchive) -> list[tuple[str, list[str], list[
         [_("Full name"), member.name],
         [_("Branch"), member.branch.name if member.branch else ""],
         [_("Year"), archive.year],
-        [_("Online study hours"), float(format_study_hours(archive.online_seconds))],
-        [_("Offline study hours"), float(format_study_hours(archive.offline_seconds))],
-        [_("Total study hours"), float(format_study_hours(archive.total_seconds))],
+        [_("Online study hours"), round(archive.online_hours, 1)],
+        [_("Offline study hours"), round(archive.offline_hours, 1)],
+        [_("Total study hours"), round(archive.total_hours, 1)],
         [_("Lessons completed"), archive.lessons_completed],
         [_("Courses completed"), len(archive.completed_courses)],
     ]
@@ -186,7 +239,7 @@ def archive_sheets(archive: LearningArchive) -> list[tuple[str, list[str], list[
             line.first_day.isoformat(),
             line.last_day.isoformat(),
             format_duration(line.seconds),
-            float(format_study_hours(line.seconds)),
+            study_hours_value(line.seconds),
             clock.local_day(line.completed_at).isoformat() if line.completed_at else "",
         ]
         for line in archive.online
@@ -197,7 +250,7 @@ def archive_sheets(archive: LearningArchive) -> list[tuple[str, list[str], list[
             line.activity,
             line.topic,
             line.branch,
-            float(format_study_hours(line.seconds)),
+            study_hours_value(line.seconds),
         ]
         for line in archive.offline
     ]
@@ -223,15 +276,6 @@ def archive_sheets(archive: LearningArchive) -> list[tuple[str, list[str], list[
     ]
 
 
-def archive_totals(users: UserFilter, year: int) -> dict[int, dict[StudySource, float]]:
-    """Seconds per member and source in ``year`` (one aggregate query), for the branch archive list."""
-    start, end = year_bounds(year)
-    rows = db.session.execute(
-        sa.select(StudyLedgerEntry.user_id, StudyLedgerEntry.source, sa.func.sum(StudyLedgerEntry.seconds))
-        .where(user_filter_clause(users), StudyLedgerEntry.day.between(start, end))
-        .group_by(StudyLedgerEntry.user_id, StudyLedgerEntry.source)
-    )
-    totals: dict[int, dict[StudySource, float]] = {}
-    for user_id, source, seconds in rows:
-        totals.setdefault(user_id, dict.fromkeys(StudySource, 0.0))[StudySource(source)] = float(seconds or 0)
-    return totals
+def archive_totals(users: UserFilter, year: int) -> dict[int, StudyTotals]:
+    """Each member's totals in ``year`` (``ledger.study_totals``: one aggregate query), for the branch archive list."""
+    return study_totals(users, *year_bounds(year))

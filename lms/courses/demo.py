@@ -9,6 +9,7 @@ ready yet the video lessons are skipped and the rest is still made.
 from __future__ import annotations
 
 import contextlib
+import math
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -33,6 +34,7 @@ from lms.courses.models import (
 from lms.errors import DomainError
 from lms.extensions import db
 from lms.media.models import AssetKind, AssetStatus, MediaAsset
+from lms.richtext import plain_text
 
 CONSTITUTION_TEXT = """
 <p>《中国共产党章程》是党的根本大法，是全党必须共同遵守的根本行为规范。学习党章、遵守党章、贯彻党章、维护党章，是每一名党员的基本义务。</p>
@@ -66,6 +68,16 @@ SPIRIT_TEXT = """
 <p>伟大建党精神是中国共产党的精神之源：坚持真理、坚守理想，践行初心、担当使命，不怕牺牲、英勇斗争，对党忠诚、不负人民。</p>
 <p>学习伟大建党精神，要把学习成效转化为做好本职工作的实际行动，在岗位上发挥先锋模范作用。</p>
 """
+
+
+# Careful study reading of Chinese text, in characters per minute: an article's reading time
+# follows from its length (a three-sentence article is one minute, not five).
+READING_CHARS_PER_MINUTE = 200
+
+
+def reading_minutes_for(body_html: str) -> int:
+    """The reading time a demo article is credited: its text length at careful reading speed."""
+    return max(1, math.ceil(len(plain_text(body_html)) / READING_CHARS_PER_MINUTE))
 
 
 def _ready_videos() -> list[MediaAsset]:
@@ -132,7 +144,8 @@ def seed_demo() -> list[str]:
     for index, video in enumerate(videos[:3], start=1):
         _lesson(theory, now, kind=LessonKind.VIDEO, title=f"专题讲解（{index}）", media_asset_id=video.id,
                 summary=video.title)  # fmt: skip
-    _lesson(theory, now, kind=LessonKind.ARTICLE, title="伟大建党精神", body_html=SPIRIT_TEXT, reading_minutes=5)
+    _lesson(theory, now, kind=LessonKind.ARTICLE, title="伟大建党精神", body_html=SPIRIT_TEXT,
+            reading_minutes=reading_minutes_for(SPIRIT_TEXT))  # fmt: skip
 
     constitution = _course(
         "预备党员必修：学习党章",
@@ -145,7 +158,7 @@ def seed_demo() -> list[str]:
         audience_statuses=[str(MemberStatus.PROBATIONARY), str(MemberStatus.ACTIVIST)],
     )
     _lesson(constitution, now, kind=LessonKind.ARTICLE, title="党章导读", body_html=CONSTITUTION_TEXT,
-            reading_minutes=10, summary="党的性质、宗旨和党员的义务")  # fmt: skip
+            reading_minutes=reading_minutes_for(CONSTITUTION_TEXT), summary="党的性质、宗旨和党员的义务")  # fmt: skip
     if videos:
         _lesson(constitution, now, kind=LessonKind.VIDEO, title="党章专题辅导", media_asset_id=videos[0].id)
     if db.session.scalar(sa.select(CourseRequirement.id).where(CourseRequirement.course_id == constitution.id)) is None:
@@ -171,7 +184,7 @@ def seed_demo() -> list[str]:
         tags=["三会一课", "组织生活"],
     )
     _lesson(branch_life, now, kind=LessonKind.ARTICLE, title="“三会一课”制度要点", body_html=THREE_MEETINGS_TEXT,
-            reading_minutes=6)  # fmt: skip
+            reading_minutes=reading_minutes_for(THREE_MEETINGS_TEXT))  # fmt: skip
 
     micro = _course(
         "微党课",

@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from lms.auth.forms import AudienceFieldsMixin
 from lms.courses.models import DUE_RULE_LABELS, LESSON_KIND_LABELS, OFFLINE_ACTIVITY_LABELS
+from lms.inputs import SaneDate
 
 
 def _choices(labels) -> list[tuple[str, object]]:
@@ -77,7 +78,7 @@ class RequirementForm(AudienceFieldsMixin, FlaskForm):
     due_rule = SelectField(_l("Due"), choices=_choices(DUE_RULE_LABELS))
     due_on = DateField(
         _l("Due date"),
-        validators=[Optional()],
+        validators=[Optional(), SaneDate()],
         description=_l('With "by the member\'s probation end", used for members without a probation end date.'),
     )
     note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])
@@ -86,7 +87,7 @@ class RequirementForm(AudienceFieldsMixin, FlaskForm):
 class OfflineRecordForm(FlaskForm):
     branch_id = SelectField(_l("Branch"), coerce=int)
     activity = SelectField(_l("Activity"), choices=_choices(OFFLINE_ACTIVITY_LABELS))
-    held_on = DateField(_l("Date"), validators=[DataRequired(message=_l("Give the date of the activity."))])
+    held_on = DateField(_l("Date"), validators=[DataRequired(message=_l("Give the date of the activity.")), SaneDate()])
     study_hours = DecimalField(
         _l("Study hours"),
         places=1,

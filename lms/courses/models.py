@@ -65,6 +65,7 @@ class StudySource(enum.StrEnum):
     VIDEO = "video"  # video lessons and micro-courses, credited by heartbeats
     READING = "reading"  # articles, credited by visible reading time
     OFFLINE = "offline"  # entered by a secretary
+    MEETING = "meeting"  # attendance of a closed meeting (lms.meetings), one row per (meeting, member)
 
     @property
     def label(self) -> str:
@@ -75,6 +76,7 @@ STUDY_SOURCE_LABELS = {
     StudySource.VIDEO: _l("Video"),
     StudySource.READING: _l("Reading"),
     StudySource.OFFLINE: _l("Offline"),
+    StudySource.MEETING: _l("Meeting"),
 }
 
 
@@ -277,7 +279,7 @@ class StudyDaySignal(db.Model):
 
 
 class StudyLedgerEntry(db.Model):
-    """Credited study time: one row per (user, lesson, local day, source), or per offline attendance."""
+    """Credited study time: one row per (user, lesson, local day, source), or per offline or meeting attendance."""
 
     __tablename__ = "study_ledger"
 
@@ -289,6 +291,9 @@ class StudyLedgerEntry(db.Model):
     offline_record_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("offline_study_records.id", ondelete="CASCADE"), index=True
     )
+    # Meeting rows (source=meeting) point at the meeting that credited them; the
+    # table is named, not imported: meetings sit above courses.
+    meeting_id: Mapped[int | None] = mapped_column(sa.ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
     seconds: Mapped[float] = mapped_column(default=0.0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow_default, onupdate=utcnow_default)
 
@@ -297,6 +302,8 @@ class StudyLedgerEntry(db.Model):
         sa.UniqueConstraint("user_id", "lesson_id", "day", "source"),
         # Offline rows: one attendance per member per record (NULL for online rows).
         sa.UniqueConstraint("offline_record_id", "user_id"),
+        # Meeting rows: one credit per member per meeting.
+        sa.UniqueConstraint("meeting_id", "user_id"),
         sa.Index("ix_study_ledger_user_id_day", "user_id", "day"),
         sa.Index("ix_study_ledger_day", "day"),
     )

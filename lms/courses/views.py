@@ -8,7 +8,6 @@ stream its videos.
 from __future__ import annotations
 
 import io
-import json
 
 import sqlalchemy as sa
 from flask import (
@@ -38,6 +37,7 @@ from lms.courses import beat_commit, images, ledger, presence, services, trackin
 from lms.courses.completion import completed_lesson_ids
 from lms.courses.models import Course, LessonKind, StudySource
 from lms.extensions import csrf, db, limiter
+from lms.inputs import BadInput, body_limit, json_object
 from lms.media import services as media_services
 from lms.media.access import register_access_check, register_usage
 from lms.media.models import MediaAsset
@@ -60,7 +60,14 @@ MAX_HEARTBEAT_BYTES = 4096
 
 @bp.app_template_filter("study_hours")
 def study_hours_filter(seconds) -> str:
+    """Seconds as 学时 ("12.3", or "under 0.1" for a little study): ``ledger.format_study_hours``."""
     return ledger.format_study_hours(seconds or 0)
+
+
+@bp.app_template_filter("hours_text")
+def hours_text_filter(hours) -> str:
+    """学时 shown the same way as ``study_hours`` shows seconds: ``ledger.format_hours``."""
+    return ledger.format_hours(hours or 0)
 
 
 @bp.app_template_filter("hms")
@@ -113,13 +120,13 @@ def render_home_panel(user) -> str | None:
     in_progress = services.courses_in_progress(user, exclude=progress.keys())
     now = clock.utcnow()
     today = clock.local_day(now)
-    year_seconds = ledger.study_seconds(user.id, *ledger.year_bounds(today.year))
+    year_hours = ledger.member_study_totals(user.id, *ledger.year_bounds(today.year)).total_hours
     return render_template(
         "courses/_home_panel.html",
         required=[(item, progress[item.course.id]) for item in required],
         in_progress=in_progress,
         today=today,
-        year_seconds=year_seconds,
+        year_hours=year_hours,
         catalogue_size=len(services.visible_courses(user)),
     )
 
@@ -247,8 +254,7 @@ def start_session(lesson_id: int):
 @login_required
 def answer_presence(lesson_id: int):
     """The member answers the lesson's presence check ({"token": ...}); credit resumes. JSON."""
-    body = request.get_json(silent=True)
-    token = body.get("token") if isinstance(body, dict) else None
+    token = json_object().get("token")
     presence.answer_check(current_user, lesson_id, token, now=clock.utcnow())
     db.session.commit()
     return jsonify(ok=True)
@@ -262,6 +268,7 @@ def _refused(reason: str, status: int):
 
 @bp.route("/heartbeat", methods=["POST"])
 @csrf.exempt
+@body_limit(MAX_HEARTBEAT_BYTES)
 @limiter.exempt  # limited per member on the member's session row instead (below)
 def heartbeat():
     """Credit a heartbeat. JSON in, JSON out; rule refusals answer ok with credited=0 and a reason.
@@ -282,15 +289,12 @@ def heartbeat():
         identity, refusal = _identity_of_current_user()
         if refusal is not None:
             return refusal
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_HEARTBEAT_BYTES:
-        return _refused("malformed", 400)
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = json_object(force=True)  # over MAX_HEARTBEAT_BYTES: a 413 before it is read
+    except BadInput:
         return _refused("malformed", 400)
     if current_app.config.get("WTF_CSRF_ENABLED", True):
-        token = request.headers.get("X-CSRFToken") or (body.get("csrf_token") if isinstance(body, dict) else None)
+        token = request.headers.get("X-CSRFToken") or body.get("csrf_token")
         try:
             validate_csrf(token)
         except ValidationError:

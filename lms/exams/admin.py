@@ -52,6 +52,7 @@ from lms.exams.models import (
     ReportStatus,
 )
 from lms.extensions import db
+from lms.inputs import page_arg
 from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE
 
@@ -67,8 +68,10 @@ def _quiz_or_404(quiz_id: int) -> Quiz:
     if quiz is None or quiz.kind != QuizKind.QUIZ:
         abort(404)
     # A subtree admin builds only quizzes addressed inside their subtree (results stay secretary-scoped).
-    if current_user.is_subtree_admin and request.endpoint not in SCOPED_RESULTS and not content_in_scope(
-        current_user, quiz
+    if (
+        current_user.is_subtree_admin
+        and request.endpoint not in SCOPED_RESULTS
+        and not content_in_scope(current_user, quiz)
     ):
         abort(404)
     return quiz
@@ -537,7 +540,7 @@ def reports():
     query = sa.select(QuestionReport).order_by(QuestionReport.id.desc())
     if status in {str(s) for s in ReportStatus}:
         query = query.where(QuestionReport.status == status)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     pagination = db.paginate(query, page=page, per_page=30, error_out=False)
     return render_template(
         "exams/admin_reports.html",

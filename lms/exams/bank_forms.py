@@ -69,6 +69,8 @@ class QuestionImportForm(FlaskForm):
             ("csv", _l("CSV template (.csv)")),
             ("gift", _l("Moodle GIFT")),
             ("aiken", _l("Aiken")),
+            ("moodle_xml", _l("Moodle XML")),
+            ("json", _l("JSON (this platform's export)")),
         ],
         default="",
         validators=[Optional()],

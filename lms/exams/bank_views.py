@@ -21,6 +21,7 @@ from lms.exams.importers import xlsx_csv
 from lms.exams.importers.common import answer_text, points_text
 from lms.exams.models import Question, QuestionBank, QuestionType
 from lms.extensions import db
+from lms.inputs import clean_filename, page_arg
 from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, read_upload
 
@@ -87,7 +88,7 @@ def bank(bank_id: int):
         difficulty=request.args.get("difficulty", type=int),
         state=request.args.get("state", "all"),
     )
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     pagination = db.paginate(banks.question_query(bank, filters), page=page, per_page=PAGE_SIZE, error_out=False)
     return render_template(
         "exams/banks/bank.html",
@@ -255,7 +256,12 @@ def import_questions(bank_id: int):
         try:
             payload = read_upload(upload.stream, _max_import_bytes())
             report = banks.prepare_import(
-                bank, upload.filename or "", payload, form.format.data or None, admin=current_user, now=clock.utcnow()
+                bank,
+                clean_filename(upload.filename),
+                payload,
+                form.format.data or None,
+                admin=current_user,
+                now=clock.utcnow(),
             )
         except ValidationFailed as error:
             show_on_form(form, error)
@@ -301,10 +307,13 @@ def export(bank_id: int, fmt: str):
     elif fmt == "gift":
         payload = banks.export_gift(bank, include_disabled=include_disabled).encode("utf-8")
         mimetype = "text/plain"
+    elif fmt == "xml":
+        payload = banks.export_moodle_xml(bank, include_disabled=include_disabled).encode("utf-8")
+        mimetype = "application/xml"
     else:
         payload = banks.export_json(bank, include_disabled=include_disabled).encode("utf-8")
         mimetype = "application/json"
-    extension = {"xlsx": "xlsx", "gift": "gift.txt", "json": "json"}[fmt]
+    extension = {"xlsx": "xlsx", "gift": "gift.txt", "xml": "moodle.xml", "json": "json"}[fmt]
     return download(
         payload, mimetype=mimetype, filename=f"{bank.name}.{extension}", fallback=f"bank-{bank.id}.{extension}"
     )

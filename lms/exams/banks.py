@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,10 +45,24 @@ DIFFICULTY_LABELS = {
 }
 STAGING_PREFIX = "questions-"
 STAGING_LIFETIME = timedelta(days=1)
-EXPORT_FORMATS = ("xlsx", "gift", "json")
+EXPORT_FORMATS = ("xlsx", "gift", "xml", "json")
 
 
 # --- Banks --------------------------------------------------------------------------
+
+
+def _name_key(name: str) -> str:
+    """What makes two bank names the same: Unicode case (Ä/ä, ß/SS) and width (Ａ/A) aside."""
+    return unicodedata.normalize("NFKC", " ".join((name or "").split())).casefold()
+
+
+def _bank_named(name: str, *, excluding: int | None = None) -> QuestionBank | None:
+    # Compared here, not in SQL: SQLite's lower() folds ASCII only. Banks are few.
+    key = _name_key(name)
+    for bank in db.session.scalars(sa.select(QuestionBank).order_by(QuestionBank.id)):
+        if bank.id != excluding and _name_key(bank.name) == key:
+            return bank
+    return None
 
 
 def _clean_bank_name(name: str, *, excluding: int | None = None) -> str:
@@ -56,11 +71,9 @@ def _clean_bank_name(name: str, *, excluding: int | None = None) -> str:
         raise ValidationFailed(_l("The bank needs a name."), "name")
     if len(name) > 200:
         raise ValidationFailed(_l("The name is longer than %(n)d characters.", n=200), "name")
-    query = sa.select(QuestionBank.id).where(sa.func.lower(QuestionBank.name) == name.lower())
-    if excluding is not None:
-        query = query.where(QuestionBank.id != excluding)
-    if db.session.scalar(query) is not None:
-        raise ValidationFailed(_l("A bank named “%(name)s” exists already.", name=name), "name")
+    same = _bank_named(name, excluding=excluding)
+    if same is not None:
+        raise ValidationFailed(_l("A bank named “%(name)s” exists already.", name=same.name), "name")
     return name
 
 
@@ -85,9 +98,8 @@ def update_bank(bank: QuestionBank, name: str, description: str) -> QuestionBank
 
 
 def find_bank(name: str) -> QuestionBank | None:
-    """The bank with this name (trimmed, case-insensitive), if any."""
-    name = " ".join((name or "").split())
-    return db.session.scalar(sa.select(QuestionBank).where(sa.func.lower(QuestionBank.name) == name.lower()))
+    """The bank with this name (trimmed; case and width aside), if any."""
+    return _bank_named(name)
 
 
 @dataclass
@@ -253,6 +265,7 @@ class ImportReport:
     format: str
     items: list[ParsedItem] = field(default_factory=list)
     token: str | None = None
+    notes: list = field(default_factory=list)  # about the whole file (columns not understood, scales)
 
     @property
     def valid(self) -> list[ParsedItem]:
@@ -316,7 +329,7 @@ def prepare_import(
     Writes no question. Raises ValidationFailed for a file that cannot be read at all.
     """
     result = parse_upload(filename, payload, fmt, bank)
-    report = ImportReport(bank.id, filename, result.format, result.items)
+    report = ImportReport(bank.id, filename, result.format, result.items, notes=result.notes)
     _clear_stale_stagings(now)
     if report.valid:
         report.token = secrets.token_urlsafe(18)
@@ -424,6 +437,13 @@ def export_gift(bank: QuestionBank, *, include_disabled: bool = False) -> str:
     return gift_format.write_gift(export_questions(bank, include_disabled=include_disabled), bank.name)
 
 
+def export_moodle_xml(bank: QuestionBank, *, include_disabled: bool = False) -> str:
+    """The bank as Moodle XML (imports into Moodle, and back here to the same questions)."""
+    from lms.exams.importers.moodle_xml import write_moodle_xml
+
+    return write_moodle_xml(export_questions(bank, include_disabled=include_disabled), bank.name)
+
+
 def export_json(bank: QuestionBank, *, include_disabled: bool = False) -> str:
     """One object per question: type, title, stem, options, answers, points, difficulty, tags, explanation.
 
@@ -441,6 +461,7 @@ def export_json(bank: QuestionBank, *, include_disabled: bool = False) -> str:
             answers = [question.answer["value"]]
         else:
             answers = question.answer["blanks"]
+        extra = {key: question.answer[key] for key in ("weights", "indefinite") if key in question.answer}
         objects.append(
             {
                 "type": question.type,
@@ -452,6 +473,7 @@ def export_json(bank: QuestionBank, *, include_disabled: bool = False) -> str:
                 "difficulty": question.difficulty,
                 "tags": question.tags,
                 "explanation": question.explanation,
+                **extra,
             }
         )
     return json.dumps(objects, ensure_ascii=False, indent=2) + "\n"

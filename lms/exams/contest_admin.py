@@ -59,8 +59,9 @@ def _contest_or_404(contest_id: int) -> Contest:
 def _audit(contest: Contest, before: dict | None, **details) -> None:
     """Audit the current POST on ``contest`` (named after the route): changed settings and details."""
     after = {**_snapshot(contest), **details} if before is not None else (details or None)
-    record_content("contest." + request.endpoint.rsplit(".", 1)[-1], "contest", contest, before, after,
-                   label=contest.quiz.title)
+    record_content(
+        "contest." + request.endpoint.rsplit(".", 1)[-1], "contest", contest, before, after, label=contest.quiz.title
+    )
 
 
 def _snapshot(contest: Contest) -> dict:
@@ -373,11 +374,15 @@ def add_questions(contest_id: int):
         return redirect(url_for(".pick_questions", contest_id=contest.id))
     return _run(
         contest,
-        lambda: flash(
-            ngettext("%(num)d question added.", "%(num)d questions added.", contests.add_fixed_questions(contest, ids)),
-            "success",
-        )
-        or _audit(contest, None, question_ids=ids),
+        lambda: (
+            flash(
+                ngettext(
+                    "%(num)d question added.", "%(num)d questions added.", contests.add_fixed_questions(contest, ids)
+                ),
+                "success",
+            )
+            or _audit(contest, None, question_ids=ids)
+        ),
         anchor="#fixed",
     )
 

@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from lms.auth.forms import AudienceFieldsMixin
 from lms.exams.models import BoardVisibility, DrawMode
+from lms.inputs import SaneDate
 
 DRAW_MODE_LABELS = {
     DrawMode.SAME: _l("The same questions for everyone (drawn once when published)"),
@@ -49,9 +50,11 @@ class ContestForm(AudienceFieldsMixin, FlaskForm):
         _l("Banner image"), description=_l("PNG, JPEG, WebP or GIF, up to 8 MB; shown wide above the contest.")
     )
     remove_banner = BooleanField(_l("Remove the current banner"))
-    open_at = DateTimeLocalField(_l("Opens at"), validators=[DataRequired(message=_l("Set when the contest opens."))])
+    open_at = DateTimeLocalField(
+        _l("Opens at"), validators=[DataRequired(message=_l("Set when the contest opens.")), SaneDate()]
+    )
     close_at = DateTimeLocalField(
-        _l("Closes at"), validators=[DataRequired(message=_l("Set when the contest closes."))]
+        _l("Closes at"), validators=[DataRequired(message=_l("Set when the contest closes.")), SaneDate()]
     )
     time_limit_minutes = IntegerField(
         _l("Time limit per attempt (minutes)"),

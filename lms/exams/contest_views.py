@@ -34,6 +34,7 @@ from lms.exams import contest_banner, contests, quizzes
 from lms.exams.display import question_views
 from lms.exams.models import AttemptState, Contest
 from lms.extensions import db, limiter
+from lms.inputs import body_limit, json_object
 from lms.navigation import register_home_panel, register_nav
 
 bp = Blueprint("contests", __name__, url_prefix="/contests")
@@ -183,6 +184,7 @@ def _member_key() -> str:
 @bp.route("/<int:contest_id>/attempts/<int:attempt_id>/hidden", methods=["POST"])
 @login_required
 @limiter.limit(_hidden_limit, key_func=_member_key, scope="contest-hidden")
+@body_limit(4 * 1024)
 def page_hidden(contest_id: int, attempt_id: int):
     """The attempt page was hidden (tab switched, app left): counted for the admin to see."""
     contest = _contest_or_404(contest_id)
@@ -388,15 +390,12 @@ def challenge_start(challenge_id: int):
 @bp.route("/challenges/<int:challenge_id>/answer", methods=["POST"])
 @login_required
 @limiter.limit(_answer_limit, key_func=_member_key, scope="challenge-answer")
+@body_limit(16 * 1024)
 def challenge_answer(challenge_id: int):
     """``{"run_id": 5, "number": 3, "response": {...}}``: judged here, the key comes back only now."""
     challenge = challenges.get_active(challenge_id)
-    payload = request.get_json(silent=True)
-    if (
-        not isinstance(payload, dict)
-        or not isinstance(payload.get("run_id"), int)
-        or not isinstance(payload.get("number"), int)
-    ):
+    payload = json_object()
+    if not isinstance(payload.get("run_id"), int) or not isinstance(payload.get("number"), int):
         return jsonify(ok=False, error=str(_l("The answer could not be read; reload the page."))), 400
     try:
         judgement = challenges.answer(

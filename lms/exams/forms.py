@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from lms import clock
 from lms.auth.forms import AudienceFieldsMixin
 from lms.exams.models import KeptGrade, OverdueHandling, ReportStatus, ReviewPolicy
+from lms.inputs import SaneDate
 
 KEPT_GRADE_LABELS = {KeptGrade.HIGHEST: _l("Highest attempt"), KeptGrade.LAST: _l("Last attempt")}
 REVIEW_POLICY_LABELS = {
@@ -68,8 +69,8 @@ class QuizForm(AudienceFieldsMixin, FlaskForm):
         validators=[Optional(), NumberRange(min=1, max=24 * 60)],
         description=_l("Empty: no time limit."),
     )
-    open_at = DateTimeLocalField(_l("Opens at"), validators=[Optional()])
-    close_at = DateTimeLocalField(_l("Closes at"), validators=[Optional()])
+    open_at = DateTimeLocalField(_l("Opens at"), validators=[Optional(), SaneDate()])
+    close_at = DateTimeLocalField(_l("Closes at"), validators=[Optional(), SaneDate()])
     attempts_allowed = IntegerField(
         _l("Attempts allowed"),
         default=1,
@@ -132,8 +133,8 @@ class OverrideForm(FlaskForm):
     )
     time_limit_minutes = IntegerField(_l("Time limit (minutes)"), validators=[Optional(), NumberRange(min=1, max=1440)])
     attempts_allowed = IntegerField(_l("Attempts allowed"), validators=[Optional(), NumberRange(min=0, max=100)])
-    open_at = DateTimeLocalField(_l("Opens at"), validators=[Optional()])
-    close_at = DateTimeLocalField(_l("Closes at"), validators=[Optional()])
+    open_at = DateTimeLocalField(_l("Opens at"), validators=[Optional(), SaneDate()])
+    close_at = DateTimeLocalField(_l("Closes at"), validators=[Optional(), SaneDate()])
     note = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
 
 

@@ -6,7 +6,9 @@ question's own option list, never the shuffled order):
 - single ``{"choice": 2}``, true/false ``{"value": true}``: all or nothing;
 - multiple ``{"choices": [0, 3]}``: all or nothing, or with partial credit
   (少选得一半, 错选不得分): a non-empty strict subset of the right options with
-  no wrong one earns half the points;
+  no wrong one earns half the points; a key with per-option ``weights``
+  (percent, as imported from Moodle) earns the sum of the chosen options'
+  weights, floored at 0 and capped at 100% (Moodle's multiple-response rule);
 - fill-in ``{"blanks": ["text", ...]}`` against ``{"blanks": [[accepted, ...], ...]}``:
   each blank earns its share of the points when it matches one accepted answer
   after trimming, collapsing inner whitespace, folding full-width characters to
@@ -75,6 +77,10 @@ def _true_false_share(key: dict, response: dict) -> float:
 def _multiple_share(key: dict, response: dict, partial_credit: bool) -> float:
     right = set(key.get("choices") or [])
     chosen = set(response.get("choices") or [])
+    weights = key.get("weights")
+    if weights:
+        total = sum(weights[c] for c in chosen if isinstance(c, int) and 0 <= c < len(weights))
+        return max(0.0, min(1.0, round(total, 6) / 100))
     if chosen == right:
         return 1.0
     if partial_credit and chosen and chosen < right:

@@ -6,7 +6,9 @@ A question's content is JSON so the four types share one table:
   options; for true/false ``["正确", "错误"]`` is implied and the list is empty;
   empty for fill-in).
 - ``answer``: single ``{"choice": 2}`` (index into options); multiple
-  ``{"choices": [0, 3]}`` (sorted, at least two); true/false ``{"value": true}``;
+  ``{"choices": [0, 3]}`` (sorted, at least two; one is enough with
+  ``"indefinite": true`` (不定项) or with ``"weights": [50, -50, 50, 0]``, a
+  percent per option whose sum over the chosen ones is the score); true/false ``{"value": true}``;
   fill-in ``{"blanks": [["答案一", "别名"], ["答案二"]]}`` (accepted answers per blank).
 - Blanks in a fill-in ``stem`` are the markers ``{{1}}``, ``{{2}}``, ... : marker
   ``{{n}}`` is the input for ``answer["blanks"][n - 1]``. A fill-in stem holds

@@ -13,6 +13,7 @@ from lms.exams import corrections, grading, notebook, quizzes, stems
 from lms.exams.display import format_seconds, question_views
 from lms.exams.models import AttemptState, Contest, Quiz, QuizKind
 from lms.extensions import db, limiter
+from lms.inputs import body_limit, json_object, page_arg
 from lms.navigation import register_home_panel, register_nav
 
 bp = Blueprint("exams", __name__, url_prefix="/quizzes")
@@ -180,10 +181,11 @@ def _user_key() -> str:
 @bp.route("/attempts/<int:attempt_id>/answers", methods=["POST"])
 @login_required
 @limiter.limit(_save_limit, key_func=_user_key, scope="quiz-save")
+@body_limit(16 * 1024)
 def save(attempt_id: int):
     """Autosave of one answer: ``{"position": 3, "response": {...}, "seq": 7}`` (JSON, CSRF header)."""
-    payload = request.get_json(silent=True)
-    position = payload.get("position") if isinstance(payload, dict) else None
+    payload = json_object()
+    position = payload.get("position")
     if not isinstance(position, int) or isinstance(position, bool):
         return jsonify(ok=False, error=str(_l("The save could not be read; reload the page."))), 400
     now = clock.utcnow()
@@ -214,6 +216,7 @@ def save(attempt_id: int):
 
 @bp.route("/ping", methods=["POST"])
 @login_required
+@body_limit(4 * 1024)
 def ping():
     """A logged-in JSON POST that does nothing (session and CSRF checked, no write): lets a
     page test its connection, and is the reference ``benchmarks/quiz_submit.py`` measures saves against."""
@@ -235,9 +238,10 @@ def submit(attempt_id: int):
 
 @bp.route("/attempts/<int:attempt_id>/questions/<int:position>/report", methods=["POST"])
 @login_required
+@body_limit(16 * 1024)
 def report(attempt_id: int, position: int):
     """纠错: the member reports an error in a question they were shown."""
-    text = (request.get_json(silent=True) or {}).get("text") if request.is_json else request.form.get("text")
+    text = json_object().get("text") if request.is_json else request.form.get("text")
     try:
         corrections.report_question(current_user, attempt_id, position, str(text or ""), clock.utcnow())
     except ValidationFailed as error:
@@ -266,7 +270,7 @@ def _contest_attempt_url(attempt, contest_id: int | None = None) -> str:
 @bp.route("/mine")
 @login_required
 def my_attempts():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     pagination = quizzes.member_attempts(current_user, page=page)
     contest_quiz_ids = {a.quiz_id for a in pagination.items if a.quiz.kind == QuizKind.CONTEST}
     contest_ids = {}

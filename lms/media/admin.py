@@ -18,6 +18,7 @@ from lms.auth.permissions import admin_required
 from lms.downloads import name_download
 from lms.errors import DomainError
 from lms.extensions import db
+from lms.inputs import body_limit, json_object, page_arg
 from lms.media import services
 from lms.media.forms import ActionForm, AssetTitleForm
 from lms.media.models import AssetStatus, JobStatus, MediaAsset
@@ -91,7 +92,7 @@ def assets():
     """Every asset, newest first, with status and live progress."""
     status = request.args.get("status", "")
     query_text = request.args.get("q", "").strip()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     pagination = db.paginate(
         services.list_assets(status=status, query=query_text), page=page, per_page=PAGE_SIZE, error_out=False
     )
@@ -133,9 +134,10 @@ def upload():
 
 @bp.route("/uploads", methods=["POST"])
 @admin_required
+@body_limit(16 * 1024)
 def upload_start():
     """Open an upload: JSON ``{filename, size, title}`` -> ``{upload: {id, offset, chunk_size, url}}``."""
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     try:
         size = int(body.get("size") or 0)
         upload = services.start_upload(
@@ -167,6 +169,7 @@ def upload_status(upload_id: str):
 
 @bp.route("/uploads/<upload_id>", methods=["PUT"])
 @admin_required
+@body_limit(lambda: services.chunk_size_bytes() + 64 * 1024)
 def upload_chunk(upload_id: str):
     """Receive one chunk: raw body, ``Content-Range: bytes START-END/TOTAL``, ``X-Chunk-SHA256``."""
     try:
@@ -191,9 +194,10 @@ def upload_chunk(upload_id: str):
 
 @bp.route("/uploads/<upload_id>/complete", methods=["POST"])
 @admin_required
+@body_limit(16 * 1024)
 def upload_complete(upload_id: str):
     """Finish an upload: JSON ``{checksum}``; the file is checked, probed and queued (or refused)."""
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     try:
         upload = services.get_upload(upload_id)
         asset = services.complete_upload(upload, checksum=str(body.get("checksum") or ""), now=clock.utcnow())

@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 
 from lms.errors import Conflict, DomainError, InvalidState, NotFound, ValidationFailed
 from lms.extensions import db
+from lms.inputs import clean_filename
 from lms.media import access, transcode
 from lms.media.models import AssetKind, AssetStatus, JobStatus, MediaAsset, MediaUpload, TranscodeJob
 from lms.media.settings import setting
@@ -169,7 +170,7 @@ def start_upload(user, *, filename: str, size_bytes: int, title: str, now: datet
 
     Raises ValidationFailed (no name, empty file) and UploadTooLarge (over ``MAX_UPLOAD_MB``).
     """
-    filename = os.path.basename((filename or "").replace("\\", "/")).strip()[:255]
+    filename = clean_filename(filename)
     if not filename:
         raise ValidationFailed(_l("Choose a file to upload."), field="file")
     if size_bytes <= 0:

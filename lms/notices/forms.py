@@ -8,6 +8,7 @@ from wtforms import BooleanField, DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from lms.auth.forms import AudienceFieldsMixin
+from lms.inputs import SaneDate
 
 
 class AnnouncementForm(AudienceFieldsMixin, FlaskForm):
@@ -19,5 +20,5 @@ class AnnouncementForm(AudienceFieldsMixin, FlaskForm):
         render_kw={"rows": 10},
     )
     pinned = BooleanField(_l("Pin to the top"))
-    expires_on = DateField(_l("Show until"), validators=[Optional()])
+    expires_on = DateField(_l("Show until"), validators=[Optional(), SaneDate()])
     publish = BooleanField(_l("Publish now (notifies the audience)"), default=True)

@@ -15,6 +15,7 @@ from lms.auth.models import Branch, Role
 from lms.auth.permissions import branch_scope_clause, secretary_required
 from lms.errors import DomainError, show_on_form
 from lms.extensions import db
+from lms.inputs import page_arg
 from lms.navigation import register_home_panel, register_nav
 from lms.notices import services
 from lms.notices.forms import AnnouncementForm
@@ -50,7 +51,7 @@ register_home_panel("announcements", _announcements_panel, order=5)
 @bp.route("/notifications")
 @login_required
 def notifications():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     pagination = db.paginate(services.notifications_query(current_user), page=page, per_page=30, error_out=False)
     return render_template("notices/notifications.html", pagination=pagination)
 

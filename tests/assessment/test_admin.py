@@ -252,3 +252,33 @@ def test_hours_by_month_chart_comes_from_the_run_and_the_secretarys_branches(cli
     values = dict(zip(months["labels"], months["datasets"][0]["data"], strict=True))
     assert values["2026-03"] == 32.0  # 30 + 2 hours in 第一党支部; 二支部's April hours are not shown
     assert values["2026-04"] == 0.0 and len(values) == 7  # January to July
+
+
+def _chart(page: str, chart_id: str) -> dict | None:
+    import json
+    import re
+
+    found = re.search(rf'<script type="application/json" id="{chart_id}">(.*?)</script>', page, flags=re.S)
+    return json.loads(found.group(1)) if found else None
+
+
+def test_branch_comparison_is_one_level_below_the_viewers_scope(client, login, org, make_branch, make_user):
+    # The admin's organisation is one 党委: its branches are compared, not the 党委 as one bar.
+    login(org["admin"])
+    page = client.get(f"/admin/reports/{org['target'].id}").get_data(as_text=True)
+    assert _chart(page, "chart-branches")["labels"] == ["第一党支部", "第二党支部"]
+    # A branch secretary has no sub-branches: a note, never an empty chart.
+    login(org["secretary1"])
+    page = client.get(f"/admin/reports/{org['target'].id}").get_data(as_text=True)
+    assert _chart(page, "chart-branches") is None and 'data-testid="no-comparison"' in page
+    # A 党总支 secretary compares the branches under it and the members directly in the 党总支.
+    general = make_branch("生产党总支", parent=org["committee"])
+    under = make_branch("三支部", parent=general)
+    make_user(branch=under, name="三支部党员")
+    make_user(branch=general, name="总支党员")
+    leader = make_user(role=Role.SECRETARY, branch=general, name="总支书记")
+    services.recompute_target(org["target"], NOW)
+    db.session.commit()
+    login(leader)
+    page = client.get(f"/admin/reports/{org['target'].id}").get_data(as_text=True)
+    assert _chart(page, "chart-branches")["labels"] == ["三支部", "直属生产党总支"]

@@ -91,6 +91,10 @@ def brute_force(target_spec, members, quiz_pass_own, today):
             parts["quizzes"] = passed / target_spec["quizzes"]
         weights = dict(zip(("hours", "courses", "quizzes"), target_spec["weights"], strict=True))
         total = sum(weights[name] for name in parts)
+        done = sum(member["completed"][: target_spec["courses"]]) if target_spec["courses"] else 0
+        done += round(parts.get("quizzes", 0) * target_spec["quizzes"])
+        if today == YEAR_START and counted <= 0 and not done:
+            parts = {}  # the first day with nothing done: no grade yet
         if not parts:
             score = None
         elif total == 0:
@@ -131,6 +135,7 @@ def test_report_numbers_equal_a_brute_force_computation(app, target_spec, member
             branch_id=branches[spec["branch"]].id,
             is_active=spec["active"],
             probation_end=date(2026, 12, 31) if spec["status"] == "probationary" else None,
+            created_at=datetime(2020, 1, 1, tzinfo=UTC),
         )
         db.session.add(user)
         db.session.flush()
@@ -242,6 +247,9 @@ def _population(size: int, study: StudyData, course, quiz) -> None:
             for i in ids[-size:]
         ],
     )
+    # Each new member was listed for a closed meeting (present or absent, on the attendance component).
+    study.meeting(branch.id, datetime(2026, 3, 10, 6, tzinfo=UTC),
+                  {i: "present" if i % 3 else "absent" for i in ids[-size:]})  # fmt: skip
     db.session.commit()
 
 
@@ -262,7 +270,7 @@ def test_statement_count_of_scoring_and_report_does_not_grow_with_members(
 ):
     frozen_clock.set(datetime(2026, 7, 2, 4, tzinfo=UTC))
     course, quiz = study.course(), study.quiz()
-    target = LearningTarget(name="全员", required_hours=32)
+    target = LearningTarget(name="全员", required_hours=32, score_attendance=True)
     target.courses = [TargetCourse(course_id=course.id, title=course.title)]
     target.quizzes = [TargetQuiz(quiz_id=quiz.id, title=quiz.title)]
     db.session.add(target)

@@ -2,6 +2,8 @@
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from lms.auth.models import MemberStatus, Role
 from lms.extensions import db
 
@@ -145,3 +147,82 @@ def test_without_weasyprint_the_pdf_link_explains_and_offers_the_print_page(clie
     login(member)
     response = client.get(f"/assessment/record/{member.id}/pdf", follow_redirects=True)
     assert "无法导出 PDF" in response.get_data(as_text=True)
+
+
+def test_my_targets_page_renders_the_dashboard_not_its_source_in_both_languages(
+    client, login, make_user, make_target, study, frozen_clock
+):
+    frozen_clock.set(NOW)
+    member = make_user()
+    make_target("2026年度学习", required_hours=32)
+    study.study(member, date(2026, 3, 1), 12.5)
+    db.session.commit()
+    login(member)
+    for locale in ("zh_Hans", "en"):
+        member.locale = locale
+        db.session.commit()
+        page = client.get("/assessment/").get_data(as_text=True)
+        assert "&lt;section" not in page and "&lt;div" not in page and "&lt;h" not in page
+        assert '<section class="mb-4" data-testid="targets-panel">' in page
+        assert 'data-testid="target-card"' in page and '<strong data-testid="hours-done">12.5</strong>' in page
+
+
+def test_a_member_who_joined_mid_year_owes_the_share_since_and_nothing_is_overdue_on_day_one(
+    client, login, make_user, make_target, study, frozen_clock, app
+):
+    frozen_clock.set(NOW)  # 2 July 2026: 182 of 365 days have passed
+    course = study.course("学习党章")
+    make_target("2026年度学习", required_hours=36.5, courses=[(course, 30)])
+    newcomer = make_user(created_at=NOW)
+    veteran = make_user()
+    login(newcomer)
+    page = client.get("/assessment/").get_data(as_text=True)
+    # 36.5 x 183 days left of 365 = 18.3; the course is due 30 days after joining, not 30 days after 1 January.
+    assert "/ 18.3" in page and "逾期" not in page and "不合格" not in page
+    assert 'data-testid="prorated"' in page
+    from lms.assessment import services
+    from lms.assessment.models import LearningTarget
+    from lms.assessment.periods import year_period
+
+    target = db.session.scalar(db.select(LearningTarget))
+    rows = {row.user_id: row.score for row in services.compute_scores(target, year_period(2026), NOW.date())}
+    assert rows[newcomer.id].required_hours == pytest.approx(36.5 * 183 / 365)
+    assert rows[newcomer.id].overdue == 0 and rows[newcomer.id].grade is None
+    assert rows[veteran.id].required_hours == 36.5 and rows[veteran.id].overdue == 1
+    app.config["ASSESSMENT_PRORATE"] = False
+    rows = {row.user_id: row.score for row in services.compute_scores(target, year_period(2026), NOW.date())}
+    assert rows[newcomer.id].required_hours == 36.5 and rows[newcomer.id].overdue == 1
+
+
+def test_record_recomputes_a_result_older_than_the_members_study_and_says_when(
+    client, login, make_user, make_target, study, frozen_clock
+):
+    from datetime import timedelta
+
+    from lms.assessment import services
+    from lms.assessment.models import AssessmentResult
+
+    frozen_clock.set(NOW)
+    member = make_user()
+    target = make_target("2026年度学习", required_hours=32)
+    study.study(member, date(2026, 3, 1), 8)
+    services.recompute_target(target, NOW)
+    db.session.commit()
+    login(member)
+    page = client.get(f"/assessment/record/{member.id}").get_data(as_text=True)
+    assert "8.0 / 32.0" in page and "计算于" in page
+    # Later the same day the member studies more: home is live, and the record must agree.
+    later = frozen_clock.set(NOW + timedelta(hours=3))
+    study.study(member, date(2026, 7, 2), 16)
+    db.session.commit()
+    assert "24.0" in client.get("/").get_data(as_text=True)
+    page = client.get(f"/assessment/record/{member.id}").get_data(as_text=True)
+    assert "24.0 / 32.0" in page and "8.0 / 32.0" not in page
+    db.session.expire_all()
+    result = db.session.scalar(db.select(AssessmentResult).where(AssessmentResult.user_id == member.id))
+    assert result.hours == 24 and result.computed_at == later
+    # Nothing new since: the next visit recomputes nothing.
+    frozen_clock.set(later + timedelta(hours=1))
+    client.get(f"/assessment/record/{member.id}")
+    db.session.expire_all()
+    assert db.session.get(AssessmentResult, result.id).computed_at == later

@@ -96,3 +96,43 @@ def test_many_failures_from_one_address_are_rate_limited_across_accounts(tmp_pat
             assert _login_with_token(client, name, "wrong-pass1").status_code == 200
         assert _login_with_token(client, "a4", "wrong-pass1").status_code == 429
         db.session.remove()
+
+
+def test_a_concurrent_burst_of_wrong_passwords_gets_no_more_checks_than_the_limit(strict_app, add_user):
+    """Each attempt is counted before its password is checked, so twelve at once still get five checks."""
+    import threading
+
+    add_user("burst")
+    clients = [strict_app.test_client() for _ in range(12)]
+    tokens = []
+    for client in clients:
+        page = client.get("/auth/login").get_data(as_text=True)
+        tokens.append(page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0])
+    barrier = threading.Barrier(len(clients))
+    statuses = []
+
+    def attempt(client, token):
+        with strict_app.app_context():
+            barrier.wait(10)
+            form = {"login": "burst", "password": "wrong-pass1", "csrf_token": token}
+            response = client.post("/auth/login", data=form)
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=attempt, args=pair) for pair in zip(clients, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(statuses) == [200] * 5 + [429] * 7
+
+
+def test_a_successful_login_does_not_count_against_the_limit(strict_app, add_user):
+    add_user("liming")
+    client = strict_app.test_client()
+    for _ in range(4):
+        assert _login_with_token(client, "liming", "wrong-pass1").status_code == 200
+    assert _login_with_token(client, "liming", TEST_PASSWORD).status_code == 302
+    client.post("/auth/logout", data={"csrf_token": client.get("/").get_data(as_text=True)
+                                      .split('name="csrf_token" value="')[1].split('"')[0]})  # fmt: skip
+    assert _login_with_token(client, "liming", "wrong-pass1").status_code == 200  # the fifth failure
+    assert _login_with_token(client, "liming", TEST_PASSWORD).status_code == 429

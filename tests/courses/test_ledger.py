@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from lms.auth.audience import AudienceMixin
 from lms.auth.models import MemberStatus, User
 from lms.courses import ledger
-from lms.courses.models import LessonKind, StudySource
+from lms.courses.models import LessonKind, StudyLedgerEntry, StudySource
 from lms.extensions import db
 
 
@@ -119,6 +119,7 @@ def test_sources_filter(member, video, make_course, lesson_of, frozen_clock, sta
         StudySource.VIDEO: 30,
         StudySource.READING: 15,
         StudySource.OFFLINE: 0,
+        StudySource.MEETING: 0,
     }
 
 
@@ -142,3 +143,28 @@ def test_study_hours_follow_the_configured_minutes(app):
 def test_duration_format():
     assert ledger.format_duration(59.6) == "1:00"
     assert ledger.format_duration(3725) == "1:02:05"
+
+
+def test_a_little_study_shows_as_under_a_tenth_of_a_study_hour_never_zero(app):
+    assert ledger.format_study_hours(0) == "0.0"
+    assert ledger.format_study_hours(24) == "不足0.1"  # 24 s of a 45-minute 学时
+    assert ledger.format_study_hours(135) == "0.1"  # 0.05 学时 rounds up
+    assert ledger.format_hours(0.04) == "不足0.1" and ledger.format_hours(12.34) == "12.3"
+    assert ledger.study_hours_value(24) == 0.0  # spreadsheets keep numbers
+
+
+def test_one_function_gives_a_members_totals_by_source_and_course(member, video, make_user):
+    other = make_user()
+    day = date(2026, 3, 2)
+    ledger.add_study_seconds(member.id, video.id, day, StudySource.VIDEO, 600)
+    ledger.add_study_seconds(other.id, video.id, day, StudySource.VIDEO, 60)
+    db.session.add(StudyLedgerEntry(user_id=member.id, day=day, source=StudySource.OFFLINE, seconds=2700))
+    db.session.flush()
+    totals = ledger.member_study_totals(member.id, *ledger.year_bounds(2026))
+    assert totals.online_seconds == 600 and totals.offline_seconds == 2700 and totals.total_seconds == 3300
+    assert totals.by_course == {video.course_id: 600}
+    both = ledger.study_totals([member.id, other.id], *ledger.year_bounds(2026))
+    assert both[other.id].total_seconds == 60
+    assert ledger.study_totals_each({member.id: (day, day), other.id: (date(2026, 4, 1), date(2026, 4, 30))}) == {
+        member.id: totals
+    }

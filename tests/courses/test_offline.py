@@ -307,25 +307,3 @@ def test_deleting_a_record_drops_its_waiting_attendance(org):
     offline.delete_offline_record(org["secretary"], record, now=clock.utcnow())
     db.session.commit()
     assert offline.pending_for(org["admin"]) == []
-
-
-def test_confirm_page_and_home_panel(client, login, org, make_user):
-    record = self_credit(org)
-    committee = make_user(branch=org["first"], username="zhiwei3", is_committee_member=True)
-    login(committee)
-    home = client.get("/").get_data(as_text=True)
-    assert 'data-testid="offline-pending"' in home and "学习党章" in home
-    response = client.post(f"/admin/courses/offline/{record.id}/confirm/{org['secretary'].id}")
-    assert response.status_code == 302
-    assert year_seconds(org["secretary"]) == 2 * 45 * 60
-    assert 'data-testid="offline-pending"' not in client.get("/").get_data(as_text=True)
-
-
-def test_secretary_sees_the_waiting_state_on_the_record(client, login, org):
-    record = self_credit(org)
-    login(org["secretary"])
-    page = client.get(f"/admin/courses/offline/{record.id}").get_data(as_text=True)
-    assert 'data-testid="pending-attendance"' in page and "确认出席" not in page
-    login(org["admin"])
-    page = client.get(f"/admin/courses/offline/{record.id}").get_data(as_text=True)
-    assert 'data-testid="pending-attendance"' in page

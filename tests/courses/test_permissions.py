@@ -91,9 +91,11 @@ def test_secretaries_reach_neither_admin_only_pages_nor_another_branchs_records(
 def test_own_secretary_reaches_the_records(app, login, world):
     client = login(world["secretary"], on=app.test_client())
     record_id = world["values"]["record_id"]
-    assert client.get(f"/admin/courses/offline/{record_id}").status_code == 200
-    assert client.get(f"/admin/courses/offline/{record_id}/edit").status_code == 200
-    assert client.get("/admin/courses/offline/new").status_code == 200
+    # Offline records became meetings: the old pages lead there.
+    detail = client.get(f"/admin/courses/offline/{record_id}")
+    assert detail.status_code == 301 and detail.location.endswith(f"/meetings/from-offline/{record_id}")
+    assert client.get(f"/admin/courses/offline/{record_id}/edit").status_code == 301
+    assert client.get("/admin/courses/offline/new").location.endswith("/meetings/new")
     assert client.get("/admin/courses/offline/audit").status_code == 200
     assert client.get("/admin/courses/archives").status_code == 200
     assert client.get("/admin/courses/required").status_code == 200

@@ -51,15 +51,15 @@ def test_multiple_choice_from_percentage_weights():
     item = only("下列属于“三会”的有{~%50%支部党员大会 ~%50%党小组会 ~%-100%民主生活会 ~%-100%党课}")
 
     assert item.question.type == "multiple"
-    assert item.question.answer == {"choices": [0, 1]}
+    assert item.question.answer == {"choices": [0, 1], "weights": [50.0, 50.0, -100.0, -100.0]}  # kept
     assert item.question.options == ["支部党员大会", "党小组会", "民主生活会", "党课"]
 
 
-def test_weights_with_one_positive_option_make_a_single_choice_with_a_note():
-    item = only("Pick{~%100%right ~%0%wrong ~also wrong}")
+def test_weights_with_one_positive_option_stay_a_multiple_response_question():
+    item = only("Pick{~%100%yellow ~%-50%red ~%-50%blue}")
 
-    assert item.question.type == "single" and item.question.answer == {"choice": 0}
-    assert "single choice" in str(item.notes[0])
+    assert item.question.type == "multiple"  # check boxes: choosing red too costs half
+    assert item.question.answer == {"choices": [0], "weights": [100.0, -50.0, -50.0]}
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,10 @@ from lms.exams.importers.common import (
 )
 from lms.spreadsheets import decode_text
 
-_OPTION = re.compile(r"^([A-Z])\s*[.)、．）]\s*(\S.*)$")
+_OPTION = re.compile(r"^(?:\(\s*([A-Z])\s*\)|([A-Z])\s*[.)、．）:：])\s*(\S.*)$")
+# the next option on the same line: "A.甲 B.乙 C.丙"
+_INLINE_OPTION = re.compile(r"\s+(?:\(\s*([B-Z])\s*\)|([B-Z])\s*[.)、．）:：])\s*(?=\S)")
+_NUMBER = re.compile(r"^\d{1,4}\s*[.．、)）]\s*(?=\S)")
 _ANSWER = re.compile(r"^(?:ANSWER|答案)\s*[:：]\s*(.*)$", re.IGNORECASE)
 _EXPLANATION = re.compile(r"^(?:解析|EXPLANATION)\s*[:：]\s*(.*)$", re.IGNORECASE)
 
@@ -52,7 +55,7 @@ def parse_aiken(payload: bytes | str) -> ParseResult:
         line = raw.strip()
         if not line:
             continue
-        head = unicodedata.normalize("NFKC", line[:3]) + line[3:]  # Ａ．-> A.
+        head = unicodedata.normalize("NFKC", line[:4]) + line[4:]  # Ａ．-> A., （A）-> (A)
         option = _OPTION.match(head)
         answer = _ANSWER.match(head)
         explanation = _EXPLANATION.match(head)
@@ -61,24 +64,24 @@ def parse_aiken(payload: bytes | str) -> ParseResult:
                 last.question.explanation = (last.question.explanation + "\n" + explanation.group(1)).strip()
             continue
         if answer and draft is not None:
-            last = _finish(draft, answer.group(1))
+            last = _finish(draft, answer.group(1), number)
             result.items.append(last)
             draft = None
             continue
         if option and draft is not None and draft.stem:
-            letter, option_text = option.groups()
-            expected = chr(ord("A") + len(draft.options))
-            if letter != expected:
-                draft.problems.append(
-                    Problem(
-                        _l(
-                            "Option %(letter)s is out of order (expected %(expected)s).",
-                            letter=letter,
-                            expected=expected,
+            for letter, option_text in _options_of_line(option):
+                expected = chr(ord("A") + len(draft.options))
+                if letter != expected:
+                    draft.problems.append(
+                        Problem(
+                            _l(
+                                "Option %(letter)s is out of order (expected %(expected)s).",
+                                letter=letter,
+                                expected=expected,
+                            )
                         )
                     )
-                )
-            draft.options.append(option_text.strip())
+                draft.options.append(option_text.strip())
             continue
         if draft is not None and draft.options:
             # a new question began before this one had its ANSWER line
@@ -87,6 +90,9 @@ def parse_aiken(payload: bytes | str) -> ParseResult:
         if draft is None:
             draft = _Draft(number)
             last = None
+            numbered = _NUMBER.match(unicodedata.normalize("NFKC", line[:6]) + line[6:])
+            if numbered:  # "1．党的…": the number is the file's, not the question's
+                line = line[len(numbered.group(0)) :] if len(numbered.group(0)) <= 6 else line
         draft.stem.append(line)
         if len(result.items) > MAX_QUESTIONS:
             raise ValidationFailed(_l("The file holds more than %(n)d questions.", n=MAX_QUESTIONS), "file")
@@ -105,7 +111,23 @@ def _unanswered(draft: _Draft) -> ParsedItem:
     )
 
 
-def _finish(draft: _Draft, letters: str) -> ParsedItem:
+def _options_of_line(match: re.Match) -> list[tuple[str, str]]:
+    """The options of one line: "A.甲" or, written side by side, "A.甲 B.乙 C.丙"."""
+    letter = match.group(1) or match.group(2)
+    text = match.group(3)
+    options = []
+    cursor = 0
+    for inline in _INLINE_OPTION.finditer(text):
+        following = inline.group(1) or inline.group(2)
+        if ord(following) != ord(letter) + 1:
+            continue
+        options.append((letter, text[cursor : inline.start()]))
+        letter, cursor = following, inline.end()
+    options.append((letter, text[cursor:]))
+    return options
+
+
+def _finish(draft: _Draft, letters: str, answer_line: int) -> ParsedItem:
     stem = "\n".join(draft.stem)
     item = ParsedItem(draft.line, label_for("", stem), problems=list(draft.problems))
     if len(draft.options) < 2:
@@ -113,7 +135,9 @@ def _finish(draft: _Draft, letters: str) -> ParsedItem:
         return item
     indexes, problem = letters_to_indexes(letters, len(draft.options))
     if problem:
-        item.problems.append(Problem(problem.message))
+        item.problems.append(
+            Problem(_l("Line %(line)d (ANSWER): %(problem)s", line=answer_line, problem=problem.message))
+        )
         return item
     question = ParsedQuestion(type=SINGLE, stem=stem, options=draft.options)
     if len(indexes) == 1:

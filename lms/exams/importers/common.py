@@ -32,7 +32,8 @@ LETTERS = "ABCDEFGH"
 # {{1}}, {{ 2 }}: the stored blank markers (spaces tolerated on the way in).
 MARKER = re.compile(r"\{\{\s*(\d{1,2})\s*\}\}")
 # What people type for a blank: ___ (3+), full-width ＿＿, or empty brackets （ ） / ( ).
-BLANK_SPOT = re.compile(r"_{3,}|＿{2,}|（[\s\u3000]*）|\([\s\u3000]*\)")
+# A run of 4+ spaces (or 2+ ideographic spaces) inside a text is a blank too: 原则是        。
+BLANK_SPOT = re.compile(r"_{3,}|＿{2,}|（[\s\u3000]*）|\([\s\u3000]*\)|[ \u00a0\u3000]{4,}|\u3000{2,}")
 
 
 def marker(number: int) -> str:
@@ -90,6 +91,7 @@ class ParsedItem:
 class ParseResult:
     format: str
     items: list[ParsedItem] = field(default_factory=list)
+    notes: list[object] = field(default_factory=list)  # about the whole file: columns not understood, scales
 
     @property
     def valid(self) -> list[ParsedItem]:
@@ -229,10 +231,21 @@ def _check_choices(question: ParsedQuestion) -> list[Problem]:
             problems.append(Problem(_l("The answer must name the correct options."), "answer"))
         else:
             choices = sorted(set(choices))
-            question.answer = {"choices": choices}
+            answer = {"choices": choices}
+            weights = question.answer.get("weights")
+            if weights is not None:
+                problems += _check_weights(weights, len(options))
+                if not problems:
+                    answer["weights"] = [round(float(w), 5) for w in weights]
+                    choices = answer["choices"] = [i for i, w in enumerate(weights) if w > 0]
+            if question.answer.get("indefinite"):
+                answer["indefinite"] = True
+            question.answer = answer
             if any(not 0 <= c < len(options) for c in choices):
                 problems.append(Problem(_l("The answer must name only existing options."), "answer"))
-            elif len(choices) < 2:
+            elif not choices:
+                problems.append(Problem(_l("The answer must name the correct options."), "answer"))
+            elif len(choices) < 2 and "weights" not in answer and "indefinite" not in answer:
                 problems.append(
                     Problem(
                         _l("A multiple-choice question needs at least two correct options (use single choice)."),
@@ -240,6 +253,19 @@ def _check_choices(question: ParsedQuestion) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _check_weights(weights, count: int) -> list[Problem]:
+    """Per-option weights (percent, −100..100) whose positive ones add up to 100."""
+    if (
+        not isinstance(weights, list)
+        or len(weights) != count
+        or not all(isinstance(w, int | float) and not isinstance(w, bool) and -100 <= w <= 100 for w in weights)
+    ):
+        return [Problem(_l("Option weights must be one number from −100 to 100 for each option."), "answer")]
+    if abs(sum(w for w in weights if w > 0) - 100) > 0.1:
+        return [Problem(_l("The positive option weights must add up to 100%."), "answer")]
+    return []
 
 
 def _check_blanks(question: ParsedQuestion) -> list[Problem]:
@@ -273,7 +299,6 @@ TYPE_WORDS = {
         "多选",
         "多项选择题",
         "多项选择",
-        "不定项选择题",
         "multiple",
         "multiple choice",
         "multiple answer",
@@ -283,6 +308,7 @@ TYPE_WORDS = {
     TRUE_FALSE: ("判断题", "判断", "是非题", "对错题", "true false", "truefalse", "true or false", "tf", "judge"),
     FILL: ("填空题", "填空", "fill", "fill in", "fill in the blank", "fill in blank", "blank", "blanks"),
 }
+INDEFINITE_WORDS = ("不定项选择题", "不定项选择", "不定项", "indefinite", "multiple response")
 TYPE_NAMES_ZH = {SINGLE: "单选题", MULTIPLE: "多选题", TRUE_FALSE: "判断题", FILL: "填空题"}
 _TYPE_LOOKUP = {word: key for key, words in TYPE_WORDS.items() for word in (key, *words)}
 
@@ -303,6 +329,15 @@ DIFFICULTY_WORDS = {
     "难": 5,
     "困难": 5,
     "hard": 5,
+    "低": 1,
+    "较低": 2,
+    "偏易": 2,
+    "适中": 3,
+    "中档": 3,
+    "较高": 4,
+    "偏难": 4,
+    "高": 5,
+    "很难": 5,
 }
 TAG_SPLIT = re.compile(r"[,，;；、|｜\n]+")
 BLANK_SPLIT = re.compile(r"[|｜]")
@@ -351,17 +386,65 @@ def truth_from_text(text: str) -> bool | None:
     return None
 
 
+_ESCAPED = "|｜/／;；、\\"
+_UNESCAPE = re.compile(r"\\([|｜/／;；、\\])")
+
+
+def _split(text: str, separators: str) -> list[str]:
+    """Split at the separators not escaped with a backslash (escapes kept for ``_unescape``)."""
+    parts, current, index = [], [], 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text) and text[index + 1] in _ESCAPED:
+            current.append(text[index : index + 2])
+            index += 2
+            continue
+        if char in separators:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    parts.append("".join(current))
+    return parts
+
+
+def _unescape(text: str) -> str:
+    return _UNESCAPE.sub(r"\1", text)
+
+
+def _alternatives(blank: str) -> list[str]:
+    separators = ";；" if len(_split(blank, ";；")) > 1 else "/／"
+    return [_unescape(word).strip() for word in _split(blank, separators) if word.strip()]
+
+
 def blanks_from_text(text: str) -> list[list[str]]:
     """ "中国共产党|1921/一九二一" -> [["中国共产党"], ["1921", "一九二一"]].
 
     Blanks are separated by ``|``; the accepted answers of one blank by ``；``
     (or ``;``) when the blank has one, else by ``/``, so an answer may itself
-    contain a slash ("7/1；七月一日").
+    contain a slash ("7/1；七月一日"). A backslash keeps a separator in an
+    answer: ``a\\;b`` is the one answer "a;b".
     """
-    blanks = []
-    for blank in BLANK_SPLIT.split(text):
-        separator = SEMICOLONS if SEMICOLONS.search(blank) else SLASHES
-        blanks.append([word.strip() for word in separator.split(blank) if word.strip()])
+    return [_alternatives(blank) for blank in _split(text, "|｜")]
+
+
+def stem_blank_count(stem: str) -> int:
+    """How many blanks a fill-in stem marks ({{n}} markers, else ____/（ ）/runs of spaces)."""
+    numbers = set(MARKER.findall(stem))
+    return len(numbers) if numbers else len(BLANK_SPOT.findall(stem.strip()))
+
+
+def fill_blanks(stem: str, text: str) -> list[list[str]]:
+    """The blanks of an answer cell for ``stem``: as ``blanks_from_text``, and when the stem
+    has several blanks but the answer no ``|``, the answers may be separated by ；, ; or 、."""
+    blanks = blanks_from_text(text)
+    count = stem_blank_count(stem)
+    if len(blanks) == 1 and count >= 2:
+        for separators in (";；", "、"):
+            pieces = [piece for piece in _split(text, separators) if piece.strip()]
+            if len(pieces) == count:
+                return [_alternatives(piece) for piece in pieces]
     return blanks
 
 
@@ -380,11 +463,16 @@ def answer_text(question: ParsedQuestion) -> str:
     return "|".join(_alternatives_text(blank) for blank in question.answer["blanks"])
 
 
+def _escape(word: str, characters: str) -> str:
+    return "".join("\\" + char if char in characters else char for char in word)
+
+
 def _alternatives_text(blank: list[str]) -> str:
     if not any(SLASHES.search(word) for word in blank):
-        return "/".join(blank)
+        return "/".join(_escape(word, "|｜/／;；\\") for word in blank)
     # an answer with a slash: semicolons separate, and a lone answer ends with one ("7/1；")
-    return "；".join(blank) + ("；" if len(blank) == 1 else "")
+    words = [_escape(word, "|｜;；\\") for word in blank]
+    return "；".join(words) + ("；" if len(blank) == 1 else "")
 
 
 def points_text(points: float) -> str:

@@ -54,16 +54,23 @@ from lms.exams.importers.common import (
 from lms.spreadsheets import decode_text
 
 # Escaped characters become private-use placeholders while parsing, then come back.
-_ESCAPABLE = "\\~=#{}:n"
+_ESCAPABLE = "\\~=#{}:n>"
 _PLACEHOLDER = {char: chr(0xE000 + i) for i, char in enumerate(_ESCAPABLE)}
 _RESTORE = {v: ("\n" if k == "n" else k) for k, v in _PLACEHOLDER.items()}
-_ESCAPE = re.compile(r"\\([\\~=#{}:n])")
+_ESCAPE = re.compile(r"\\([\\~=#{}:n>])")
 _PRIVATE = re.compile("[\ue000-\ue00f]")
 _FORMAT = re.compile(r"^\s*\[(html|moodle|plain|markdown)\]", re.IGNORECASE)
 _WEIGHT = re.compile(r"^%(-?\d+(?:\.\d+)?)%")
-_META = re.compile(r"\[(tag|points|difficulty|id):([^\]]*)\]", re.IGNORECASE)
+_META = re.compile(r"\[(tag|points|difficulty|id|scoring|type):([^\]]*)\]", re.IGNORECASE)
+_FULL_WIDTH_MARKS = str.maketrans({"＝": "=", "～": "~", "＃": "#", "％": "%"})
+_RICH_HTML = re.compile(r"<(img|a|table|ul|ol|sub|sup)\b", re.IGNORECASE)
+_SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
+_SUP = str.maketrans("0123456789+-=()n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿ")
+_HTML_NAMES = {"img": "images", "a": "links", "table": "tables", "ul": "lists", "ol": "lists",
+               "sub": "sub/superscripts", "sup": "sub/superscripts"}  # fmt: skip
 _TRUE_FALSE = {"T": True, "TRUE": True, "F": False, "FALSE": False}
 CHOICE_BLANK = "（ ）"
+_ENTITY = re.compile(r"&(#\d+|#x[0-9a-f]+|[a-z]+\d*);", re.IGNORECASE)
 
 
 def parse_gift(payload: bytes | str) -> ParseResult:
@@ -80,8 +87,12 @@ def parse_gift(payload: bytes | str) -> ParseResult:
         first_line = body[0][0]
         source = _ESCAPE.sub(lambda m: _PLACEHOLDER[m.group(1)], "\n".join(line for _, line in body).strip())
         if source.startswith("$CATEGORY:"):
-            category_tag = _category_tag(_restore(source[len("$CATEGORY:") :].split("\n", 1)[0]))
-            continue
+            category_line, _, source = source.partition("\n")
+            category_tag = _category_tag(_restore(category_line[len("$CATEGORY:") :]))
+            source = source.strip()
+            if not source:
+                continue
+            first_line += 1  # a question right below the category line, in the same block
         item = _parse_question(source, first_line, comments, category_tag)
         result.items.append(item)
         if len(result.items) > MAX_QUESTIONS:
@@ -120,12 +131,31 @@ def _plain(text: str) -> str:
     """Drop a [format] prefix (HTML becomes text) and restore escaped characters."""
     text = text.strip()
     match = _FORMAT.match(text)
+    kind = match.group(1).lower() if match else ""
     if match:
         text = text[match.end() :]
-        if match.group(1).lower() == "html":
-            text = re.sub(r"(?i)<br\s*/?>|</p>\s*<p[^>]*>", "\n", text)
-            text = html.unescape(nh3.clean(text, tags=set()))
+    if kind == "html":
+        text = re.sub(r"(?is)<sub>(.*?)</sub>", lambda m: _script(m.group(1), _SUB), text)
+        text = re.sub(r"(?is)<sup>(.*?)</sup>", lambda m: _script(m.group(1), _SUP), text)
+        text = re.sub(
+            r"(?i)<br\s*/?>|</p>\s*<p[^>]*>|</(?:li|tr|div|h\d|ul|ol|table)>|<(?:ul|ol|table)[^>]*>", "\n", text
+        )
+        text = re.sub(r"(?i)<li[^>]*>", "• ", text)
+        text = re.sub(r"(?i)</t[dh]>", "\t", text)
+        text = html.unescape(nh3.clean(text, tags=set()))
+        text = "\n".join(line.strip() for line in text.split("\n") if line.strip())
+    elif kind != "plain":
+        text = html.unescape(text)  # Moodle shows these texts as HTML: &lt; is <
     return _restore(text).strip()
+
+
+def _script(text: str, table: dict) -> str:
+    """H<sub>2</sub>O -> H₂O when every character has a Unicode sub/superscript, else H_2 / x^2."""
+    plain = html.unescape(nh3.clean(text, tags=set()))
+    mapped = plain.translate(table)
+    if all(a != b for a, b in zip(plain, mapped, strict=True)):
+        return mapped
+    return ("_" if table is _SUB else "^") + plain
 
 
 def _parse_question(source: str, line: int, comments: list[str], category_tag: str) -> ParsedItem:
@@ -142,6 +172,10 @@ def _parse_question(source: str, line: int, comments: list[str], category_tag: s
     item = ParsedItem(line, label)
 
     blocks, problem = _answer_blocks(source)
+    if not problem and blocks:
+        source, widened = _half_width_marks(source, blocks)
+        if widened:
+            item.notes.append(_l("Full-width answer marks (＝ ～ ＃ ％) were read as GIFT's = ~ # %."))
     if problem:
         item.problems.append(problem)
         return item
@@ -149,6 +183,11 @@ def _parse_question(source: str, line: int, comments: list[str], category_tag: s
         item.problems.append(Problem(_l("A description (no answer in braces): not a question type of this platform.")))
         return item
 
+    lost = (
+        sorted({_HTML_NAMES[tag.lower()] for tag in _RICH_HTML.findall(source)}) if "[html]" in source.lower() else []
+    )
+    if lost:
+        item.notes.append(_l("HTML turned into plain text; dropped: %(what)s.", what=", ".join(lost)))
     meta = _meta(comments)
     question = ParsedQuestion(type="", stem="", title=title)
     question.tags = meta["tags"] + ([category_tag] if category_tag else [])
@@ -188,6 +227,10 @@ def _parse_question(source: str, line: int, comments: list[str], category_tag: s
         if problem:
             item.problems.append(problem)
             return item
+        if meta["scoring"] == "all" and question.type == MULTIPLE:
+            question.answer.pop("weights", None)  # our own export of an all-or-nothing question
+        if meta["type"] == "indefinite" and question.type == MULTIPLE:
+            question.answer["indefinite"] = True  # 不定项: one right option is enough
         general_feedback = [general]
     else:
         pieces, blanks, general_feedback = [], [], []
@@ -220,6 +263,21 @@ def _parse_question(source: str, line: int, comments: list[str], category_tag: s
     if not item.problems:
         item.question = question
     return item
+
+
+def _half_width_marks(source: str, blocks: list[tuple[int, int]]) -> tuple[str, bool]:
+    """{＝北京 ～上海}: an answer block written with full-width marks and no GIFT mark is read as GIFT."""
+    changed = False
+    pieces, cursor = [], 0
+    for start, end in blocks:
+        inside = source[start + 1 : end]
+        if not re.search(r"[=~]", inside) and re.match(r"\s*[＝～]", inside):
+            inside = inside.translate(_FULL_WIDTH_MARKS)
+            changed = True
+        pieces += [source[cursor : start + 1], inside]
+        cursor = end
+    pieces.append(source[cursor:])
+    return "".join(pieces), changed
 
 
 def _answer_blocks(source: str) -> tuple[list[tuple[int, int]], Problem | None]:
@@ -305,11 +363,9 @@ def _read_choices(inside: str, question: ParsedQuestion, feedback: list[str], it
     correct = [i for i, weight in enumerate(weights) if weight > 0]
     if not correct:
         return Problem(_l("No option has a positive weight, so none is correct."))
-    if len(correct) == 1:
-        item.notes.append(_l("Only one option is correct: imported as single choice."))
-        question.type, question.answer = SINGLE, {"choice": correct[0]}
-    else:
-        question.type, question.answer = MULTIPLE, {"choices": correct}
+    # no "=": a multiple-response question scored as in Moodle, by the chosen options' weights
+    # (one right option with penalties stays multiple response: check boxes, not radio buttons)
+    question.type, question.answer = MULTIPLE, {"choices": correct, "weights": weights}
     return None
 
 
@@ -344,12 +400,14 @@ def _read_short_answers(inside: str, feedback: list[str], item: ParsedItem) -> t
 
 
 def _meta(comments: list[str]) -> dict:
-    meta: dict = {"tags": [], "points": None, "difficulty": None, "problems": []}
+    meta: dict = {"tags": [], "points": None, "difficulty": None, "scoring": "", "type": "", "problems": []}
     for comment in comments:
         for key, value in _META.findall(comment):
             key, value = key.lower(), value.strip()
             if key == "tag" and value:
                 meta["tags"].append(value)
+            elif key in ("scoring", "type"):
+                meta[key] = value.casefold()
             elif key == "points":
                 try:
                     meta["points"] = float(value)
@@ -369,13 +427,15 @@ def _meta(comments: list[str]) -> dict:
 def escape(text: str) -> str:
     """GIFT-escape a text: special characters get a backslash, line breaks become \\n."""
     text = re.sub(r"([\\~=#{}:])", r"\\\1", text.replace("\r\n", "\n"))
-    return text.replace("\n", "\\n")
+    # "->" would make a fill-in block read as matching: "-\>" keeps it an answer
+    return text.replace("\n", "\\n").replace("->", "-\\>")
 
 
 def _text(text: str) -> str:
     escaped = escape(text)
     # a text that would read as a [format] prefix or a comment gets an explicit [plain]
-    return "[plain]" + escaped if escaped.startswith(("[", "//")) else escaped
+    literal = escaped.startswith(("[", "//")) or _ENTITY.search(text)
+    return "[plain]" + escaped if literal else escaped
 
 
 def _answer(text: str, weight: str = "") -> str:
@@ -383,6 +443,10 @@ def _answer(text: str, weight: str = "") -> str:
     if not weight and _WEIGHT.match(text):
         weight = "%0%"
     return weight + _text(text)
+
+
+def _number(value: float) -> str:
+    return f"{value:.5f}".rstrip("0").rstrip(".")
 
 
 def write_gift(questions: Iterable[ParsedQuestion], bank_name: str = "") -> str:
@@ -396,6 +460,10 @@ def write_gift(questions: Iterable[ParsedQuestion], bank_name: str = "") -> str:
     for question in questions:
         meta = [f"[tag:{tag.replace(']', '］')}]" for tag in question.tags]
         meta += [f"[points:{points_text(question.points)}]", f"[difficulty:{question.difficulty}]"]
+        if question.type == MULTIPLE and not question.answer.get("weights"):
+            meta.append("[scoring:all]")  # all or nothing here; Moodle reads the weights below
+        if question.type == MULTIPLE and question.answer.get("indefinite"):
+            meta.append("[type:indefinite]")
         out.append("// " + " ".join(meta))
         head = f"::{escape(question.title)}::" if question.title else ""
         general = f"####{escape(question.explanation)}" if question.explanation else ""
@@ -423,9 +491,12 @@ def write_gift(questions: Iterable[ParsedQuestion], bank_name: str = "") -> str:
                 for i, option in enumerate(question.options):
                     correct = i == question.answer["choice"]
                     lines.append("\t=" + _text(option) if correct else "\t~" + _answer(option))
+            elif question.answer.get("weights"):
+                for option, weight in zip(question.options, question.answer["weights"], strict=True):
+                    lines.append("\t~" + _answer(option, f"%{_number(weight)}%"))
             else:
                 correct = question.answer["choices"]
-                share = f"{100 / len(correct):.5f}".rstrip("0").rstrip(".")
+                share = _number(100 / len(correct))
                 for i, option in enumerate(question.options):
                     lines.append("\t~" + _answer(option, f"%{share if i in correct else '-100'}%"))
             if general:

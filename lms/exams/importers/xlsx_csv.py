@@ -9,6 +9,9 @@ one blank by ``/`` (or ``；`` when an answer contains a slash). Blanks in a fil
 
 from __future__ import annotations
 
+import logging
+import re
+import unicodedata
 from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
@@ -18,8 +21,10 @@ from lms.exams.importers.common import (
     CHOICE_TYPES,
     DIFFICULTY_WORDS,
     FILL,
+    INDEFINITE_WORDS,
     LETTERS,
     MAX_QUESTIONS,
+    MULTIPLE,
     SINGLE,
     TRUE_FALSE,
     TYPE_NAMES_ZH,
@@ -28,7 +33,7 @@ from lms.exams.importers.common import (
     ParseResult,
     Problem,
     answer_text,
-    blanks_from_text,
+    fill_blanks,
     finish_question,
     fold,
     label_for,
@@ -38,24 +43,28 @@ from lms.exams.importers.common import (
     truth_from_text,
     type_from_text,
 )
-from lms.spreadsheets import read_table
+from lms.exams.importers.sheet import read_sheet
+
+logger = logging.getLogger(__name__)
 
 OPTION_KEYS = tuple(f"option_{letter.lower()}" for letter in LETTERS)
 
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "type": ("题型", "题目类型", "试题类型", "类型", "type", "question type"),
-    "stem": ("题干", "题目", "试题", "题目内容", "stem", "question", "question text"),
+    "type": ("题型", "题目类型", "试题类型", "类型", "题型名称", "type", "question type"),
+    "stem": ("题干", "题目", "试题", "题目内容", "试题内容", "题干内容", "试题题干", "问题", "stem", "question",
+             "question text"),
     **{
-        key: (f"选项{letter}", f"选项 {letter}", f"{letter}选项", letter, f"option {letter}", f"option{letter}")
-        for key, letter in zip(OPTION_KEYS, LETTERS, strict=True)
+        key: (f"选项{letter}", f"选项 {letter}", f"{letter}选项", letter, f"option {letter}", f"option{letter}",
+              f"选项{number}", f"option {number}", f"option{number}")
+        for number, (key, letter) in enumerate(zip(OPTION_KEYS, LETTERS, strict=True), start=1)
     },
-    "answer": ("答案", "正确答案", "参考答案", "标准答案", "answer", "correct answer"),
-    "explanation": ("解析", "答案解析", "试题解析", "explanation", "feedback"),
-    "points": ("分值", "分数", "points", "score", "mark"),
-    "difficulty": ("难度", "difficulty"),
-    "tags": ("知识点", "标签", "tags", "knowledge points", "tag"),
+    "answer": ("答案", "正确答案", "参考答案", "标准答案", "试题答案", "answer", "correct answer"),
+    "explanation": ("解析", "答案解析", "试题解析", "题目解析", "解析说明", "explanation", "feedback"),
+    "points": ("分值", "分数", "得分", "每题分值", "points", "score", "mark"),
+    "difficulty": ("难度", "难易程度", "难易度", "难度等级", "难度级别", "difficulty"),
+    "tags": ("知识点", "标签", "考点", "tags", "knowledge points", "tag"),
     "title": ("标题", "题目名称", "title", "name"),
-}
+}  # fmt: skip
 REQUIRED = ("type", "stem", "answer")
 
 HEADER = (
@@ -119,35 +128,108 @@ EXAMPLE_ROWS = [
 
 
 def parse_table(filename: str, payload: bytes) -> ParseResult:
-    """Parse a template .xlsx/.csv; a wrong file type, broken file or missing column raises."""
-    table = read_table(filename, payload, COLUMNS)
-    if table:
-        missing = [COLUMN_LABELS[key] for key in REQUIRED if key not in table[0].values]
-        if missing:
-            raise ValidationFailed(
-                _l(
-                    "The first row must hold the template's column names; missing: %(columns)s.",
-                    columns="、".join(missing),
-                ),
-                "file",
-            )
-    if not table:
+    """Parse a question workbook/.csv; a wrong file type, broken file or missing column raises.
+
+    See ``lms.exams.importers.sheet`` for how the sheet and its header row are
+    found. Section rows (一、单选题（共10题）) are skipped and give their type to
+    the rows below whose 题型 cell is empty.
+    """
+    sheet = read_sheet(filename, payload, COLUMNS)
+    rows = sheet.rows
+    sections = {number: kind for number, values in rows if (kind := section_type(values))}
+    required = [key for key in REQUIRED if not (key == "type" and sections)]
+    missing = [COLUMN_LABELS[key] for key in required if key not in sheet.header_texts]
+    if missing:
+        raise ValidationFailed(
+            _l(
+                "The header row (row %(row)d) must hold the template's column names; missing: %(columns)s.",
+                row=sheet.header_row,
+                columns="、".join(missing),
+            ),
+            "file",
+        )
+    questions = [(number, values) for number, values in rows if number not in sections]
+    if not questions:
         raise ValidationFailed(_l("The file holds no questions."), "file")
-    if len(table) > MAX_QUESTIONS:
+    if len(questions) > MAX_QUESTIONS:
         raise ValidationFailed(_l("The file holds more than %(n)d questions.", n=MAX_QUESTIONS), "file")
     result = ParseResult("xlsx" if filename.lower().endswith(".xlsx") else "csv")
-    for row in table:
-        question, problems = question_from_values(row.values)
-        label = label_for(row.values.get("title", ""), row.values.get("stem", ""))
-        result.items.append(ParsedItem(row.number, label, question if not problems else None, problems))
+    if sheet.unknown_headers:
+        result.notes.append(
+            _l(
+                "Columns not understood, their contents were not imported: %(columns)s.",
+                columns="、".join(f"“{name}”" for name in sheet.unknown_headers),
+            )
+        )
+    scale = difficulty_scale(sheet.header_texts.get("difficulty", ""))
+    if scale == 3:
+        result.notes.append(
+            _l("Difficulty is on a 3-level scale in this file: 1 (easy), 2 and 3 (hard) became 1, 3 and 5.")
+        )
+    section = ""
+    for number, values in rows:
+        if number in sections:
+            section = sections[number]
+            continue
+        notes: list = []
+        if section and not (values.get("type") or "").strip():
+            values = {**values, "type": section}
+        try:
+            question, problems = question_from_values(values, notes=notes, scale=scale)
+        except Exception:  # a row must never break the whole import
+            logger.exception("question row %d could not be read", number)
+            question, problems = None, [Problem(_l("This row could not be read."))]
+        label = label_for(values.get("title", ""), values.get("stem", ""))
+        result.items.append(ParsedItem(number, label, question if not problems else None, problems, notes))
     return result
 
 
-def question_from_values(values: dict[str, str]) -> tuple[ParsedQuestion | None, list[Problem]]:
-    """Read one row (column key -> text) into a checked question, or the problems with it."""
+_SECTION_NUMBER = re.compile(
+    r"^(?:第?[一二三四五六七八九十百\d]+\s*(?:部分|大题|节)?|[ⅠⅡⅢⅣⅤⅥⅦⅧⅨⅩ]+|[IVX]+)\s*[、.．,，:：\s]\s*"
+)
+_SECTION_TAIL = re.compile(r"\s*(?:[（(【\[][^）)】\]]*[）)】\]]\s*)*[:：。.]?\s*$")
+
+
+def section_type(values: dict[str, str]) -> str | None:
+    """The question type a section row names (一、单选题（共10题，每题1分）), or None for other rows."""
+    texts = {text.strip() for key, text in values.items() if text and text.strip()}
+    if len(texts) != 1 or (values.get("stem") or "").strip() and (values.get("answer") or "").strip():
+        return None
+    text = unicodedata.normalize("NFKC", texts.pop())
+    if len(text) > 80:
+        return None
+    core = _SECTION_TAIL.sub("", _SECTION_NUMBER.sub("", text, count=1))
+    core = re.sub(r"^(?:第[一二三四五六七八九十\d]+部分)\s*", "", core)
+    if not core:
+        return None
+    return core if type_from_text(core) or fold(core) in INDEFINITE_WORDS else None
+
+
+def difficulty_scale(header: str) -> int:
+    """3 when the difficulty header says the file grades 1–3 (难度（1-3）, 难度(三级)), else 5.
+
+    Numbers alone cannot tell: a bank that happens to use only 1–3 is on the 1–5 scale.
+    The words 易/中/难 need no scale: they are 1, 3 and 5.
+    """
+    folded = unicodedata.normalize("NFKC", header or "")
+    return 3 if re.search(r"1\s*[-~～—–至到]\s*3|三级|3级", folded) else 5
+
+
+def question_from_values(
+    values: dict[str, str], *, notes: list | None = None, scale: int = 5
+) -> tuple[ParsedQuestion | None, list[Problem]]:
+    """Read one row (column key -> text) into a checked question, or the problems with it.
+
+    ``notes`` receives what was changed on the way in (a difficulty not understood,
+    a true/false answered by an option letter…); ``scale`` 3 reads difficulty 1–3.
+    """
+    notes = notes if notes is not None else []
     problems: list[Problem] = []
     type_text = (values.get("type") or "").strip()
     kind = type_from_text(type_text)
+    indefinite = fold(type_text) in INDEFINITE_WORDS
+    if indefinite:
+        kind = MULTIPLE
     if not type_text:
         problems.append(Problem(_l("The question type is missing."), "type"))
     elif kind is None:
@@ -163,6 +245,8 @@ def question_from_values(values: dict[str, str]) -> tuple[ParsedQuestion | None,
     answer: dict = {}
     if not answer_raw:
         problems.append(Problem(_l("The answer is missing."), "answer"))
+    elif kind == MULTIPLE and _WEIGHTED.search(answer_raw):
+        answer = _weighted_answer(answer_raw, len(options), problems)
     elif kind in CHOICE_TYPES:
         indexes, problem = letters_to_indexes(answer_raw, len(options))
         if problem:
@@ -173,9 +257,9 @@ def question_from_values(values: dict[str, str]) -> tuple[ParsedQuestion | None,
             else:
                 answer = {"choice": indexes[0]}
         else:
-            answer = {"choices": indexes}
+            answer = {"choices": indexes, **({"indefinite": True} if indefinite else {})}
     elif kind == TRUE_FALSE:
-        value = truth_from_text(answer_raw)
+        value = _truth(answer_raw, options, notes)
         if value is None:
             problems.append(
                 Problem(
@@ -185,9 +269,9 @@ def question_from_values(values: dict[str, str]) -> tuple[ParsedQuestion | None,
         else:
             answer = {"value": value}
     elif kind == FILL:
-        answer = {"blanks": blanks_from_text(answer_raw)}
+        answer = {"blanks": fill_blanks(values.get("stem") or "", answer_raw)}
     points = _points(values.get("points", ""), problems)
-    difficulty = _difficulty(values.get("difficulty", ""), problems)
+    difficulty = _difficulty(values.get("difficulty", ""), problems, notes, scale)
     question = ParsedQuestion(
         type=kind or "",
         stem=values.get("stem") or "",
@@ -209,6 +293,40 @@ def question_from_values(values: dict[str, str]) -> tuple[ParsedQuestion | None,
     return (None if problems else question), problems
 
 
+_WEIGHTED = re.compile(r"([A-Ha-hＡ-Ｈａ-ｈ])\s*[:：=＝]\s*([-+−]?\d+(?:\.\d+)?)\s*[%％]")
+
+
+def _weighted_answer(text: str, count: int, problems: list[Problem]) -> dict:
+    """ "A:50%, B:50%, C:-100%": per-option weights (options not named weigh 0)."""
+    weights = [0.0] * count
+    for letter, number in _WEIGHTED.findall(text):
+        index = LETTERS.index(unicodedata.normalize("NFKC", letter).upper())
+        if index >= count:
+            problems.append(Problem(_l("The answer names option %(letter)s, which the question does not have.",
+                                       letter=LETTERS[index]), "answer"))  # fmt: skip
+            return {}
+        weights[index] = float(number.replace("−", "-"))
+    return {"choices": [i for i, w in enumerate(weights) if w > 0], "weights": weights}
+
+
+def _truth(text: str, options: list[str], notes: list) -> bool | None:
+    """对/错…; with options (A 错误, B 正确) a letter means its option's text, not A=true."""
+    letters = unicodedata.normalize("NFKC", text).strip().upper()
+    if options and len(letters) == 1 and letters in LETTERS[: len(options)]:
+        value = truth_from_text(options[LETTERS.index(letters)])
+        if value is not None:
+            notes.append(
+                _l(
+                    "True/false answered with option %(letter)s (“%(option)s”): read as %(value)s.",
+                    letter=letters,
+                    option=options[LETTERS.index(letters)],
+                    value="正确" if value else "错误",
+                )
+            )
+            return value
+    return truth_from_text(text)
+
+
 def _points(text: str, problems: list[Problem]) -> float:
     text = fold(text).removesuffix("分").strip()
     if not text:
@@ -220,28 +338,45 @@ def _points(text: str, problems: list[Problem]) -> float:
         return 1.0
 
 
-def _difficulty(text: str, problems: list[Problem]) -> int:
+_THREE_LEVELS = {1: 1, 2: 3, 3: 5}
+
+
+def _difficulty(text: str, problems: list[Problem], notes: list | None = None, scale: int = 5) -> int:
+    """1..5 from a number, a word (容易…困难, 高/低), stars (★★) or 难度3; unknown words become 3 with a note."""
     word = fold(text)
     if not word:
         return 3
     if word in DIFFICULTY_WORDS:
         return DIFFICULTY_WORDS[word]
-    try:
-        number = float(word)
-    except ValueError:
-        number = 0
-    if number.is_integer() and 1 <= number <= 5:
-        return int(number)
-    problems.append(Problem(_l("Difficulty must be 1 (easy) to 5 (hard)."), "difficulty"))
+    stars = re.fullmatch(r"[★☆]+", word)
+    digits = re.fullmatch(r"(?:难度|difficulty|level|等级|lv\.?)?\s*[:：]?\s*(\d+(?:\.\d+)?)\s*(?:级|星)?", word)
+    number: float | None = None
+    if stars:
+        number = float(word.count("★"))
+    elif digits:
+        number = float(digits.group(1))
+    if number is not None:
+        if number.is_integer() and scale == 3 and 1 <= number <= 3:
+            return _THREE_LEVELS[int(number)]
+        if number.is_integer() and 1 <= number <= 5:
+            return int(number)
+        problems.append(Problem(_l("Difficulty must be 1 (easy) to 5 (hard)."), "difficulty"))
+        return 3
+    if notes is not None:
+        notes.append(_l("Difficulty “%(value)s” was not understood and was set to 3 (medium).", value=text.strip()))
     return 3
 
 
 def question_values(question: ParsedQuestion) -> dict[str, str]:
     """The row (column key -> text) that ``question_from_values`` reads back as ``question``."""
+    answer = answer_text(question)
+    if question.type == MULTIPLE and question.answer.get("weights"):
+        answer = ", ".join(f"{LETTERS[i]}:{points_text(w)}%" for i, w in enumerate(question.answer["weights"]) if w)
+    indefinite = question.type == MULTIPLE and question.answer.get("indefinite")
     values = {
-        "type": TYPE_NAMES_ZH[question.type],
+        "type": INDEFINITE_WORDS[0] if indefinite else TYPE_NAMES_ZH[question.type],
         "stem": question.stem,
-        "answer": answer_text(question),
+        "answer": answer,
         "explanation": question.explanation,
         "points": points_text(question.points),
         "difficulty": str(question.difficulty),

@@ -22,7 +22,7 @@ def upgrade():
         batch_op.add_column(sa.Column("member_mean", sa.Double(), server_default="0", nullable=False))
     # Boards frozen before: the score per member follows from what they stored (their ranks stay).
     op.execute(
-        "UPDATE contest_branch_standings SET member_mean = ROUND(mean_score * participants / eligible, 2) "
+        "UPDATE contest_branch_standings SET member_mean = ROUND(CAST(mean_score * participants / eligible AS NUMERIC), 2) "
         "WHERE eligible > 0"
     )
     with op.batch_alter_table("notifications", schema=None) as batch_op:

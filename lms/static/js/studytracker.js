@@ -160,7 +160,11 @@
     var bar = part("bar"), complete = part("complete");
     if (watched) { watched.textContent = (Math.round(percent * 10) / 10) + "%"; }
     if (credited) { credited.textContent = clock(result.watched_seconds); }
-    if (hours) { hours.textContent = (result.watched_seconds / secondsPerHour).toFixed(1); }
+    if (hours) {
+      // The same rule as ledger.format_hours: a little study that rounds to 0.0 shows as "under 0.1".
+      var text = (result.watched_seconds / secondsPerHour).toFixed(1);
+      hours.textContent = (result.watched_seconds > 0 && text === "0.0" && data.msgUnderTenth) ? data.msgUnderTenth : text;
+    }
     if (bar) {
       bar.setAttribute("aria-valuenow", String(Math.round(percent)));
       bar.firstElementChild.style.width = percent + "%";
