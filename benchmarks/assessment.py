@@ -46,7 +46,7 @@ def build(app, members: int, ledger_rows: int, attempts: int) -> int:
     from lms.assessment.models import LearningTarget, TargetCourse, TargetQuiz
     from lms.auth.models import Branch, BranchKind, User
     from lms.courses.models import Course, CourseStatus, Lesson, LessonKind, LessonProgress, StudyLedgerEntry
-    from lms.exams.models import Quiz, QuizAttempt
+    from lms.exams.quizzes.models import Quiz, QuizAttempt
 
     rng = random.Random(2026)
     now = NOW

@@ -70,8 +70,8 @@ def build_database(database_url: str, contestants: int, viewers: int):
 
     from lms import clock, create_app
     from lms.auth.models import Branch, BranchKind, User
-    from lms.exams import contests
-    from lms.exams.models import Question, QuestionBank, QuestionType
+    from lms.exams.contests import setup
+    from lms.exams.questions.models import Question, QuestionBank, QuestionType
     from lms.extensions import db
 
     app = create_app({"SECRET_KEY": SECRET, "DATABASE_URL": database_url, "ENV_NAME": "benchmark"})
@@ -115,8 +115,8 @@ def build_database(database_url: str, contestants: int, viewers: int):
                 )
         db.session.add_all(questions)
         db.session.flush()
-        contest = contests.create_contest(
-            contests.ContestSettings(
+        contest = setup.create_contest(
+            setup.ContestSettings(
                 title="压测知识竞赛",
                 open_at=now - timedelta(minutes=1),
                 close_at=now + timedelta(hours=2),
@@ -127,8 +127,8 @@ def build_database(database_url: str, contestants: int, viewers: int):
             created_by=None,
             now=now,
         )
-        contests.add_fixed_questions(contest, [q.id for q in questions])
-        contests.publish_contest(contest, now=now)
+        setup.add_fixed_questions(contest, [q.id for q in questions])
+        setup.publish_contest(contest, now=now)
         db.session.commit()
         contest_id = contest.id
         ids = [(user.id, user.session_version) for user in users]

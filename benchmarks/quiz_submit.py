@@ -55,8 +55,8 @@ def build_database(database_url: str, members: int) -> tuple[int, list[tuple[str
 
     from lms import clock, create_app
     from lms.auth.models import User
-    from lms.exams import quizzes
-    from lms.exams.models import Question, QuestionBank, QuestionType
+    from lms.exams.questions.models import Question, QuestionBank, QuestionType
+    from lms.exams.quizzes import setup
     from lms.extensions import db
 
     app = create_app({"SECRET_KEY": SECRET, "DATABASE_URL": database_url, "ENV_NAME": "benchmark"})
@@ -89,13 +89,13 @@ def build_database(database_url: str, members: int) -> tuple[int, list[tuple[str
             questions.append(question)
         db.session.add_all(questions)
         db.session.flush()
-        quiz = quizzes.create_quiz(
-            quizzes.QuizSettings(title="压测测验", time_limit_seconds=3600, shuffle_options=True, partial_credit=True),
+        quiz = setup.create_quiz(
+            setup.QuizSettings(title="压测测验", time_limit_seconds=3600, shuffle_options=True, partial_credit=True),
             created_by=None,
             now=now,
         )
-        quizzes.add_fixed_questions(quiz, [q.id for q in questions])
-        quizzes.publish_quiz(quiz, now=now)
+        setup.add_fixed_questions(quiz, [q.id for q in questions])
+        setup.publish_quiz(quiz, now=now)
         db.session.commit()
         quiz_id = quiz.id
         user_ids = [(user.id, user.session_version) for user in users]

@@ -32,9 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lms import clock, create_app  # noqa: E402
 from lms.extensions import db  # noqa: E402
-from lms.media import jobs, services, transcode  # noqa: E402
+from lms.media import jobs, services
 from lms.media.models import AssetStatus, MediaAsset  # noqa: E402
 from lms.media.storage import get_storage  # noqa: E402
+from lms.media.transcode import ladder as transcode_ladder
+from lms.media.transcode import probe as transcode_probe
+from lms.media.transcode import run as transcode_run
+from lms.media.transcode import samples
+from lms.media.transcode import tools as transcode_tools
 
 
 def cpu_seconds() -> float:
@@ -53,27 +58,29 @@ def measured(run) -> tuple[float, float]:
     return time.perf_counter() - wall, cpu_seconds() - cpu
 
 
-def bare_run(args: list[str], tools: transcode.Tools) -> None:
+def bare_run(args: list[str], tools: transcode_tools.Tools) -> None:
     """Run a command as a shell script would: no progress pipe, no heartbeats."""
     args = [a for a in args if a not in ("-progress", "pipe:1")]
-    subprocess.run(args, check=True, env=transcode._environment(tools.ffmpeg), stdout=subprocess.DEVNULL)
+    subprocess.run(args, check=True, env=transcode_tools.environment(tools.ffmpeg), stdout=subprocess.DEVNULL)
 
 
 def bare_pipeline(
-    source: Path, out: Path, info: transcode.MediaInfo, tools: transcode.Tools, preset: str
+    source: Path, out: Path, info: transcode_probe.MediaInfo, tools: transcode_tools.Tools, preset: str
 ) -> tuple[float, float]:
     """The three ffmpeg commands of a transcode, nothing else; returns (wall, CPU) seconds."""
     shutil.rmtree(out, ignore_errors=True)
     hls = out / "hls"
-    ladder = transcode.plan_ladder(info)
+    ladder = transcode_ladder.plan_ladder(info)
     for rendition in ladder:
         (hls / rendition.name).mkdir(parents=True)
-    fallback = transcode.fallback_rendition(ladder)
+    fallback = transcode_run.fallback_rendition(ladder)
 
     def run() -> None:
-        bare_run(transcode.build_hls_command(source, hls, info, ladder, tools, preset), tools)
-        bare_run(transcode.build_mp4_command(hls / fallback.name / "index.m3u8", hls / "video.mp4", tools), tools)
-        bare_run(transcode.build_poster_command(source, out / "poster.jpg", info, tools), tools)
+        bare_run(transcode_ladder.build_hls_command(source, hls, info, ladder, tools, preset), tools)
+        bare_run(
+            transcode_ladder.build_mp4_command(hls / fallback.name / "index.m3u8", hls / "video.mp4", tools), tools
+        )
+        bare_run(transcode_ladder.build_poster_command(source, out / "poster.jpg", info, tools), tools)
 
     return measured(run)
 
@@ -99,19 +106,19 @@ def our_pipeline(app, source: Path) -> tuple[float, float]:
         return result
 
 
-def one_pass_vs_separate(source: Path, out: Path, tools: transcode.Tools, preset: str, runs: int):
+def one_pass_vs_separate(source: Path, out: Path, tools: transcode_tools.Tools, preset: str, runs: int):
     """Fastest (wall, CPU) of one ffmpeg for the whole ladder, and of one ffmpeg per rendition."""
-    info = transcode.probe(source, tools)
-    ladder = transcode.plan_ladder(info)
+    info = transcode_probe.probe(source, tools)
+    ladder = transcode_ladder.plan_ladder(info)
     one, separate = [], []
 
     def single_pass() -> None:
-        bare_run(transcode.build_hls_command(source, out / "one", info, ladder, tools, preset), tools)
+        bare_run(transcode_ladder.build_hls_command(source, out / "one", info, ladder, tools, preset), tools)
 
     def pass_per_rendition() -> None:
         for rendition in ladder:
             folder = out / f"only-{rendition.name}"
-            bare_run(transcode.build_hls_command(source, folder, info, [rendition], tools, preset), tools)
+            bare_run(transcode_ladder.build_hls_command(source, folder, info, [rendition], tools, preset), tools)
 
     for _ in range(runs):
         shutil.rmtree(out, ignore_errors=True)
@@ -146,13 +153,13 @@ def main() -> None:
             db.create_all()
             tools = services.current_tools()
         print(f"ffmpeg: {tools.ffmpeg.path}; preset {options.preset}; fastest of {runs} runs each")
-        clip720 = transcode.make_sample(
+        clip720 = samples.make_sample(
             work / "clip720.mp4", tools, seconds=seconds_720, size="1280x720", preset="veryfast"
         )
-        clip1080 = transcode.make_sample(
+        clip1080 = samples.make_sample(
             work / "clip1080.mp4", tools, seconds=seconds_1080, size="1920x1080", preset="veryfast"
         )
-        info = transcode.probe(clip720, tools)
+        info = transcode_probe.probe(clip720, tools)
 
         ours, bare = [], []
         for _ in range(runs):

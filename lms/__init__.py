@@ -21,11 +21,11 @@ BLUEPRINT_MODULES = (
     "lms.notices.views",
     "lms.media.views",
     "lms.media.admin",
-    "lms.exams.bank_views",
-    "lms.exams.views",
-    "lms.exams.admin",
-    "lms.exams.contest_views",
-    "lms.exams.contest_admin",
+    "lms.exams.questions.views",
+    "lms.exams.quizzes.views",
+    "lms.exams.quizzes.admin",
+    "lms.exams.contests.views",
+    "lms.exams.contests.admin",
     "lms.courses.views",
     "lms.courses.admin",
     "lms.meetings.views",
@@ -35,6 +35,9 @@ BLUEPRINT_MODULES = (
     "lms.assessment.admin",
     "lms.integrity.views",
 )
+
+# Each defines ``init_app(app)``: the hooks it registers on the layers below it.
+DOMAIN_MODULES = ("lms.courses", "lms.exams.questions", "lms.exams.quizzes", "lms.exams.contests")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -71,6 +74,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     for module_name in BLUEPRINT_MODULES:
         app.register_blueprint(importlib.import_module(module_name).bp)
+    for module_name in DOMAIN_MODULES:
+        importlib.import_module(module_name).init_app(app)
 
     from lms.cli import register_cli
 

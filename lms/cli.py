@@ -20,15 +20,15 @@ lms_cli = AppGroup("lms", help="Vanguard administration commands.")
 DEMO_MODULES = (
     "lms.auth.demo",
     "lms.media.demo",
-    "lms.exams.demo_banks",
-    "lms.exams.demo_quizzes",
-    "lms.exams.demo_contests",
+    "lms.exams.questions.demo",
+    "lms.exams.quizzes.demo",
+    "lms.exams.contests.demo",
     "lms.courses.demo",
     "lms.assessment.demo",
     "lms.meetings.demo",
 )
 # Each module has ``register(group)`` adding its commands to `flask lms`.
-COMMAND_MODULES: tuple[str, ...] = ("lms.exams.commands",)
+COMMAND_MODULES: tuple[str, ...] = ("lms.exams.questions.commands",)
 
 
 @lms_cli.command("init")

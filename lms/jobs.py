@@ -60,8 +60,8 @@ def scheduled_jobs() -> list[JobSpec]:
     from flask import current_app
 
     from lms.assessment import jobs as assessment_jobs
-    from lms.exams.contests import run_contest_schedule
-    from lms.exams.jobs import finalize_overdue_attempts
+    from lms.exams.contests.closing import run_contest_schedule
+    from lms.exams.quizzes.jobs import finalize_overdue_attempts
     from lms.media.jobs import process_transcode_queue
     from lms.meetings import jobs as meeting_jobs
 

@@ -4,7 +4,9 @@ from lms.assessment.models import *  # noqa: F403
 from lms.audit import AuditEntry  # noqa: F401
 from lms.auth.models import *  # noqa: F403
 from lms.courses.models import *  # noqa: F403
-from lms.exams.models import *  # noqa: F403
+from lms.exams.contests.models import *  # noqa: F403
+from lms.exams.questions.models import *  # noqa: F403
+from lms.exams.quizzes.models import *  # noqa: F403
 from lms.jobs import SchedulerLease  # noqa: F401
 from lms.media.models import *  # noqa: F403
 from lms.meetings.models import *  # noqa: F403

@@ -15,8 +15,8 @@ from lms.assessment.models import LearningTarget
 from lms.auth.models import BranchKind, Role, User
 from lms.courses import offline
 from lms.courses.models import OfflineActivity
-from lms.exams import quizzes
-from lms.exams.models import Quiz, QuizAttempt
+from lms.exams.quizzes import setup
+from lms.exams.quizzes.models import Quiz, QuizAttempt
 from lms.extensions import db
 from lms.notices.models import Announcement
 from tests.auth.test_import import upload, xlsx
@@ -192,7 +192,8 @@ def test_quiz_target_offline_and_announcement_actions_are_recorded(client, login
 
 
 def test_contest_actions_are_recorded(client, login, org, frozen_clock):
-    from lms.exams.models import Contest, QuestionType
+    from lms.exams.contests.models import Contest
+    from lms.exams.questions.models import QuestionType
     from tests.exams.factories import create_bank, create_question
     from tests.exams.test_contest_views import _form
 
@@ -217,7 +218,7 @@ def test_contest_actions_are_recorded(client, login, org, frozen_clock):
 def test_exports_of_personal_data_are_recorded(client, login, org, make_user):
     login(org["admin"])
     member = org["member"]
-    quiz = quizzes.create_quiz(quizzes.QuizSettings(title="测验"), created_by=None, now=clock.utcnow())
+    quiz = setup.create_quiz(setup.QuizSettings(title="测验"), created_by=None, now=clock.utcnow())
     db.session.commit()
     for url, action in (
         (f"/courses/archive/{member.id}/export.xlsx", "export.archive"),

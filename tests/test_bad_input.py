@@ -244,7 +244,7 @@ def test_overflow_anywhere_is_a_400_with_a_message(app, admin_client):
 
 
 def test_bank_names_differing_only_in_unicode_case_are_one_name(admin_client):
-    from lms.exams import banks
+    from lms.exams.questions import banks
 
     banks.create_bank("Ärzte-题库", creator=None)
     db.session.commit()

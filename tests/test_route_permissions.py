@@ -15,8 +15,8 @@ from werkzeug.routing.converters import NumberConverter
 from lms import audit, clock
 from lms.assessment.models import LearningTarget
 from lms.auth.models import BranchKind, Role, User
-from lms.exams import quizzes
-from lms.exams.models import Quiz
+from lms.exams.quizzes import setup
+from lms.exams.quizzes.models import Quiz
 from lms.extensions import db
 
 PUBLIC_ENDPOINTS = {"auth.login", "auth.set_language", "home.healthz", "home.favicon", "static"}
@@ -135,8 +135,8 @@ def subtree(make_branch, make_user):
 
 
 def _new_quiz(title: str, branch_ids: list[int]) -> Quiz:
-    quiz = quizzes.create_quiz(
-        quizzes.QuizSettings(title=title, audience_branch_ids=branch_ids), created_by=None, now=clock.utcnow()
+    quiz = setup.create_quiz(
+        setup.QuizSettings(title=title, audience_branch_ids=branch_ids), created_by=None, now=clock.utcnow()
     )
     db.session.commit()
     return quiz

@@ -34,7 +34,7 @@ from lms.courses.models import (
     OfflineStudyRecord,
     StudySource,
 )
-from lms.exams.models import AttemptState, Quiz, QuizAttempt
+from lms.exams.quizzes.models import AttemptState, Quiz, QuizAttempt
 from lms.extensions import db
 
 DEMO_PASSWORD = "Vanguard2026"

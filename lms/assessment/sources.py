@@ -1,7 +1,7 @@
 """What assessment reads from the courses, exams and meetings domains, each a single aggregate query.
 
 Study time comes from the study ledger, course completion from
-``lms.courses.completion``, quiz results from ``lms.exams.quizzes.quiz_results``,
+``lms.courses.completion``, quiz results from ``lms.exams.quizzes.results.quiz_results``,
 attendance at meetings from ``lms.meetings.rates``.
 Every function takes a SELECT of user ids (never a list of members loaded one
 by one), so scoring ten thousand members costs the same few statements as one.
@@ -19,8 +19,8 @@ from lms.auth.models import User
 from lms.courses import ledger
 from lms.courses.completion import completed_courses_by_user
 from lms.courses.models import Course, CourseStatus, Lesson, LessonProgress, OfflineRecordAudit, StudyLedgerEntry
-from lms.exams.models import Quiz, QuizAttempt, QuizKind
-from lms.exams.quizzes import quiz_results
+from lms.exams.quizzes.models import Quiz, QuizAttempt, QuizKind
+from lms.exams.quizzes.results import quiz_results
 from lms.extensions import db
 from lms.meetings.models import Meeting, MeetingAttendance, MeetingCreditConfirmation
 from lms.meetings.rates import attendance_counts, attendance_counts_each
@@ -177,7 +177,7 @@ class QuizLine:
 def quiz_lines(user_id: int, start: date, end: date) -> list[QuizLine]:
     """The member's counted quiz attempts finished in ``start..end``, one line per quiz. One query."""
     from lms import clock
-    from lms.exams.models import AttemptState
+    from lms.exams.quizzes.models import AttemptState
 
     starts_at, ends_at = clock.local_midnight(start), clock.local_midnight(date.fromordinal(end.toordinal() + 1))
     rows = db.session.execute(

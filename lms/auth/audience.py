@@ -36,16 +36,27 @@ def _branch_paths(branch_ids: list[int]) -> list[str]:
     return list(db.session.scalars(sa.select(Branch.path).where(Branch.id.in_(branch_ids))))
 
 
-def audience_includes(audience: AudienceMixin, user: User) -> bool:
-    """True when ``user`` belongs to the audience."""
+def branch_ancestor_ids(user) -> frozenset[int]:
+    """The ids of the member's branch and every branch above it (from the materialised path)."""
+    branch = user.branch
+    if branch is None:
+        return frozenset()
+    return frozenset(int(part) for part in branch.path.strip("/").split("/") if part)
+
+
+def audience_includes(audience: AudienceMixin, user, ancestors: frozenset[int] | None = None) -> bool:
+    """True when ``user`` belongs to the audience; no query (branch subtrees via the path's ancestry).
+
+    ``ancestors`` (``branch_ancestor_ids(user)``) may be passed when checking many audiences;
+    ``user`` needs ``status``, ``role`` and, unless ``ancestors`` is given, ``branch``.
+    """
     if audience.audience_statuses and str(user.status) not in audience.audience_statuses:
         return False
     if audience.audience_roles and str(user.role) not in audience.audience_roles:
         return False
     if audience.audience_branch_ids:
-        if user.branch is None:
-            return False
-        return any(user.branch.path.startswith(path) for path in _branch_paths(audience.audience_branch_ids))
+        ancestors = branch_ancestor_ids(user) if ancestors is None else ancestors
+        return any(int(b) in ancestors for b in audience.audience_branch_ids)
     return True
 
 

@@ -46,3 +46,26 @@ endpoint for honest players (a beat every 15 s plus pause, seek and page-hide
 beats); it is counted on the member's playback-session row, which every beat
 locks anyway, so it costs no statement and holds across processes.
 """
+
+
+def init_app(app) -> None:
+    """Navigation entries, the home panel, and the media hooks (who may stream a lesson's video)."""
+    from flask_babel import lazy_gettext as _l
+
+    from lms.auth.models import Role
+    from lms.courses import services
+    from lms.courses.views import render_home_panel
+    from lms.media.access import register_access_check, register_usage
+    from lms.navigation import register_home_panel, register_nav
+
+    register_nav("courses.catalogue", _l("Courses"), order=20)
+    register_nav("courses.micro_feed", _l("Micro-courses"), order=25)
+    register_nav("courses.my_archive", _l("My archive"), order=70)
+    register_nav("courses_admin.courses", _l("Courses"), roles=(Role.ADMIN,), order=40, section="manage")
+    register_nav("courses_admin.requirements", _l("Required study"), roles=(Role.ADMIN, Role.SECRETARY), order=45,
+                 section="manage")  # fmt: skip
+    register_nav("courses_admin.archives_list", _l("Learning archives"), roles=(Role.ADMIN, Role.SECRETARY), order=55,
+                 section="manage")  # fmt: skip
+    register_access_check("courses", services.asset_access_check)
+    register_usage("courses", services.asset_usage)
+    register_home_panel("courses", render_home_panel, order=20)

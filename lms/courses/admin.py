@@ -19,7 +19,7 @@ from lms import clock
 from lms.auth.audience import audience_clause
 from lms.auth.auditing import record_export
 from lms.auth.forms import fill_audience_choices
-from lms.auth.models import MemberStatus, Role, User
+from lms.auth.models import MemberStatus, User
 from lms.auth.permissions import admin_required, member_scope_clause, secretary_required
 from lms.courses import archive as archives
 from lms.courses import ledger, offline_admin, services, stats
@@ -35,16 +35,10 @@ from lms.courses.models import (
 from lms.errors import DomainError, show_on_form
 from lms.extensions import db
 from lms.inputs import json_object, page_arg
-from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, xlsx_bytes
 
 bp = Blueprint("courses_admin", __name__, url_prefix="/admin/courses")
 
-register_nav("courses_admin.courses", _l("Courses"), roles=(Role.ADMIN,), order=40, section="manage")
-register_nav("courses_admin.requirements", _l("Required study"), roles=(Role.ADMIN, Role.SECRETARY), order=45,
-             section="manage")  # fmt: skip
-register_nav("courses_admin.archives_list", _l("Learning archives"), roles=(Role.ADMIN, Role.SECRETARY), order=55,
-             section="manage")  # fmt: skip
 
 PAGE_SIZE = 50
 

@@ -17,6 +17,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
+from lms.auth.audience import audience_includes, branch_ancestor_ids
 from lms.auth.models import User
 from lms.courses import images
 from lms.courses.models import (
@@ -43,31 +44,11 @@ MAX_READING_MINUTES = 600
 # --- audiences -------------------------------------------------------------
 
 
-def branch_ancestor_ids(user: User) -> frozenset[int]:
-    """The ids of the member's branch and every branch above it (from the materialised path)."""
-    branch = user.branch
-    if branch is None:
-        return frozenset()
-    return frozenset(int(part) for part in branch.path.strip("/").split("/") if part)
-
-
-def audience_matches(audience, user: User, ancestors: frozenset[int] | None = None) -> bool:
-    """``audience_includes`` without a query: statuses, roles, and branch subtrees via ancestry."""
-    if audience.audience_statuses and str(user.status) not in audience.audience_statuses:
-        return False
-    if audience.audience_roles and str(user.role) not in audience.audience_roles:
-        return False
-    if audience.audience_branch_ids:
-        ancestors = branch_ancestor_ids(user) if ancestors is None else ancestors
-        return any(int(b) in ancestors for b in audience.audience_branch_ids)
-    return True
-
-
 def course_visible_to(course: Course, user: User) -> bool:
     """True when ``user`` may see ``course`` as a learner (admins see every course)."""
     if user.is_admin:
         return True
-    return course.is_published and audience_matches(course, user)
+    return course.is_published and audience_includes(course, user)
 
 
 def lesson_visible_to(lesson: Lesson, user: User) -> bool:
@@ -101,7 +82,7 @@ def visible_courses(user: User) -> list[Course]:
         .where(Course.status == CourseStatus.PUBLISHED)
         .order_by(Course.published_at.desc(), Course.id.desc())
     )
-    return [course for course in courses if audience_matches(course, user, ancestors)]
+    return [course for course in courses if audience_includes(course, user, ancestors)]
 
 
 def asset_usage(asset_id: int) -> list[str]:
@@ -132,7 +113,7 @@ def asset_access_check(user: User, asset_id: int) -> bool | None:
     if not courses:
         return None
     ancestors = branch_ancestor_ids(user)
-    return True if any(audience_matches(course, user, ancestors) for course in courses) else None
+    return True if any(audience_includes(course, user, ancestors) for course in courses) else None
 
 
 # --- catalogue -------------------------------------------------------------
@@ -484,7 +465,7 @@ def required_courses_for(user: User) -> list[RequiredCourse]:
     )
     by_course: dict[int, RequiredCourse] = {}
     for requirement in requirements:
-        if not audience_matches(requirement, user, ancestors) or not audience_matches(
+        if not audience_includes(requirement, user, ancestors) or not audience_includes(
             requirement.course, user, ancestors
         ):
             continue

@@ -27,6 +27,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from lms import clock
+from lms.auth.audience import audience_includes
 from lms.auth.models import Branch, Role, User
 from lms.courses import presence, signals
 from lms.courses import progress as rules
@@ -40,7 +41,7 @@ from lms.courses.models import (
     PlaybackSession,
     StudySource,
 )
-from lms.courses.services import audience_matches, get_visible_lesson
+from lms.courses.services import get_visible_lesson
 from lms.errors import InvalidState
 from lms.extensions import db
 
@@ -289,7 +290,7 @@ def _still_visible(found) -> bool:
         audience_roles=found.audience_roles or [],
         audience_branch_ids=found.audience_branch_ids or [],
     )
-    return audience_matches(audience, SimpleNamespace(status=found.user_status, role=found.user_role), ancestors)
+    return audience_includes(audience, SimpleNamespace(status=found.user_status, role=found.user_role), ancestors)
 
 
 def _is_idle(beat: Heartbeat) -> bool:

@@ -21,7 +21,6 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
@@ -39,18 +38,11 @@ from lms.courses.models import Course, LessonKind, StudySource
 from lms.extensions import csrf, db, limiter
 from lms.inputs import BadInput, body_limit, json_object
 from lms.media import services as media_services
-from lms.media.access import register_access_check, register_usage
 from lms.media.models import MediaAsset
-from lms.navigation import register_home_panel, register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, xlsx_bytes
 
 bp = Blueprint("courses", __name__, url_prefix="/courses")
 
-register_nav("courses.catalogue", _l("Courses"), order=20)
-register_nav("courses.micro_feed", _l("Micro-courses"), order=25)
-register_nav("courses.my_archive", _l("My archive"), order=70)
-register_access_check("courses", services.asset_access_check)
-register_usage("courses", services.asset_usage)
 
 MAX_HEARTBEAT_BYTES = 4096
 
@@ -131,7 +123,6 @@ def render_home_panel(user) -> str | None:
     )
 
 
-register_home_panel("courses", render_home_panel, order=20)
 
 
 # --- catalogue and course pages -------------------------------------------

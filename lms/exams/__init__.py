@@ -2,39 +2,39 @@
 
 Quizzes and attempts (DESIGN.md §4)
 -----------------------------------
-Modules: ``models`` (the ``# Quizzes and attempts`` part), ``grading`` (pure rules
-per question type), ``quizzes`` (setup, timing, attempts, results), ``quiz_stats``
-(results table, item statistics, Excel export), ``notebook`` (错题本),
-``corrections`` (纠错), ``display`` (what pages show), ``views`` (blueprint
-``exams``, ``/quizzes``), ``admin`` (blueprint ``exams_admin``, ``/admin/quizzes``),
-``jobs`` (the 30-second finalizing job), ``demo_quizzes``.
+Three subpackages, dependencies one way: ``contests -> quizzes -> questions`` (the
+modules of each are listed in docs/ARCHITECTURE.md). ``questions.types`` is the
+question-type registry (parsing, grading, showing and exporting each type);
+``quizzes`` holds setup, timing, attempts, results, review, the notebook (错题本),
+corrections (纠错), statistics, the pages (blueprints ``exams``, ``/quizzes``, and
+``exams_admin``, ``/admin/quizzes``) and the 30-second finalizing job.
 
 Services other domains build on (all take ``now``, flush and never commit; the
 caller commits once):
 
-- ``quizzes.start_attempt(quiz, user, now, *, rng=None, question_ids=None) -> QuizAttempt``:
+- ``quizzes.attempts.start_attempt(quiz, user, now, *, rng=None, question_ids=None) -> QuizAttempt``:
   starts an attempt or returns the member's open one (one open attempt per
   member and quiz is a database constraint: ``quiz_attempts.open_slot``). Freezes
   the questions (``QuestionSnapshot``), their order and option order; sets
   ``deadline = min(started_at + time limit, close_at)`` (overrides applied).
   Raises ``Forbidden`` (not in the audience), ``InvalidState`` (not open yet,
   closed, no attempts left, waiting, too few questions).
-- ``quizzes.save_answer(attempt_id, user, position, raw, seq, now) -> SaveResult``:
+- ``quizzes.attempts.save_answer(attempt_id, user, position, raw, seq, now) -> SaveResult``:
   one answer, choices numbered as shown; ``seq`` only grows per question, so
   replays and late arrivals change nothing. Refused after ``deadline +
   LMS_QUIZ_GRACE_SECONDS``.
-- ``quizzes.submit_attempt(attempt_id, user, now) -> QuizAttempt``: grade now; idempotent.
-- ``quizzes.finalize_attempt(attempt, now, reason=FinishReason.TIME_UP) -> QuizAttempt``:
+- ``quizzes.attempts.submit_attempt(attempt_id, user, now) -> QuizAttempt``: grade now; idempotent.
+- ``quizzes.attempts.finalize_attempt(attempt, now, reason=FinishReason.TIME_UP) -> QuizAttempt``:
   close an open attempt with what was saved, whatever its deadline (a contest
   closing, an admin); idempotent.
-- ``quizzes.finalize_overdue(now, limit=500) -> int``: close every attempt past
+- ``quizzes.attempts.finalize_overdue(now, limit=500) -> int``: close every attempt past
   ``finalize_after`` by the quiz's overdue rule (the scheduler job; safe to run
   twice or in two processes).
-- ``quizzes.quiz_results(quiz_ids, user_clause) -> {(user_id, quiz_id): (score_percent, passed)}``:
+- ``quizzes.results.quiz_results(quiz_ids, user_clause) -> {(user_id, quiz_id): (score_percent, passed)}``:
   the kept score (highest or last, per quiz) of finished, non-practice attempts,
   in one aggregate query; ``user_clause`` is a WHERE clause on ``User``
   (``audience_clause(target)``, ``member_scope_clause(viewer)``, ``User.id == n``).
-- ``quizzes.refresh_open_deadlines(quiz, now=now)``: recompute open attempts'
+- ``quizzes.timing.refresh_open_deadlines(quiz, now=now)``: recompute open attempts'
   deadlines after changing a quiz's timing directly (``update_quiz`` and
   ``set_override`` call it themselves).
 
@@ -45,22 +45,21 @@ submit time asc).
 
 Contests (DESIGN.md §5)
 -----------------------
-Modules: ``models`` (the ``# Contests`` part), ``contests`` (setup, phases, taking
-part, the cached live board, closing and the frozen standings, export,
-certificates), ``contest_banner`` (banner images), ``challenge`` (challenge mode,
-挑战答题), ``contest_views`` (blueprint ``contests``, ``/contests``),
-``contest_admin`` (blueprint ``contest_admin``, ``/admin/contests``),
-``contest_forms``, ``demo_contests``.
+Subpackage ``contests``: ``phases``, ``setup``, ``banner``, ``board`` (ranking query,
+the cached live board, frozen standings), ``taking``, ``closing`` (schedule job,
+standings, export, certificates), ``challenge`` (challenge mode, 挑战答题), ``views``
+(blueprint ``contests``, ``/contests``), ``admin`` (blueprint ``contest_admin``,
+``/admin/contests``), ``forms``, ``demo``.
 
 A contest is a quiz of kind CONTEST plus a ``Contest`` row: members take it with
 the quiz services above (``start_attempt`` with the contest's ``draws``, the
 quizzes' attempt page and autosave). Its phase comes from the clock
-(``contests.phase``); the scheduler job ``contests.run_contest_schedule`` announces
+(``contests.phases.phase``); the scheduler job ``contests.closing.run_contest_schedule`` announces
 openings and, after ``close + QUIZ_GRACE_SECONDS``, finalizes open attempts and
 stores the standings (``ContestStanding``, ``ContestBranchStanding``), which any
-page needing them also does if the job has not. ``contests.ranked_rows(contest)``
+page needing them also does if the job has not. ``contests.board.ranked_rows(contest)``
 ranks every participant's best finished attempt in one query (``ranking``'s rule);
-``contests.board_payload`` serves it from ``lms.cache`` (``CONTEST_BOARD_SECONDS``).
-The branch board ranks Party branches by score per member (``ranking.rank_branches``;
+``contests.board.board_payload`` serves it from ``lms.cache`` (``CONTEST_BOARD_SECONDS``).
+The branch board ranks Party branches by score per member (``contests.ranking.rank_branches``;
 the rule is in docs/DEVELOPING.md and under the board).
 """

@@ -27,7 +27,7 @@ from lms import clock
 from lms.auth.models import Branch, User
 from lms.auth.permissions import member_scope_clause
 from lms.courses.models import StudyDaySignal, StudyLedgerEntry, StudySource
-from lms.exams.models import AttemptQuestion, AttemptState, Quiz, QuizAttempt
+from lms.exams.quizzes.models import AttemptQuestion, AttemptState, Quiz, QuizAttempt
 from lms.extensions import db
 
 ONLINE_SOURCES = (StudySource.VIDEO, StudySource.READING)

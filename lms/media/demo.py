@@ -8,10 +8,12 @@ import sqlalchemy as sa
 
 from lms import clock
 from lms.extensions import db
-from lms.media import jobs, services, transcode
+from lms.media import jobs, services
 from lms.media.models import AssetStatus, MediaAsset
 from lms.media.settings import setting
 from lms.media.storage import get_storage
+from lms.media.transcode import samples
+from lms.media.transcode import tools as transcode_tools
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ def seed_demo() -> list[str]:
     storage = get_storage()
     try:
         tools = services.current_tools()
-    except transcode.TranscodeError as error:
+    except transcode_tools.TranscodeError as error:
         return [f"Demo videos skipped: {error}"]
     for title, pattern, tone, seconds in DEMO_VIDEOS:
         existing = db.session.scalar(sa.select(MediaAsset).where(MediaAsset.title == title).limit(1))
@@ -45,7 +47,7 @@ def seed_demo() -> list[str]:
         db.session.flush()
         original = storage.original(asset.id)
         original.parent.mkdir(parents=True, exist_ok=True)
-        transcode.make_sample(
+        samples.make_sample(
             original,
             tools,
             seconds=seconds,

@@ -16,10 +16,13 @@ import threading
 
 from lms import clock
 from lms.extensions import db
-from lms.media import services, transcode
+from lms.media import services
 from lms.media.models import JobStatus, MediaAsset, TranscodeJob
 from lms.media.settings import setting
 from lms.media.storage import get_storage
+from lms.media.transcode import ladder, probe
+from lms.media.transcode import run as transcode_run
+from lms.media.transcode import tools as transcode_tools
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ def process_transcode_queue(now) -> int | None:
     return job.id
 
 
-def run_claimed_job(job_id: int, me: str, tools: transcode.Tools | None = None) -> bool:
+def run_claimed_job(job_id: int, me: str, tools: transcode_tools.Tools | None = None) -> bool:
     """Transcode the job ``me`` holds; publish and mark it done, or mark it failed. Commits.
 
     Returns True when the asset became ready.
@@ -53,7 +56,7 @@ def run_claimed_job(job_id: int, me: str, tools: transcode.Tools | None = None) 
     job = db.session.get(TranscodeJob, job_id)
     asset: MediaAsset = job.asset
     storage = get_storage()
-    info = transcode.MediaInfo(**asset.probe_summary)
+    info = probe.MediaInfo(**asset.probe_summary)
     work_dir = storage.new_work_dir(asset.id)
     source = storage.original(asset.id)
     db.session.commit()  # nothing open while ffmpeg runs
@@ -63,16 +66,16 @@ def run_claimed_job(job_id: int, me: str, tools: transcode.Tools | None = None) 
 
     try:
         tools = tools or services.current_tools()
-        result = transcode.transcode(
+        result = transcode_run.transcode(
             source,
             work_dir,
             info,
             tools,
             preset=str(setting("TRANSCODE_PRESET")),
-            timeout=transcode.time_limit_seconds(info.duration_seconds, int(setting("TRANSCODE_TIMEOUT_SECONDS"))),
+            timeout=ladder.time_limit_seconds(info.duration_seconds, int(setting("TRANSCODE_TIMEOUT_SECONDS"))),
             on_progress=on_progress,
         )
-    except transcode.TranscodeError as error:
+    except transcode_tools.TranscodeError as error:
         storage.discard_work_dir(work_dir)
         job = db.session.get(TranscodeJob, job_id)
         if job is not None and services.fail_job(job, me, error, now=clock.utcnow()):

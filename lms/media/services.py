@@ -24,10 +24,13 @@ from sqlalchemy.orm import selectinload
 from lms.errors import Conflict, DomainError, InvalidState, NotFound, ValidationFailed
 from lms.extensions import db
 from lms.inputs import clean_filename
-from lms.media import access, transcode
+from lms.media import access
 from lms.media.models import AssetKind, AssetStatus, JobStatus, MediaAsset, MediaUpload, TranscodeJob
 from lms.media.settings import setting
 from lms.media.storage import get_storage
+from lms.media.transcode import probe as transcode_probe
+from lms.media.transcode import run
+from lms.media.transcode import tools as transcode_tools
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +301,7 @@ def digest_of_digests(digests: list[str]) -> str:
 
 
 def complete_upload(
-    upload: MediaUpload, *, checksum: str, now: datetime, tools: transcode.Tools | None = None
+    upload: MediaUpload, *, checksum: str, now: datetime, tools: transcode_tools.Tools | None = None
 ) -> MediaAsset:
     """Check the assembled file and hand it to probing; returns the asset (QUEUED or FAILED).
 
@@ -357,16 +360,18 @@ def purge_abandoned_uploads(now: datetime) -> int:
 # Probing and the queue
 
 
-def current_tools() -> transcode.Tools:
+def current_tools() -> transcode_tools.Tools:
     """ffmpeg/ffprobe for the current app (settings, PATH or the bundled build)."""
-    return transcode.Tools(
-        ffmpeg=transcode.find_binary("ffmpeg", current_app.config.get("FFMPEG") or ""),
-        ffprobe=transcode.find_binary("ffprobe", current_app.config.get("FFPROBE") or ""),
+    return transcode_tools.Tools(
+        ffmpeg=transcode_tools.find_binary("ffmpeg", current_app.config.get("FFMPEG") or ""),
+        ffprobe=transcode_tools.find_binary("ffprobe", current_app.config.get("FFPROBE") or ""),
         nice=int(setting("TRANSCODE_NICE")),
     )
 
 
-def accept_original(asset: MediaAsset, *, now: datetime, tools: transcode.Tools | None = None) -> TranscodeJob | None:
+def accept_original(
+    asset: MediaAsset, *, now: datetime, tools: transcode_tools.Tools | None = None
+) -> TranscodeJob | None:
     """Probe the asset's original; queue a transcode, or refuse the asset with the reason.
 
     A refused asset is FAILED with ``error_message`` set; its original stays.
@@ -374,13 +379,13 @@ def accept_original(asset: MediaAsset, *, now: datetime, tools: transcode.Tools 
     source = get_storage().original(asset.id)
     asset.size_bytes = source.stat().st_size if source.exists() else asset.size_bytes
     try:
-        info = transcode.probe(
+        info = transcode_probe.probe(
             source,
             tools or current_tools(),
             timeout=float(setting("PROBE_TIMEOUT_SECONDS")),
             max_duration_seconds=float(setting("MAX_DURATION_MINUTES")) * 60,
         )
-    except (transcode.TranscodeError, OSError) as error:
+    except (transcode_tools.TranscodeError, OSError) as error:
         # Not the file's fault (ffprobe missing or broken): keep it for a retry.
         asset.status = AssetStatus.FAILED
         asset.error_message = str(
@@ -389,7 +394,7 @@ def accept_original(asset: MediaAsset, *, now: datetime, tools: transcode.Tools 
         db.session.flush()
         log.error("probing asset %s failed: %s", asset.id, error)
         return None
-    except transcode.MediaRefused as refusal:
+    except transcode_tools.MediaRefused as refusal:
         asset.status = AssetStatus.FAILED
         asset.error_message = str(refusal.message)
         db.session.flush()
@@ -399,7 +404,7 @@ def accept_original(asset: MediaAsset, *, now: datetime, tools: transcode.Tools 
     return enqueue_transcode(asset, now=now)
 
 
-def apply_probe(asset: MediaAsset, info: transcode.MediaInfo) -> None:
+def apply_probe(asset: MediaAsset, info: transcode_probe.MediaInfo) -> None:
     """Copy what ffprobe found onto the asset."""
     asset.kind = AssetKind.VIDEO if info.has_video else AssetKind.AUDIO
     asset.duration_seconds = info.duration_seconds
@@ -547,7 +552,7 @@ def requeue_stale_jobs(now: datetime) -> list[int]:
 
 
 def finish_job(
-    job: TranscodeJob, worker_id: str, result: transcode.TranscodeResult, work_dir: Path, *, now: datetime
+    job: TranscodeJob, worker_id: str, result: run.TranscodeResult, work_dir: Path, *, now: datetime
 ) -> bool:
     """Mark the job done and publish its outputs, if ``worker_id`` still holds it; return whether it did.
 
@@ -574,9 +579,9 @@ def finish_job(
     return True
 
 
-def fail_job(job: TranscodeJob, worker_id: str, error: transcode.TranscodeError, *, now: datetime) -> bool:
+def fail_job(job: TranscodeJob, worker_id: str, error: transcode_tools.TranscodeError, *, now: datetime) -> bool:
     """Mark the job and its asset failed with ffmpeg's stderr tail, if ``worker_id`` still holds it."""
-    tail = f"{error}\n{error.stderr_tail}".strip()[-transcode.STDERR_TAIL_CHARS :]
+    tail = f"{error}\n{error.stderr_tail}".strip()[-run.STDERR_TAIL_CHARS :]
     updated = db.session.execute(
         sa.update(TranscodeJob)
         .where(TranscodeJob.id == job.id, TranscodeJob.worker_id == worker_id, TranscodeJob.status == JobStatus.RUNNING)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from lms.assessment.models import LearningTarget, PeriodKind, TargetCourse, TargetQuiz
 from lms.courses.models import Course, CourseStatus, Lesson, LessonKind, LessonProgress, StudyLedgerEntry, StudySource
-from lms.exams.models import AttemptState, Quiz, QuizAttempt
+from lms.exams.quizzes.models import AttemptState, Quiz, QuizAttempt
 from lms.extensions import db
 
 SECONDS_PER_HOUR = 45 * 60  # one 学时 at the default 45 minutes

@@ -29,7 +29,8 @@ from lms.courses import archive as archives
 from lms.courses import demo as courses_demo
 from lms.courses import ledger, services
 from lms.courses.models import Lesson, LessonKind, LessonProgress, OfflineStudyRecord, StudyLedgerEntry, StudySource
-from lms.exams import demo_banks, demo_quizzes
+from lms.exams.questions import demo as demo_banks
+from lms.exams.quizzes import demo as demo_quizzes
 from lms.extensions import db
 from lms.media import demo as media_demo
 from lms.media.models import AssetKind, AssetStatus, MediaAsset

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from lms import clock
-from lms.exams.models import ContestEntry, QuestionType
+from lms.exams.contests.models import ContestEntry
+from lms.exams.questions.models import QuestionType
 from lms.extensions import db
 from tests.exams.contest_factories import clear_cache, create_contest
 from tests.exams.factories import create_bank, create_question

@@ -14,10 +14,12 @@ from lms.auth.models import Role
 from lms.courses import services
 from lms.courses.models import LessonKind, LessonProgress, StudyLedgerEntry
 from lms.extensions import db
-from lms.media import jobs, transcode
+from lms.media import jobs
 from lms.media import services as media_services
 from lms.media.models import AssetStatus, MediaAsset
 from lms.media.storage import get_storage
+from lms.media.transcode import samples
+from lms.media.transcode import tools as transcode_tools
 
 CLIP_SECONDS = 5
 
@@ -26,11 +28,13 @@ CLIP_SECONDS = 5
 def video_lesson(app, make_user, tmp_path):
     """A published course with one video lesson on a real, transcoded clip of a few seconds."""
     try:
-        tools = transcode.Tools(transcode.find_binary("ffmpeg"), transcode.find_binary("ffprobe"), nice=0)
-    except transcode.TranscodeError as error:
+        tools = transcode_tools.Tools(
+            transcode_tools.find_binary("ffmpeg"), transcode_tools.find_binary("ffprobe"), nice=0
+        )
+    except transcode_tools.TranscodeError as error:
         pytest.skip(str(error))
     app.config.update(TRANSCODE_PRESET="ultrafast", TRANSCODE_NICE=0, HEARTBEAT_SECONDS=1)
-    clip = transcode.make_sample(tmp_path / "lesson.mp4", tools, seconds=CLIP_SECONDS, size="320x180")
+    clip = samples.make_sample(tmp_path / "lesson.mp4", tools, seconds=CLIP_SECONDS, size="320x180")
     asset = MediaAsset(title="党课片段", original_filename=clip.name, status=AssetStatus.UPLOADING)
     db.session.add(asset)
     db.session.flush()

@@ -8,24 +8,28 @@ from playwright.sync_api import expect
 from lms import clock
 from lms.auth.models import Role
 from lms.extensions import db
-from lms.media import jobs, services, transcode
+from lms.media import jobs, services
 from lms.media.models import AssetStatus, MediaAsset
 from lms.media.storage import get_storage
+from lms.media.transcode import samples
+from lms.media.transcode import tools as transcode_tools
 from tests.conftest import TEST_PASSWORD
 
 
 @pytest.fixture
 def tools(app):
     try:
-        found = transcode.Tools(transcode.find_binary("ffmpeg"), transcode.find_binary("ffprobe"), nice=0)
-    except transcode.TranscodeError as error:
+        found = transcode_tools.Tools(
+            transcode_tools.find_binary("ffmpeg"), transcode_tools.find_binary("ffprobe"), nice=0
+        )
+    except transcode_tools.TranscodeError as error:
         pytest.skip(str(error))
     app.config.update(TRANSCODE_PRESET="ultrafast", TRANSCODE_NICE=0)
     return found
 
 
 def _queued_asset(tools, tmp_path) -> MediaAsset:
-    clip = transcode.make_sample(tmp_path / "党课.mp4", tools, seconds=3, size="320x180")
+    clip = samples.make_sample(tmp_path / "党课.mp4", tools, seconds=3, size="320x180")
     asset = MediaAsset(title="党课视频", original_filename=clip.name, status=AssetStatus.UPLOADING)
     db.session.add(asset)
     db.session.flush()

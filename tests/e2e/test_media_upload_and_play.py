@@ -9,7 +9,9 @@ from playwright.sync_api import expect
 
 from lms import clock
 from lms.auth.models import Role
-from lms.media import jobs, transcode
+from lms.media import jobs
+from lms.media.transcode import samples
+from lms.media.transcode import tools as transcode_tools
 
 CHUNK = 64 * 1024
 
@@ -25,15 +27,17 @@ def media_app(app):
 @pytest.fixture
 def tools():
     try:
-        return transcode.Tools(transcode.find_binary("ffmpeg"), transcode.find_binary("ffprobe"), nice=0)
-    except transcode.TranscodeError as error:
+        return transcode_tools.Tools(
+            transcode_tools.find_binary("ffmpeg"), transcode_tools.find_binary("ffprobe"), nice=0
+        )
+    except transcode_tools.TranscodeError as error:
         pytest.skip(str(error))
 
 
 def test_admin_uploads_a_clip_which_is_transcoded_and_plays(
     page, live_server, media_app, make_user, browser_login, tools, tmp_path
 ):
-    clip = transcode.make_sample(tmp_path / "第一课.mp4", tools, seconds=8, size="1280x720")
+    clip = samples.make_sample(tmp_path / "第一课.mp4", tools, seconds=8, size="1280x720")
     assert clip.stat().st_size > 3 * CHUNK
     page.add_init_script(
         "document.addEventListener('vanguard:player-ready', function (e) {"
@@ -88,7 +92,7 @@ def test_admin_uploads_a_clip_which_is_transcoded_and_plays(
 def test_upload_resumes_after_a_dropped_connection_and_a_reload(
     page, live_server, media_app, make_user, browser_login, tools, tmp_path
 ):
-    clip = transcode.make_sample(tmp_path / "长视频.mp4", tools, seconds=4, size="1280x720")
+    clip = samples.make_sample(tmp_path / "长视频.mp4", tools, seconds=4, size="1280x720")
     chunks = -(-clip.stat().st_size // CHUNK)
     assert chunks >= 5
     browser_login(page, make_user(role=Role.ADMIN))

@@ -8,7 +8,8 @@ import re
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from lms.exams.models import QuestionType, QuizAttempt
+from lms.exams.questions.models import QuestionType
+from lms.exams.quizzes.models import QuizAttempt
 from lms.extensions import db
 from tests.exams.factories import create_bank, create_question, create_quiz
 

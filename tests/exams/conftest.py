@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from lms.exams.models import QuestionBank, QuestionType
+from lms.exams.questions.models import QuestionBank, QuestionType
 from tests.exams.factories import create_bank, create_question, create_quiz
 
 

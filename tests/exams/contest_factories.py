@@ -6,8 +6,12 @@ import itertools
 from datetime import datetime, timedelta
 
 from lms import cache
-from lms.exams import contests, quizzes
-from lms.exams.models import Contest, QuestionType, QuizAttempt
+from lms.exams.contests import setup, taking
+from lms.exams.contests.models import Contest
+from lms.exams.questions import types as question_types
+from lms.exams.questions.models import QuestionType
+from lms.exams.quizzes import attempts
+from lms.exams.quizzes.models import QuizAttempt
 from lms.extensions import db
 
 _counter = itertools.count(1)
@@ -29,8 +33,8 @@ def create_contest(
 ) -> Contest:
     """A contest with ``questions`` as the set for everyone (published unless ``publish=False``)."""
     now = open_at - timedelta(hours=1)
-    contest = contests.create_contest(
-        contests.ContestSettings(
+    contest = setup.create_contest(
+        setup.ContestSettings(
             title=title or f"知识竞赛{next(_counter)}",
             open_at=open_at,
             close_at=close_at or open_at + timedelta(hours=2),
@@ -40,9 +44,9 @@ def create_contest(
         now=now,
     )
     if questions:
-        contests.add_fixed_questions(contest, [q.id for q in questions])
+        setup.add_fixed_questions(contest, [q.id for q in questions])
     if publish:
-        contests.publish_contest(contest, now=now)
+        setup.publish_contest(contest, now=now)
     db.session.commit()
     return contest
 
@@ -55,7 +59,7 @@ def key_response(question) -> dict:
         return {"blanks": [accepted[0] for accepted in snapshot.answer["blanks"]]}
     if kind == QuestionType.TRUE_FALSE:
         return {"value": snapshot.answer["value"]}
-    return quizzes.to_shown_order(kind, question.option_order, snapshot.answer)
+    return question_types.to_shown_order(kind, question.option_order, snapshot.answer)
 
 
 def wrong_response(question) -> dict:
@@ -75,13 +79,13 @@ def answer(attempt: QuizAttempt, user, now: datetime, *, correct: int) -> None:
     """Save right answers to the first ``correct`` questions and wrong ones to the rest."""
     for question in attempt.questions:
         response = key_response(question) if question.position <= correct else wrong_response(question)
-        quizzes.save_answer(attempt.id, user, question.position, response, question.client_seq + 1, now)
+        attempts.save_answer(attempt.id, user, question.position, response, question.client_seq + 1, now)
 
 
 def take(contest: Contest, user, started: datetime, *, correct: int, seconds: int) -> QuizAttempt:
     """Start, answer (``correct`` right) and submit ``seconds`` later; commits."""
-    attempt = contests.start_contest_attempt(contest, user, started)
+    attempt = taking.start_contest_attempt(contest, user, started)
     answer(attempt, user, started + timedelta(seconds=1), correct=correct)
-    attempt = contests.submit_contest_attempt(contest, attempt.id, user, started + timedelta(seconds=seconds))
+    attempt = taking.submit_contest_attempt(contest, attempt.id, user, started + timedelta(seconds=seconds))
     db.session.commit()
     return attempt

@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 
 from lms import clock
-from lms.exams import quizzes
-from lms.exams.models import Question, QuestionBank, QuestionType
+from lms.exams.questions.models import Question, QuestionBank, QuestionType
+from lms.exams.quizzes import setup
+from lms.exams.quizzes.models import Quiz
 from lms.extensions import db
 
 _counter = itertools.count(1)
@@ -48,14 +49,14 @@ def create_question(question_type: QuestionType, bank: QuestionBank, **fields) -
     return question
 
 
-def create_quiz(questions=(), *, publish: bool = True, title: str | None = None, **settings) -> quizzes.Quiz:
+def create_quiz(questions=(), *, publish: bool = True, title: str | None = None, **settings) -> Quiz:
     """A quiz with ``questions`` as fixed questions (published unless ``publish=False``)."""
     now = clock.utcnow()
-    quiz = quizzes.create_quiz(
-        quizzes.QuizSettings(title=title or f"测验{next(_counter)}", **settings), created_by=None, now=now
+    quiz = setup.create_quiz(
+        setup.QuizSettings(title=title or f"测验{next(_counter)}", **settings), created_by=None, now=now
     )
-    quizzes.add_fixed_questions(quiz, [q.id for q in questions])
+    setup.add_fixed_questions(quiz, [q.id for q in questions])
     if publish:
-        quizzes.publish_quiz(quiz, now=now)
+        setup.publish_quiz(quiz, now=now)
     db.session.commit()
     return quiz

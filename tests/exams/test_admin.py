@@ -10,8 +10,10 @@ from flask import g
 from openpyxl import load_workbook
 
 from lms.auth.models import MemberStatus, Role
-from lms.exams import corrections, quizzes
-from lms.exams.models import QuestionReport, QuestionType, Quiz, QuizOverride, ReportStatus
+from lms.exams.questions.models import QuestionType
+from lms.exams.quizzes import attempts as quiz_attempts
+from lms.exams.quizzes import corrections, setup
+from lms.exams.quizzes.models import QuestionReport, Quiz, QuizOverride, ReportStatus
 from lms.extensions import db
 
 
@@ -21,11 +23,11 @@ def admin(make_user):
 
 
 def _finish(quiz, member, now, value=True):
-    attempt = quizzes.start_attempt(quiz, member, now)
+    attempt = quiz_attempts.start_attempt(quiz, member, now)
     for question in attempt.questions:
         if question.snapshot.type == QuestionType.TRUE_FALSE:
-            quizzes.save_answer(attempt.id, member, question.position, {"value": value}, 1, now)
-    quizzes.submit_attempt(attempt.id, member, now)
+            quiz_attempts.save_answer(attempt.id, member, question.position, {"value": value}, 1, now)
+    quiz_attempts.submit_attempt(attempt.id, member, now)
     db.session.commit()
     return attempt
 
@@ -92,8 +94,8 @@ def test_admin_builds_and_publishes_a_quiz(client, login, admin, make_question, 
     client.post(f"/admin/quizzes/{quiz.id}/publish")
     db.session.refresh(quiz)
     assert quiz.is_published
-    assert quizzes.question_count(quiz) == 3
-    assert quizzes.total_points(quiz) == 5
+    assert setup.question_count(quiz) == 3
+    assert setup.total_points(quiz) == 5
     page = client.get(f"/admin/quizzes/{quiz.id}").get_data(as_text=True)
     assert "唯一的固定题" in page
 
@@ -199,7 +201,7 @@ def test_anonymous_is_sent_to_login(client, make_quiz, four_questions):
 
 
 def test_item_statistics_flag_a_question_with_a_broken_key(make_user, make_quiz, make_question, frozen_clock, admin):
-    from lms.exams.quiz_stats import item_statistics
+    from lms.exams.quizzes.stats import item_statistics
 
     # A good question that strong members get right, and a question whose key is wrong:
     # only the weak members (who also miss the good questions) "get it right".
@@ -209,11 +211,11 @@ def test_item_statistics_flag_a_question_with_a_broken_key(make_user, make_quiz,
     for n in range(20):
         member = make_user()
         strong = n < 10
-        attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
+        attempt = quiz_attempts.start_attempt(quiz, member, frozen_clock.now)
         for question in attempt.questions:
             # Strong members answer True everywhere: right on the good questions, "wrong" on the broken one.
-            quizzes.save_answer(attempt.id, member, question.position, {"value": strong}, 1, frozen_clock.now)
-        quizzes.submit_attempt(attempt.id, member, frozen_clock.now)
+            quiz_attempts.save_answer(attempt.id, member, question.position, {"value": strong}, 1, frozen_clock.now)
+        quiz_attempts.submit_attempt(attempt.id, member, frozen_clock.now)
     db.session.commit()
     stats = {s.question_id: s for s in item_statistics(quiz, admin)}
     assert stats[good[0].id].facility == 0.5
@@ -225,7 +227,7 @@ def test_item_statistics_flag_a_question_with_a_broken_key(make_user, make_quiz,
 
 def test_admin_resolves_an_error_report(client, login, admin, make_user, make_quiz, four_questions, frozen_clock):
     member = make_user()
-    attempt = quizzes.start_attempt(make_quiz(four_questions), member, frozen_clock.now)
+    attempt = quiz_attempts.start_attempt(make_quiz(four_questions), member, frozen_clock.now)
     report = corrections.report_question(member, attempt.id, 1, "选项有误", frozen_clock.now)
     db.session.commit()
     login(admin)
@@ -246,7 +248,7 @@ def test_admin_closes_an_open_attempt_and_it_is_graded(
 ):
     member = make_user()
     quiz = make_quiz(four_questions)
-    attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
+    attempt = quiz_attempts.start_attempt(quiz, member, frozen_clock.now)
     db.session.commit()
     login(admin)
     assert "立即收卷评分" in client.get(f"/admin/quizzes/{quiz.id}/attempts/{attempt.id}").get_data(as_text=True)
@@ -257,7 +259,7 @@ def test_admin_closes_an_open_attempt_and_it_is_graded(
 
 def test_quiz_with_attempts_cannot_be_deleted(client, login, admin, make_user, make_quiz, four_questions, frozen_clock):
     quiz = make_quiz(four_questions)
-    quizzes.start_attempt(quiz, make_user(), frozen_clock.now)
+    quiz_attempts.start_attempt(quiz, make_user(), frozen_clock.now)
     db.session.commit()
     login(admin)
     client.post(f"/admin/quizzes/{quiz.id}/delete")

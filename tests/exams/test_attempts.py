@@ -10,15 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from lms.errors import Forbidden, InvalidState, ValidationFailed
-from lms.exams import quizzes
-from lms.exams.models import (
+from lms.exams.questions.models import QuestionType
+from lms.exams.quizzes import attempts, setup, timing
+from lms.exams.quizzes import results as quizzes_results
+from lms.exams.quizzes.models import (
     AttemptQuestion,
     AttemptState,
     FinishReason,
     KeptGrade,
     OverdueHandling,
     QuestionSnapshot,
-    QuestionType,
     QuizAttempt,
 )
 from lms.extensions import db
@@ -39,13 +40,13 @@ def _answer_all_right(attempt, user, now, seq=1):
             raw = {"value": snapshot.answer["value"]}
         else:
             raw = {"blanks": [accepted[0] for accepted in snapshot.answer["blanks"]]}
-        quizzes.save_answer(attempt.id, user, question.position, raw, seq, now)
+        attempts.save_answer(attempt.id, user, question.position, raw, seq, now)
 
 
 def test_attempt_freezes_a_snapshot_that_bank_edits_do_not_change(make_user, make_quiz, four_questions, frozen_clock):
     member = make_user()
     quiz = make_quiz(four_questions)
-    attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
+    attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
     db.session.commit()
     single = four_questions[0]
     single.stem = "改过的题干"
@@ -62,7 +63,7 @@ def test_attempt_freezes_a_snapshot_that_bank_edits_do_not_change(make_user, mak
 def test_attempts_share_one_snapshot_per_question_version(make_user, make_quiz, four_questions, frozen_clock):
     quiz = make_quiz(four_questions)
     for _ in range(3):
-        quizzes.start_attempt(quiz, make_user(), frozen_clock.now)
+        attempts.start_attempt(quiz, make_user(), frozen_clock.now)
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count(QuestionSnapshot.id))) == 4
 
@@ -71,16 +72,16 @@ def test_shuffled_options_are_saved_and_graded_in_the_original_order(make_user, 
     member = make_user()
     question = make_question(QuestionType.SINGLE)
     quiz = make_quiz([question], shuffle_options=True)
-    attempt = quizzes.start_attempt(quiz, member, frozen_clock.now, rng=random.Random(3))
+    attempt = attempts.start_attempt(quiz, member, frozen_clock.now, rng=random.Random(3))
     db.session.commit()
     order = attempt.questions[0].option_order
     assert sorted(order) == [0, 1, 2, 3]
     shown_position_of_right = order.index(1)
-    result = quizzes.save_answer(attempt.id, member, 1, {"choice": shown_position_of_right}, 1, frozen_clock.now)
+    result = attempts.save_answer(attempt.id, member, 1, {"choice": shown_position_of_right}, 1, frozen_clock.now)
     assert result.response == {"choice": shown_position_of_right}
     db.session.refresh(attempt.questions[0])
     assert attempt.questions[0].response == {"choice": 1}
-    finished = quizzes.submit_attempt(attempt.id, member, frozen_clock.now)
+    finished = attempts.submit_attempt(attempt.id, member, frozen_clock.now)
     assert finished.score == 1
 
 
@@ -93,10 +94,10 @@ def test_draw_rules_pick_distinct_questions_matching_type_and_tag(
     make_question(QuestionType.TRUE_FALSE, bank=bank, tags=["党史"])
     make_question(QuestionType.SINGLE, bank=bank, tags=["党史"], is_disabled=True)
     quiz = make_quiz([], publish=False)
-    quizzes.add_draw_rule(quiz, bank_id=bank.id, question_type=QuestionType.SINGLE, tag="党史", count=3, points=2)
-    quizzes.publish_quiz(quiz, now=frozen_clock.now)
+    setup.add_draw_rule(quiz, bank_id=bank.id, question_type=QuestionType.SINGLE, tag="党史", count=3, points=2)
+    setup.publish_quiz(quiz, now=frozen_clock.now)
     db.session.commit()
-    attempt = quizzes.start_attempt(quiz, make_user(), frozen_clock.now, rng=random.Random(1))
+    attempt = attempts.start_attempt(quiz, make_user(), frozen_clock.now, rng=random.Random(1))
     drawn = [q.question_id for q in attempt.questions]
     assert len(set(drawn)) == 3
     assert set(drawn) <= {q.id for q in tagged}
@@ -109,7 +110,7 @@ def test_rule_that_cannot_be_satisfied_is_refused_with_the_count(make_quiz, make
     make_question(QuestionType.SINGLE, bank=bank)
     quiz = make_quiz([], publish=False)
     with pytest.raises(ValidationFailed, match="1"):
-        quizzes.add_draw_rule(quiz, bank_id=bank.id, question_type=None, tag="", count=2, points=1)
+        setup.add_draw_rule(quiz, bank_id=bank.id, question_type=None, tag="", count=2, points=1)
 
 
 def test_deadline_is_start_plus_limit_and_countdown_comes_from_the_server(
@@ -117,16 +118,16 @@ def test_deadline_is_start_plus_limit_and_countdown_comes_from_the_server(
 ):
     member = make_user()
     quiz = make_quiz(four_questions, time_limit_seconds=600)
-    attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
+    attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
     assert attempt.deadline == frozen_clock.now + timedelta(seconds=600)
-    assert quizzes.remaining_seconds(attempt, frozen_clock.now + timedelta(seconds=100)) == 500
+    assert timing.remaining_seconds(attempt, frozen_clock.now + timedelta(seconds=100)) == 500
 
 
 def test_quiz_closing_mid_attempt_cuts_the_deadline(make_user, make_quiz, four_questions, frozen_clock):
     member = make_user()
     now = frozen_clock.now
     quiz = make_quiz(four_questions, time_limit_seconds=3600, close_at=now + timedelta(minutes=30))
-    attempt = quizzes.start_attempt(quiz, member, now)
+    attempt = attempts.start_attempt(quiz, member, now)
     assert attempt.deadline == now + timedelta(minutes=30)
 
 
@@ -134,11 +135,11 @@ def test_admin_moving_the_close_date_earlier_cuts_open_attempts(make_user, make_
     member = make_user()
     now = frozen_clock.now
     quiz = make_quiz(four_questions, time_limit_seconds=3600)
-    attempt = quizzes.start_attempt(quiz, member, now)
+    attempt = attempts.start_attempt(quiz, member, now)
     db.session.commit()
-    settings = quizzes.settings_of(quiz)
+    settings = setup.settings_of(quiz)
     settings.close_at = now + timedelta(minutes=10)
-    quizzes.update_quiz(quiz, settings, now=now + timedelta(minutes=5))
+    setup.update_quiz(quiz, settings, now=now + timedelta(minutes=5))
     db.session.commit()
     db.session.refresh(attempt)
     assert attempt.deadline == now + timedelta(minutes=10)
@@ -148,14 +149,14 @@ def test_admin_moving_the_close_date_earlier_cuts_open_attempts(make_user, make_
 def test_save_at_deadline_plus_grace_minus_one_second_is_kept(make_user, make_quiz, four_questions, frozen_clock):
     member = make_user()
     quiz = make_quiz(four_questions, time_limit_seconds=60)
-    attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
+    attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
     db.session.commit()
     late = attempt.deadline + timedelta(seconds=GRACE - 1)
-    result = quizzes.save_answer(attempt.id, member, 3, {"value": True}, 1, late)
+    result = attempts.save_answer(attempt.id, member, 3, {"value": True}, 1, late)
     db.session.commit()
     assert result.applied
     assert result.remaining_seconds == 0
-    finished = quizzes.finalize_overdue(attempt.deadline + timedelta(seconds=GRACE + 1))
+    finished = attempts.finalize_overdue(attempt.deadline + timedelta(seconds=GRACE + 1))
     db.session.commit()
     assert finished == 1
     db.session.refresh(attempt)
@@ -167,12 +168,12 @@ def test_save_at_deadline_plus_grace_plus_one_second_is_refused_with_a_clear_mes
 ):
     member = make_user()
     quiz = make_quiz(four_questions, time_limit_seconds=60)
-    attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
-    quizzes.save_answer(attempt.id, member, 3, {"value": False}, 1, frozen_clock.now + timedelta(seconds=10))
+    attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
+    attempts.save_answer(attempt.id, member, 3, {"value": False}, 1, frozen_clock.now + timedelta(seconds=10))
     db.session.commit()
     too_late = attempt.deadline + timedelta(seconds=GRACE + 1)
     with pytest.raises(InvalidState, match="答题时间已到"):
-        quizzes.save_answer(attempt.id, member, 3, {"value": True}, 2, too_late)
+        attempts.save_answer(attempt.id, member, 3, {"value": True}, 2, too_late)
     db.session.commit()
     db.session.refresh(attempt)
     # The refusal also closed the overdue attempt with the answer saved in time.
@@ -185,11 +186,11 @@ def test_save_at_deadline_plus_grace_plus_one_second_is_refused_with_a_clear_mes
 def test_abandoned_attempt_is_finalized_by_the_job_with_its_saved_answers(
     make_user, make_quiz, four_questions, frozen_clock
 ):
-    from lms.exams.jobs import finalize_overdue_attempts
+    from lms.exams.quizzes.jobs import finalize_overdue_attempts
 
     member = make_user()
     quiz = make_quiz(four_questions, time_limit_seconds=300)
-    attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
+    attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
     _answer_all_right(attempt, member, frozen_clock.now + timedelta(seconds=30))
     db.session.commit()
     assert finalize_overdue_attempts(attempt.deadline + timedelta(seconds=GRACE)) == 0  # not overdue yet
@@ -207,12 +208,12 @@ def test_abandoned_attempt_is_finalized_by_the_job_with_its_saved_answers(
 def test_submit_twice_changes_nothing(make_user, make_quiz, four_questions, frozen_clock):
     member = make_user()
     quiz = make_quiz(four_questions, time_limit_seconds=300)
-    attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
+    attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
     _answer_all_right(attempt, member, frozen_clock.now)
-    first = quizzes.submit_attempt(attempt.id, member, frozen_clock.now + timedelta(seconds=50))
+    first = attempts.submit_attempt(attempt.id, member, frozen_clock.now + timedelta(seconds=50))
     db.session.commit()
     finished_at, score = first.finished_at, first.score
-    again = quizzes.submit_attempt(attempt.id, member, frozen_clock.now + timedelta(seconds=90))
+    again = attempts.submit_attempt(attempt.id, member, frozen_clock.now + timedelta(seconds=90))
     db.session.commit()
     assert (again.finished_at, again.score) == (finished_at, score)
     assert db.session.scalar(sa.select(sa.func.count(QuizAttempt.id))) == 1
@@ -220,11 +221,11 @@ def test_submit_twice_changes_nothing(make_user, make_quiz, four_questions, froz
 
 def test_older_or_replayed_save_never_overwrites_a_newer_one(make_user, make_quiz, four_questions, frozen_clock):
     member = make_user()
-    attempt = quizzes.start_attempt(make_quiz(four_questions), member, frozen_clock.now)
+    attempt = attempts.start_attempt(make_quiz(four_questions), member, frozen_clock.now)
     now = frozen_clock.now
-    assert quizzes.save_answer(attempt.id, member, 3, {"value": True}, 5, now).applied
-    older = quizzes.save_answer(attempt.id, member, 3, {"value": False}, 4, now)
-    replay = quizzes.save_answer(attempt.id, member, 3, {"value": False}, 5, now)
+    assert attempts.save_answer(attempt.id, member, 3, {"value": True}, 5, now).applied
+    older = attempts.save_answer(attempt.id, member, 3, {"value": False}, 4, now)
+    replay = attempts.save_answer(attempt.id, member, 3, {"value": False}, 5, now)
     assert not older.applied and not replay.applied
     assert older.response == {"value": True} and older.seq == 5
     stored = db.session.scalar(
@@ -235,10 +236,10 @@ def test_older_or_replayed_save_never_overwrites_a_newer_one(make_user, make_qui
 
 def test_time_spent_is_recorded_per_question_from_the_saves(make_user, make_quiz, four_questions, frozen_clock):
     member = make_user()
-    attempt = quizzes.start_attempt(make_quiz(four_questions), member, frozen_clock.now)
-    quizzes.save_answer(attempt.id, member, 1, {"choice": 0}, 1, frozen_clock.now + timedelta(seconds=40))
-    quizzes.save_answer(attempt.id, member, 3, {"value": True}, 1, frozen_clock.now + timedelta(seconds=55))
-    quizzes.save_answer(attempt.id, member, 1, {"choice": 1}, 2, frozen_clock.now + timedelta(seconds=60))
+    attempt = attempts.start_attempt(make_quiz(four_questions), member, frozen_clock.now)
+    attempts.save_answer(attempt.id, member, 1, {"choice": 0}, 1, frozen_clock.now + timedelta(seconds=40))
+    attempts.save_answer(attempt.id, member, 3, {"value": True}, 1, frozen_clock.now + timedelta(seconds=55))
+    attempts.save_answer(attempt.id, member, 1, {"choice": 1}, 2, frozen_clock.now + timedelta(seconds=60))
     db.session.commit()
     spent = {q.position: q.time_spent_seconds for q in attempt.questions}
     assert spent == {1: 45, 2: 0, 3: 15, 4: 0}
@@ -250,60 +251,60 @@ def test_time_spent_is_recorded_per_question_from_the_saves(make_user, make_quiz
 )
 def test_answer_that_does_not_fit_the_question_is_refused(make_user, make_quiz, four_questions, frozen_clock, raw):
     member = make_user()
-    attempt = quizzes.start_attempt(make_quiz(four_questions), member, frozen_clock.now)
+    attempt = attempts.start_attempt(make_quiz(four_questions), member, frozen_clock.now)
     with pytest.raises(ValidationFailed):
-        quizzes.save_answer(attempt.id, member, 1, raw, 1, frozen_clock.now)
+        attempts.save_answer(attempt.id, member, 1, raw, 1, frozen_clock.now)
 
 
 def test_fill_in_needs_one_text_per_blank(make_user, make_quiz, four_questions, frozen_clock):
     member = make_user()
-    attempt = quizzes.start_attempt(make_quiz(four_questions), member, frozen_clock.now)
+    attempt = attempts.start_attempt(make_quiz(four_questions), member, frozen_clock.now)
     with pytest.raises(ValidationFailed):
-        quizzes.save_answer(attempt.id, member, 4, {"blanks": ["only one"]}, 1, frozen_clock.now)
+        attempts.save_answer(attempt.id, member, 4, {"blanks": ["only one"]}, 1, frozen_clock.now)
     with pytest.raises(ValidationFailed):
-        quizzes.save_answer(attempt.id, member, 4, {"blanks": ["x" * 501, ""]}, 1, frozen_clock.now)
-    assert quizzes.save_answer(attempt.id, member, 4, {"blanks": ["a", ""]}, 1, frozen_clock.now).applied
+        attempts.save_answer(attempt.id, member, 4, {"blanks": ["x" * 501, ""]}, 1, frozen_clock.now)
+    assert attempts.save_answer(attempt.id, member, 4, {"blanks": ["a", ""]}, 1, frozen_clock.now).applied
 
 
 def test_another_members_attempt_cannot_be_saved(make_user, make_quiz, four_questions, frozen_clock):
     from lms.errors import NotFound
 
     owner, other = make_user(), make_user()
-    attempt = quizzes.start_attempt(make_quiz(four_questions), owner, frozen_clock.now)
+    attempt = attempts.start_attempt(make_quiz(four_questions), owner, frozen_clock.now)
     with pytest.raises(NotFound):
-        quizzes.save_answer(attempt.id, other, 1, {"choice": 0}, 1, frozen_clock.now)
+        attempts.save_answer(attempt.id, other, 1, {"choice": 0}, 1, frozen_clock.now)
 
 
 def test_attempts_beyond_the_allowed_number_are_refused(make_user, make_quiz, four_questions, frozen_clock):
     member = make_user()
     quiz = make_quiz(four_questions, attempts_allowed=2)
     for _ in range(2):
-        attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
-        quizzes.submit_attempt(attempt.id, member, frozen_clock.now)
+        attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
+        attempts.submit_attempt(attempt.id, member, frozen_clock.now)
     with pytest.raises(InvalidState, match="2"):
-        quizzes.start_attempt(quiz, member, frozen_clock.now)
+        attempts.start_attempt(quiz, member, frozen_clock.now)
 
 
 def test_override_gives_one_member_more_attempts_and_time(make_user, make_quiz, four_questions, frozen_clock):
     member, other = make_user(), make_user()
     quiz = make_quiz(four_questions, attempts_allowed=1, time_limit_seconds=600)
-    quizzes.set_override(
+    setup.set_override(
         quiz, member, time_limit_seconds=1200, attempts_allowed=2, open_at=None, close_at=None, now=frozen_clock.now
     )
     for _ in range(2):
-        attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
+        attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
         assert attempt.deadline == frozen_clock.now + timedelta(seconds=1200)
-        quizzes.submit_attempt(attempt.id, member, frozen_clock.now)
-    quizzes.submit_attempt(quizzes.start_attempt(quiz, other, frozen_clock.now).id, other, frozen_clock.now)
+        attempts.submit_attempt(attempt.id, member, frozen_clock.now)
+    attempts.submit_attempt(attempts.start_attempt(quiz, other, frozen_clock.now).id, other, frozen_clock.now)
     with pytest.raises(InvalidState):
-        quizzes.start_attempt(quiz, other, frozen_clock.now)
+        attempts.start_attempt(quiz, other, frozen_clock.now)
 
 
 def test_override_during_an_attempt_extends_its_deadline(make_user, make_quiz, four_questions, frozen_clock):
     member = make_user()
     quiz = make_quiz(four_questions, time_limit_seconds=600)
-    attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
-    quizzes.set_override(
+    attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
+    setup.set_override(
         quiz, member, time_limit_seconds=900, attempts_allowed=None, open_at=None, close_at=None, now=frozen_clock.now
     )
     db.session.refresh(attempt)
@@ -313,11 +314,11 @@ def test_override_during_an_attempt_extends_its_deadline(make_user, make_quiz, f
 def test_wait_between_attempts_is_enforced(make_user, make_quiz, four_questions, frozen_clock):
     member = make_user()
     quiz = make_quiz(four_questions, attempts_allowed=0, wait_seconds=3600)
-    attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
-    quizzes.submit_attempt(attempt.id, member, frozen_clock.now)
+    attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
+    attempts.submit_attempt(attempt.id, member, frozen_clock.now)
     with pytest.raises(InvalidState):
-        quizzes.start_attempt(quiz, member, frozen_clock.now + timedelta(minutes=59))
-    assert quizzes.start_attempt(quiz, member, frozen_clock.now + timedelta(minutes=60)).number == 2
+        attempts.start_attempt(quiz, member, frozen_clock.now + timedelta(minutes=59))
+    assert attempts.start_attempt(quiz, member, frozen_clock.now + timedelta(minutes=60)).number == 2
 
 
 def test_window_is_enforced(make_user, make_quiz, four_questions, frozen_clock):
@@ -325,10 +326,10 @@ def test_window_is_enforced(make_user, make_quiz, four_questions, frozen_clock):
     now = frozen_clock.now
     quiz = make_quiz(four_questions, open_at=now + timedelta(hours=1), close_at=now + timedelta(hours=2))
     with pytest.raises(InvalidState):
-        quizzes.start_attempt(quiz, member, now)
+        attempts.start_attempt(quiz, member, now)
     with pytest.raises(InvalidState):
-        quizzes.start_attempt(quiz, member, now + timedelta(hours=2))
-    assert quizzes.start_attempt(quiz, member, now + timedelta(hours=1)).deadline == now + timedelta(hours=2)
+        attempts.start_attempt(quiz, member, now + timedelta(hours=2))
+    assert attempts.start_attempt(quiz, member, now + timedelta(hours=1)).deadline == now + timedelta(hours=2)
 
 
 def test_member_outside_the_audience_cannot_start(make_user, make_quiz, four_questions, frozen_clock):
@@ -336,28 +337,28 @@ def test_member_outside_the_audience_cannot_start(make_user, make_quiz, four_que
 
     quiz = make_quiz(four_questions, audience_statuses=[MemberStatus.PROBATIONARY])
     with pytest.raises(Forbidden):
-        quizzes.start_attempt(quiz, make_user(status=MemberStatus.FULL), frozen_clock.now)
-    assert quizzes.start_attempt(quiz, make_user(status=MemberStatus.PROBATIONARY), frozen_clock.now)
+        attempts.start_attempt(quiz, make_user(status=MemberStatus.FULL), frozen_clock.now)
+    assert attempts.start_attempt(quiz, make_user(status=MemberStatus.PROBATIONARY), frozen_clock.now)
 
 
 def test_unpublished_quiz_cannot_be_started(make_user, make_quiz, four_questions, frozen_clock):
     quiz = make_quiz(four_questions, publish=False)
     with pytest.raises(Forbidden):
-        quizzes.start_attempt(quiz, make_user(), frozen_clock.now)
+        attempts.start_attempt(quiz, make_user(), frozen_clock.now)
 
 
 def test_starting_again_returns_the_open_attempt(make_user, make_quiz, four_questions, frozen_clock):
     member = make_user()
     quiz = make_quiz(four_questions)
-    first = quizzes.start_attempt(quiz, member, frozen_clock.now)
+    first = attempts.start_attempt(quiz, member, frozen_clock.now)
     db.session.commit()
-    assert quizzes.start_attempt(quiz, member, frozen_clock.now).id == first.id
+    assert attempts.start_attempt(quiz, member, frozen_clock.now).id == first.id
 
 
 def test_database_refuses_a_second_open_attempt(make_user, make_quiz, four_questions, frozen_clock):
     member = make_user()
     quiz = make_quiz(four_questions)
-    quizzes.start_attempt(quiz, member, frozen_clock.now)
+    attempts.start_attempt(quiz, member, frozen_clock.now)
     db.session.commit()
     db.session.add(
         QuizAttempt(
@@ -380,18 +381,18 @@ def test_start_that_loses_the_race_returns_the_winners_attempt(
     # Both requests read "no open attempt"; the second insert hits the unique open slot.
     member = make_user()
     quiz = make_quiz(four_questions)
-    winner = quizzes.start_attempt(quiz, member, frozen_clock.now)
+    winner = attempts.start_attempt(quiz, member, frozen_clock.now)
     db.session.commit()
-    real_find = quizzes._find_open_attempt
+    real_find = attempts.find_open_attempt
     calls = []
 
     def stale_first_read(quiz_id, user_id):
         calls.append(1)
         return None if len(calls) == 1 else real_find(quiz_id, user_id)
 
-    monkeypatch.setattr(quizzes, "_find_open_attempt", stale_first_read)
-    monkeypatch.setattr(quizzes, "_check_may_start", lambda *args: 2)
-    loser = quizzes.start_attempt(quiz, member, frozen_clock.now)
+    monkeypatch.setattr(attempts, "find_open_attempt", stale_first_read)
+    monkeypatch.setattr(attempts, "_check_may_start", lambda *args: 2)
+    loser = attempts.start_attempt(quiz, member, frozen_clock.now)
     db.session.commit()
     assert loser.id == winner.id
     assert db.session.scalar(sa.select(sa.func.count(QuizAttempt.id))) == 1
@@ -409,7 +410,7 @@ def test_concurrent_double_start_makes_one_attempt(app, make_user, make_quiz, fo
             try:
                 barrier.wait(timeout=5)
                 user = db.session.get(type(member), user_id)
-                attempt = quizzes.start_attempt(db.session.get(type(quiz), quiz_id), user, frozen_clock.now)
+                attempt = attempts.start_attempt(db.session.get(type(quiz), quiz_id), user, frozen_clock.now)
                 db.session.commit()
                 results.append(attempt.id)
             except Exception as error:  # noqa: BLE001 - reported below
@@ -434,11 +435,11 @@ def test_kept_grade_follows_the_setting(make_user, make_quiz, make_question, fro
     last = make_quiz([question], attempts_allowed=0, kept_grade=KeptGrade.LAST)
     for quiz in (highest, last):
         for value in (True, False):  # right, then wrong
-            attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
-            quizzes.save_answer(attempt.id, member, 1, {"value": value}, 1, frozen_clock.now)
-            quizzes.submit_attempt(attempt.id, member, frozen_clock.now)
+            attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
+            attempts.save_answer(attempt.id, member, 1, {"value": value}, 1, frozen_clock.now)
+            attempts.submit_attempt(attempt.id, member, frozen_clock.now)
     db.session.commit()
-    results = quizzes.quiz_results([highest.id, last.id], sa.true())
+    results = quizzes_results.quiz_results([highest.id, last.id], sa.true())
     assert results[(member.id, highest.id)] == (100.0, True)
     assert results[(member.id, last.id)] == (0.0, False)
 
@@ -448,16 +449,16 @@ def test_quiz_results_leave_out_practice_and_abandoned_attempts(make_user, make_
     question = make_question(QuestionType.TRUE_FALSE)
     practice = make_quiz([question], is_practice=True)
     strict = make_quiz([question], time_limit_seconds=60, overdue_handling=OverdueHandling.NOT_COUNTED)
-    attempt = quizzes.start_attempt(practice, member, frozen_clock.now)
+    attempt = attempts.start_attempt(practice, member, frozen_clock.now)
     assert attempt.deadline is None
-    quizzes.submit_attempt(attempt.id, member, frozen_clock.now)
-    late = quizzes.start_attempt(strict, member, frozen_clock.now)
-    quizzes.save_answer(late.id, member, 1, {"value": True}, 1, frozen_clock.now)
-    quizzes.finalize_overdue(frozen_clock.now + timedelta(seconds=60 + GRACE + 1))
+    attempts.submit_attempt(attempt.id, member, frozen_clock.now)
+    late = attempts.start_attempt(strict, member, frozen_clock.now)
+    attempts.save_answer(late.id, member, 1, {"value": True}, 1, frozen_clock.now)
+    attempts.finalize_overdue(frozen_clock.now + timedelta(seconds=60 + GRACE + 1))
     db.session.commit()
     db.session.refresh(late)
     assert late.state == AttemptState.ABANDONED and late.score is None
-    assert quizzes.quiz_results([practice.id, strict.id], sa.true()) == {}
+    assert quizzes_results.quiz_results([practice.id, strict.id], sa.true()) == {}
 
 
 def test_grace_period_allows_submitting_but_not_changing(make_user, make_quiz, four_questions, frozen_clock):
@@ -465,13 +466,13 @@ def test_grace_period_allows_submitting_but_not_changing(make_user, make_quiz, f
     quiz = make_quiz(
         four_questions, time_limit_seconds=60, overdue_handling=OverdueHandling.GRACE_PERIOD, grace_period_seconds=600
     )
-    attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
-    quizzes.save_answer(attempt.id, member, 3, {"value": True}, 1, frozen_clock.now)
+    attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
+    attempts.save_answer(attempt.id, member, 3, {"value": True}, 1, frozen_clock.now)
     five_minutes_late = attempt.deadline + timedelta(minutes=5)
     with pytest.raises(InvalidState):
-        quizzes.save_answer(attempt.id, member, 3, {"value": False}, 2, five_minutes_late)
-    assert quizzes.finalize_overdue(five_minutes_late) == 0
-    submitted = quizzes.submit_attempt(attempt.id, member, five_minutes_late)
+        attempts.save_answer(attempt.id, member, 3, {"value": False}, 2, five_minutes_late)
+    assert attempts.finalize_overdue(five_minutes_late) == 0
+    submitted = attempts.submit_attempt(attempt.id, member, five_minutes_late)
     assert submitted.state == AttemptState.FINISHED
     assert submitted.finish_reason == FinishReason.SUBMITTED
     assert submitted.time_used_seconds == 60
@@ -483,8 +484,8 @@ def test_grace_period_unsubmitted_attempt_is_not_counted(make_user, make_quiz, f
     quiz = make_quiz(
         four_questions, time_limit_seconds=60, overdue_handling=OverdueHandling.GRACE_PERIOD, grace_period_seconds=600
     )
-    attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
-    assert quizzes.finalize_overdue(attempt.deadline + timedelta(seconds=601)) == 1
+    attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
+    assert attempts.finalize_overdue(attempt.deadline + timedelta(seconds=601)) == 1
     db.session.refresh(attempt)
     assert attempt.state == AttemptState.ABANDONED
 
@@ -492,6 +493,6 @@ def test_grace_period_unsubmitted_attempt_is_not_counted(make_user, make_quiz, f
 def test_submitted_in_time_counts_under_not_counted_rule(make_user, make_quiz, four_questions, frozen_clock):
     member = make_user()
     quiz = make_quiz(four_questions, time_limit_seconds=60, overdue_handling=OverdueHandling.NOT_COUNTED)
-    attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
-    finished = quizzes.submit_attempt(attempt.id, member, attempt.deadline + timedelta(seconds=GRACE - 1))
+    attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
+    finished = attempts.submit_attempt(attempt.id, member, attempt.deadline + timedelta(seconds=GRACE - 1))
     assert finished.state == AttemptState.FINISHED

@@ -11,9 +11,9 @@ from flask_babel import force_locale
 
 from lms.auth.models import Role
 from lms.errors import NotFound, ValidationFailed
-from lms.exams import banks
-from lms.exams.importers import ParsedQuestion
-from lms.exams.models import Question, QuestionTag
+from lms.exams.questions import banks
+from lms.exams.questions.importers import ParsedQuestion
+from lms.exams.questions.models import Question, QuestionTag
 from lms.extensions import db
 
 
@@ -245,7 +245,7 @@ def test_the_staging_file_holds_only_the_checked_questions(app, admin, frozen_cl
 
 
 def test_the_demo_bank_is_seeded_once_with_every_type_explained_and_tagged(app):
-    from lms.exams import demo_banks
+    from lms.exams.questions import demo as demo_banks
 
     demo_banks.seed_demo()
     db.session.commit()

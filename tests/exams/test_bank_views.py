@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from flask import g
 
 from lms.auth.models import Role
-from lms.exams import banks
-from lms.exams.importers import ParsedQuestion, parse_file
-from lms.exams.models import Question, QuestionBank
+from lms.exams.questions import banks
+from lms.exams.questions.importers import ParsedQuestion, parse_file
+from lms.exams.questions.models import Question, QuestionBank
 from lms.extensions import db
 
 GIFT = "::一::中共一大于哪年召开？{=1921 ~1927}\n\n::论述::谈谈体会。{}\n\n::判断::预备期一年{T}\n"

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lms.auth.models import Role
-from lms.exams import quizzes, stems
-from lms.exams.models import QuestionType
+from lms.exams.questions import stems
+from lms.exams.questions.models import QuestionType
+from lms.exams.quizzes import attempts as quiz_attempts
 from lms.extensions import db
 from tests.exams.contest_factories import clear_cache, create_contest
 
@@ -41,9 +42,9 @@ def fill_question(make_question):
 
 
 def _finish_wrong(quiz, member, now):
-    attempt = quizzes.start_attempt(quiz, member, now)
-    quizzes.save_answer(attempt.id, member, 1, {"blanks": ["错", "错"]}, 1, now)
-    quizzes.submit_attempt(attempt.id, member, now)
+    attempt = quiz_attempts.start_attempt(quiz, member, now)
+    quiz_attempts.save_answer(attempt.id, member, 1, {"blanks": ["错", "错"]}, 1, now)
+    quiz_attempts.submit_attempt(attempt.id, member, now)
     db.session.commit()
     return attempt
 

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lms.errors import InvalidState, ValidationFailed
-from lms.exams import challenge as challenges
-from lms.exams import quizzes
-from lms.exams.models import ChallengeEnd, Question, QuestionType
+from lms.exams.contests import challenge as challenges
+from lms.exams.contests.models import ChallengeEnd
+from lms.exams.questions import types as question_types
+from lms.exams.questions.models import Question, QuestionType
 from lms.extensions import db
 from tests.exams.contest_factories import clear_cache
 from tests.exams.factories import EXPLANATION_TEXT
@@ -46,7 +47,7 @@ def _right(run) -> dict:
         return {"blanks": [accepted[0] for accepted in question.answer["blanks"]]}
     if kind == QuestionType.TRUE_FALSE:
         return {"value": question.answer["value"]}
-    return quizzes.to_shown_order(kind, run.option_order, question.answer)
+    return question_types.to_shown_order(kind, run.option_order, question.answer)
 
 
 def _wrong(run) -> dict:

@@ -7,8 +7,8 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from lms.exams import banks
-from lms.exams.models import Question, QuestionBank
+from lms.exams.questions import banks
+from lms.exams.questions.models import Question, QuestionBank
 from lms.extensions import db
 
 GIFT = "::一::中共一大于哪年召开？{=1921 ~1927}\n\n::论述::谈谈体会。{}\n\n::判断::预备期一年{T}\n"

@@ -15,8 +15,11 @@ import pytest
 import sqlalchemy as sa
 
 from lms.auth.models import User
-from lms.exams import contests, quizzes
-from lms.exams.models import Contest, ContestEntry, QuestionType, QuizAttempt
+from lms.exams.contests import taking
+from lms.exams.contests.models import Contest, ContestEntry
+from lms.exams.questions.models import QuestionType
+from lms.exams.quizzes import attempts
+from lms.exams.quizzes.models import QuizAttempt
 from lms.extensions import db
 from tests.exams.contest_factories import clear_cache, create_contest
 
@@ -45,23 +48,23 @@ def _race(app, monkeypatch, calls):
     # The barrier sits after the reads: on PostgreSQL inside start_attempt, right before
     # the inserts (no lock is held there); on SQLite before the write lock is asked for.
     if postgres:
-        original = quizzes._check_may_start
+        original = attempts._check_may_start
 
         def check_then_wait(*args, **kwargs):
             number = original(*args, **kwargs)
             wait_once()
             return number
 
-        monkeypatch.setattr(quizzes, "_check_may_start", check_then_wait)
+        monkeypatch.setattr(attempts, "_check_may_start", check_then_wait)
     else:
-        original_status = contests.member_status
+        original_status = taking.member_status
 
         def status_then_wait(*args, **kwargs):
             status = original_status(*args, **kwargs)
             wait_once()
             return status
 
-        monkeypatch.setattr(contests, "member_status", status_then_wait)
+        monkeypatch.setattr(taking, "member_status", status_then_wait)
     results: list = [None] * len(calls)
 
     def run(index, call):
@@ -92,7 +95,7 @@ def test_two_simultaneous_starts_by_one_member_make_one_attempt(app, make_questi
     def start():
         contest = db.session.get(Contest, contest_id)
         member = db.session.get(User, user_id)
-        return contests.start_contest_attempt(contest, member, OPEN + timedelta(seconds=1)).id
+        return taking.start_contest_attempt(contest, member, OPEN + timedelta(seconds=1)).id
 
     results = _race(app, monkeypatch, [start, start])
     assert all(isinstance(result, int) for result in results), results
@@ -110,7 +113,7 @@ def test_two_members_starting_together_each_get_their_own_attempt(app, make_ques
     def start_for(user_id):
         def start():
             contest = db.session.get(Contest, contest_id)
-            return contests.start_contest_attempt(contest, db.session.get(User, user_id), OPEN).user_id
+            return taking.start_contest_attempt(contest, db.session.get(User, user_id), OPEN).user_id
 
         return start
 

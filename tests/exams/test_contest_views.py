@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from lms.auth.models import Role
-from lms.exams import contests
-from lms.exams.models import AttemptState, BoardVisibility, Contest, ContestEntry, QuestionType, QuizAttempt
+from lms.exams.contests import board as contest_board
+from lms.exams.contests.models import BoardVisibility, Contest, ContestEntry
+from lms.exams.questions.models import QuestionType
+from lms.exams.quizzes.models import AttemptState, QuizAttempt
 from lms.extensions import db
 from tests.exams.contest_factories import clear_cache, create_contest, key_response, take
 from tests.exams.factories import EXPLANATION_TEXT
@@ -378,4 +380,4 @@ def test_closing_is_done_by_the_first_page_after_the_close(client, login, make_u
     attempt = db.session.scalar(sa.select(QuizAttempt))
     db.session.refresh(attempt)
     assert attempt.state == AttemptState.FINISHED and attempt.time_used_seconds == 180
-    assert contests.own_standing(contest, member) is not None
+    assert contest_board.own_standing(contest, member) is not None

@@ -4,8 +4,11 @@ import sqlalchemy as sa
 
 from lms.auth import demo as auth_demo
 from lms.auth.models import User
-from lms.exams import demo_banks, demo_quizzes, notebook
-from lms.exams.models import AttemptState, Question, QuestionBank, Quiz, QuizAttempt, QuizDrawRule
+from lms.exams.questions import demo as demo_banks
+from lms.exams.questions.models import Question, QuestionBank
+from lms.exams.quizzes import demo as demo_quizzes
+from lms.exams.quizzes import notebook as quiz_notebook
+from lms.exams.quizzes.models import AttemptState, Quiz, QuizAttempt, QuizDrawRule
 from lms.extensions import db
 
 
@@ -27,7 +30,7 @@ def test_demo_quizzes_use_the_bank_demo_and_are_idempotent(app, frozen_clock):
     db.session.commit()
     assert _counts() == counts
     member = db.session.scalar(sa.select(User).where(User.username == "member"))
-    assert notebook.notebook(member, frozen_clock.now).entries  # 李明 made mistakes to practise
+    assert quiz_notebook.notebook(member, frozen_clock.now).entries  # 李明 made mistakes to practise
 
 
 def test_demo_quizzes_bring_their_own_bank_without_the_bank_demo(app, frozen_clock):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from lms.exams import quizzes
-from lms.exams.models import QuestionType
+from lms.exams.questions.models import QuestionType
+from lms.exams.quizzes import attempts
 from lms.extensions import db
 from tests.exams.contest_factories import clear_cache, create_contest, take
 
@@ -21,9 +21,9 @@ def _english(client):
 def test_counts_of_one_are_singular(client, login, make_user, make_quiz, make_question, frozen_clock):
     member = make_user()
     quiz = make_quiz([make_question(QuestionType.TRUE_FALSE, answer={"value": True})], time_limit_seconds=60)
-    attempt = quizzes.start_attempt(quiz, member, frozen_clock.now)
-    quizzes.save_answer(attempt.id, member, 1, {"value": False}, 1, frozen_clock.now)
-    quizzes.submit_attempt(attempt.id, member, frozen_clock.now)
+    attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
+    attempts.save_answer(attempt.id, member, 1, {"value": False}, 1, frozen_clock.now)
+    attempts.submit_attempt(attempt.id, member, frozen_clock.now)
     db.session.commit()
     login(member)
     _english(client)

@@ -8,10 +8,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lms.errors import ValidationFailed
-from lms.exams.importers import ParsedQuestion, finish_question, parse_file
-from lms.exams.importers.aiken import parse_aiken
-from lms.exams.importers.gift import parse_gift, write_gift
-from lms.exams.importers.xlsx_csv import HEADER, export_rows
+from lms.exams.questions.importers import ParsedQuestion, finish_question, parse_file
+from lms.exams.questions.importers.aiken import parse_aiken
+from lms.exams.questions.importers.gift import parse_gift, write_gift
+from lms.exams.questions.importers.xlsx_csv import HEADER, export_rows
 from lms.spreadsheets import xlsx_bytes
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from lms.exams import banks, demo_banks
-from lms.exams.importers import ParsedQuestion, parse_file
+from lms.exams.questions import banks
+from lms.exams.questions import demo as demo_banks
+from lms.exams.questions.importers import ParsedQuestion, parse_file
 from lms.extensions import db
 
 TRICKY = [

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from lms.exams import quizzes
-from lms.exams.models import AttemptQuestion, Outcome, QuestionType, WrongAnswer
+from lms.exams.questions.models import Outcome, QuestionType
+from lms.exams.quizzes import attempts as quizzes
+from lms.exams.quizzes.models import AttemptQuestion, WrongAnswer
 from lms.extensions import db
 
 

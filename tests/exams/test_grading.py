@@ -2,8 +2,8 @@
 
 import pytest
 
-from lms.exams.grading import blank_count, grade, normalize_blank, stem_parts
-from lms.exams.models import Outcome, QuestionType
+from lms.exams.questions.models import Outcome, QuestionType
+from lms.exams.questions.types import blank_count, grade, normalize_blank, stem_parts
 
 SINGLE = QuestionType.SINGLE
 MULTIPLE = QuestionType.MULTIPLE

@@ -6,8 +6,8 @@ import pytest
 from flask_babel import force_locale
 
 from lms.errors import ValidationFailed
-from lms.exams.importers import parse_file
-from lms.exams.importers.aiken import parse_aiken
+from lms.exams.questions.importers import parse_file
+from lms.exams.questions.importers.aiken import parse_aiken
 
 
 @pytest.fixture(autouse=True)

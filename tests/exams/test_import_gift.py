@@ -6,8 +6,8 @@ import pytest
 from flask_babel import force_locale
 
 from lms.errors import ValidationFailed
-from lms.exams.importers import parse_file
-from lms.exams.importers.gift import parse_gift
+from lms.exams.questions.importers import parse_file
+from lms.exams.questions.importers.gift import parse_gift
 
 
 @pytest.fixture(autouse=True)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from flask_babel import force_locale
 
-from lms.exams.grading import grade
-from lms.exams.importers import ParsedQuestion
-from lms.exams.importers.aiken import parse_aiken
-from lms.exams.importers.gift import parse_gift, write_gift
-from lms.exams.models import QuestionType
+from lms.exams.questions.importers import ParsedQuestion
+from lms.exams.questions.importers.aiken import parse_aiken
+from lms.exams.questions.importers.gift import parse_gift, write_gift
+from lms.exams.questions.models import QuestionType
+from lms.exams.questions.types import grade
 
 FIXTURES = Path(__file__).parent / "fixtures" / "moodle"
 

@@ -12,11 +12,11 @@ from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 
 from lms.errors import ValidationFailed
-from lms.exams import banks
-from lms.exams.grading import grade
-from lms.exams.importers import parse_file
-from lms.exams.importers.xlsx_csv import parse_table
-from lms.exams.models import QuestionType
+from lms.exams.questions import banks
+from lms.exams.questions.importers import parse_file
+from lms.exams.questions.importers.xlsx_csv import parse_table
+from lms.exams.questions.models import QuestionType
+from lms.exams.questions.types import grade
 
 HEADER = ["*题型", "试题内容（必填）", "选项1", "选项2", "选项3", "选项4", "正确答案", "答案解析", "分数", "难易程度"]
 
@@ -173,7 +173,7 @@ def test_a_sheet_without_any_header_row_is_refused_clearly(app):
 
 
 def test_no_row_crashes_the_import_and_the_upload_never_500s(app, monkeypatch):
-    from lms.exams.importers import xlsx_csv
+    from lms.exams.questions.importers import xlsx_csv
 
     def broken(values, **kwargs):
         raise AttributeError("'int' object has no attribute 'is_integer'")
@@ -185,7 +185,7 @@ def test_no_row_crashes_the_import_and_the_upload_never_500s(app, monkeypatch):
 
 
 def test_a_parser_failure_becomes_a_file_message(app, monkeypatch):
-    from lms.exams.importers import gift
+    from lms.exams.questions.importers import gift
 
     monkeypatch.setattr(gift, "parse_gift", lambda payload: 1 / 0)
     with pytest.raises(ValidationFailed) as error:
@@ -194,7 +194,7 @@ def test_a_parser_failure_becomes_a_file_message(app, monkeypatch):
 
 
 def test_a_semicolon_inside_a_fill_answer_survives_export_and_reimport(app):
-    from lms.exams.importers.common import ParsedQuestion
+    from lms.exams.questions.importers.common import ParsedQuestion
     from tests.exams.test_export_roundtrip import imported, make_bank
 
     questions = [

@@ -9,8 +9,8 @@ import pytest
 from flask_babel import force_locale
 
 from lms.errors import ValidationFailed
-from lms.exams.importers import parse_file
-from lms.exams.importers.xlsx_csv import HEADER, parse_table
+from lms.exams.questions.importers import parse_file
+from lms.exams.questions.importers.xlsx_csv import HEADER, parse_table
 from lms.spreadsheets import xlsx_bytes
 
 

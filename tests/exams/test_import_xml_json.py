@@ -6,9 +6,10 @@ import pytest
 from flask_babel import force_locale
 
 from lms.errors import ValidationFailed
-from lms.exams import banks, demo_banks
-from lms.exams.importers import ParsedQuestion, parse_file
-from lms.exams.importers.moodle_xml import parse_moodle_xml
+from lms.exams.questions import banks
+from lms.exams.questions import demo as demo_banks
+from lms.exams.questions.importers import ParsedQuestion, parse_file
+from lms.exams.questions.importers.moodle_xml import parse_moodle_xml
 from tests.exams.test_export_roundtrip import TRICKY, imported, make_bank
 
 ODD = [

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from lms.exams import quizzes
-from lms.exams.models import AttemptState, QuestionType, QuizAttempt
+from lms.exams.questions.models import QuestionType
+from lms.exams.quizzes import attempts as quiz_attempts
+from lms.exams.quizzes.models import AttemptState, QuizAttempt
 from lms.extensions import db
 from tests.conftest import make_test_app, password_hash
 from tests.exams.factories import create_bank, create_question, create_quiz
@@ -26,18 +27,18 @@ def test_job_commits_through_run_job_and_one_broken_attempt_does_not_block_the_r
     from lms.jobs import run_job, scheduled_jobs
 
     quiz = make_quiz(four_questions, time_limit_seconds=60)
-    first = quizzes.start_attempt(quiz, make_user(), frozen_clock.now)
-    second = quizzes.start_attempt(quiz, make_user(), frozen_clock.now)
+    first = quiz_attempts.start_attempt(quiz, make_user(), frozen_clock.now)
+    second = quiz_attempts.start_attempt(quiz, make_user(), frozen_clock.now)
     db.session.commit()
     first_id, second_id = first.id, second.id
-    real = quizzes._finalize_locked
+    real = quiz_attempts._finalize_locked
 
     def broken_for_the_first(attempt, *args, **kwargs):
         if attempt.id == first_id:
             raise RuntimeError("simulated failure")
         return real(attempt, *args, **kwargs)
 
-    monkeypatch.setattr(quizzes, "_finalize_locked", broken_for_the_first)
+    monkeypatch.setattr(quiz_attempts, "_finalize_locked", broken_for_the_first)
     frozen_clock.advance(3600)
     spec = next(spec for spec in scheduled_jobs() if spec.name == "finalize-overdue-attempts")
     assert run_job(app, spec)
@@ -54,7 +55,7 @@ def test_answer_saves_are_rate_limited_per_member(tmp_path):
         db.session.add(member)
         db.session.commit()
         quiz = create_quiz([create_question(QuestionType.TRUE_FALSE, create_bank())])
-        attempt = quizzes.start_attempt(quiz, member, quiz.created_at + timedelta(seconds=1))
+        attempt = quiz_attempts.start_attempt(quiz, member, quiz.created_at + timedelta(seconds=1))
         db.session.commit()
         attempt_id, user_key = attempt.id, member.get_id()
     client = app.test_client()

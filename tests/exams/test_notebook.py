@@ -8,18 +8,21 @@ import pytest
 import sqlalchemy as sa
 
 from lms.errors import InvalidState
-from lms.exams import notebook, quizzes
-from lms.exams.models import QuestionType, QuizAttempt, ReviewPolicy, WrongAnswer
+from lms.exams.questions.models import QuestionType
+from lms.exams.quizzes import attempts as quiz_attempts
+from lms.exams.quizzes import notebook as quiz_notebook
+from lms.exams.quizzes import results
+from lms.exams.quizzes.models import QuizAttempt, ReviewPolicy, WrongAnswer
 from lms.extensions import db
 
 
 def _take(quiz, member, now, answers):
     """Take the quiz answering question ``position`` with ``answers[position]`` (None: skip)."""
-    attempt = quizzes.start_attempt(quiz, member, now)
+    attempt = quiz_attempts.start_attempt(quiz, member, now)
     for position, raw in answers.items():
         if raw is not None:
-            quizzes.save_answer(attempt.id, member, position, raw, 1, now)
-    quizzes.submit_attempt(attempt.id, member, now)
+            quiz_attempts.save_answer(attempt.id, member, position, raw, 1, now)
+    quiz_attempts.submit_attempt(attempt.id, member, now)
     db.session.commit()
     return attempt
 
@@ -38,7 +41,7 @@ def test_wrong_and_partly_right_answers_enter_the_notebook(make_user, make_quiz,
     ]
     quiz = make_quiz(questions, partial_credit=True)
     _take(quiz, member, frozen_clock.now, {1: {"value": False}, 2: {"choices": [0, 1]}, 3: None})
-    book = notebook.notebook(member, frozen_clock.now)
+    book = quiz_notebook.notebook(member, frozen_clock.now)
     # Wrong and partly right enter; an unanswered question is not a mistake.
     assert {e.entry.question_id for e in book.entries} == {questions[0].id, questions[1].id}
 
@@ -47,10 +50,10 @@ def test_mistakes_of_a_score_only_exam_stay_hidden(make_user, make_quiz, two_tru
     member = make_user()
     quiz = make_quiz(two_true_false, review_policy=ReviewPolicy.SCORE_ONLY)
     _take(quiz, member, frozen_clock.now, {1: {"value": False}, 2: {"value": False}})
-    book = notebook.notebook(member, frozen_clock.now)
+    book = quiz_notebook.notebook(member, frozen_clock.now)
     assert book.entries == [] and book.hidden == 2
     with pytest.raises(InvalidState):
-        notebook.start_practice(member, frozen_clock.now)
+        quiz_notebook.start_practice(member, frozen_clock.now)
 
 
 def test_mistakes_of_an_after_close_quiz_appear_when_it_closes(make_user, make_quiz, two_true_false, frozen_clock):
@@ -58,8 +61,8 @@ def test_mistakes_of_an_after_close_quiz_appear_when_it_closes(make_user, make_q
     close = frozen_clock.now + timedelta(days=1)
     quiz = make_quiz(two_true_false, review_policy=ReviewPolicy.AFTER_CLOSE, close_at=close)
     _take(quiz, member, frozen_clock.now, {1: {"value": False}})
-    assert notebook.notebook(member, frozen_clock.now).hidden == 1
-    assert len(notebook.notebook(member, close).entries) == 1
+    assert quiz_notebook.notebook(member, frozen_clock.now).hidden == 1
+    assert len(quiz_notebook.notebook(member, close).entries) == 1
 
 
 def test_practice_right_answer_masters_the_entry_and_a_wrong_one_counts_again(
@@ -68,20 +71,24 @@ def test_practice_right_answer_masters_the_entry_and_a_wrong_one_counts_again(
     member = make_user()
     quiz = make_quiz(two_true_false)
     _take(quiz, member, frozen_clock.now, {1: {"value": False}, 2: {"value": False}})
-    practice = notebook.start_practice(member, frozen_clock.now)
+    practice = quiz_notebook.start_practice(member, frozen_clock.now)
     db.session.commit()
     assert practice.is_practice and practice.deadline is None
     assert {q.question_id for q in practice.questions} == {q.id for q in two_true_false}
-    assert notebook.start_practice(member, frozen_clock.now).id == practice.id  # resumes the open one
+    assert quiz_notebook.start_practice(member, frozen_clock.now).id == practice.id  # resumes the open one
     by_question = {q.question_id: q.position for q in practice.questions}
-    quizzes.save_answer(practice.id, member, by_question[two_true_false[0].id], {"value": True}, 1, frozen_clock.now)
-    quizzes.save_answer(practice.id, member, by_question[two_true_false[1].id], {"value": False}, 1, frozen_clock.now)
-    quizzes.submit_attempt(practice.id, member, frozen_clock.now)
+    quiz_attempts.save_answer(
+        practice.id, member, by_question[two_true_false[0].id], {"value": True}, 1, frozen_clock.now
+    )
+    quiz_attempts.save_answer(
+        practice.id, member, by_question[two_true_false[1].id], {"value": False}, 1, frozen_clock.now
+    )
+    quiz_attempts.submit_attempt(practice.id, member, frozen_clock.now)
     db.session.commit()
     entries = {e.question_id: e for e in db.session.scalars(sa.select(WrongAnswer))}
     assert entries[two_true_false[0].id].mastered_at is not None
     assert entries[two_true_false[1].id].mastered_at is None and entries[two_true_false[1].id].wrong_count == 2
-    assert quizzes.quiz_results([practice.quiz_id], sa.true()) == {}  # practice never counts
+    assert results.quiz_results([practice.quiz_id], sa.true()) == {}  # practice never counts
 
 
 def test_notebook_pages(client, login, make_user, make_quiz, two_true_false, frozen_clock):

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from lms.exams.ranking import Entry, rank_branches, rank_entries
+from lms.exams.contests.ranking import Entry, rank_branches, rank_entries
 
 T0 = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
 

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from lms.exams import quizzes
-from lms.exams.models import AttemptState, QuestionType, QuizAttempt, ReviewPolicy
+from lms.exams.questions.models import QuestionType
+from lms.exams.quizzes import attempts as quiz_attempts
+from lms.exams.quizzes.models import AttemptState, QuizAttempt, ReviewPolicy
 from lms.extensions import db
 from tests.exams.factories import EXPLANATION_TEXT, SINGLE_ANSWER_TEXT
 
@@ -176,7 +177,7 @@ def test_bad_save_payloads_get_clear_errors(client, login, make_user, make_quiz,
 def test_other_members_attempt_is_not_found(client, login, make_user, make_quiz, four_questions, frozen_clock):
     owner = make_user()
     quiz = make_quiz(four_questions)
-    attempt = quizzes.start_attempt(quiz, owner, frozen_clock.now)
+    attempt = quiz_attempts.start_attempt(quiz, owner, frozen_clock.now)
     db.session.commit()
     login(make_user())
     assert client.get(f"/quizzes/attempts/{attempt.id}").status_code == 404
@@ -219,14 +220,14 @@ def test_overdue_attempt_is_finalized_by_the_next_page_view(
 def test_my_attempts_lists_the_members_own_attempts(client, login, make_user, make_quiz, four_questions, frozen_clock):
     other = make_user()
     quiz = make_quiz(four_questions, title="只属于我的测验")
-    quizzes.start_attempt(quiz, other, frozen_clock.now)
+    quiz_attempts.start_attempt(quiz, other, frozen_clock.now)
     db.session.commit()
     login(make_user())
     assert "只属于我的测验" not in client.get("/quizzes/mine").get_data(as_text=True)
 
 
 def test_report_an_error_in_a_question(client, login, make_user, make_quiz, four_questions):
-    from lms.exams.models import QuestionReport
+    from lms.exams.quizzes.models import QuestionReport
 
     login(make_user())
     attempt_id = _start(client, make_quiz(four_questions))

@@ -497,7 +497,7 @@ def test_heartbeats_sent_to_both_processes_are_credited_exactly(stack):
     for beat in range(6):
         time.sleep(1.05)
         payload = {"session_id": session_id, "lesson_id": lesson_id, "from": position, "to": position + 1.0,
-                   "rate": 1.0, "visible": True, "interacted_at": time.time() * 1000}  # fmt: skip
+                   "rate": 1.0, "visible": True, "idle": False, "idle_seconds": 0}  # fmt: skip
         status, _, body = browser.request(a if beat % 2 == 0 else b, "/courses/heartbeat", json_body=payload)
         assert status == 200, body
         result = json.loads(body)

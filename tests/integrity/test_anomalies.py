@@ -8,7 +8,8 @@ from lms import clock
 from lms.auth.models import BranchKind, Role
 from lms.courses.ledger import add_study_seconds
 from lms.courses.models import LessonKind, StudyDaySignal, StudySource
-from lms.exams.models import AttemptQuestion, AttemptState, QuestionSnapshot, QuestionType, Quiz, QuizAttempt
+from lms.exams.questions.models import QuestionType
+from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuestionSnapshot, Quiz, QuizAttempt
 from lms.extensions import db
 from lms.integrity.anomalies import AnomalyKind, find_anomalies
 

@@ -11,22 +11,26 @@ import pytest
 
 from lms import clock
 from lms.extensions import db
-from lms.media import jobs, services, transcode
+from lms.media import jobs, services
 from lms.media.models import AssetStatus, MediaAsset
 from lms.media.storage import get_storage
+from lms.media.transcode import samples
+from lms.media.transcode import tools as transcode_tools
 
 
 @pytest.fixture(scope="session")
-def tools() -> transcode.Tools:
+def tools() -> transcode_tools.Tools:
     try:
-        return transcode.Tools(transcode.find_binary("ffmpeg"), transcode.find_binary("ffprobe"), nice=10)
-    except transcode.TranscodeError as error:
+        return transcode_tools.Tools(
+            transcode_tools.find_binary("ffmpeg"), transcode_tools.find_binary("ffprobe"), nice=10
+        )
+    except transcode_tools.TranscodeError as error:
         if os.environ.get("CI"):
             pytest.fail(str(error))
         pytest.skip(str(error))
 
 
-def run_ffmpeg(tools: transcode.Tools, *args: str) -> None:
+def run_ffmpeg(tools: transcode_tools.Tools, *args: str) -> None:
     """Run the real ffmpeg binary (the static build needs its environment)."""
     env = dict(os.environ, **(tools.ffmpeg.env or {}))
     subprocess.run(
@@ -54,9 +58,9 @@ class Clips:
 @pytest.fixture(scope="session")
 def clips(tools, tmp_path_factory) -> Clips:
     folder = tmp_path_factory.mktemp("clips")
-    landscape = transcode.make_sample(folder / "landscape.mp4", tools, seconds=3, size="320x180")
-    rotated = transcode.make_sample(folder / "rotated.mp4", tools, seconds=3, size="320x180", rotation=90)
-    audio_only = transcode.make_sample(folder / "audio.m4a", tools, seconds=3, video=False)
+    landscape = samples.make_sample(folder / "landscape.mp4", tools, seconds=3, size="320x180")
+    rotated = samples.make_sample(folder / "rotated.mp4", tools, seconds=3, size="320x180", rotation=90)
+    audio_only = samples.make_sample(folder / "audio.m4a", tools, seconds=3, video=False)
     vfr = folder / "vfr.mkv"
     run_ffmpeg(
         tools,
@@ -76,7 +80,7 @@ def clips(tools, tmp_path_factory) -> Clips:
     )
     playlist = folder / "list.mp4"
     playlist.write_text(f"#EXTM3U\n#EXTINF:3,\nfile://{landscape}\n#EXT-X-ENDLIST\n")
-    hd = transcode.make_sample(folder / "hd.mp4", tools, seconds=4, size="1280x720")
+    hd = samples.make_sample(folder / "hd.mp4", tools, seconds=4, size="1280x720")
     two_audio = folder / "two-audio.mp4"
     run_ffmpeg(
         tools,

@@ -183,9 +183,9 @@ def test_a_missing_ffprobe_fails_the_asset_without_losing_the_file(store_asset, 
     broken = tmp_path / "ffprobe"
     broken.write_text("")
     broken.chmod(0o644)  # not executable
-    from lms.media import transcode
+    from lms.media.transcode import tools as transcode_tools
 
-    tools = transcode.Tools(transcode.find_binary("ffmpeg"), transcode.Binary(str(broken)), nice=0)
+    tools = transcode_tools.Tools(transcode_tools.find_binary("ffmpeg"), transcode_tools.Binary(str(broken)), nice=0)
     asset = MediaAsset(title="x", original_filename="x.mp4", status=AssetStatus.UPLOADING)
     db.session.add(asset)
     db.session.flush()

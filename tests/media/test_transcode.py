@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from lms.media import transcode
 from lms.media.models import AssetKind, AssetStatus, JobStatus
 from lms.media.storage import get_storage
+from lms.media.transcode import ladder as transcode_ladder
+from lms.media.transcode import probe as transcode_probe
+from lms.media.transcode import run as transcode_run
+from lms.media.transcode import tools as transcode_tools
 
 pytestmark = pytest.mark.ffmpeg
 
@@ -43,7 +46,7 @@ def assert_playable_hls(tools, asset, *, video: bool, audio: bool) -> None:
         assert rendition["folder"].startswith(rendition["name"] + "-")
         assert "#EXT-X-ENDLIST" in text and "#EXT-X-PLAYLIST-TYPE:VOD" in text
         durations = [float(line.split(":")[1].rstrip(",")) for line in text.splitlines() if line.startswith("#EXTINF")]
-        assert durations and max(durations) <= transcode.SEGMENT_SECONDS + 0.5
+        assert durations and max(durations) <= transcode_ladder.SEGMENT_SECONDS + 0.5
         report = ffprobe_json(tools, playlist)
         assert float(report["format"]["duration"]) == pytest.approx(asset.duration_seconds, abs=0.6)
         assert [s["codec_name"] for s in streams_of(report, "video")] == (["h264"] if video else [])
@@ -170,14 +173,14 @@ def test_ffprobe_reads_only_the_uploaded_file(clips, tools, tmp_path):
     # A playlist that sneaks past the sniffing (no #EXTM3U first) is still not opened as HLS.
     sneaky = tmp_path / "sneaky.mp4"
     sneaky.write_bytes(b"\x00\x00\x00\x00" + f"#EXTM3U\n#EXTINF:3,\nfile://{clips.landscape}\n".encode())
-    with pytest.raises(transcode.MediaRefused):
-        transcode.probe(sneaky, tools)
+    with pytest.raises(transcode_tools.MediaRefused):
+        transcode_probe.probe(sneaky, tools)
 
 
 def test_ladder_never_upscales_and_follows_the_short_side():
     def ladder(width, height):
-        info = transcode.MediaInfo("mov", 10.0, 1, video_codec="h264", width=width, height=height)
-        return [(r.name, r.width, r.height) for r in transcode.plan_ladder(info)]
+        info = transcode_probe.MediaInfo("mov", 10.0, 1, video_codec="h264", width=width, height=height)
+        return [(r.name, r.width, r.height) for r in transcode_ladder.plan_ladder(info)]
 
     assert ladder(1920, 1080) == [("360p", 640, 360), ("720p", 1280, 720), ("1080p", 1920, 1080)]
     assert ladder(1080, 1920) == [("360p", 360, 640), ("720p", 720, 1280), ("1080p", 1080, 1920)]
@@ -197,10 +200,10 @@ def test_the_venvs_python_ffmpeg_wrapper_is_never_used(tmp_path, monkeypatch):
     real.write_bytes(b"\x7fELF")
     real.chmod(0o755)
     monkeypatch.setattr(sys, "prefix", str(fake_prefix))
-    monkeypatch.setattr(transcode.shutil, "which", lambda name: str(wrapper))
-    monkeypatch.setattr(transcode, "_bundled", lambda name: str(real))
-    assert transcode.find_binary("ffmpeg").path == str(real)
-    assert transcode.find_binary("ffmpeg", configured=str(real)).path == str(real)
+    monkeypatch.setattr(transcode_tools.shutil, "which", lambda name: str(wrapper))
+    monkeypatch.setattr(transcode_tools, "_bundled", lambda name: str(real))
+    assert transcode_tools.find_binary("ffmpeg").path == str(real)
+    assert transcode_tools.find_binary("ffmpeg", configured=str(real)).path == str(real)
 
 
 def test_interlaced_video_is_deinterlaced(store_asset, tools, tmp_path, ready_asset):
@@ -212,10 +215,12 @@ def test_interlaced_video_is_deinterlaced(store_asset, tools, tmp_path, ready_as
         *("-f", "lavfi", "-i", "testsrc2=size=320x180:rate=50", "-t", "2", "-vf", "tinterlace=interleave_top"),
         *("-flags", "+ildct+ilme", "-c:v", "libx264", "-preset", "ultrafast", "-x264opts", "tff=1", str(interlaced)),
     )
-    info = transcode.probe(interlaced, tools)
+    info = transcode_probe.probe(interlaced, tools)
     assert info.interlaced
     command = " ".join(
-        transcode.build_hls_command(interlaced, tmp_path / "out", info, transcode.plan_ladder(info), tools, "ultrafast")
+        transcode_ladder.build_hls_command(
+            interlaced, tmp_path / "out", info, transcode_ladder.plan_ladder(info), tools, "ultrafast"
+        )
     )
     assert "yadif" in command
     asset = ready_asset(interlaced)
@@ -223,20 +228,20 @@ def test_interlaced_video_is_deinterlaced(store_asset, tools, tmp_path, ready_as
 
 
 def test_ffmpeg_and_ffprobe_run_at_low_priority(clips, tools):
-    polite = transcode.Tools(tools.ffmpeg, tools.ffprobe, nice=10)
-    info = transcode.probe(clips.landscape, polite)
-    command = transcode.build_hls_command(
-        clips.landscape, Path("/tmp/x"), info, transcode.plan_ladder(info), polite, "fast"
+    polite = transcode_tools.Tools(tools.ffmpeg, tools.ffprobe, nice=10)
+    info = transcode_probe.probe(clips.landscape, polite)
+    command = transcode_ladder.build_hls_command(
+        clips.landscape, Path("/tmp/x"), info, transcode_ladder.plan_ladder(info), polite, "fast"
     )
     assert Path(command[0]).name == "nice" and command[1:3] == ["-n", "10"]
     assert command[command.index("-protocol_whitelist") + 1] == "file"
 
 
 def test_ffmpeg_past_its_time_limit_is_stopped(clips, tools, tmp_path):
-    info = transcode.probe(clips.hd, tools)
-    ladder = transcode.plan_ladder(info)
+    info = transcode_probe.probe(clips.hd, tools)
+    ladder = transcode_ladder.plan_ladder(info)
     for rendition in ladder:
         (tmp_path / rendition.path).mkdir()
-    command = transcode.build_hls_command(clips.hd, tmp_path, info, ladder, tools, "veryslow")
-    with pytest.raises(transcode.TranscodeError, match="longer than the limit"):
-        transcode.run_ffmpeg(command, tools, duration_seconds=info.duration_seconds, timeout=0.2)
+    command = transcode_ladder.build_hls_command(clips.hd, tmp_path, info, ladder, tools, "veryslow")
+    with pytest.raises(transcode_tools.TranscodeError, match="longer than the limit"):
+        transcode_run.run_ffmpeg(command, tools, duration_seconds=info.duration_seconds, timeout=0.2)

@@ -1,0 +1,203 @@
+"""Taking part in a contest (DESIGN.md §5): a member's status, starting and submitting attempts, fair-play counters.
+
+Members take a contest with the quizzes' attempt engine, so timing is the quizzes':
+``deadline = min(started_at + time limit, close)``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import format_datetime
+from flask_babel import lazy_gettext as _l
+
+from lms.auth.models import User
+from lms.errors import Forbidden, InvalidState, NotFound
+from lms.exams.contests.models import (
+    Contest,
+    ContestEntry,
+    DrawMode,
+)
+from lms.exams.contests.phases import Phase, may_see, phase
+from lms.exams.quizzes import attempts as quiz_attempts
+from lms.exams.quizzes import setup as quiz_setup
+from lms.exams.quizzes.models import (
+    AttemptQuestion,
+    AttemptState,
+    QuizAttempt,
+)
+from lms.extensions import db
+
+
+@dataclass
+class MemberStatus:
+    """One member's standing in one contest (for the lobby and the home panel)."""
+
+    contest: Contest
+    phase: str
+    open_attempt: QuizAttempt | None = None
+    finished: list[QuizAttempt] = field(default_factory=list)
+    attempts_used: int = 0
+
+    @property
+    def attempts_left(self) -> int | None:
+        allowed = self.contest.quiz.attempts_allowed
+        if allowed == 0:
+            return None
+        return max(allowed - self.attempts_used, 0)
+
+    @property
+    def can_start(self) -> bool:
+        return self.phase == Phase.OPEN and self.open_attempt is None and self.attempts_left != 0
+
+    @property
+    def best(self) -> QuizAttempt | None:
+        counted = [a for a in self.finished if a.state == AttemptState.FINISHED]
+        if not counted:
+            return None
+        return min(counted, key=lambda a: (-(a.score or 0), a.time_used_seconds or 0, a.finished_at, a.id))
+
+
+def member_statuses(user: User, contests: Sequence[Contest], now: datetime) -> list[MemberStatus]:
+    """Each contest's status for ``user`` in one query of attempts."""
+    if not contests:
+        return []
+    attempts = db.session.scalars(
+        sa.select(QuizAttempt)
+        .where(QuizAttempt.user_id == user.id, QuizAttempt.quiz_id.in_([c.quiz_id for c in contests]))
+        .order_by(QuizAttempt.number)
+    ).all()
+    statuses = []
+    for contest in contests:
+        own = [a for a in attempts if a.quiz_id == contest.quiz_id]
+        open_attempt = next((a for a in own if a.state == AttemptState.IN_PROGRESS), None)
+        finished = [a for a in own if a.state != AttemptState.IN_PROGRESS]
+        statuses.append(MemberStatus(contest, phase(contest, now), open_attempt, finished, len(own)))
+    return statuses
+
+
+def member_status(contest: Contest, user: User, now: datetime) -> MemberStatus:
+    """The status of one contest for ``user``."""
+    return member_statuses(user, [contest], now)[0]
+
+
+# --- Taking part -----------------------------------------------------------------------------
+
+
+def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: random.Random | None = None):
+    """Start the member's attempt, or return the one already in progress (a second tab gets it too).
+
+    Only during the window and for the contest's audience. In a one-attempt
+    contest the database refuses a second attempt (``contest_entries.once_slot``).
+    Raises Forbidden (not for this member) and InvalidState (not open, closed,
+    no attempts left).
+    """
+    quiz = contest.quiz
+    if not may_see(contest, user):
+        raise Forbidden(_l("This contest is not open to you."))
+    current = phase(contest, now)
+    if current == Phase.UPCOMING:
+        raise InvalidState(_l("The contest opens at %(when)s.", when=format_datetime(quiz.open_at, "short")))
+    if current != Phase.OPEN:
+        raise InvalidState(_l("The contest has closed."))
+    status = member_status(contest, user, now)
+    if status.open_attempt is None and status.attempts_left == 0:
+        raise InvalidState(_l("You have already taken part in this contest."))
+    rng = rng or random.SystemRandom()
+    draws = None
+    if contest.draw_mode == DrawMode.SAME:
+        draws = [quiz_setup.Draw(int(question_id), float(points)) for question_id, points in contest.frozen_draw or []]
+        if quiz.shuffle_questions:
+            rng.shuffle(draws)
+    try:
+        with db.session.begin_nested():
+            attempt = quiz_attempts.start_attempt(quiz, user, now, rng=rng, draws=draws)
+            _ensure_entry(contest, attempt)
+    except sa.exc.IntegrityError:
+        # The same member's other request recorded this attempt first (a second tab), or
+        # the database refused a second attempt at a one-attempt contest.
+        attempt = quiz_attempts.find_open_attempt(quiz.id, user.id)
+        if attempt is None:
+            raise InvalidState(_l("You have already taken part in this contest.")) from None
+    return attempt
+
+
+def _ensure_entry(contest: Contest, attempt: QuizAttempt) -> ContestEntry:
+    entry = db.session.scalar(sa.select(ContestEntry).where(ContestEntry.attempt_id == attempt.id))
+    if entry is None:
+        entry = ContestEntry(
+            contest_id=contest.id,
+            user_id=attempt.user_id,
+            attempt_id=attempt.id,
+            once_slot=1 if contest.quiz.attempts_allowed == 1 else None,
+            created_at=attempt.started_at,
+        )
+        db.session.add(entry)
+        db.session.flush()
+    return entry
+
+
+def own_attempt(contest: Contest, attempt_id: int, user: User) -> QuizAttempt:
+    """The member's attempt at this contest (another member's, or another quiz's, looks missing)."""
+    attempt = quiz_attempts.get_own_attempt(attempt_id, user)
+    if attempt.quiz_id != contest.quiz_id:
+        raise NotFound(_l("This attempt does not exist."))
+    return attempt
+
+
+def open_attempt_of(contest: Contest, user: User) -> QuizAttempt | None:
+    """The member's attempt in progress, if any."""
+    return quiz_attempts.find_open_attempt(contest.quiz_id, user.id)
+
+
+def attempt_questions(attempt: QuizAttempt) -> list[AttemptQuestion]:
+    """The attempt's questions with their snapshots, in one query (the attempt page shows them all)."""
+    return list(
+        db.session.scalars(
+            sa.select(AttemptQuestion)
+            .where(AttemptQuestion.attempt_id == attempt.id)
+            .options(sa.orm.joinedload(AttemptQuestion.snapshot))
+            .order_by(AttemptQuestion.position)
+        )
+    )
+
+
+def submit_contest_attempt(contest: Contest, attempt_id: int, user: User, now: datetime) -> QuizAttempt:
+    """The member submits: graded now (idempotent; after the deadline the saved answers count)."""
+    own_attempt(contest, attempt_id, user)
+    return quiz_attempts.submit_attempt(attempt_id, user, now)
+
+
+_HIDDEN_UPDATE = (
+    sa.update(ContestEntry)
+    .where(
+        ContestEntry.attempt_id == sa.bindparam("b_attempt"),
+        ContestEntry.user_id == sa.bindparam("b_user"),
+        ContestEntry.contest_id == sa.bindparam("b_contest"),
+        ContestEntry.attempt_id.in_(
+            sa.select(QuizAttempt.id).where(
+                QuizAttempt.id == sa.bindparam("b_attempt"), QuizAttempt.state == AttemptState.IN_PROGRESS
+            )
+        ),
+    )
+    .values(
+        hidden_count=ContestEntry.hidden_count + 1,
+        last_hidden_at=sa.bindparam("b_now", type_=ContestEntry.last_hidden_at.type),
+    )
+)
+
+
+def record_page_hidden(contest: Contest, attempt_id: int, user: User, now: datetime) -> bool:
+    """Count one "page hidden" (tab switched, app left) during the member's open attempt.
+
+    One UPDATE; returns False when the attempt is not the member's open attempt
+    at this contest (nothing is counted after the attempt is final).
+    """
+    result = db.session.execute(
+        _HIDDEN_UPDATE, {"b_attempt": attempt_id, "b_user": user.id, "b_contest": contest.id, "b_now": now}
+    )
+    return result.rowcount == 1

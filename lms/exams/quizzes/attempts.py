@@ -1,0 +1,551 @@
+"""Quiz attempts (DESIGN.md §4): starting (frozen question snapshots), saving answers, submitting, finalizing.
+
+The scheduler job (``finalize_overdue``) or the next request that touches an attempt closes
+it once it is overdue (``finalize_after``). Abandoned attempts use up an attempt but are never
+graded or counted. Every function takes ``now``, flushes and never commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+from flask_babel import format_datetime
+from flask_babel import lazy_gettext as _l
+
+from lms.auth.models import User
+from lms.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
+from lms.exams.questions import types as grading
+from lms.exams.questions.models import Question, QuestionType
+from lms.exams.questions.types import is_int, parse_response, to_shown_order
+from lms.exams.quizzes.models import (
+    AttemptQuestion,
+    AttemptState,
+    FinishReason,
+    OverdueHandling,
+    QuestionSnapshot,
+    Quiz,
+    QuizAttempt,
+    QuizKind,
+)
+from lms.exams.quizzes.setup import Draw, draw_questions
+from lms.exams.quizzes.timing import (
+    Availability,
+    EffectiveSettings,
+    availability_of,
+    compute_deadline,
+    compute_finalize_after,
+    effective_settings,
+    is_overdue,
+    may_see,
+    network_grace,
+)
+from lms.extensions import db
+
+log = logging.getLogger(__name__)
+
+# Time between two saves longer than this is not counted as time spent on a question
+# (the member left the page, or the phone slept).
+MAX_SECONDS_PER_SAVE = 600
+
+MAX_SEQ = 2**53
+
+
+# --- Starting an attempt ----------------------------------------------------------------------
+
+
+def _content_hash(question: Question) -> str:
+    content = {
+        "type": str(question.type),
+        "stem": question.stem,
+        "options": question.options or [],
+        "answer": question.answer,
+        "explanation": question.explanation or "",
+        "tags": question.tags or [],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _existing_snapshots(
+    questions: Sequence[Question],
+) -> tuple[dict[int, str], dict[tuple[int, str], QuestionSnapshot]]:
+    """Each question's content hash, and the snapshots of those contents that exist already."""
+    hashes = {question.id: _content_hash(question) for question in questions}
+    existing = {
+        (snapshot.question_id, snapshot.content_hash): snapshot
+        for snapshot in db.session.scalars(
+            sa.select(QuestionSnapshot).where(
+                QuestionSnapshot.question_id.in_(hashes), QuestionSnapshot.content_hash.in_(set(hashes.values()))
+            )
+        )
+    }
+    return hashes, existing
+
+
+def _snapshots_for(
+    questions: Sequence[Question], hashes: dict[int, str], existing: dict[tuple[int, str], QuestionSnapshot]
+) -> dict[int, QuestionSnapshot]:
+    """The snapshot of each question's current content, created where missing."""
+    result = {}
+    for question in questions:
+        snapshot = existing.get((question.id, hashes[question.id]))
+        if snapshot is None:
+            snapshot = QuestionSnapshot(
+                question_id=question.id,
+                question_version=question.version or 1,
+                content_hash=hashes[question.id],
+                type=question.type,
+                stem=question.stem,
+                options=list(question.options or []),
+                answer=dict(question.answer or {}),
+                explanation=question.explanation or "",
+                tags=list(question.tags or []),
+            )
+            db.session.add(snapshot)
+        result[question.id] = snapshot
+    return result
+
+
+def find_open_attempt(quiz_id: int, user_id: int) -> QuizAttempt | None:
+    return db.session.scalar(
+        sa.select(QuizAttempt)
+        .where(
+            QuizAttempt.quiz_id == quiz_id,
+            QuizAttempt.user_id == user_id,
+            QuizAttempt.state == AttemptState.IN_PROGRESS,
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
+def _check_may_start(quiz: Quiz, user: User, now: datetime, settings: EffectiveSettings) -> int:
+    """Raise why ``user`` may not start a new attempt; return the next attempt number."""
+    if quiz.kind == QuizKind.QUIZ and not may_see(quiz, user):
+        raise Forbidden(_l("This quiz is not open to you."))
+    attempts = list(
+        db.session.scalars(sa.select(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id, QuizAttempt.user_id == user.id))
+    )
+    availability, _, used, next_start = availability_of(quiz, settings, attempts, now)
+    if availability == Availability.NOT_YET_OPEN:
+        raise InvalidState(_l("This quiz opens at %(when)s.", when=format_datetime(settings.open_at, "short")))
+    if availability == Availability.CLOSED:
+        raise InvalidState(_l("This quiz has closed."))
+    if availability == Availability.NO_ATTEMPTS_LEFT:
+        raise InvalidState(_l("You have used all %(n)d attempts allowed.", n=settings.attempts_allowed))
+    if availability == Availability.WAIT:
+        raise InvalidState(
+            _l("You can start your next attempt at %(when)s.", when=format_datetime(next_start, "short"))
+        )
+    return max((a.number for a in attempts), default=0) + 1
+
+
+def start_attempt(
+    quiz: Quiz,
+    user: User,
+    now: datetime,
+    *,
+    rng: random.Random | None = None,
+    question_ids: Sequence[int] | None = None,
+    draws: Sequence[Draw] | None = None,
+) -> QuizAttempt:
+    """Start an attempt, or return the member's attempt already in progress.
+
+    The attempt freezes its questions (snapshots), their order and each choice
+    question's option order. One open attempt per (member, quiz) is enforced by
+    the database: when two requests start at once, the loser finds and returns
+    the winner's attempt. ``question_ids`` replaces the draw (the wrong-answer
+    practice, at the questions' own points); ``draws`` replaces it with questions
+    and points chosen by the caller (a contest's one set for everyone). Raises
+    Forbidden (not in the audience), InvalidState (closed, not yet open, no
+    attempts left, waiting, too few questions).
+    """
+    existing = find_open_attempt(quiz.id, user.id)
+    if existing is not None:
+        if not is_overdue(existing, now):
+            return existing
+        finalize_if_overdue(existing, now)
+    settings = effective_settings(quiz, user.id)
+    number = _check_may_start(quiz, user, now, settings)
+    rng = rng or random.SystemRandom()
+    if draws is not None:
+        draws = list(draws)
+        if not draws:
+            raise InvalidState(_l("This quiz has no questions yet."))
+    elif question_ids is None:
+        draws = draw_questions(quiz, rng)
+    else:
+        points = dict(
+            db.session.execute(sa.select(Question.id, Question.points).where(Question.id.in_(question_ids))).all()
+        )
+        draws = [Draw(i, points[i]) for i in question_ids if i in points]
+        if not draws:
+            raise InvalidState(_l("There are no questions to practise."))
+    questions = {
+        q.id: q for q in db.session.scalars(sa.select(Question).where(Question.id.in_([d.question_id for d in draws])))
+    }
+    for retry in range(2):
+        # Reads first; the savepoint takes the write lock (on SQLite, the database's) for the inserts only.
+        hashes, existing = _existing_snapshots(list(questions.values()))
+        try:
+            with db.session.begin_nested():
+                attempt = _create_attempt(quiz, user, now, number, settings, draws, rng, questions, hashes, existing)
+            return attempt
+        except sa.exc.IntegrityError:
+            # Another request of the same member won the race (open slot or number taken),
+            # or another member's start wrote the same snapshot first.
+            winner = find_open_attempt(quiz.id, user.id)
+            if winner is not None:
+                return winner
+            if retry:
+                raise
+            number = _check_may_start(quiz, user, now, settings)
+    raise Conflict(_l("The attempt could not be started; please try again."))  # pragma: no cover
+
+
+def _create_attempt(
+    quiz: Quiz,
+    user: User,
+    now: datetime,
+    number: int,
+    settings: EffectiveSettings,
+    draws: list[Draw],
+    rng: random.Random,
+    questions: dict[int, Question],
+    hashes: dict[int, str],
+    existing: dict[tuple[int, str], QuestionSnapshot],
+) -> QuizAttempt:
+    snapshots = _snapshots_for(list(questions.values()), hashes, existing)
+    deadline = compute_deadline(now, settings)
+    attempt = QuizAttempt(
+        quiz_id=quiz.id,
+        user_id=user.id,
+        number=number,
+        state=AttemptState.IN_PROGRESS,
+        open_slot=1,
+        is_practice=quiz.is_practice or quiz.kind == QuizKind.NOTEBOOK,
+        started_at=now,
+        last_activity_at=now,
+        deadline=deadline,
+        finalize_after=compute_finalize_after(quiz, deadline),
+    )
+    max_score = 0.0
+    for position, draw in enumerate((d for d in draws if d.question_id in questions), start=1):
+        question = questions[draw.question_id]
+        order = list(range(len(question.options or []))) if grading.kind_of(question.type).has_options else []
+        if quiz.shuffle_options:
+            rng.shuffle(order)
+        attempt.questions.append(
+            AttemptQuestion(
+                position=position,
+                snapshot=snapshots[question.id],
+                question_id=question.id,
+                points=draw.points,
+                option_order=order,
+            )
+        )
+        max_score += draw.points
+    attempt.max_score = round(max_score, 4)
+    db.session.add(attempt)
+    db.session.flush()
+    log.info("attempt %s started (quiz %s, user %s, deadline %s)", attempt.id, quiz.id, user.id, deadline)
+    return attempt
+
+
+# --- Saving answers ----------------------------------------------------------------------------
+
+
+def get_own_attempt(attempt_id: int, user: User, *, lock: bool = False) -> QuizAttempt:
+    """The member's own attempt (another member's id looks missing); ``lock`` selects it FOR UPDATE."""
+    query = sa.select(QuizAttempt).where(QuizAttempt.id == attempt_id, QuizAttempt.user_id == user.id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    attempt = db.session.scalar(query)
+    if attempt is None:
+        raise NotFound(_l("This attempt does not exist."))
+    return attempt
+
+
+def _lock(attempt: QuizAttempt) -> QuizAttempt:
+    return db.session.scalar(
+        sa.select(QuizAttempt)
+        .where(QuizAttempt.id == attempt.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    applied: bool  # False: an older or replayed save; the newer answer stays
+    position: int
+    seq: int
+    response: dict | None  # the answer now stored, in shown order
+    saved_at: datetime | None
+    remaining_seconds: int | None
+    answered: bool
+
+
+# The autosave is the hottest write of a quiz: its statements are built once (bound
+# parameters), and it runs as Core statements, not ORM loads.
+_SAVE_TARGET = (
+    sa.select(AttemptQuestion.id, AttemptQuestion.option_order, QuestionSnapshot.type, QuestionSnapshot.answer)
+    .join(QuizAttempt, QuizAttempt.id == AttemptQuestion.attempt_id)
+    .join(QuestionSnapshot, QuestionSnapshot.id == AttemptQuestion.snapshot_id)
+    .where(
+        QuizAttempt.id == sa.bindparam("attempt_id"),
+        QuizAttempt.user_id == sa.bindparam("user_id"),
+        AttemptQuestion.position == sa.bindparam("position"),
+    )
+)
+_SAVE_LOCK = (
+    sa.select(QuizAttempt.state, QuizAttempt.deadline, QuizAttempt.last_activity_at)
+    .where(QuizAttempt.id == sa.bindparam("attempt_id"))
+    .with_for_update()
+)
+_SAVE_WRITE = (
+    sa.update(AttemptQuestion)
+    .where(AttemptQuestion.id == sa.bindparam("b_question"), AttemptQuestion.client_seq < sa.bindparam("b_seq"))
+    .values(
+        response=sa.bindparam("b_response", type_=sa.JSON),
+        client_seq=sa.bindparam("b_seq"),
+        saved_at=sa.bindparam("b_now", type_=AttemptQuestion.saved_at.type),
+        time_spent_seconds=AttemptQuestion.time_spent_seconds + sa.bindparam("b_spent"),
+    )
+)
+_SAVE_TOUCH = (
+    sa.update(QuizAttempt)
+    .where(QuizAttempt.id == sa.bindparam("b_attempt"))
+    .values(last_activity_at=sa.bindparam("b_now", type_=QuizAttempt.last_activity_at.type))
+)
+_SAVE_STORED = sa.select(AttemptQuestion.client_seq, AttemptQuestion.response, AttemptQuestion.saved_at).where(
+    AttemptQuestion.id == sa.bindparam("question_id")
+)
+
+
+def save_answer(attempt_id: int, user: User, position: int, raw, seq: int, now: datetime) -> SaveResult:
+    """Store the member's answer to question ``position`` of their attempt.
+
+    ``seq`` is the client's sequence number for that question: a save whose
+    seq is not above the stored one changes nothing (replays and saves arriving
+    out of order). The time since the attempt's previous save is added to the
+    question's time spent (capped). Refused (InvalidState) once the attempt is
+    final or after ``deadline + QUIZ_GRACE_SECONDS``; an overdue attempt is then
+    closed on the spot. Raises ValidationFailed for an answer that does not fit.
+    """
+    if not is_int(seq) or not 0 < seq < MAX_SEQ:
+        raise ValidationFailed(_l("The save carries no valid sequence number; reload the page."))
+    # What needs no lock comes first (the question's shape is frozen), so the write
+    # lock below is held for three short statements only: on SQLite every writer waits for it.
+    # Core statements on the session's connection: the ORM's handling of an UPDATE
+    # (synchronizing the identity map) costs more than the statement itself here.
+    connection = db.session.connection()
+    row = connection.execute(_SAVE_TARGET, {"attempt_id": attempt_id, "user_id": user.id, "position": position}).first()
+    if row is None:
+        get_own_attempt(attempt_id, user)  # another member's attempt looks missing
+        raise NotFound(_l("This question is not part of the attempt."))
+    question_type = QuestionType(row.type)
+    order = row.option_order or []
+    response = parse_response(question_type, order, grading.blank_count(row.answer), raw)
+    state, deadline, last_activity_at = connection.execute(_SAVE_LOCK, {"attempt_id": attempt_id}).one()
+    if state != AttemptState.IN_PROGRESS:
+        raise InvalidState(_l("This attempt has been submitted; its answers can no longer change."))
+    if deadline is not None and now > deadline + network_grace():
+        finalize_if_overdue(get_own_attempt(attempt_id, user), now)
+        raise InvalidState(
+            _l(
+                "Time is up: answers sent after the deadline are not accepted. "
+                "Your answers saved before the deadline are kept."
+            )
+        )
+    spent = int(min(max((now - last_activity_at).total_seconds(), 0), MAX_SECONDS_PER_SAVE))
+    written = connection.execute(
+        _SAVE_WRITE, {"b_question": row.id, "b_seq": seq, "b_response": response, "b_now": now, "b_spent": spent}
+    )
+    applied = written.rowcount == 1
+    if applied:
+        connection.execute(_SAVE_TOUCH, {"b_attempt": attempt_id, "b_now": now})
+        stored_seq, stored, saved_at = seq, response, now
+    else:
+        stored_seq, stored, saved_at = connection.execute(_SAVE_STORED, {"question_id": row.id}).one()
+    return SaveResult(
+        applied=applied,
+        position=position,
+        seq=stored_seq,
+        response=to_shown_order(question_type, order, stored),
+        saved_at=saved_at,
+        remaining_seconds=None if deadline is None else max(int((deadline - now).total_seconds()), 0),
+        answered=grading.is_answered(question_type, stored),
+    )
+
+
+# --- Submitting and finalizing -------------------------------------------------------------------
+
+
+def submit_attempt(attempt_id: int, user: User, now: datetime) -> QuizAttempt:
+    """The member submits their attempt: graded now. Idempotent: submitting a final
+    attempt again changes nothing. Past the point where it is overdue, the quiz's
+    overdue rule decides instead (graded at the deadline, or not counted)."""
+    attempt = get_own_attempt(attempt_id, user)
+    if attempt.state != AttemptState.IN_PROGRESS:
+        return attempt
+    # The quiz and the frozen snapshots are read before the lock, which then covers
+    # only the responses and the writes.
+    db.session.get(Quiz, attempt.quiz_id)
+    snapshots = _attempt_snapshots(attempt.id)
+    attempt = get_own_attempt(attempt_id, user, lock=True)
+    if attempt.state != AttemptState.IN_PROGRESS:
+        return attempt
+    if is_overdue(attempt, now):
+        return finalize_if_overdue(attempt, now)
+    return _finalize_locked(attempt, now, FinishReason.SUBMITTED, snapshots)
+
+
+def _attempt_snapshots(attempt_id: int) -> dict[int, QuestionSnapshot]:
+    return {
+        snapshot.id: snapshot
+        for snapshot in db.session.scalars(
+            sa.select(QuestionSnapshot)
+            .join(AttemptQuestion, AttemptQuestion.snapshot_id == QuestionSnapshot.id)
+            .where(AttemptQuestion.attempt_id == attempt_id)
+        )
+    }
+
+
+def finalize_attempt(attempt: QuizAttempt, now: datetime, reason: FinishReason = FinishReason.TIME_UP) -> QuizAttempt:
+    """Close an open attempt now with what was saved (idempotent: a final attempt is returned as is).
+
+    ``reason`` SUBMITTED or TIME_UP grades it; ABANDONED closes it ungraded.
+    Used by the overdue job, by contests closing, and by admins.
+    """
+    locked = _lock(attempt)
+    if locked.state != AttemptState.IN_PROGRESS:
+        return locked
+    return _finalize_locked(locked, now, reason)
+
+
+def finalize_if_overdue(attempt: QuizAttempt, now: datetime) -> QuizAttempt:
+    """Close the attempt if it is overdue, the way its quiz's overdue rule says."""
+    locked = _lock(attempt)
+    if not is_overdue(locked, now):
+        return locked
+    quiz = db.session.get(Quiz, locked.quiz_id)
+    reason = FinishReason.TIME_UP if quiz.overdue_handling == OverdueHandling.AUTO_SUBMIT else FinishReason.ABANDONED
+    return _finalize_locked(locked, now, reason)
+
+
+def finalize_overdue(now: datetime, limit: int = 500) -> int:
+    """Close every overdue open attempt (the scheduler job, every 30 s); returns how many.
+
+    Safe to run twice or in two processes at once: each attempt is locked and
+    re-checked before it is closed.
+    """
+    ids = list(
+        db.session.scalars(
+            sa.select(QuizAttempt.id)
+            .where(QuizAttempt.state == AttemptState.IN_PROGRESS, QuizAttempt.finalize_after < now)
+            .order_by(QuizAttempt.finalize_after)
+            .limit(limit)
+        )
+    )
+    closed = 0
+    for attempt_id in ids:
+        attempt = db.session.get(QuizAttempt, attempt_id)
+        if attempt is None or attempt.state != AttemptState.IN_PROGRESS:
+            continue
+        try:
+            # One savepoint each: an attempt that cannot be closed must not hold back the others.
+            with db.session.begin_nested():
+                finalized = finalize_if_overdue(attempt, now)
+        except Exception:
+            log.exception("attempt %s could not be finalized", attempt_id)
+            continue
+        closed += finalized.state != AttemptState.IN_PROGRESS
+    if closed:
+        log.info("%d overdue attempts finalized", closed)
+    return closed
+
+
+_FINALIZE_QUESTIONS = (
+    sa.select(
+        AttemptQuestion.id,
+        AttemptQuestion.snapshot_id,
+        AttemptQuestion.question_id,
+        AttemptQuestion.response,
+        AttemptQuestion.points,
+    )
+    .where(AttemptQuestion.attempt_id == sa.bindparam("b_attempt"))
+    .order_by(AttemptQuestion.position)
+)
+_FINALIZE_GRADE = (
+    sa.update(AttemptQuestion)
+    .where(AttemptQuestion.id == sa.bindparam("b_id"))
+    .values(score=sa.bindparam("b_score"), outcome=sa.bindparam("b_outcome"))
+)
+
+
+def _expire_loaded(model, matches) -> None:
+    """Expire the session's loaded ``model`` objects that ``matches``: a Core UPDATE changed their rows."""
+    for loaded in list(db.session.identity_map.values()):
+        if isinstance(loaded, model) and matches(loaded):
+            db.session.expire(loaded)
+
+
+def _finalize_locked(
+    attempt: QuizAttempt, now: datetime, reason: FinishReason, snapshots: dict[int, QuestionSnapshot] | None = None
+) -> QuizAttempt:
+    quiz = db.session.get(Quiz, attempt.quiz_id)
+    if snapshots is None:
+        snapshots = _attempt_snapshots(attempt.id)
+    # Core statements while the attempt is locked (on SQLite, while every writer waits):
+    # the questions' responses as rows, their grades as one executemany.
+    connection = db.session.connection()
+    questions = [
+        SimpleNamespace(**row._asdict()) for row in connection.execute(_FINALIZE_QUESTIONS, {"b_attempt": attempt.id})
+    ]
+    end = now
+    if reason != FinishReason.SUBMITTED and attempt.deadline is not None:
+        end = min(now, attempt.deadline)
+    attempt.open_slot = None
+    attempt.finished_at = end
+    attempt.finish_reason = reason
+    limit_end = min(end, attempt.deadline) if attempt.deadline else end
+    attempt.time_used_seconds = max(int((limit_end - attempt.started_at).total_seconds()), 0)
+    if reason == FinishReason.ABANDONED:
+        attempt.state = AttemptState.ABANDONED
+        db.session.flush()
+        log.info("attempt %s abandoned (not submitted in time)", attempt.id)
+        return attempt
+    score = 0.0
+    for question in questions:
+        snapshot = snapshots[question.snapshot_id]
+        result = grading.grade(
+            snapshot.type,
+            snapshot.answer,
+            question.response,
+            question.points,
+            partial_credit=quiz.partial_credit,
+        )
+        question.score = result.points
+        question.outcome = result.outcome
+        score += result.points
+    if questions:
+        connection.execute(
+            _FINALIZE_GRADE, [{"b_id": q.id, "b_score": q.score, "b_outcome": q.outcome} for q in questions]
+        )
+    _expire_loaded(AttemptQuestion, lambda question: question.attempt_id == attempt.id)
+    attempt.state = AttemptState.FINISHED
+    attempt.score = round(score, 4)
+    attempt.score_percent = round(100.0 * score / attempt.max_score, 2) if attempt.max_score else 0.0
+    db.session.flush()
+    from lms.exams.quizzes.mistakes import record_attempt
+
+    record_attempt(attempt, questions, quiz, now)
+    log.info("attempt %s finalized (%s): %.2f%%", attempt.id, reason, attempt.score_percent)
+    return attempt
