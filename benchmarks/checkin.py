@@ -18,7 +18,11 @@ Then checks that the database holds exactly the counted sign-ins, and ends
 with the headline ratio (sign-ins/s over no-op requests/s; a sign-in is two
 requests, so 0.5x would mean it costs what two no-ops cost).
 
-    .venv/bin/python benchmarks/checkin.py [--quick]
+The database and the servers are chosen as in every benchmark
+(``benchmarks/_stack.py``): ``--database-url`` / ``LMS_BENCH_DATABASE_URL`` for
+PostgreSQL, ``--stack`` for the scale-out stack.
+
+    .venv/bin/python benchmarks/checkin.py [--quick] [--database-url URL] [--stack]
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import sys
 import tempfile
 import threading
@@ -39,7 +42,8 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from _harness import free_port, percentile, start_gunicorn
+import _stack
+from _harness import percentile
 from heartbeats import Connection
 
 HOST = "127.0.0.1"
@@ -271,29 +275,36 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     parser.add_argument("--connections", type=int, default=8, help="client connections (default 8)")
-    parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
+    _stack.add_arguments(parser)
     args = parser.parse_args()
+    _stack.stop_on_signals()
     members_n = args.members or (600 if args.quick else 4000)
     seconds = args.seconds or (5.0 if args.quick else 15.0)
     secret = secrets.token_hex(32)
 
     with tempfile.TemporaryDirectory(prefix="lms-checkin-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        database_url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
+        database = _stack.database(args, tmp, "checkin")
+        database_url = database.url
         started = time.monotonic()
-        meeting_id, secretary, members = seed(database_url, secret, members_n)
+        try:
+            meeting_id, secretary, members = seed(database_url, secret, members_n)
+        except BaseException:
+            database.drop()
+            raise
         (tmp / "gunicorn_conf.py").write_text(GUNICORN_CONFIG)
         environment = dict(os.environ, LMS_SECRET_KEY=secret, LMS_DATABASE_URL=database_url, LMS_SCHEDULER="off",
                            LMS_ENV_NAME="benchmark", LMS_RATELIMIT_ENABLED="false",
                            LMS_MEDIA_ROOT=str(tmp / "media"))  # fmt: skip
-        port = free_port()
-        server = start_gunicorn(port, environment, workers=args.workers, threads=args.threads,
-                                extra=["--keep-alive", "30", "--config", str(tmp / "gunicorn_conf.py")])  # fmt: skip
-        screen = Screen(port, meeting_id, secretary)
+        servers = screen = None
         interrupted = False
         try:
-            print(f"check-in benchmark: {'PostgreSQL' if 'postgresql' in database_url else 'SQLite'}, gunicorn "
-                  f"{args.workers} workers x {args.threads} threads, {members_n} members, {args.connections} "
+            servers = _stack.serve(args, environment, tmp, workers=args.workers, threads=args.threads,
+                                   extra=["--config", str(tmp / "gunicorn_conf.py")])  # fmt: skip
+            port = servers.port
+            screen = Screen(port, meeting_id, secretary)
+            print(f"check-in benchmark: {database.label}, {servers.description}, "
+                  f"{members_n} members, {args.connections} "
                   f"connections, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
                   f"(setup {time.monotonic() - started:.1f} s)", flush=True)  # fmt: skip
             screen.start()
@@ -307,9 +318,12 @@ def main() -> int:
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            screen.stop.set()
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            if screen is not None:
+                screen.stop.set()
+            if servers is not None:
+                servers.stop()
+            if interrupted:
+                database.drop()
         if interrupted:
             print("interrupted; the server is stopped")
             return 130
@@ -320,6 +334,7 @@ def main() -> int:
               f"ms  p99 {percentile(signins.latencies, .99) * 1000:6.1f} ms  refused {signins.errors}"
               f"{'  (members ran out)' if took < seconds else ''}")  # fmt: skip
         stored = signed_in_count(database_url, secret, meeting_id)
+        database.drop()
         expected = signins.done + warm_tally.done
         print(f"database check: {stored} members signed in for {expected} confirmed sign-ins "
               f"({'exact' if stored == expected else 'MISMATCH'}); load average at the end "

@@ -18,7 +18,11 @@ CONTEST_BOARD_SECONDS ranking queries per second); with ``--redis`` (a redis-ser
 started here on loopback) the workers share one copy (about 1 / CONTEST_BOARD_SECONDS).
 The last line is the headline: board requests served per ranking query.
 
-    .venv/bin/python benchmarks/contest.py [--quick] [--redis] [--database-url URL]
+The database and the servers are chosen as in every benchmark
+(``benchmarks/_stack.py``): ``--database-url`` / ``LMS_BENCH_DATABASE_URL`` for
+PostgreSQL, ``--stack`` for the scale-out stack (its Redis shares the board).
+
+    .venv/bin/python benchmarks/contest.py [--quick] [--redis] [--database-url URL] [--stack]
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ import threading
 import time
 from pathlib import Path
 
-from _harness import free_port, percentile, start_gunicorn
+import _stack
+from _harness import free_port, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -292,17 +297,24 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
     parser.add_argument("--clients", type=int, default=48, help="client threads sending the load")
     parser.add_argument("--redis", action="store_true", help="share the board cache between workers in Redis")
-    parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
+    _stack.add_arguments(parser)
     args = parser.parse_args()
+    _stack.stop_on_signals()
     contestants = args.contestants or (150 if args.quick else 2000)
     viewers = args.viewers or (150 if args.quick else 2000)
     window = args.window or (15.0 if args.quick else 60.0)
     answers = max(0, min(args.answers, QUESTIONS))
 
     workdir = Path(tempfile.mkdtemp(prefix="contest-bench-"))
-    database_url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    print(f"Preparing {contestants} contestants, {viewers} viewers and an open contest in {workdir} ...", flush=True)
-    contest_id, contestant_credentials, viewer_credentials = build_database(database_url, contestants, viewers)
+    database = _stack.database(args, workdir, "contest")
+    database_url = database.url
+    print(f"Preparing {contestants} contestants, {viewers} viewers and an open contest ({database.label}) ...",
+          flush=True)  # fmt: skip
+    try:
+        contest_id, contestant_credentials, viewer_credentials = build_database(database_url, contestants, viewers)
+    except BaseException:
+        database.drop()
+        raise
 
     redis_process = None
     environment = dict(
@@ -315,23 +327,20 @@ def main() -> int:
         LMS_CONTEST_BOARD_SECONDS=str(BOARD_SECONDS),
         CONTEST_BENCH_BOARD_LOG=str(workdir / "board.log"),
     )
-    if args.redis:
-        redis_process, redis_url = start_redis(workdir)
-        environment["LMS_REDIS_URL"] = redis_url
+    shared = args.redis or args.stack
     (workdir / "gunicorn_conf.py").write_text(GUNICORN_CONFIG)
-    port = free_port()
-    server = start_gunicorn(
-        port,
-        environment,
-        workers=args.workers,
-        threads=args.threads,
-        extra=["--config", str(workdir / "gunicorn_conf.py")],
-    )
+    servers = None
     try:
+        if args.redis and not args.stack:
+            redis_process, redis_url = start_redis(workdir)
+            environment["LMS_REDIS_URL"] = redis_url
+        servers = _stack.serve(args, environment, workdir, workers=args.workers, threads=args.threads,
+                               extra=["--config", str(workdir / "gunicorn_conf.py")])  # fmt: skip
+        port = servers.port
         print(
-            f"gunicorn: {args.workers} workers x {args.threads} threads; {args.clients} client threads; "
-            f"board cache {'in Redis (shared)' if args.redis else 'in each worker'}, "
-            f"refreshed every {BOARD_SECONDS} s\n",
+            f"{servers.description}; {args.clients} client threads; "
+            f"board cache {'in Redis (shared)' if shared else 'in each worker'}, "
+            f"refreshed every {BOARD_SECONDS} s; load average {_stack.load_average()}\n",
             flush=True,
         )
         scheduler = Scheduler(port, args.clients)
@@ -420,19 +429,21 @@ def main() -> int:
         load_started = time.time()
         scheduler.run()
         load_seconds = time.time() - load_started
+        servers.stop()
+        done = _count_finished(database_url, contest_id, answers)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        if servers is not None:
+            servers.stop()
         if redis_process is not None:
             os.killpg(redis_process.pid, signal.SIGTERM)
             redis_process.wait(timeout=10)
+        database.drop()
 
     computed = [
         float(line.split()[0])
         for line in (workdir / "board.log").read_text().splitlines()
         if "board computed" in line and float(line.split()[0]) >= load_started
     ]
-    done = _count_finished(database_url, contest_id, answers)
     shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"{'kind':<8} {'requests':>8} {'per s':>7} {'p50 ms':>8} {'p99 ms':>8}")
@@ -456,10 +467,10 @@ def main() -> int:
     print(f"finished attempts in the database: {done} of {contestants}")
     board = results.get("board", {"n": 0, "rate": 0.0, "p99": 0.0})
     ranking_per_second = len(computed) / load_seconds
-    expected = (1 if args.redis else args.workers) / BOARD_SECONDS
+    expected = (1 if shared else args.workers) / BOARD_SECONDS
     print(
         f"ranking queries: {len(computed)} in {load_seconds:.1f} s = {ranking_per_second:.2f}/s "
-        f"(one per {BOARD_SECONDS} s refresh {'shared' if args.redis else 'per worker'}: {expected:.2f}/s); "
+        f"(one per {BOARD_SECONDS} s refresh {'shared' if shared else 'per worker'}: {expected:.2f}/s); "
         f"board requests {board['rate']:.1f}/s"
     )
     if "no-op" in results:
@@ -475,7 +486,8 @@ def main() -> int:
     print(
         f"board requests per ranking query: {per_query:.0f}x "
         f"(ranking {ranking_per_second:.2f}/s vs board {board['rate']:.1f}/s; "
-        f"submit p99 {results['submit']['p99']:.0f} ms, board p99 {board['p99']:.0f} ms)"
+        f"submit p99 {results['submit']['p99']:.0f} ms, board p99 {board['p99']:.0f} ms; load {load_seconds:.0f} s "
+        f"for a {window:.0f} s window; {database.label}, load average {_stack.load_average()})"
     )
     return 0
 

@@ -1,8 +1,9 @@
 """Heartbeat throughput and latency, as a ratio to a no-op authenticated endpoint on the same server.
 
-Serves the app with gunicorn on 127.0.0.1 (SQLite in a temporary directory, or
-PostgreSQL when ``LMS_BENCH_DATABASE_URL`` is set: a schema ``bench_heartbeats``
-is made there and dropped afterwards) and drives simulated viewers, each logged
+Serves the app with gunicorn on 127.0.0.1 (the database and the servers are chosen
+as in every benchmark, see ``benchmarks/_stack.py``: a fresh SQLite file by
+default, PostgreSQL with ``--database-url`` or ``LMS_BENCH_DATABASE_URL``, the
+scale-out stack with ``--stack``) and drives simulated viewers, each logged
 in with its own session cookie and playback session:
 
 1. capacity: closed loop on keep-alive connections for a fixed time, first the
@@ -13,10 +14,11 @@ in with its own session cookie and playback session:
 2. latency: open loop at a fixed rate (330 beats/s = 5,000 viewers at 15 s),
    latencies measured from each request's scheduled time (no coordinated omission).
 
-Prints the figures, checks that the ledger holds exactly the accepted seconds,
-and ends with the headline ratio (heartbeats/s over no-op requests/s).
+Prints the figures with the load average, checks that the ledger holds exactly
+the accepted seconds, and ends with the headline ratio (heartbeats/s over no-op
+requests/s).
 
-    .venv/bin/python benchmarks/heartbeats.py [--quick]
+    .venv/bin/python benchmarks/heartbeats.py [--quick] [--database-url URL] [--stack]
 """
 
 from __future__ import annotations
@@ -26,20 +28,16 @@ import json
 import os
 import secrets
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _harness import free_port
+import _stack
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-SCHEMA = "bench_heartbeats"
 
 
 def bench_app():
@@ -60,24 +58,6 @@ def bench_app():
 
 
 # --- setting up ------------------------------------------------------------------
-
-
-def database_url(tmp: Path) -> str:
-    url = os.environ.get("LMS_BENCH_DATABASE_URL", "")
-    if not url:
-        return f"sqlite:///{tmp / 'bench.sqlite3'}"
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3D{SCHEMA}"
-
-
-def reset_postgres_schema(drop_only: bool = False) -> None:
-    import psycopg
-
-    url = os.environ["LMS_BENCH_DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-        if not drop_only:
-            connection.execute(f"CREATE SCHEMA {SCHEMA}")
 
 
 @dataclass
@@ -173,33 +153,6 @@ def ledger_seconds(env: dict[str, str]) -> float:
         total = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(StudyLedgerEntry.seconds), 0)))
         db.engine.dispose()
     return float(total)
-
-
-
-
-def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
-    command = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "--bind", f"{HOST}:{port}",
-        "--workers", str(workers),
-        "--worker-class", "gthread",
-        "--threads", str(threads),
-        "--keep-alive", "30",
-        "--log-level", "warning",
-        "--pythonpath", str(ROOT / "benchmarks"),
-        "heartbeats:bench_app()",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, env={**os.environ, **env}, cwd=str(ROOT))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("gunicorn did not start")
 
 
 # --- driving load ----------------------------------------------------------------
@@ -370,38 +323,40 @@ def run_open_loop(port: int, viewers: list[Viewer], endpoint: str, seconds: floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small and short (under 45 s on 2 cores)")
+    parser.add_argument("--quick", action="store_true", help="small and short (under 60 s on 2 cores)")
     parser.add_argument("--viewers", type=int, help="simulated viewers (default 3000; quick 1200)")
     parser.add_argument("--seconds", type=float, help="length of each phase (default 15; quick 5)")
     parser.add_argument("--rate", type=float, default=330.0, help="beats/s of the latency phase (default 330)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     parser.add_argument("--connections", type=int, default=8, help="client connections (default 8)")
+    _stack.add_arguments(parser)
     args = parser.parse_args()
+    _stack.stop_on_signals()
     viewers_n = args.viewers or (1200 if args.quick else 3000)
-    seconds = args.seconds or (5.0 if args.quick else 15.0)
-    postgres = bool(os.environ.get("LMS_BENCH_DATABASE_URL"))
+    seconds = args.seconds or (4.0 if args.quick else 15.0)
 
     with tempfile.TemporaryDirectory(prefix="lms-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        env = {
-            "LMS_DATABASE_URL": database_url(tmp),
-            "LMS_SECRET_KEY": secrets.token_hex(32),
-            "LMS_ENV_NAME": "production",
-            "LMS_MEDIA_ROOT": str(tmp / "media"),
-            "LMS_SCHEDULER": "off",
-        }
-        if postgres:
-            reset_postgres_schema()
-        started = time.monotonic()
-        viewers = seed(env, viewers_n)
-        port = free_port()
-        server = start_server(env, port, args.workers, args.threads)
+        database = _stack.database(args, tmp, "heartbeats")
+        servers = None
         try:
-            database = "PostgreSQL" if postgres else "SQLite"
-            print(f"heartbeats benchmark: {database}, gunicorn {args.workers} workers x {args.threads} threads, "
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith("LMS_")},
+                "LMS_DATABASE_URL": database.url,
+                "LMS_SECRET_KEY": secrets.token_hex(32),
+                "LMS_ENV_NAME": "production",
+                "LMS_MEDIA_ROOT": str(tmp / "media"),
+                "LMS_SCHEDULER": "off",
+            }
+            started = time.monotonic()
+            viewers = seed(env, viewers_n)
+            servers = _stack.serve(args, env, tmp, app="heartbeats:bench_app()", workers=args.workers,
+                                   threads=args.threads)  # fmt: skip
+            port = servers.port
+            print(f"heartbeats benchmark: {database.label}, {servers.description}, "
                   f"{viewers_n} viewers, {args.connections} connections, {os.cpu_count()} CPUs, "
-                  f"load average {os.getloadavg()[0]:.1f} (setup {time.monotonic() - started:.1f} s)")  # fmt: skip
+                  f"load average {_stack.load_average()} (setup {time.monotonic() - started:.1f} s)")  # fmt: skip
             run_closed_loop(port, viewers, "noop", 1.0, args.connections)  # warm up both paths
             run_closed_loop(port, viewers, "beat", 1.0, args.connections)
             noop = run_closed_loop(port, viewers, "noop", seconds, args.connections)
@@ -418,22 +373,23 @@ def main() -> None:
                   f"errors {paced_noop.errors}")  # fmt: skip
             print(f"at {args.rate:.0f}/s   beats: p50 {paced.p(0.5):6.1f} ms  p99 {paced.p(0.99):6.1f} ms  "
                   f"accepted {paced.accepted}/{int(seconds * args.rate)}  errors {paced.errors}")  # fmt: skip
+            servers.stop()
+            print(f"load average at the end: {_stack.load_average()} (other processes share the CPUs)")
+            accepted_total = sum(viewer.position for viewer in viewers)
+            credited = ledger_seconds(env)
+            print(f"ledger check: {credited:.0f} s credited for {accepted_total} beats sent "
+                  f"({'exact' if abs(credited - accepted_total) < 0.5 else 'MISMATCH'})")  # fmt: skip
         finally:
-            server.terminate()
-            server.wait(timeout=30)
-        print(f"load average at the end: {os.getloadavg()[0]:.1f} (other processes share the CPUs)")
-        accepted_total = sum(viewer.position for viewer in viewers)
-        credited = ledger_seconds(env)
-        print(f"ledger check: {credited:.0f} s credited for {accepted_total} beats sent "
-              f"({'exact' if abs(credited - accepted_total) < 0.5 else 'MISMATCH'})")  # fmt: skip
-        if postgres:
-            reset_postgres_schema(drop_only=True)
+            if servers is not None:
+                servers.stop()
+            database.drop()
         print(
             f"p99 at {args.rate:.0f} beats/s over p99 of the no-op: "
             f"{paced.p(0.99) / paced_noop.p(0.99):.2f}x ({paced.p(0.99):.1f} ms vs {paced_noop.p(0.99):.1f} ms)"
         )
         print(f"heartbeat throughput / no-op throughput: {beat_rate / noop_rate:.2f}x "
-              f"({beat_rate:.0f} vs {noop_rate:.0f} req/s)")  # fmt: skip
+              f"({beat_rate:.0f} vs {noop_rate:.0f} req/s; {database.label}, load average "
+              f"{_stack.load_average()})")  # fmt: skip
 
 
 if __name__ == "__main__":

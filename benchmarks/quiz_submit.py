@@ -8,10 +8,13 @@ nothing written). Reported: throughput and p50/p99 latency of each phase, and th
 ratios of save and submit to the no-op. The last line is the headline ratio.
 
 The members' sessions are made directly with the app's secret (no password
-hashing in the measured part). The database is a fresh SQLite file built by the
-migrations; gunicorn runs 2 workers x 4 threads (the machine has 2 cores).
+hashing in the measured part). The database (a fresh SQLite file by default) is built by
+the migrations; gunicorn runs 2 workers x 4 threads (the machine has 2 cores). The database
+and the servers are chosen as in every benchmark (``benchmarks/_stack.py``):
+``--database-url`` / ``LMS_BENCH_DATABASE_URL`` for PostgreSQL, ``--stack`` for
+the scale-out stack.
 
-    .venv/bin/python benchmarks/quiz_submit.py [--quick] [--members N] [--concurrency C]
+    .venv/bin/python benchmarks/quiz_submit.py [--quick] [--members N] [--concurrency C] [--database-url URL] [--stack]
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import json
 import os
 import queue
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -30,7 +32,8 @@ import threading
 import time
 from pathlib import Path
 
-from _harness import free_port, percentile, start_gunicorn
+import _stack
+from _harness import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -207,18 +210,21 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunks", type=int, default=5, help="rounds of start/no-op/save/submit")
-    parser.add_argument(
-        "--database-url", default="", help="e.g. postgresql://lms:lms@127.0.0.1/bench (default: a fresh SQLite file)"
-    )
+    _stack.add_arguments(parser)
     args = parser.parse_args()
+    _stack.stop_on_signals()
     members = args.members or (60 if args.quick else 500)
 
     workdir = Path(tempfile.mkdtemp(prefix="quiz-bench-"))
-    database_url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    print(f"Preparing {members} members and a {QUESTIONS}-question quiz in {workdir} ...", flush=True)
-    quiz_id, credentials = build_database(database_url, members)
+    database = _stack.database(args, workdir, "quiz_submit")
+    database_url = database.url
+    print(f"Preparing {members} members and a {QUESTIONS}-question quiz ({database.label}) ...", flush=True)
+    try:
+        quiz_id, credentials = build_database(database_url, members)
+    except BaseException:
+        database.drop()
+        raise
 
-    port = free_port()
     environment = dict(
         os.environ,
         LMS_SECRET_KEY=SECRET,
@@ -227,11 +233,14 @@ def main() -> int:
         LMS_SCHEDULER="off",
         LMS_ENV_NAME="benchmark",
     )
-    server = start_gunicorn(port, environment, workers=args.workers, threads=4)
+    servers = None
     try:
+        servers = _stack.serve(args, environment, workdir, workers=args.workers, threads=4)
+        port = servers.port
         clients = [Client(port, cookie, token) for cookie, token in credentials]
         concurrency = min(args.concurrency, members)
-        print(f"gunicorn: {args.workers} workers x 4 threads; {concurrency} concurrent members\n", flush=True)
+        print(f"{servers.description}; {concurrency} concurrent members; load average {_stack.load_average()}\n",
+              flush=True)  # fmt: skip
 
         def warm(client: Client, index: int) -> list[float]:
             status, _, _, elapsed = client.post_json("/quizzes/ping", {})
@@ -290,12 +299,13 @@ def main() -> int:
         results = {name: summary(name, latencies[name], walls[name]) for name in latencies}
         for client in clients:
             client.connection.close()
+        servers.stop()
+        finished = _count_finished(database_url, quiz_id)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-
-    finished = _count_finished(database_url, quiz_id)
-    shutil.rmtree(workdir, ignore_errors=True)
+        if servers is not None:
+            servers.stop()
+        database.drop()
+        shutil.rmtree(workdir, ignore_errors=True)
     print(f"\nfinished attempts in the database: {finished} of {members}; failed members: {errors}")
     if errors or finished != members:
         print("FAILED: not every member's attempt was saved and graded")
@@ -304,7 +314,8 @@ def main() -> int:
     print(
         f"save: {save_result['per_second'] / noop['per_second']:.2f}x the no-op's throughput, "
         f"p99 {save_result['p99_ms'] / noop['p99_ms']:.2f}x; "
-        f"submit p99 {submit_result['p99_ms'] / noop['p99_ms']:.2f}x the no-op's"
+        f"submit p99 {submit_result['p99_ms'] / noop['p99_ms']:.2f}x the no-op's "
+        f"({database.label}, load average {_stack.load_average()})"
     )
     return 0
 

@@ -114,7 +114,12 @@ def _finish_config(app: Flask) -> None:
     cfg["SQLALCHEMY_DATABASE_URI"] = url
     if url.startswith("sqlite"):
         options = dict(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-        options.setdefault("connect_args", {}).setdefault("timeout", 15)
+        connect_args = options.setdefault("connect_args", {})
+        connect_args.setdefault("timeout", 15)
+        # Writers queue on a cheap lock instead of SQLite's sleeping busy handler (lms.db.WriteGate).
+        from lms.db import GatedConnection
+
+        connect_args.setdefault("factory", GatedConnection)
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
     else:
         options = dict(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})

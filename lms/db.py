@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import enum
+import os
+import sqlite3
+import threading
+import weakref
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
 from lms import clock
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: SQLite's busy handler alone queues the writers
+    fcntl = None
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -68,8 +77,6 @@ class TimestampMixin:
 @sa.event.listens_for(sa.engine.Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """WAL, foreign keys, a busy timeout, and transactions we begin ourselves."""
-    import sqlite3
-
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     # Autocommit at the driver level: _sqlite_begin_for_writes decides when a
@@ -97,6 +104,10 @@ def _sqlite_begin_for_writes(conn, cursor, statement, parameters, context, execu
     timeout instead of failing later with "database is locked". A service that
     reads and then writes a row it depends on selects it ``with_for_update()``:
     a row lock on PostgreSQL, the write lock on SQLite; the same code is safe on both.
+
+    On a ``GatedConnection`` (the app's SQLite connections) the writer first
+    takes the database's ``WriteGate``, so writers queue there instead of in
+    SQLite's sleeping busy handler.
     """
     if conn.dialect.name != "sqlite" or not conn.in_transaction():
         return
@@ -106,7 +117,136 @@ def _sqlite_begin_for_writes(conn, cursor, statement, parameters, context, execu
     compiled = getattr(context, "compiled", None)
     for_update = getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
     if for_update or statement.lstrip().upper().startswith(_WRITE_PREFIXES):
-        dbapi_connection.execute("BEGIN IMMEDIATE")
+        if isinstance(dbapi_connection, GatedConnection):
+            dbapi_connection.begin_immediate()
+        else:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
+class WriteGate:
+    """One SQLite database file's writers, queued: a lock for this process's threads and an
+    ``flock`` of a side file (``<database>-writer``) for the processes.
+
+    SQLite lets one writer in at a time and makes the others wait in its busy
+    handler, which sleeps (1, 2, 5 ... 100 ms) and retries: under load most of a
+    request's time goes to those sleeps, and a writer that arrives while another
+    sleeps may take the lock first (a convoy). Waiting here instead costs no CPU
+    and wakes the next writer the moment the previous one commits. The busy
+    handler stays the fallback for writers that do not take the gate (sqlite3
+    shell, other tools). Reentrant per thread (a second connection of the same
+    thread does not wait for the first); released when the transaction ends.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._mutex = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._fd: int | None = None
+
+    def acquire(self, timeout: float) -> bool:
+        """Take the gate; False (not taken) after ``timeout`` seconds of waiting in this process."""
+        me = threading.get_ident()
+        if self._owner == me:
+            self._depth += 1
+            return True
+        if not self._mutex.acquire(timeout=timeout):
+            return False
+        try:
+            # Opened per transaction (a few microseconds), so no descriptor outlives it.
+            fd = os.open(self.path + "-writer", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # blocks without the GIL
+            except BaseException:
+                os.close(fd)
+                raise
+        except BaseException:
+            self._mutex.release()
+            raise
+        self._fd, self._owner, self._depth = fd, me, 1
+        return True
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
+        fd, self._fd, self._owner, self._depth = self._fd, None, None, 0
+        try:
+            os.close(fd)  # releases the flock
+        finally:
+            self._mutex.release()
+
+
+# The connections of a database hold its gate; it goes when the last one does.
+_GATES: weakref.WeakValueDictionary[tuple[int, str], WriteGate] = weakref.WeakValueDictionary()
+_GATES_LOCK = threading.Lock()
+
+
+def write_gate(path: str) -> WriteGate:
+    """The gate of the database file at ``path`` in this process (a forked child gets its own)."""
+    key = (os.getpid(), os.path.realpath(path))
+    with _GATES_LOCK:
+        gate = _GATES.get(key)
+        if gate is None:
+            gate = _GATES[key] = WriteGate(key[1])
+        return gate
+
+
+class GatedConnection(sqlite3.Connection):
+    """A sqlite3 connection whose write transactions pass the database's ``WriteGate``.
+
+    The app's SQLite engine makes these (``connect_args={"factory": GatedConnection}``);
+    in-memory databases are not gated.
+    """
+
+    def __init__(self, database, *args, **kwargs) -> None:
+        super().__init__(database, *args, **kwargs)
+        name = os.fspath(database)
+        if isinstance(name, bytes):
+            name = name.decode()
+        memory = name in ("", ":memory:") or name.startswith("file:") or "mode=memory" in name
+        self.gate = None if memory or fcntl is None else write_gate(name)
+        self.gate_timeout = float(kwargs.get("timeout", args[0] if args else 5.0))
+        self.holds_gate = False
+
+    def begin_immediate(self) -> None:
+        if self.gate is not None and not self.holds_gate:
+            self.holds_gate = self.gate.acquire(self.gate_timeout)
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release_gate()
+            raise
+
+    def _release_gate(self) -> None:
+        if self.holds_gate and not self.in_transaction:
+            self.holds_gate = False
+            self.gate.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._release_gate()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._release_gate()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self.holds_gate:
+                self.holds_gate = False
+                self.gate.release()
+
+    def __del__(self) -> None:
+        if getattr(self, "holds_gate", False):
+            self.holds_gate = False
+            self.gate.release()
 
 
 def utcnow_default() -> datetime:
@@ -114,7 +254,8 @@ def utcnow_default() -> datetime:
     return clock.utcnow()
 
 
-__all__ = ["UTC", "NAMING_CONVENTION", "Base", "TimestampMixin", "UTCDateTime", "str_enum", "utcnow_default"]
+__all__ = ["UTC", "NAMING_CONVENTION", "Base", "GatedConnection", "TimestampMixin", "UTCDateTime", "WriteGate",
+           "str_enum", "utcnow_default"]
 
 
 def render_migration_item(type_: str, obj, autogen_context):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, redirect, request, url_for
+from flask import Flask, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -11,6 +11,29 @@ from lms.extensions import db, login_manager
 
 # Endpoints a user who must change the password may still reach.
 _ALLOWED_BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "auth.set_language", "static"}
+# Endpoints that check the login themselves without loading the user (the heartbeat's
+# fast path: ``session_identity`` plus one query of the member's row, which must enforce
+# what ``load_user`` and ``force_password_change`` enforce).
+SELF_CHECKED_ENDPOINTS: set[str] = set()
+
+
+def parse_login_id(user_id: str) -> tuple[int, int] | None:
+    """(user id, session version) from Flask-Login's id "<id>.<session_version>", or None."""
+    user_pk, _, version = str(user_id).partition(".")
+    if not user_pk.isdigit() or not version.isdigit():
+        return None
+    return int(user_pk), int(version)
+
+
+def session_identity() -> tuple[int, int] | None:
+    """The (user id, session version) the session cookie is logged in as, without loading the user.
+
+    None when the session holds no login (anonymous, or only a remember-me cookie:
+    use ``current_user`` then). The caller must still check the member's row:
+    it exists, is active, has this session version and no forced password change.
+    """
+    value = session.get("_user_id")
+    return parse_login_id(value) if isinstance(value, str) else None
 
 
 def init_app(app: Flask) -> None:
@@ -25,11 +48,11 @@ def init_app(app: Flask) -> None:
     def load_user(user_id: str) -> User | None:
         # The session id is "<id>.<session_version>": a bumped version (logout elsewhere,
         # password change, deactivation) makes every older session anonymous at once.
-        user_pk, _, version = user_id.partition(".")
-        if not user_pk.isdigit() or not version.isdigit():
+        identity = parse_login_id(user_id)
+        if identity is None:
             return None
-        user = db.session.get(User, int(user_pk))
-        if user is None or not user.is_active or user.session_version != int(version):
+        user = db.session.get(User, identity[0])
+        if user is None or not user.is_active or user.session_version != identity[1]:
             return None
         return user
 
@@ -49,6 +72,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def force_password_change():
+        if request.endpoint in SELF_CHECKED_ENDPOINTS:
+            return None
         if (
             current_user.is_authenticated
             and current_user.must_change_password

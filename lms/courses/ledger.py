@@ -82,6 +82,16 @@ def add_study_seconds(
     )
 
 
+def add_study_seconds_many(rows, *, connection) -> None:
+    """``add_study_seconds`` for many rows in one executemany: ``rows`` of (user_id,
+    lesson_id, day, source, seconds), at most one per ledger row (sum them first)."""
+    now = clock.utcnow()
+    values = [{"p_user_id": user_id, "p_lesson_id": lesson_id, "p_day": day, "p_source": StudySource(source),
+               "p_seconds": seconds, "p_now": now} for user_id, lesson_id, day, source, seconds in rows if seconds > 0]
+    if values:
+        connection.execute(_ledger_upsert(connection.dialect.name), values)  # fmt: skip
+
+
 def replace_meeting_credits(meeting_id: int, day: date, seconds: float, user_ids: Iterable[int], *, now) -> int:
     """Make the ledger's rows of meeting ``meeting_id`` exactly ``user_ids``, each credited ``seconds``.
 

@@ -73,6 +73,16 @@ def add_signals(
     )  # fmt: skip
 
 
+def add_signals_many(connection, rows) -> None:
+    """``add_signals`` for many (member, day) rows in one executemany: ``rows`` of
+    (user_id, day, refused, parallel, night, now), at most one per (member, day)."""
+    connection.execute(
+        _upsert(connection.dialect.name),
+        [{"p_user_id": user_id, "p_day": day, "p_refused": refused, "p_parallel": parallel, "p_night": night,
+          "p_now": now} for user_id, day, refused, parallel, night, now in rows],
+    )  # fmt: skip
+
+
 def night_hours() -> tuple[int, int]:
     """The night as local hours [start, end) (``ANOMALY_NIGHT_HOURS``); it may wrap midnight."""
     start, end = current_app.config["ANOMALY_NIGHT_HOURS"]

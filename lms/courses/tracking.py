@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -30,7 +31,7 @@ from lms.auth.audience import audience_includes
 from lms.auth.models import Branch, Role, User
 from lms.courses import presence, signals
 from lms.courses import progress as rules
-from lms.courses.ledger import add_study_seconds, insert_ignoring_conflict, upsert
+from lms.courses.ledger import add_study_seconds_many, insert_ignoring_conflict, upsert
 from lms.courses.models import (
     Course,
     CourseStatus,
@@ -204,8 +205,9 @@ def _finite(value) -> bool:
 
 
 # Built once: the hot path only binds values (no statement construction per beat).
-_SELECT_FOR_BEAT = (
+_SELECT_FOR_BEATS = (
     sa.select(
+        PlaybackSession.user_id,
         PlaybackSession.id,
         PlaybackSession.lesson_id,
         PlaybackSession.kind,
@@ -245,7 +247,9 @@ _SELECT_FOR_BEAT = (
     .join(Course, Course.id == Lesson.course_id)
     .join(User, User.id == PlaybackSession.user_id)
     .outerjoin(Branch, Branch.id == User.branch_id)
-    .where(PlaybackSession.user_id == sa.bindparam("p_user_id"))
+    .where(PlaybackSession.user_id.in_(sa.bindparam("p_user_ids", expanding=True)))
+    # Rows are locked in member order, so two processes' batches never wait for each other in a cycle.
+    .order_by(PlaybackSession.user_id)
     .with_for_update(of=[PlaybackSession, LessonProgress])
 )
 _TOUCH_SESSION = (
@@ -310,9 +314,83 @@ def record_heartbeat(user_id: int, beat: Heartbeat, *, now: datetime) -> BeatRes
     progress rows, an UPDATE of each, and the ledger upsert when something was
     credited; the day counters' upsert for suspicious refusals and night credit.
     """
-    config = current_app.config
+    return record_heartbeats([(user_id, beat, now)])[0]
+
+
+def record_heartbeats(beats: Sequence[tuple[int, Heartbeat, datetime]]) -> list[BeatResult]:
+    """``record_heartbeat`` for many beats at once (``beat_commit``'s batches), set-based.
+
+    Each beat is judged by the same rules, in the order given, against its
+    member's rows as the earlier beats of the batch left them (a member may have
+    several beats in one batch). The statements are the same as for one beat,
+    each run once for the whole batch: one SELECT ... WHERE user_id IN (...) FOR
+    UPDATE (in member order), then each UPDATE and upsert as one executemany with
+    a member's last session and progress values, and the ledger and day
+    counters summed per row.
+    """
     connection = db.session.connection()
-    found = connection.execute(_SELECT_FOR_BEAT, {"p_user_id": user_id}).first()
+    members = sorted({user_id for user_id, _, _ in beats})
+    rows = {row.user_id: SimpleNamespace(**row._asdict())
+            for row in connection.execute(_SELECT_FOR_BEATS, {"p_user_ids": members})}  # fmt: skip
+    writes = _BeatWrites()
+    results = [_judge_beat(rows.get(user_id), user_id, beat, now, writes) for user_id, beat, now in beats]
+    writes.apply(connection)
+    return results
+
+
+class _BeatWrites:
+    """A batch's writes: the last values of each session and progress row, ledger and counters summed per row."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[int, dict] = {}
+        self.progress: dict[tuple[int, int], dict] = {}
+        self.ledger: dict[tuple, float] = {}
+        self.signals: dict[tuple, list] = {}
+
+    def touch(self, found: SimpleNamespace, values: dict) -> None:
+        self.sessions[values["p_user_id"]] = values
+        found.last_beat_at, found.credit_clock = values["p_beat_at"], values["p_clock"]
+        found.window_started_at, found.window_beats = values["p_window_at"], values["p_window_beats"]
+
+    def save_progress(self, found: SimpleNamespace, values: dict) -> None:
+        self.progress[(values["p_user_id"], values["p_lesson_id"])] = values
+        found.intervals, found.watched_seconds = values["p_intervals"], values["p_watched"]
+        found.last_position_seconds, found.last_studied_at = values["p_position"], values["p_studied_at"]
+        found.completed_at = values["p_completed_at"]
+        found.presence_token, found.presence_issued_at = values["p_presence_token"], values["p_presence_issued_at"]
+
+    def add_seconds(self, user_id: int, lesson_id: int, day, source: StudySource, seconds: float) -> None:
+        key = (user_id, lesson_id, day, source)
+        self.ledger[key] = self.ledger.get(key, 0.0) + seconds
+
+    def add_signals(self, user_id: int, day, now: datetime, *, refused: int = 0, parallel: int = 0,
+                    night: float = 0.0) -> None:  # fmt: skip
+        counts = self.signals.setdefault((user_id, day), [0, 0, 0.0, now])
+        counts[0] += refused
+        counts[1] += parallel
+        counts[2] += night
+        counts[3] = max(counts[3], now)
+
+    def apply(self, connection) -> None:
+        if self.sessions:
+            connection.execute(_TOUCH_SESSION, list(self.sessions.values()))
+        if self.progress:
+            connection.execute(_SAVE_PROGRESS, list(self.progress.values()))
+        if self.ledger:
+            add_study_seconds_many(
+                [(user_id, lesson_id, day, source, seconds) for (user_id, lesson_id, day, source), seconds
+                 in self.ledger.items()],
+                connection=connection,
+            )  # fmt: skip
+        if self.signals:
+            signals.add_signals_many(connection, [(user_id, day, *counts) for (user_id, day), counts
+                                                  in self.signals.items()])  # fmt: skip
+
+
+def _judge_beat(found, user_id: int, beat: Heartbeat, now: datetime, writes: _BeatWrites) -> BeatResult:
+    """One beat of ``record_heartbeats`` against its member's rows ``found`` (updated in place)."""
+
+    config = current_app.config
     if found is None:
         return BeatResult(0.0, "session_not_active")
     day = clock.local_day(now)
@@ -335,11 +413,11 @@ def record_heartbeat(user_id: int, beat: Heartbeat, *, now: datetime) -> BeatRes
     elif beat.lesson_id is not None and beat.lesson_id != found.lesson_id:
         refusal = "lesson_mismatch"
     if refusal is not None:
-        connection.execute(_TOUCH_SESSION, touch)
+        writes.touch(found, touch)
         if refusal == "session_not_active":
-            signals.add_signals(connection, user_id, day, now, parallel=1)
+            writes.add_signals(user_id, day, now, parallel=1)
         elif refusal == "lesson_mismatch" or window_beats == limit + 1:  # a flood is counted once a minute
-            signals.add_signals(connection, user_id, day, now, refused=1)
+            writes.add_signals(user_id, day, now, refused=1)
         if refusal == "lesson_mismatch":
             return BeatResult(0.0, refusal, watched, duration, completed_at is not None)
         return BeatResult(0.0, refusal)
@@ -355,9 +433,9 @@ def record_heartbeat(user_id: int, beat: Heartbeat, *, now: datetime) -> BeatRes
     elif presence.is_overdue(found.presence_issued_at, found.presence_passed_at, now):
         refusal = "presence_check"
     if refusal is not None:
-        connection.execute(_TOUCH_SESSION, touch)
+        writes.touch(found, touch)
         if refusal in signals.SUSPICIOUS_REASONS:
-            signals.add_signals(connection, user_id, day, now, refused=1)
+            writes.add_signals(user_id, day, now, refused=1)
         return BeatResult(0.0, refusal, watched, duration, completed_at is not None, found.last_position_seconds,
                           check)  # fmt: skip
 
@@ -402,10 +480,11 @@ def record_heartbeat(user_id: int, beat: Heartbeat, *, now: datetime) -> BeatRes
                 check = presence.pending_check(token, issued_at, None, now)
         elif reason is None:
             reason = "already_watched"
-    connection.execute(_TOUCH_SESSION, touch)
-    if credited > 0 or position != found.last_position_seconds:
-        connection.execute(
-            _SAVE_PROGRESS,
+    previous_position = found.last_position_seconds
+    writes.touch(found, touch)
+    if credited > 0 or position != previous_position:
+        writes.save_progress(
+            found,
             {
                 "p_user_id": user_id,
                 "p_lesson_id": found.lesson_id,
@@ -419,11 +498,11 @@ def record_heartbeat(user_id: int, beat: Heartbeat, *, now: datetime) -> BeatRes
             },
         )
     if credited > 0:
-        add_study_seconds(user_id, found.lesson_id, day, source, credited, connection=connection)
+        writes.add_seconds(user_id, found.lesson_id, day, source, credited)
         if signals.is_night(now):
-            signals.add_signals(connection, user_id, day, now, night=credited)
+            writes.add_signals(user_id, day, now, night=credited)
     elif verdict.refused and reason in signals.SUSPICIOUS_REASONS:
-        signals.add_signals(connection, user_id, day, now, refused=1)
+        writes.add_signals(user_id, day, now, refused=1)
     return BeatResult(
         credited=credited,
         reason=reason,

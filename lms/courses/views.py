@@ -26,14 +26,16 @@ from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
 from lms import clock
+from lms.auth import login
 from lms.auth.auditing import record_export
+from lms.auth.login import session_identity
 from lms.auth.models import MEMBER_STATUS_LABELS, ROLE_LABELS, Branch
 from lms.auth.permissions import get_member_or_404
 from lms.courses import archive as archives
-from lms.courses import images, ledger, presence, services, tracking
+from lms.courses import beat_commit, images, ledger, presence, services, tracking
 from lms.courses.completion import completed_lesson_ids
 from lms.courses.models import Course, LessonKind, StudySource
-from lms.extensions import csrf, db
+from lms.extensions import csrf, db, limiter
 from lms.inputs import BadInput, body_limit, json_object
 from lms.media import services as media_services
 from lms.media.models import MediaAsset
@@ -258,6 +260,7 @@ def _refused(reason: str, status: int):
 @bp.route("/heartbeat", methods=["POST"])
 @csrf.exempt
 @body_limit(MAX_HEARTBEAT_BYTES)
+@limiter.exempt  # limited per member on the member's session row instead (below)
 def heartbeat():
     """Credit a heartbeat. JSON in, JSON out; rule refusals answer ok with credited=0 and a reason.
 
@@ -266,9 +269,17 @@ def heartbeat():
     body's ``csrf_token`` and validated here, so a forged or missing token is refused.
     Rate limited per member (``HEARTBEAT_MAX_PER_MINUTE``, 60) on the member's
     session row, which every beat locks anyway: over the limit answers 429.
+
+    The login is checked without loading the user (``login.session_identity``;
+    the member's row is checked in the beat's batch: active, same session
+    version, no forced password change), and the beat is group-committed with
+    the process's other beats (``beat_commit``): answered once it is committed.
     """
-    if not current_user.is_authenticated:
-        return _refused("login", 401)
+    identity = session_identity()
+    if identity is None:  # no login in the session (e.g. only a remember-me cookie): Flask-Login's path
+        identity, refusal = _identity_of_current_user()
+        if refusal is not None:
+            return refusal
     try:
         body = json_object(force=True)  # over MAX_HEARTBEAT_BYTES: a 413 before it is read
     except BadInput:
@@ -282,9 +293,34 @@ def heartbeat():
     beat = tracking.parse_heartbeat(body)
     if beat is None:
         return _refused("malformed", 400)
-    result = tracking.record_heartbeat(current_user.id, beat, now=clock.utcnow())
-    db.session.commit()
+    now = clock.utcnow()
+    result = beat_commit.committer(current_app._get_current_object()).submit(*identity, beat, now)
+    if result == beat_commit.LOGIN:
+        # The session's login is stale; Flask-Login may still find a member (a remember-me cookie).
+        fallback, refusal = _identity_of_current_user()
+        if refusal is not None:
+            return refusal
+        if fallback == identity:
+            return _refused("login", 401)
+        identity = fallback
+        result = beat_commit.committer(current_app._get_current_object()).submit(*identity, beat, now)
+    if result == beat_commit.LOGIN:
+        return _refused("login", 401)
+    if result == beat_commit.FORCED_CHANGE:
+        return redirect(url_for("auth.change_password"))
     return jsonify(result.as_json()), 429 if result.reason == "too_many_beats" else 200
+
+
+login.SELF_CHECKED_ENDPOINTS.add("courses.heartbeat")
+
+
+def _identity_of_current_user():
+    """((id, session version), None) of Flask-Login's current user, or (None, the response refusing the beat)."""
+    if not current_user.is_authenticated:
+        return None, _refused("login", 401)
+    if current_user.must_change_password:
+        return None, redirect(url_for("auth.change_password"))
+    return (current_user.id, current_user.session_version), None
 
 
 # --- learning archive ------------------------------------------------------

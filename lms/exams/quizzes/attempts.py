@@ -14,6 +14,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask_babel import format_datetime
@@ -342,15 +343,17 @@ def save_answer(attempt_id: int, user: User, position: int, raw, seq: int, now: 
         raise ValidationFailed(_l("The save carries no valid sequence number; reload the page."))
     # What needs no lock comes first (the question's shape is frozen), so the write
     # lock below is held for three short statements only: on SQLite every writer waits for it.
-    session = db.session
-    row = session.execute(_SAVE_TARGET, {"attempt_id": attempt_id, "user_id": user.id, "position": position}).first()
+    # Core statements on the session's connection: the ORM's handling of an UPDATE
+    # (synchronizing the identity map) costs more than the statement itself here.
+    connection = db.session.connection()
+    row = connection.execute(_SAVE_TARGET, {"attempt_id": attempt_id, "user_id": user.id, "position": position}).first()
     if row is None:
         get_own_attempt(attempt_id, user)  # another member's attempt looks missing
         raise NotFound(_l("This question is not part of the attempt."))
     question_type = QuestionType(row.type)
     order = row.option_order or []
     response = parse_response(question_type, order, grading.blank_count(row.answer), raw)
-    state, deadline, last_activity_at = session.execute(_SAVE_LOCK, {"attempt_id": attempt_id}).one()
+    state, deadline, last_activity_at = connection.execute(_SAVE_LOCK, {"attempt_id": attempt_id}).one()
     if state != AttemptState.IN_PROGRESS:
         raise InvalidState(_l("This attempt has been submitted; its answers can no longer change."))
     if deadline is not None and now > deadline + network_grace():
@@ -362,15 +365,15 @@ def save_answer(attempt_id: int, user: User, position: int, raw, seq: int, now: 
             )
         )
     spent = int(min(max((now - last_activity_at).total_seconds(), 0), MAX_SECONDS_PER_SAVE))
-    written = session.execute(
+    written = connection.execute(
         _SAVE_WRITE, {"b_question": row.id, "b_seq": seq, "b_response": response, "b_now": now, "b_spent": spent}
     )
     applied = written.rowcount == 1
     if applied:
-        session.execute(_SAVE_TOUCH, {"b_attempt": attempt_id, "b_now": now})
+        connection.execute(_SAVE_TOUCH, {"b_attempt": attempt_id, "b_now": now})
         stored_seq, stored, saved_at = seq, response, now
     else:
-        stored_seq, stored, saved_at = session.execute(_SAVE_STORED, {"question_id": row.id}).one()
+        stored_seq, stored, saved_at = connection.execute(_SAVE_STORED, {"question_id": row.id}).one()
     return SaveResult(
         applied=applied,
         position=position,
@@ -469,20 +472,43 @@ def finalize_overdue(now: datetime, limit: int = 500) -> int:
     return closed
 
 
+_FINALIZE_QUESTIONS = (
+    sa.select(
+        AttemptQuestion.id,
+        AttemptQuestion.snapshot_id,
+        AttemptQuestion.question_id,
+        AttemptQuestion.response,
+        AttemptQuestion.points,
+    )
+    .where(AttemptQuestion.attempt_id == sa.bindparam("b_attempt"))
+    .order_by(AttemptQuestion.position)
+)
+_FINALIZE_GRADE = (
+    sa.update(AttemptQuestion)
+    .where(AttemptQuestion.id == sa.bindparam("b_id"))
+    .values(score=sa.bindparam("b_score"), outcome=sa.bindparam("b_outcome"))
+)
+
+
+def _expire_loaded(model, matches) -> None:
+    """Expire the session's loaded ``model`` objects that ``matches``: a Core UPDATE changed their rows."""
+    for loaded in list(db.session.identity_map.values()):
+        if isinstance(loaded, model) and matches(loaded):
+            db.session.expire(loaded)
+
+
 def _finalize_locked(
     attempt: QuizAttempt, now: datetime, reason: FinishReason, snapshots: dict[int, QuestionSnapshot] | None = None
 ) -> QuizAttempt:
     quiz = db.session.get(Quiz, attempt.quiz_id)
     if snapshots is None:
         snapshots = _attempt_snapshots(attempt.id)
-    questions = list(
-        db.session.scalars(
-            sa.select(AttemptQuestion)
-            .where(AttemptQuestion.attempt_id == attempt.id)
-            .order_by(AttemptQuestion.position)
-            .execution_options(populate_existing=True)
-        )
-    )
+    # Core statements while the attempt is locked (on SQLite, while every writer waits):
+    # the questions' responses as rows, their grades as one executemany.
+    connection = db.session.connection()
+    questions = [
+        SimpleNamespace(**row._asdict()) for row in connection.execute(_FINALIZE_QUESTIONS, {"b_attempt": attempt.id})
+    ]
     end = now
     if reason != FinishReason.SUBMITTED and attempt.deadline is not None:
         end = min(now, attempt.deadline)
@@ -509,6 +535,11 @@ def _finalize_locked(
         question.score = result.points
         question.outcome = result.outcome
         score += result.points
+    if questions:
+        connection.execute(
+            _FINALIZE_GRADE, [{"b_id": q.id, "b_score": q.score, "b_outcome": q.outcome} for q in questions]
+        )
+    _expire_loaded(AttemptQuestion, lambda question: question.attempt_id == attempt.id)
     attempt.state = AttemptState.FINISHED
     attempt.score = round(score, 4)
     attempt.score_percent = round(100.0 * score / attempt.max_score, 2) if attempt.max_score else 0.0

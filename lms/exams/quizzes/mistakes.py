@@ -47,34 +47,50 @@ def record_attempt(attempt: QuizAttempt, questions: Sequence[AttemptQuestion], q
                 raise
 
 
+_NOTEBOOK_ROWS = sa.select(WrongAnswer.id, WrongAnswer.question_id, WrongAnswer.mastered_at).where(
+    WrongAnswer.user_id == sa.bindparam("b_user"),
+    WrongAnswer.question_id.in_(sa.bindparam("b_questions", expanding=True)),
+)
+_NOTEBOOK_WRONG_AGAIN = (
+    sa.update(WrongAnswer)
+    .where(WrongAnswer.id == sa.bindparam("b_id"))
+    .values(
+        wrong_count=WrongAnswer.wrong_count + 1,
+        attempt_question_id=sa.bindparam("b_attempt_question"),
+        last_wrong_at=sa.bindparam("b_now", type_=WrongAnswer.last_wrong_at.type),
+        mastered_at=None,
+    )
+)
+_NOTEBOOK_MASTERED = (
+    sa.update(WrongAnswer)
+    .where(WrongAnswer.id == sa.bindparam("b_id"))
+    .values(mastered_at=sa.bindparam("b_now", type_=WrongAnswer.mastered_at.type))
+)
+
+
 def _upsert(user_id: int, wrong: dict[int, AttemptQuestion], right: set[int], now: datetime) -> None:
+    """Core statements (this runs inside a submit's lock): one SELECT, then one executemany each."""
+    connection = db.session.connection()
     entries = {
-        entry.question_id: entry
-        for entry in db.session.scalars(
-            sa.select(WrongAnswer)
-            .where(WrongAnswer.user_id == user_id, WrongAnswer.question_id.in_(set(wrong) | right))
-            .execution_options(populate_existing=True)
-        )
+        row.question_id: row
+        for row in connection.execute(_NOTEBOOK_ROWS, {"b_user": user_id, "b_questions": sorted(set(wrong) | right)})
     }
-    for question_id, attempt_question in wrong.items():
-        entry = entries.get(question_id)
-        if entry is None:
-            db.session.add(
-                WrongAnswer(
-                    user_id=user_id,
-                    question_id=question_id,
-                    attempt_question_id=attempt_question.id,
-                    wrong_count=1,
-                    last_wrong_at=now,
-                )
-            )
-        else:
-            entry.wrong_count += 1
-            entry.attempt_question_id = attempt_question.id
-            entry.last_wrong_at = now
-            entry.mastered_at = None
-    for question_id in right:
-        entry = entries.get(question_id)
-        if entry is not None and entry.mastered_at is None:
-            entry.mastered_at = now
-    db.session.flush()
+    new = [
+        {"user_id": user_id, "question_id": question_id, "attempt_question_id": attempt_question.id,
+         "wrong_count": 1, "last_wrong_at": now, "mastered_at": None}
+        for question_id, attempt_question in wrong.items() if question_id not in entries
+    ]  # fmt: skip
+    again = [{"b_id": entries[question_id].id, "b_attempt_question": attempt_question.id, "b_now": now}
+             for question_id, attempt_question in wrong.items() if question_id in entries]  # fmt: skip
+    mastered = [{"b_id": entries[question_id].id, "b_now": now} for question_id in right
+                if question_id in entries and entries[question_id].mastered_at is None]  # fmt: skip
+    if new:
+        connection.execute(sa.insert(WrongAnswer), new)
+    if again:
+        connection.execute(_NOTEBOOK_WRONG_AGAIN, again)
+    if mastered:
+        connection.execute(_NOTEBOOK_MASTERED, mastered)
+    if again or mastered:
+        for loaded in list(db.session.identity_map.values()):  # objects of the rows changed above
+            if isinstance(loaded, WrongAnswer) and loaded.user_id == user_id:
+                db.session.expire(loaded)
