@@ -32,6 +32,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 
 from lms import cache, clock, create_app
 from lms.auth.models import Branch, BranchKind, MemberStatus, Role, User
@@ -186,6 +187,13 @@ def _global_state():
     yield
     clock.freeze(None)
     cache._local.clear()
+
+
+@pytest.fixture
+def english(app):
+    """Messages in English (the msgids) during the test: ``pytestmark = pytest.mark.usefixtures("english")``."""
+    with force_locale("en"):
+        yield
 
 
 @pytest.fixture

@@ -13,18 +13,10 @@ from lms.exams import challenge as challenges
 from lms.exams import quizzes
 from lms.exams.models import ChallengeEnd, Question, QuestionType
 from lms.extensions import db
-from tests.exams.contest_factories import clear_cache
 from tests.exams.factories import EXPLANATION_TEXT
 
 NOW = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Shanghai
 FILL_KEY = "全心全意为人民服务"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    clear_cache()
-    yield
-    clear_cache()
 
 
 @pytest.fixture

@@ -11,23 +11,15 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from lms.auth.models import User
 from lms.exams import contests, quizzes
 from lms.exams.models import Contest, ContestEntry, QuestionType, QuizAttempt
 from lms.extensions import db
-from tests.exams.contest_factories import clear_cache, create_contest
+from tests.exams.contest_factories import create_contest
 
 OPEN = datetime(2026, 5, 4, 1, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    clear_cache()
-    yield
-    clear_cache()
 
 
 def _race(app, monkeypatch, calls):

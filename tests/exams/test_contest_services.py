@@ -33,13 +33,6 @@ CLOSE = OPEN + timedelta(hours=2)
 GRACE = timedelta(seconds=20)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    clear_cache()
-    yield
-    clear_cache()
-
-
 @pytest.fixture
 def five_questions(make_question):
     return [make_question(QuestionType.SINGLE, points=2) for _ in range(5)]
