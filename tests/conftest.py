@@ -8,7 +8,7 @@ snapshot taken when it was built, ``MEDIA_ROOT`` moves to the test's
 - SQLite (the default): the schema is created once into a template file, and
   each test gets a copy of it (``tmp_path / "test.sqlite3"``).
 - PostgreSQL (``LMS_TEST_DATABASE_URL``, as in CI for ``-m postgres``): the
-  schema is made once per run and every table is truncated before each test.
+  schema is made once per run and every table is emptied before each test.
 
 ``make_test_app(tmp_path, **overrides)`` builds a separate app for a test that
 needs settings fixed at build time (rate limits, CSRF), on a fresh copy of the
@@ -72,6 +72,7 @@ class _Databases:
         atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
         self.template = self.folder / "template.sqlite3"
         self.ready = False
+        self.empty_postgres: str | None = None
 
     def url(self) -> str:
         return POSTGRES_URL or f"sqlite:///{self.template}"
@@ -85,12 +86,27 @@ class _Databases:
             db.engine.dispose()  # SQLite: the last close checkpoints the WAL into the file
         self.ready = True
 
+    def _empty_postgres(self) -> str:
+        """DELETE every table (children first) and restart the id sequences, in one round trip.
+
+        Far quicker than TRUNCATE on tables this small: TRUNCATE makes new files
+        for every table and syncs them at commit (~0.5 s against ~20 ms).
+        """
+        if self.empty_postgres is None:
+            sequences = db.session.scalars(
+                sa.text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()")
+            ).all()
+            tables = reversed(db.metadata.sorted_tables)  # our own names, not input
+            statements = [f'DELETE FROM "{table.name}"' for table in tables]  # noqa: S608
+            statements += [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+            self.empty_postgres = "; ".join(statements)
+        return self.empty_postgres
+
     def fresh(self, app: Flask, tmp_path: Path) -> None:
         """Give ``app`` (whose config is already reset) an empty database of its own."""
         if POSTGRES_URL:
             with app.app_context():
-                names = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
-                db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                db.session.execute(sa.text(self._empty_postgres()))
                 db.session.commit()
                 db.session.remove()
             return
@@ -161,6 +177,7 @@ def _shared_app(tmp_path: Path) -> Flask:
     app.config.clear()
     app.config.update(copy.deepcopy(snapshot))
     app.config["MEDIA_ROOT"] = str(tmp_path / "media")
+    app.instance_path = str(tmp_path / "instance")  # import staging files stay in the test's folder
     # Flask-Limiter keeps "enabled" on its one extension object: the last app
     # initialised (make_test_app's) decides, so set it back to this app's.
     limiter.enabled = app.config["RATELIMIT_ENABLED"]
@@ -175,6 +192,7 @@ def make_test_app(tmp_path, **overrides):
     limits): this builds the whole app (~0.2 s).
     """
     app = _build(tmp_path, overrides)
+    app.instance_path = str(tmp_path / "instance")
     _schema().fresh(app, tmp_path)
     return app
 

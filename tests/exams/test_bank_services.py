@@ -15,7 +15,8 @@ from lms.exams.importers import ParsedQuestion
 from lms.exams.models import Question, QuestionTag
 from lms.extensions import db
 
-pytestmark = pytest.mark.usefixtures("english")
+# postgres: INSERT ... RETURNING in order, LIKE and lower() in search
+pytestmark = [pytest.mark.usefixtures("english"), pytest.mark.postgres]
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from lms.exams.models import ChallengeEnd, Question, QuestionType
 from lms.extensions import db
 from tests.exams.factories import EXPLANATION_TEXT
 
+pytestmark = pytest.mark.postgres  # row locks and weekly boards (window functions)
+
 NOW = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Shanghai
 FILL_KEY = "全心全意为人民服务"
 

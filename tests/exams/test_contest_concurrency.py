@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from lms.auth.models import User
@@ -18,6 +19,8 @@ from lms.exams import contests, quizzes
 from lms.exams.models import Contest, ContestEntry, QuestionType, QuizAttempt
 from lms.extensions import db
 from tests.exams.contest_factories import create_contest
+
+pytestmark = pytest.mark.postgres  # two transactions race for one row
 
 OPEN = datetime(2026, 5, 4, 1, 0, tzinfo=UTC)
 
