@@ -30,7 +30,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -39,7 +38,7 @@ import threading
 import time
 from pathlib import Path
 
-from _harness import free_port, percentile, start_gunicorn
+from _harness import free_port, percentile, spawn_server, start_gunicorn, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -250,11 +249,10 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
     if not binary:
         raise SystemExit("--redis needs redis-server (apt-get install redis-server)")
     port = free_port()
-    process = subprocess.Popen(
+    process = spawn_server(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -263,7 +261,7 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
                 return process, f"redis://127.0.0.1:{port}/0"
         except OSError:
             time.sleep(0.1)
-    process.kill()
+    stop_server(process, timeout=5)
     raise SystemExit("redis-server did not start")
 
 
@@ -421,11 +419,9 @@ def main() -> int:
         scheduler.run()
         load_seconds = time.time() - load_started
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_server(server)
         if redis_process is not None:
-            os.killpg(redis_process.pid, signal.SIGTERM)
-            redis_process.wait(timeout=10)
+            stop_server(redis_process, timeout=10)
 
     computed = [
         float(line.split()[0])

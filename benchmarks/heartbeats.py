@@ -35,7 +35,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _harness import free_port
+from _harness import free_port, spawn_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -188,7 +188,7 @@ def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> 
         "--pythonpath", str(ROOT / "benchmarks"),
         "heartbeats:bench_app()",
     ]  # fmt: skip
-    server = subprocess.Popen(command, env={**os.environ, **env}, cwd=str(ROOT))
+    server = spawn_server(command, env={**os.environ, **env})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -197,7 +197,7 @@ def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> 
                     return server
         except OSError:
             time.sleep(0.2)
-    server.terminate()
+    stop_server(server, timeout=5)
     raise SystemExit("gunicorn did not start")
 
 
@@ -418,8 +418,7 @@ def main() -> None:
             print(f"at {args.rate:.0f}/s   beats: p50 {paced.p(0.5):6.1f} ms  p99 {paced.p(0.99):6.1f} ms  "
                   f"accepted {paced.accepted}/{int(seconds * args.rate)}  errors {paced.errors}")  # fmt: skip
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop_server(server)
         print(f"load average at the end: {os.getloadavg()[0]:.1f} (other processes share the CPUs)")
         accepted_total = sum(viewer.position for viewer in viewers)
         credited = ledger_seconds(env)

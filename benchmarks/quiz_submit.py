@@ -22,7 +22,6 @@ import json
 import os
 import queue
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -30,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from _harness import free_port, percentile, start_gunicorn
+from _harness import free_port, percentile, start_gunicorn, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -291,8 +290,7 @@ def main() -> int:
         for client in clients:
             client.connection.close()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_server(server)
 
     finished = _count_finished(database_url, quiz_id)
     shutil.rmtree(workdir, ignore_errors=True)
