@@ -197,6 +197,19 @@ def make_test_app(tmp_path, **overrides):
     return app
 
 
+# Session fixtures that are costly to make twice keep their tests on one worker
+# under ``pytest -n 2 --dist loadgroup`` (make test): one Chromium, one set of clips.
+XDIST_GROUPS = {"browser": "browser", "clips": "ffmpeg-clips"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture, group in XDIST_GROUPS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
+
 @pytest.fixture(autouse=True)
 def _global_state():
     """Every test starts with a running clock and an empty ``lms.cache`` (ids restart with each database)."""
