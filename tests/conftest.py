@@ -28,6 +28,7 @@ import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import hypothesis
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -40,6 +41,11 @@ from lms.extensions import db, limiter
 from tests.factories.auth import TEST_PASSWORD, create_branch, create_user, password_hash
 
 __all__ = ["TEST_PASSWORD", "make_test_app", "password_hash"]
+
+# Hypothesis: no per-example wall-clock deadline (200 ms by default), which a
+# loaded machine exceeds without the code being wrong; the examples are the same.
+hypothesis.settings.register_profile("lms", deadline=None)
+hypothesis.settings.load_profile("lms")
 
 POSTGRES_URL = os.environ.get("LMS_TEST_DATABASE_URL", "")
 BASE_CONFIG = {
