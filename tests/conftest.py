@@ -208,6 +208,15 @@ def make_test_app(tmp_path, **overrides):
 XDIST_GROUPS = {"browser": "browser", "clips": "ffmpeg-clips"}
 
 
+def pytest_configure(config):
+    workers = getattr(config.option, "numprocesses", None)
+    if POSTGRES_URL and workers not in (None, 0):
+        raise pytest.UsageError(
+            "LMS_TEST_DATABASE_URL is set: the test workers would share that one database. "
+            "Run in one process (no -n; make test PYTEST_WORKERS=0)."
+        )
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         for fixture, group in XDIST_GROUPS.items():
