@@ -199,7 +199,11 @@ def make_test_app(tmp_path, **overrides):
     """
     app = _build(tmp_path, overrides)
     app.instance_path = str(tmp_path / "instance")
-    _schema().fresh(app, tmp_path)
+    if "DATABASE_URL" in overrides:  # a database of the caller's choosing: the schema goes there
+        with app.app_context():
+            db.create_all()
+    else:
+        _schema().fresh(app, tmp_path)
     return app
 
 
