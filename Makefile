@@ -5,6 +5,13 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist); 0 runs the suite in this process. See docs/DEVELOPING.md "Tests".
+PYTEST_WORKERS ?= 2
+ifeq ($(PYTEST_WORKERS),0)
+PYTEST_PARALLEL :=
+else
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
+endif
 
 .PHONY: run test setup lint translations extract-messages clean
 
@@ -15,7 +22,7 @@ run: setup ## Set up, add the demo content and serve at http://127.0.0.1:5000
 
 test: setup ## Set up and run the linter and the whole test suite
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed translations
 

@@ -20,7 +20,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from _harness import free_port
+from _harness import free_port, spawn_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -174,9 +173,8 @@ def main() -> None:
     try:
         prepare(workdir, env)
         gunicorn = Path(sys.executable).with_name("gunicorn")
-        server = subprocess.Popen(
+        server = spawn_server(
             [str(gunicorn), "--workers", "1", "--bind", f"127.0.0.1:{port}", "--timeout", "120", "wsgi:app"],
-            cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -231,11 +229,7 @@ def main() -> None:
         print(f"server peak RSS / idle RSS during a {megabytes} MB upload = {peak / idle:.3f}x")
     finally:
         if server is not None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server, timeout=15)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -47,6 +47,7 @@ def test_demo_is_idempotent_and_prints_logins(cli):
     assert _count_users() == users
 
 
+@pytest.mark.postgres  # the lease row: a conditional UPDATE, or an INSERT that may conflict
 def test_only_one_process_holds_the_scheduler_lease_until_it_expires(app, frozen_clock):
     now = frozen_clock.now
     assert jobs.acquire_lease("scheduler", "a", now, 60)
@@ -56,6 +57,7 @@ def test_only_one_process_holds_the_scheduler_lease_until_it_expires(app, frozen
     assert not jobs.acquire_lease("scheduler", "a", now + timedelta(seconds=92), 60)
 
 
+@pytest.mark.postgres  # the lease row: a conditional UPDATE, or an INSERT that may conflict
 def test_run_job_skips_when_another_process_holds_the_lease(app, frozen_clock):
     calls = []
     spec = jobs.JobSpec("probe", lambda now: calls.append(now), seconds=10)

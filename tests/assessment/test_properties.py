@@ -17,6 +17,8 @@ from lms.extensions import db
 from tests.assessment.conftest import StudyData
 from tests.conftest import password_hash
 
+pytestmark = pytest.mark.postgres  # report SQL against a brute-force computation
+
 YEAR_START, YEAR_END = date(2026, 1, 1), date(2026, 12, 31)
 
 member_strategy = st.fixed_dictionaries(

@@ -12,6 +12,8 @@ from lms.auth.models import Role
 from lms.extensions import db
 from lms.notices.models import Notification
 
+pytestmark = pytest.mark.postgres  # at most one reminder a week (unique rows)
+
 MONDAY_10AM = datetime(2026, 7, 6, 2, 0, tzinfo=UTC)  # Monday 6 July 2026, 10:00 in Shanghai
 
 

@@ -12,6 +12,8 @@ from lms.auth.models import MemberStatus, Role
 from lms.courses.models import StudySource
 from lms.extensions import db
 
+pytestmark = pytest.mark.postgres  # scores aggregated in SQL and stored in bulk
+
 NOW = datetime(2026, 7, 2, 4, 0, tzinfo=UTC)  # 12:00 on 2 July in Shanghai: 182 of 365 days done
 TODAY = date(2026, 7, 2)
 

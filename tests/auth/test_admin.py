@@ -8,6 +8,8 @@ from lms.auth.services import branch_tree, move_branch
 from lms.errors import InvalidState
 from lms.extensions import db
 
+pytestmark = pytest.mark.postgres  # LIKE search (case rules differ) and subtree paths moved with substr()
+
 
 def test_secretary_sees_only_members_of_their_branch_subtree(client, make_branch, make_user, login):
     general = make_branch("生产党总支", kind=BranchKind.GENERAL_BRANCH)

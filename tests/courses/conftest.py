@@ -1,40 +1,22 @@
-"""Factories for the courses tests: ready media assets, courses with lessons, sessions and beats."""
+"""Fixtures for the courses tests: assets and courses (``tests.factories``), sessions and beats."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 import pytest
 
 from lms import clock
 from lms.auth.models import Role
-from lms.courses import services, tracking
+from lms.courses import tracking
 from lms.courses.models import Course, CourseStatus, Lesson, LessonKind
 from lms.extensions import db
-from lms.media.models import AssetKind, AssetStatus, MediaAsset
+from tests.factories.courses import create_course
+from tests.factories.media import create_asset
 
 
 @pytest.fixture
 def make_asset(app):
-    """A media asset (READY video by default) of ``duration`` seconds."""
-
-    def factory(duration: float = 100.0, status: AssetStatus = AssetStatus.READY, title: str = "视频") -> MediaAsset:
-        asset = MediaAsset(
-            title=title,
-            original_filename="clip.mp4",
-            kind=AssetKind.VIDEO,
-            status=status,
-            size_bytes=1000,
-            duration_seconds=duration,
-            width=640,
-            height=360,
-            ready_at=datetime(2026, 1, 1, tzinfo=UTC) if status == AssetStatus.READY else None,
-        )
-        db.session.add(asset)
-        db.session.commit()
-        return asset
-
-    return factory
+    """A media asset (READY video by default) of ``duration`` seconds: ``make_asset(120.0)``."""
+    return create_asset
 
 
 @pytest.fixture
@@ -43,39 +25,11 @@ def admin(make_user):
 
 
 @pytest.fixture
-def make_course(app, admin, make_asset):
+def make_course(app, admin):
     """A course (published by default) with lessons given as kinds or (kind, seconds_or_minutes) pairs."""
 
-    def factory(
-        *lessons,
-        title: str = "党史学习",
-        published: bool = True,
-        audience: dict | None = None,
-        category: str = "",
-        tags: list[str] | None = None,
-    ) -> Course:
-        now = clock.utcnow()
-        course = services.create_course(
-            services.CourseFields(title=title, category=category, tags=tags or [], **(audience or {})),
-            actor=admin,
-            now=now,
-        )
-        for spec in lessons or (LessonKind.VIDEO,):
-            kind, amount = spec if isinstance(spec, tuple) else (spec, None)
-            if kind == LessonKind.ARTICLE:
-                fields = services.LessonFields(
-                    kind=kind, title="文章", body_html="<p>学习党章</p>", reading_minutes=amount or 10
-                )
-            else:
-                asset = make_asset(amount or (100.0 if kind == LessonKind.VIDEO else 300.0))
-                fields = services.LessonFields(kind=kind, title=f"课{asset.id}", media_asset_id=asset.id)
-            services.add_lesson(course, fields, now=now)
-        if published:
-            db.session.flush()
-            db.session.refresh(course)
-            services.publish_course(course, now=now)
-        db.session.commit()
-        return course
+    def factory(*lessons, **options) -> Course:
+        return create_course(*lessons, actor=admin, **options)
 
     return factory
 

@@ -11,6 +11,8 @@ from lms.auth.models import Role
 from lms.courses import offline
 from lms.courses.models import LessonKind, OfflineActivity
 
+pytestmark = pytest.mark.postgres  # sums and dates grouped by year in SQL
+
 
 @pytest.fixture
 def setup(make_branch, make_user, make_course, start, beat, frozen_clock):

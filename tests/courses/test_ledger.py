@@ -11,6 +11,8 @@ from lms.courses import ledger
 from lms.courses.models import LessonKind, StudyLedgerEntry, StudySource
 from lms.extensions import db
 
+pytestmark = pytest.mark.postgres  # ledger upserts (ON CONFLICT) and sums by local day
+
 
 @pytest.fixture
 def member(make_user):

@@ -12,6 +12,8 @@ from lms.courses.models import OfflineActivity, OfflineRecordAudit, OfflineStudy
 from lms.errors import Forbidden, NotFound, ValidationFailed
 from lms.extensions import db
 
+pytestmark = pytest.mark.postgres  # bulk ledger inserts, counted once
+
 
 @pytest.fixture
 def org(make_branch, make_user, frozen_clock):

@@ -13,6 +13,8 @@ from lms.courses.models import LessonKind, LessonProgress, PlaybackSession, Stud
 from lms.errors import NotFound
 from lms.extensions import db
 
+pytestmark = pytest.mark.postgres  # row locks and ledger upserts under the tracking services
+
 
 @pytest.fixture
 def member(make_user):

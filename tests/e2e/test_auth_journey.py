@@ -17,6 +17,7 @@ def test_member_logs_in_switches_language_and_logs_out(page, live_server, make_u
     page.get_by_test_id("switch-language").click()
     expect(page.get_by_test_id("my-learning")).to_have_text("My learning")
 
+    page.wait_for_load_state("load")  # Bootstrap's script has bound the toggler (a click before it is lost)
     page.locator(".navbar-toggler").click()
     page.get_by_test_id("user-menu").click()
     page.get_by_test_id("logout").click()

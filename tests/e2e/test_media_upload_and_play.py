@@ -14,6 +14,16 @@ from lms.media.transcode import samples
 from lms.media.transcode import tools as transcode_tools
 
 CHUNK = 64 * 1024
+UPLOAD_BOUND_MS = 120_000  # a bound, not a wait: the test goes on at the event itself
+
+
+def upload_finished(response) -> bool:
+    """The page's last request of an upload: POST .../complete (then it shows the outcome)."""
+    return response.request.method == "POST" and response.url.endswith("/complete")
+
+
+def put_failed(request) -> bool:
+    return request.method == "PUT" and "/admin/media/uploads/" in request.url
 
 
 @pytest.fixture
@@ -51,7 +61,8 @@ def test_admin_uploads_a_clip_which_is_transcoded_and_plays(
     page.goto(live_server("/admin/media/upload"))
     page.set_input_files("#upload-file", str(clip))
     page.fill("#upload-title", "浏览器上传的党课")
-    page.get_by_test_id("start-upload").click()
+    with page.expect_response(upload_finished, timeout=UPLOAD_BOUND_MS):
+        page.get_by_test_id("start-upload").click()
     expect(page.locator("[data-upload-message]")).to_contain_text("上传完成")
     expect(page.get_by_test_id("upload-percent")).to_contain_text("100%")
 
@@ -113,7 +124,8 @@ def test_upload_resumes_after_a_dropped_connection_and_a_reload(
     page.route("**/admin/media/uploads/*", flaky_network)
     page.goto(live_server("/admin/media/upload"))
     page.set_input_files("#upload-file", str(clip))
-    page.get_by_test_id("start-upload").click()
+    with page.expect_event("requestfailed", put_failed, timeout=UPLOAD_BOUND_MS):
+        page.get_by_test_id("start-upload").click()
     expect(page.locator("[data-upload-message]")).to_contain_text("网络连接中断")
     assert starts == [0, CHUNK, 2 * CHUNK]
 
@@ -130,7 +142,8 @@ def test_upload_resumes_after_a_dropped_connection_and_a_reload(
     page.reload()
     expect(page.locator("[data-upload-pending]")).to_contain_text("长视频.mp4")
     page.set_input_files("#upload-file", str(clip))
-    page.get_by_test_id("start-upload").click()
+    with page.expect_response(upload_finished, timeout=UPLOAD_BOUND_MS):
+        page.get_by_test_id("start-upload").click()
     expect(page.locator("[data-upload-message]")).to_contain_text("上传完成")
     assert sent_after_reload[0] == 3 * CHUNK
     assert len(sent_after_reload) == chunks - 3

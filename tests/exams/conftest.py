@@ -7,7 +7,7 @@ import random
 import pytest
 
 from lms.exams.questions.models import QuestionBank, QuestionType
-from tests.exams.factories import create_bank, create_question, create_quiz
+from tests.factories.exams import create_bank, create_question, create_quiz
 
 
 @pytest.fixture

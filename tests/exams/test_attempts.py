@@ -24,6 +24,8 @@ from lms.exams.quizzes.models import (
 )
 from lms.extensions import db
 
+pytestmark = pytest.mark.postgres  # row locks and the one-open-attempt unique slot
+
 GRACE = 20  # LMS_QUIZ_GRACE_SECONDS default
 
 

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from flask_babel import force_locale
 
 from lms.auth.models import Role
 from lms.errors import NotFound, ValidationFailed
@@ -16,11 +15,8 @@ from lms.exams.questions.importers import ParsedQuestion
 from lms.exams.questions.models import Question, QuestionTag
 from lms.extensions import db
 
-
-@pytest.fixture(autouse=True)
-def english(app):
-    with force_locale("en"):
-        yield
+# postgres: INSERT ... RETURNING in order, LIKE and lower() in search
+pytestmark = [pytest.mark.usefixtures("english"), pytest.mark.postgres]
 
 
 @pytest.fixture

@@ -14,18 +14,12 @@ from lms.exams.contests.models import ChallengeEnd
 from lms.exams.questions import types as question_types
 from lms.exams.questions.models import Question, QuestionType
 from lms.extensions import db
-from tests.exams.contest_factories import clear_cache
 from tests.exams.factories import EXPLANATION_TEXT
+
+pytestmark = pytest.mark.postgres  # row locks and weekly boards (window functions)
 
 NOW = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Shanghai
 FILL_KEY = "全心全意为人民服务"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    clear_cache()
-    yield
-    clear_cache()
 
 
 @pytest.fixture

@@ -21,16 +21,11 @@ from lms.exams.questions.models import QuestionType
 from lms.exams.quizzes import attempts
 from lms.exams.quizzes.models import QuizAttempt
 from lms.extensions import db
-from tests.exams.contest_factories import clear_cache, create_contest
+from tests.exams.contest_factories import create_contest
+
+pytestmark = pytest.mark.postgres  # two transactions race for one row
 
 OPEN = datetime(2026, 5, 4, 1, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    clear_cache()
-    yield
-    clear_cache()
 
 
 def _race(app, monkeypatch, calls):

@@ -25,16 +25,11 @@ from lms.extensions import db
 from lms.notices.models import Notification
 from tests.exams.contest_factories import answer, clear_cache, create_contest, take
 
+pytestmark = pytest.mark.postgres  # board aggregates, window functions, unique entries
+
 OPEN = datetime(2026, 5, 4, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 CLOSE = OPEN + timedelta(hours=2)
 GRACE = timedelta(seconds=20)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    clear_cache()
-    yield
-    clear_cache()
 
 
 @pytest.fixture

@@ -19,20 +19,13 @@ from lms.exams.contests.models import BoardVisibility, Contest, ContestEntry
 from lms.exams.questions.models import QuestionType
 from lms.exams.quizzes.models import AttemptState, QuizAttempt
 from lms.extensions import db
-from tests.exams.contest_factories import clear_cache, create_contest, key_response, take
+from tests.exams.contest_factories import create_contest, key_response, take
 from tests.exams.factories import EXPLANATION_TEXT
 
 OPEN = datetime(2026, 5, 4, 1, 0, tzinfo=UTC)
 CLOSE = OPEN + timedelta(hours=2)
 GRACE = timedelta(seconds=20)
 FILL_KEY = "全心全意为人民服务"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    clear_cache()
-    yield
-    clear_cache()
 
 
 @pytest.fixture

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from flask_babel import force_locale
 
 from lms.errors import ValidationFailed
 from lms.exams.questions.importers import parse_file
 from lms.exams.questions.importers.aiken import parse_aiken
 
-
-@pytest.fixture(autouse=True)
-def english(app):
-    with force_locale("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english")
 
 
 AIKEN = """中国共产党的根本组织原则是什么？

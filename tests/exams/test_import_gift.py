@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from flask_babel import force_locale
 
 from lms.errors import ValidationFailed
 from lms.exams.questions.importers import parse_file
 from lms.exams.questions.importers.gift import parse_gift
 
-
-@pytest.fixture(autouse=True)
-def english(app):
-    with force_locale("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def only(text: str):

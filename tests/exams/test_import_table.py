@@ -13,12 +13,7 @@ from lms.exams.questions.importers import parse_file
 from lms.exams.questions.importers.xlsx_csv import HEADER, parse_table
 from lms.spreadsheets import xlsx_bytes
 
-
-@pytest.fixture(autouse=True)
-def english(app):
-    """Messages in English (the msgids) so assertions read plainly; one test checks Chinese."""
-    with force_locale("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english")  # messages in English (the msgids); one test checks Chinese
 
 
 def row(kind, stem, options=(), answer="", explanation="", points="", difficulty="", tags="", title=""):

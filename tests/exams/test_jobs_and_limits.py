@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from lms.exams.questions.models import QuestionType
@@ -21,6 +22,7 @@ def test_finalizing_job_runs_every_30_seconds(app):
     assert spec.seconds == 30 and spec.needs_lease
 
 
+@pytest.mark.postgres  # a savepoint per attempt, rolled back alone
 def test_job_commits_through_run_job_and_one_broken_attempt_does_not_block_the_rest(
     app, make_user, make_quiz, four_questions, frozen_clock, monkeypatch
 ):

@@ -30,6 +30,7 @@ def test_transcoding_is_a_scheduled_job_every_worker_runs(app):
     assert spec.seconds == 5 and spec.needs_lease is False
 
 
+@pytest.mark.postgres  # claims with FOR UPDATE SKIP LOCKED and leases
 def test_a_job_is_claimed_by_one_worker_only(store_asset, clips, frozen_clock):
     first = store_asset(clips.landscape, "一")
     second = store_asset(clips.landscape, "二")
@@ -45,6 +46,7 @@ def test_a_job_is_claimed_by_one_worker_only(store_asset, clips, frozen_clock):
     assert first.status == AssetStatus.PROCESSING
 
 
+@pytest.mark.postgres  # claims with FOR UPDATE SKIP LOCKED and leases
 def test_concurrent_workers_never_take_the_same_job(app, store_asset, clips):
     for n in range(6):
         store_asset(clips.landscape, f"视频{n}")
@@ -81,6 +83,7 @@ def test_concurrent_workers_never_take_the_same_job(app, store_asset, clips):
         assert all(owners[job_id] == name for job_id in ids)
 
 
+@pytest.mark.postgres  # claims with FOR UPDATE SKIP LOCKED and leases
 def test_a_dead_workers_job_is_requeued_cleaned_and_finished(store_asset, clips, frozen_clock):
     asset = store_asset(clips.landscape)
     job = services.claim_next_job("dead-worker", now=frozen_clock.now)
@@ -103,6 +106,7 @@ def test_a_dead_workers_job_is_requeued_cleaned_and_finished(store_asset, clips,
     assert get_storage().rendition_file(asset.id, segment).stat().st_size > 1000
 
 
+@pytest.mark.postgres  # claims with FOR UPDATE SKIP LOCKED and leases
 def test_a_job_whose_workers_keep_dying_fails(store_asset, clips, frozen_clock, app):
     app.config["TRANSCODE_MAX_ATTEMPTS"] = 2
     asset = store_asset(clips.landscape)
@@ -117,6 +121,7 @@ def test_a_job_whose_workers_keep_dying_fails(store_asset, clips, frozen_clock, 
     assert asset.jobs[-1].status == JobStatus.FAILED
 
 
+@pytest.mark.postgres  # claims with FOR UPDATE SKIP LOCKED and leases
 def test_a_worker_that_lost_its_lease_publishes_nothing(store_asset, clips, frozen_clock):
     asset = store_asset(clips.landscape)
     job = services.claim_next_job("slow-worker", now=frozen_clock.now)
@@ -155,6 +160,7 @@ def test_ffmpeg_failure_keeps_stderr_and_can_be_retried(store_asset, clips, app)
 
 
 @pytest.mark.slow
+@pytest.mark.postgres  # claims with FOR UPDATE SKIP LOCKED and leases
 def test_a_killed_worker_process_leaves_its_job_to_the_next_worker(app, store_asset, clips, tmp_path):
     """A real ``flask``-style worker process is killed mid-ffmpeg; another worker finishes the job."""
     asset = store_asset(clips.hd)

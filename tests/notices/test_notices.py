@@ -2,6 +2,7 @@
 
 import socket
 
+import pytest
 import sqlalchemy as sa
 
 from lms.auth.models import MemberStatus, Role
@@ -9,6 +10,8 @@ from lms.extensions import db
 from lms.notices import services
 from lms.notices.mail import send_mail
 from lms.notices.models import Announcement, Notification
+
+pytestmark = pytest.mark.postgres  # INSERT ... SELECT for one row per member
 
 
 def test_notify_users_writes_one_row_per_active_user_in_one_statement(app, make_user, frozen_clock):
