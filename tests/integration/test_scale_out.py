@@ -370,10 +370,8 @@ def _make_clip(path: Path, seconds: int) -> None:
     ffmpeg = shutil.which("ffmpeg")
     env = dict(os.environ)
     if ffmpeg is None:
-        try:  # the static build that `make` installs when the machine has no ffmpeg
-            from lms.media.transcode import find_binary
-        except ImportError:  # pragma: no cover - after the media restructure
-            from lms.media.tools import find_binary
+        from lms.media.transcode.tools import find_binary  # the static build `make` installs when none is on PATH
+
         binary = find_binary("ffmpeg")
         ffmpeg, env = binary.path, {**env, **(binary.env or {})}
     subprocess.run(
