@@ -230,12 +230,18 @@ def test_an_empty_choice_on_the_target_form_is_a_form_error(admin_client):
     assert "is-invalid" in response.get_data(as_text=True)
 
 
-def test_overflow_anywhere_is_a_400_with_a_message(app, admin_client):
-    @app.get("/_overflow")
+def test_overflow_anywhere_is_a_400_with_a_message(tmp_path):
+    from tests.conftest import make_test_app
+
+    fresh = make_test_app(tmp_path)  # its own app: the shared one may not gain routes once it served requests
+
+    @fresh.get("/_overflow")
     def overflow():
         raise OverflowError("Python int too large to convert to SQLite INTEGER")
 
-    response = admin_client.get("/_overflow")
+    with fresh.app_context():
+        response = fresh.test_client().get("/_overflow")
+        db.session.remove()
     assert response.status_code == 400
     assert "请求中的数字或日期超出了允许的范围。" in response.get_data(as_text=True)
 

@@ -63,6 +63,8 @@ def _count_login_attempt() -> list | None:
 
 
 def _give_back(counted: list) -> None:
+    if not counted:  # limits off: nothing was counted
+        return
     counter = FixedWindowRateLimiter(limiter.limiter.storage)
     for item, key in counted:
         counter.hit(item, *key, cost=-1)
