@@ -8,6 +8,7 @@ organisation admins only; every change is audited by ``lms.org_settings``.
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -50,6 +51,8 @@ OBJECT_TYPE_LABELS = {
     "offline_record": _l("Offline study record"),
     "announcement": _l("Announcement"),
     "export": _l("Export of personal data"),
+    "meeting": _l("Meeting"),
+    "meeting_kind": _l("Meeting kind"),
 }
 
 
@@ -77,6 +80,17 @@ ACTION_VERBS = {
     "add_rule": lazy_pgettext("audit action", "Draw rule added"),
     "remove_rule": lazy_pgettext("audit action", "Draw rule removed"),
     "delete_override": lazy_pgettext("audit action", "Extra time removed"),
+    "schedule": lazy_pgettext("audit action", "Scheduled"),
+    "cancel": lazy_pgettext("audit action", "Cancelled"),
+    "close": lazy_pgettext("audit action", "Closed"),
+    "lock": lazy_pgettext("audit action", "Locked"),
+    "minutes": lazy_pgettext("audit action", "Minutes changed"),
+    "file_add": lazy_pgettext("audit action", "File added"),
+    "file_delete": lazy_pgettext("audit action", "File removed"),
+    "sign_in_by_hand": lazy_pgettext("audit action", "Signed in by hand"),
+    "attendance": lazy_pgettext("audit action", "Attendance changed"),
+    "leave_approve": lazy_pgettext("audit action", "Leave approved"),
+    "leave_refuse": lazy_pgettext("audit action", "Leave refused"),
 }
 # What was exported ("export.archives").
 EXPORT_KINDS = {
@@ -171,13 +185,25 @@ def audit_changes_filter(entry) -> Markup:
     parts = []
     for key in sorted(set(before) | set(after)):
         if key in before and key in after:
-            change = Markup("%s → %s") % (before[key], after[key])
+            change = Markup("%s → %s") % (_audit_value(before[key]), _audit_value(after[key]))
         elif key in after:
-            change = escape(after[key])
+            change = _audit_value(after[key])
         else:
-            change = Markup("%s →") % (before[key],)
+            change = Markup("%s →") % (_audit_value(before[key]),)
         parts.append(Markup("%s: %s") % (_identifier(key), change))
     return Markup("; ").join(parts)
+
+
+_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _audit_value(value) -> Markup:
+    """A stored value for the page: yes/no in words, codes (``scheduled``) as the identifiers they are."""
+    if isinstance(value, bool):
+        return escape(str(_l("yes") if value else _l("no")))
+    if isinstance(value, str) and _CODE.match(value):
+        return _identifier(value)
+    return escape(value)
 
 
 @bp.route("/audit")

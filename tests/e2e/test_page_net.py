@@ -66,7 +66,7 @@ AXE_IMPACTS = ("serious", "critical")
 
 # Fetched, never rendered: files, feeds and media.
 DOWNLOAD = re.compile(
-    r"\.(xlsx|pdf|gift|txt|csv|json|mp4|m3u8|ts|jpg|jpeg|png|webp|svg|ico|css|js)$|/(original|banner|state|pdf)$|/cover/|/images/|/hls/"
+    r"\.(xlsx|xml|pdf|gift|txt|csv|json|mp4|m3u8|ts|jpg|jpeg|png|webp|svg|ico|css|js)$|/(original|banner|state|pdf)$|/cover/|/images/|/hls/"
 )
 # Never followed.
 SKIP = re.compile(r"^/auth/logout|^/static/")
