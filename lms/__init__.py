@@ -34,6 +34,8 @@ BLUEPRINT_MODULES = (
     "lms.assessment.views",
     "lms.assessment.admin",
     "lms.integrity.views",
+    "lms.search.views",
+    "lms.webapp",
 )
 
 

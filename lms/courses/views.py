@@ -32,7 +32,7 @@ from lms.auth.auditing import record_export
 from lms.auth.models import MEMBER_STATUS_LABELS, ROLE_LABELS, Branch
 from lms.auth.permissions import get_member_or_404
 from lms.courses import archive as archives
-from lms.courses import images, ledger, presence, services, tracking
+from lms.courses import images, ledger, presence, resume, services, tracking
 from lms.courses.completion import completed_lesson_ids
 from lms.courses.models import Course, LessonKind, StudySource
 from lms.extensions import csrf, db
@@ -83,8 +83,13 @@ def courses_poster_url(asset_id: int | None) -> str | None:
 
 @bp.app_template_global()
 def course_cover_url(course: Course) -> str | None:
+    """The uploaded cover, else the poster of the course's first published video lesson."""
     if course.cover_filename:
         return url_for("courses.cover", course_id=course.id, name=course.cover_filename)
+    for lesson in course.published_lessons:
+        asset = _asset(lesson.media_asset_id)
+        if asset is not None and asset.is_ready:
+            return courses_poster_url(asset.id)
     return None
 
 
@@ -126,6 +131,7 @@ def render_home_panel(user) -> str | None:
         today=today,
         year_hours=year_hours,
         catalogue_size=len(services.visible_courses(user)),
+        resume=resume.continue_lesson(user),
     )
 
 
@@ -199,6 +205,7 @@ def lesson(lesson_id: int):
         "done": _completed(progress_map),
         "watched_seconds": progress.watched_seconds if progress else 0.0,
         "heartbeat_seconds": current_app.config["HEARTBEAT_SECONDS"],
+        "next_lesson": resume.next_lesson(lesson, current_user),
     }
     if lesson.kind == LessonKind.ARTICLE:
         return render_template("courses/lesson_article.html", **context)
