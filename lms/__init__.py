@@ -19,6 +19,7 @@ BLUEPRINT_MODULES = (
     "lms.auth.admin",
     "lms.auth.org_admin",
     "lms.notices.views",
+    "lms.notices.password_reset",
     "lms.media.views",
     "lms.media.admin",
     "lms.exams.bank_views",
