@@ -32,7 +32,7 @@ from lms.auth.auditing import record_export
 from lms.auth.models import MEMBER_STATUS_LABELS, ROLE_LABELS, Branch
 from lms.auth.permissions import get_member_or_404
 from lms.courses import archive as archives
-from lms.courses import images, ledger, presence, resume, services, tracking
+from lms.courses import certificates, images, ledger, presence, resume, services, tracking
 from lms.courses.completion import completed_lesson_ids
 from lms.courses.models import Course, LessonKind, StudySource
 from lms.extensions import csrf, db
@@ -174,6 +174,15 @@ def course(course_id: int):
         overall=overall,
         required=required,
         next_lesson=next_lesson or (lessons[0] if lessons else None),
+    )
+
+
+@bp.route("/<int:course_id>/certificate")
+@login_required
+def certificate(course_id: int):
+    """The member's printable certificate of a completed course."""
+    return render_template(
+        "courses/certificate.html", c=certificates.course_certificate(current_user, course_id), course_id=course_id
     )
 
 

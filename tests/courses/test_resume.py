@@ -50,3 +50,21 @@ def test_next_lesson_skips_drafts_and_ends_at_the_last(client, login, make_user,
     last = client.get(f"/courses/lessons/{article.id}").get_data(as_text=True)
     assert 'data-testid="back-to-course"' in last and 'data-testid="next-lesson"' not in last
     assert 'data-testid="read-aloud"' in last
+
+
+def test_a_completed_course_has_a_certificate(client, login, make_user, make_course, start, beat):
+    member = make_user(name="李明")
+    course = make_course((LessonKind.VIDEO, 30.0), title="党章学习")
+    login(member)
+    assert client.get(f"/courses/{course.id}/certificate").status_code == 404
+    assert 'data-testid="course-certificate-link"' not in client.get(f"/courses/{course.id}").get_data(as_text=True)
+    session = start(member, course.lessons[0])
+    for second in range(0, 30, 10):
+        beat(member, session, second, second + 10, after=10)
+    page = client.get(f"/courses/{course.id}").get_data(as_text=True)
+    assert 'data-testid="course-certificate-link"' in page
+    certificate = client.get(f"/courses/{course.id}/certificate").get_data(as_text=True)
+    assert "李明" in certificate and "党章学习" in certificate and "结业证书" in certificate
+    other = make_user()
+    login(other)
+    assert client.get(f"/courses/{course.id}/certificate").status_code == 404

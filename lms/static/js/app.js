@@ -7,6 +7,10 @@
 //   a script that fills a table later calls window.Vanguard.markScrollRegions().
 (function () {
   "use strict";
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-print-page]")) { window.print(); }
+  });
+
   var confirmed = null;  // the button whose confirmation was just given
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-confirm]");
