@@ -46,7 +46,7 @@ bp = Blueprint("courses", __name__, url_prefix="/courses")
 
 register_nav("courses.catalogue", _l("Courses"), order=20)
 register_nav("courses.micro_feed", _l("Micro-courses"), order=25)
-register_nav("courses.my_archive", _l("My archive"), order=70)
+# 学习档案 is a tab of 学习记录 (one menu entry: the pair confused members).
 register_access_check("courses", services.asset_access_check)
 register_usage("courses", services.asset_usage)
 
