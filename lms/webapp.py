@@ -7,12 +7,21 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_compress import Compress
 from flask_login import current_user, login_required
 
 from lms.extensions import db
 from lms.security import safe_next_url
 
 bp = Blueprint("webapp", __name__)
+
+
+@bp.record_once
+def _compress(state) -> None:
+    """Text responses (pages, CSS, scripts, JSON) compressed for weak networks, whatever serves the app."""
+    state.app.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    state.app.config.setdefault("COMPRESS_MIN_SIZE", 1024)
+    Compress(state.app)
 
 # Bump when the shell's file list changes: the worker drops the caches of other versions.
 SHELL_VERSION = "1"

@@ -71,3 +71,11 @@ def test_pages_link_the_manifest_and_register_the_worker(client, login, make_use
     page = client.get("/").get_data(as_text=True)
     assert 'rel="manifest" href="/manifest.webmanifest"' in page
     assert 'data-service-worker="/sw.js"' in page
+
+
+def test_text_responses_are_compressed_for_weak_networks(client):
+    css = client.get("/static/vendor/bootstrap/bootstrap.min.css", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert css.headers.get("Content-Encoding") in ("br", "gzip")
+    assert len(css.data) < 60_000  # about 230 kB as written
+    plain = client.get("/static/vendor/bootstrap/bootstrap.min.css")
+    assert "Content-Encoding" not in plain.headers
