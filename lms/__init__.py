@@ -19,6 +19,7 @@ BLUEPRINT_MODULES = (
     "lms.auth.admin",
     "lms.auth.org_admin",
     "lms.notices.views",
+    "lms.notices.password_reset",
     "lms.media.views",
     "lms.media.admin",
     "lms.exams.questions.views",
@@ -34,6 +35,8 @@ BLUEPRINT_MODULES = (
     "lms.assessment.views",
     "lms.assessment.admin",
     "lms.integrity.views",
+    "lms.search.views",
+    "lms.webapp",
 )
 
 # Each defines ``init_app(app)``: the hooks it registers on the layers below it.

@@ -26,9 +26,10 @@ DEMO_MODULES = (
     "lms.courses.demo",
     "lms.assessment.demo",
     "lms.meetings.demo",
+    "lms.search.demo",
 )
 # Each module has ``register(group)`` adding its commands to `flask lms`.
-COMMAND_MODULES: tuple[str, ...] = ("lms.exams.questions.commands",)
+COMMAND_MODULES: tuple[str, ...] = ("lms.exams.questions.commands", "lms.search.demo")
 
 
 @lms_cli.command("init")

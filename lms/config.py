@@ -87,6 +87,10 @@ class Config:
     # Rate limits, sized for honest use.
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 5 minutes"
     LOGIN_LIMIT_PER_IP = "30 per 5 minutes"
+    # Forgotten password (only with SMTP): how long an e-mailed link works, and how often one may be asked for.
+    PASSWORD_RESET_MINUTES = 30
+    PASSWORD_RESET_LIMIT_PER_ACCOUNT = "3 per hour"  # noqa: S105 (a rate, not a secret)
+    PASSWORD_RESET_LIMIT_PER_IP = "10 per hour"  # noqa: S105 (a rate, not a secret)
 
     # Mail (reminders); empty host means no e-mail, in-app notifications only.
     SMTP_HOST = ""

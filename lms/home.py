@@ -10,7 +10,7 @@ from lms.navigation import home_panels_for, nav_for, register_nav
 
 bp = Blueprint("home", __name__)
 
-register_nav("home.index", _l("My learning"), order=10)
+register_nav("home.index", _l("Home"), order=10)
 
 
 @bp.app_context_processor

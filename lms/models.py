@@ -12,3 +12,4 @@ from lms.media.models import *  # noqa: F403
 from lms.meetings.models import *  # noqa: F403
 from lms.notices.models import *  # noqa: F403
 from lms.org_settings import OrgSetting  # noqa: F401
+from lms.search.models import SearchDocument  # noqa: F401

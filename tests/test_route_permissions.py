@@ -19,7 +19,11 @@ from lms.exams.quizzes import setup
 from lms.exams.quizzes.models import Quiz
 from lms.extensions import db
 
-PUBLIC_ENDPOINTS = {"auth.login", "auth.set_language", "home.healthz", "home.favicon", "static"}
+PUBLIC_ENDPOINTS = {
+    "auth.login", "auth.set_language", "home.healthz", "home.favicon", "static",
+    # Forgotten password (the e-mailed link is the proof) and the installable app's manifest, worker and offline page.
+    "password_reset.forgot", "password_reset.reset", "webapp.manifest", "webapp.service_worker", "webapp.offline",
+}
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 
 

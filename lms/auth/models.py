@@ -123,6 +123,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     # the old number and is refused on its next request.
     session_version: Mapped[int] = mapped_column(default=1)
     locale: Mapped[str | None] = mapped_column(sa.String(10))
+    # 大字模式: larger text, larger tap targets and simpler member pages, on every device.
+    large_text: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     last_login_at: Mapped[datetime | None]
 
     branch: Mapped[Branch | None] = relationship()

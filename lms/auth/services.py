@@ -208,6 +208,14 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
         raise ValidationFailed(_l("The current password is wrong."), "current_password")
     if current_password == new_password:
         raise ValidationFailed(_l("The new password must differ from the current one."), "new_password")
+    set_own_password(user, new_password)
+
+
+def set_own_password(user: User, new_password: str) -> None:
+    """The user's own new password (changed, or reset from an e-mailed link): the same rules either way.
+
+    Ends the user's other sessions; the new password is final (no change forced at next login).
+    """
     check_password_strength(new_password, _personal_words(user))
     user.password_hash = hash_password(new_password)
     user.must_change_password = False

@@ -60,7 +60,6 @@ def init_app(app) -> None:
 
     register_nav("courses.catalogue", _l("Courses"), order=20)
     register_nav("courses.micro_feed", _l("Micro-courses"), order=25)
-    register_nav("courses.my_archive", _l("My archive"), order=70)
     register_nav("courses_admin.courses", _l("Courses"), roles=(Role.ADMIN,), order=40, section="manage")
     register_nav("courses_admin.requirements", _l("Required study"), roles=(Role.ADMIN, Role.SECRETARY), order=45,
                  section="manage")  # fmt: skip

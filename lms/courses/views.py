@@ -32,7 +32,7 @@ from lms.auth.login import session_identity
 from lms.auth.models import MEMBER_STATUS_LABELS, ROLE_LABELS, Branch
 from lms.auth.permissions import get_member_or_404
 from lms.courses import archive as archives
-from lms.courses import beat_commit, images, ledger, presence, services, tracking
+from lms.courses import beat_commit, certificates, images, ledger, presence, resume, services, tracking
 from lms.courses.completion import completed_lesson_ids
 from lms.courses.models import Course, LessonKind, StudySource
 from lms.extensions import csrf, db, limiter
@@ -77,8 +77,13 @@ def courses_poster_url(asset_id: int | None) -> str | None:
 
 @bp.app_template_global()
 def course_cover_url(course: Course) -> str | None:
+    """The uploaded cover, else the poster of the course's first published video lesson."""
     if course.cover_filename:
         return url_for("courses.cover", course_id=course.id, name=course.cover_filename)
+    for lesson in course.published_lessons:
+        asset = _asset(lesson.media_asset_id)
+        if asset is not None and asset.is_ready:
+            return courses_poster_url(asset.id)
     return None
 
 
@@ -120,6 +125,7 @@ def render_home_panel(user) -> str | None:
         today=today,
         year_hours=year_hours,
         catalogue_size=len(services.visible_courses(user)),
+        resume=resume.continue_lesson(user),
     )
 
 
@@ -164,6 +170,15 @@ def course(course_id: int):
     )
 
 
+@bp.route("/<int:course_id>/certificate")
+@login_required
+def certificate(course_id: int):
+    """The member's printable certificate of a completed course."""
+    return render_template(
+        "courses/certificate.html", c=certificates.course_certificate(current_user, course_id), course_id=course_id
+    )
+
+
 def _completed(progress_map) -> set[int]:
     return {lesson_id for lesson_id, row in progress_map.items() if row.completed_at}
 
@@ -192,6 +207,7 @@ def lesson(lesson_id: int):
         "done": _completed(progress_map),
         "watched_seconds": progress.watched_seconds if progress else 0.0,
         "heartbeat_seconds": current_app.config["HEARTBEAT_SECONDS"],
+        "next_lesson": resume.next_lesson(lesson, current_user),
     }
     if lesson.kind == LessonKind.ARTICLE:
         return render_template("courses/lesson_article.html", **context)

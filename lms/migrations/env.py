@@ -45,6 +45,13 @@ def get_metadata():
     return target_db.metadata
 
 
+def include_name(name, type_, parent_names):
+    # The search index's FTS5 tables (and their shadow tables) are the database's own.
+    from lms.search.models import is_full_text_table
+
+    return not (type_ == "table" and is_full_text_table(name))
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -94,6 +101,7 @@ def run_migrations_online():
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
+            include_name=include_name,
             **conf_args
         )
 

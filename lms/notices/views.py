@@ -24,7 +24,8 @@ from lms.security import safe_next_url
 
 bp = Blueprint("notices", __name__)
 
-register_nav("notices.announcements", _l("Announcements"), order=80)
+# 通知公告 is a tab beside 消息通知 (the bell): one place for messages.
+register_nav("notices.notifications", _l("Messages"), order=80)
 register_nav(
     "notices.manage_announcements", _l("Announcements"), roles=(Role.ADMIN, Role.SECRETARY), order=60, section="manage"
 )

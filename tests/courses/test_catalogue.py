@@ -106,7 +106,10 @@ def test_home_panel_lists_required_first_with_due_dates_then_in_progress(
     beat(member, session, 0, 15)
     login(member)
     page = client.get("/").get_data(as_text=True)
-    assert page.index("必修党章") < page.index("进行中的课")
+    # 继续学习 leads with the unfinished lesson; then the required courses, then those in progress.
+    lists = page[page.index('data-testid="required-courses"'):]
+    assert lists.index("必修党章") < lists.index("进行中的课")
+    assert page.index('data-testid="continue-learning"') < page.index('data-testid="required-courses"')
     assert "截止 2026年9月1日" in page
     assert "未开始的课" not in page
     assert "15%" in page

@@ -97,3 +97,11 @@ def browser_login(live_server):
         return page
 
     return do_login
+
+
+def click_confirmed(page, locator) -> None:
+    """Click a button and, when it asks (``data-confirm``), confirm in the page's own dialog (#confirm-dialog)."""
+    asks = locator.get_attribute("data-confirm") is not None
+    locator.click()
+    if asks:
+        page.locator("#confirm-dialog [data-confirm-ok]").click()

@@ -1,5 +1,7 @@
 """A member logs in, sees my learning, switches language and logs out; a wrong password is refused."""
 
+import re
+
 from playwright.sync_api import expect
 
 
@@ -19,6 +21,7 @@ def test_member_logs_in_switches_language_and_logs_out(page, live_server, make_u
 
     page.wait_for_load_state("load")  # Bootstrap's script has bound the toggler (a click before it is lost)
     page.locator(".navbar-toggler").click()
+    expect(page.locator("#mainNav")).to_have_class(re.compile(r"\bshow\b"))  # the menu has finished opening
     page.get_by_test_id("user-menu").click()
     page.get_by_test_id("logout").click()
     expect(page).to_have_url(live_server("/auth/login"))

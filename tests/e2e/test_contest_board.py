@@ -13,6 +13,7 @@ from lms import clock
 from lms.exams.contests.models import ContestEntry
 from lms.exams.questions.models import QuestionType
 from lms.extensions import db
+from tests.e2e.conftest import click_confirmed
 from tests.exams.contest_factories import clear_cache, create_contest
 from tests.exams.factories import create_bank, create_question
 
@@ -27,7 +28,7 @@ def _take(page, live_server, contest, answers: dict[int, str]) -> None:
     """Start the contest, tick ``answers`` ({position: "true"/"false"}) and submit."""
     page.on("dialog", lambda dialog: dialog.accept())  # "the timer starts now" confirmation
     page.goto(live_server(f"/contests/{contest.id}"))
-    page.get_by_test_id("start-contest").click()
+    click_confirmed(page, page.get_by_test_id("start-contest"))
     page.wait_for_url(re.compile(rf"/contests/{contest.id}/take$"))
     for position, value in answers.items():
         page.get_by_test_id(f"nav-{position}").click()
@@ -71,7 +72,7 @@ def test_two_members_take_a_contest_and_the_live_board_shows_both_in_order(
     browser_login(first_page, first)
     first_page.on("dialog", lambda dialog: dialog.accept())
     first_page.goto(live_server(f"/contests/{contest.id}"))
-    first_page.get_by_test_id("start-contest").click()
+    click_confirmed(first_page, first_page.get_by_test_id("start-contest"))
     first_page.wait_for_url(re.compile(rf"/contests/{contest.id}/take$"))
     # The member switches to another tab and back: the page reports it.
     first_page.evaluate(

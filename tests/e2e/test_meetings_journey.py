@@ -25,6 +25,7 @@ from lms.extensions import db
 from lms.meetings import kinds
 from lms.meetings.models import MeetingKind
 from tests.conftest import TEST_PASSWORD
+from tests.e2e.conftest import click_confirmed
 
 PHONE = {"width": 375, "height": 667}
 SCREENSHOTS = os.environ.get("LMS_SCREENSHOTS", "")
@@ -120,7 +121,7 @@ def test_a_meeting_from_scheduling_to_study_hours_and_the_register(
         frozen_clock.set(ends.astimezone(UTC) + timedelta(minutes=5))
         desk.goto(meeting_url)
         desk.once("dialog", lambda dialog: dialog.accept())
-        desk.get_by_test_id("close-meeting").click()
+        click_confirmed(desk, desk.get_by_test_id("close-meeting"))
         expect(desk.locator(".alert-success")).to_contain_text("会议已结束")
         expect(desk.locator(f"tr[data-user-id='{secretary.id}'] [data-status]")).to_have_attribute(
             "data-status", "absent"

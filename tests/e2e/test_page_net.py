@@ -47,6 +47,7 @@ from lms.auth.demo import DEMO_PASSWORD
 from lms.cli import DEMO_MODULES, INIT_MODULES
 from lms.extensions import db
 from tests.conftest import make_test_app
+from tests.e2e.conftest import click_confirmed
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 # The net's server also serves axe (with a long max-age), so the browser compiles it once per context.
@@ -494,7 +495,7 @@ class Crawler:
         seen[key] += 1
         self.page.once("dialog", lambda dialog: dialog.accept())
         with self.page.expect_navigation(wait_until="load"):
-            self.page.locator(f'form[action="{urlsplit(action).path}"] [type=submit]').first.click()
+            click_confirmed(self.page, self.page.locator(f'form[action="{urlsplit(action).path}"] [type=submit]').first)
         landing = urlsplit(self.page.url)
         pattern = pattern_of(landing.path) + " (started)"
         if self.net.patterns.setdefault(pattern, self.role) == self.role:

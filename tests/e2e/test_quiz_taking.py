@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from lms.exams.questions.models import QuestionType
 from lms.exams.quizzes.models import QuizAttempt
 from lms.extensions import db
+from tests.e2e.conftest import click_confirmed
 from tests.exams.factories import create_bank, create_question, create_quiz
 
 
@@ -28,7 +29,7 @@ def test_member_takes_a_timed_quiz_reloads_and_submits(page, live_server, make_u
     page.on("dialog", lambda dialog: dialog.accept())  # "the timer starts now" confirmation
 
     page.goto(live_server(f"/quizzes/{quiz.id}"))
-    page.get_by_test_id("start-attempt").click()
+    click_confirmed(page, page.get_by_test_id("start-attempt"))
     page.wait_for_url(re.compile(r"/quizzes/attempts/\d+$"))
     saved = page.get_by_test_id("save-state")
     timer = page.locator("[data-timer-text]")
@@ -77,7 +78,7 @@ def test_unanswered_questions_are_listed_before_submitting(page, live_server, ma
     quiz = create_quiz([create_question(QuestionType.TRUE_FALSE, bank) for _ in range(3)], title="三道判断题")
     browser_login(page, member)
     page.goto(live_server(f"/quizzes/{quiz.id}"))
-    page.get_by_test_id("start-attempt").click()
+    click_confirmed(page, page.get_by_test_id("start-attempt"))
     page.wait_for_url(re.compile(r"/quizzes/attempts/\d+$"))
     page.get_by_test_id("option-1-false").check()
     page.get_by_test_id("submit-attempt").click()
@@ -96,7 +97,7 @@ def test_answers_survive_a_dropped_connection_and_a_reload(page, live_server, ma
     browser_login(page, member)
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto(live_server(f"/quizzes/{quiz.id}"))
-    page.get_by_test_id("start-attempt").click()
+    click_confirmed(page, page.get_by_test_id("start-attempt"))
     page.wait_for_url(re.compile(r"/quizzes/attempts/\d+$"))
 
     page.route("**/answers", lambda route: route.abort())  # the connection drops for saves
@@ -118,7 +119,7 @@ def test_two_tabs_share_one_attempt_and_the_latest_choice_wins(page, live_server
     browser_login(page, member)
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto(live_server(f"/quizzes/{quiz.id}"))
-    page.get_by_test_id("start-attempt").click()
+    click_confirmed(page, page.get_by_test_id("start-attempt"))
     page.wait_for_url(re.compile(r"/quizzes/attempts/\d+$"))
     second = page.context.new_page()
     second.goto(live_server(f"/quizzes/{quiz.id}"))

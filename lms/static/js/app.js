@@ -1,16 +1,89 @@
 // Site-wide behaviour (no inline scripts: the CSP forbids them).
-// - data-confirm="text" on a submit button asks before submitting.
+// - data-confirm="text" on a submit button asks before submitting, in the page's own dialog (#confirm-dialog).
+// - A multi-select becomes a list of thumb-sized checkboxes (no Ctrl-click); data-keep-select opts out.
+// - The service worker (installable app, offline page) is registered from body[data-service-worker].
 // - window.Vanguard.fetchJSON(url, options) sends JSON with the CSRF token.
 // - Tables (.table-responsive) and <pre> blocks that scroll sideways become focusable named regions;
 //   a script that fills a table later calls window.Vanguard.markScrollRegions().
 (function () {
   "use strict";
   document.addEventListener("click", function (event) {
-    var button = event.target.closest("[data-confirm]");
-    if (button && !window.confirm(button.getAttribute("data-confirm"))) {
-      event.preventDefault();
-    }
+    if (event.target.closest("[data-print-page]")) { window.print(); }
   });
+
+  var confirmed = null;  // the button whose confirmation was just given
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-confirm]");
+    if (!button) { return; }
+    if (confirmed === button) { confirmed = null; return; }
+    var dialog = document.getElementById("confirm-dialog");
+    if (!dialog || !window.bootstrap) {
+      if (!window.confirm(button.getAttribute("data-confirm"))) { event.preventDefault(); }
+      return;
+    }
+    event.preventDefault();
+    dialog.querySelector("#confirm-dialog-text").textContent = button.getAttribute("data-confirm");
+    var modal = window.bootstrap.Modal.getOrCreateInstance(dialog);
+    var ok = dialog.querySelector("[data-confirm-ok]");
+    ok.onclick = function () {
+      ok.onclick = null;
+      modal.hide();
+      confirmed = button;
+      button.click();
+    };
+    modal.show();
+  });
+
+  // A <select multiple> needs Ctrl-click with a mouse and is awkward on a phone: show checkboxes
+  // instead, kept in step with the (hidden) select that the form still submits.
+  var pickerCount = 0;
+  function thumbPickers() {
+    document.querySelectorAll("select[multiple]:not([data-keep-select]):not([data-picker])").forEach(function (select) {
+      pickerCount += 1;
+      select.setAttribute("data-picker", "");
+      var label = select.id ? document.querySelector('label[for="' + select.id + '"]') : null;
+      var box = document.createElement("div");
+      box.className = "check-picker";
+      box.setAttribute("role", "group");
+      if (label) {
+        if (!label.id) { label.id = "picker-label-" + pickerCount; }
+        box.setAttribute("aria-labelledby", label.id);
+        label.removeAttribute("for");
+      }
+      Array.prototype.forEach.call(select.options, function (option, index) {
+        var row = document.createElement("div");
+        row.className = "form-check";
+        var input = document.createElement("input");
+        input.type = "checkbox";
+        input.className = "form-check-input";
+        input.id = "picker-" + pickerCount + "-" + index;
+        input.checked = option.selected;
+        input.disabled = option.disabled || select.disabled;
+        input.addEventListener("change", function () {
+          option.selected = input.checked;
+          select.dispatchEvent(new Event("change", { bubbles: true }));
+        });
+        var text = document.createElement("label");
+        text.className = "form-check-label";
+        text.htmlFor = input.id;
+        text.textContent = option.textContent;
+        row.appendChild(input);
+        row.appendChild(text);
+        box.appendChild(row);
+      });
+      select.classList.add("d-none");
+      select.setAttribute("aria-hidden", "true");
+      select.tabIndex = -1;
+      select.parentNode.insertBefore(box, select.nextSibling);
+    });
+  }
+
+  function registerServiceWorker() {
+    var url = document.body && document.body.getAttribute("data-service-worker");
+    if (url && "serviceWorker" in navigator && window.isSecureContext) {
+      navigator.serviceWorker.register(url, { scope: "/" }).catch(function () { /* the site works without it */ });
+    }
+  }
 
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
@@ -68,11 +141,17 @@
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(markScrollRegions, 200);
   });
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", markScrollRegions);
-  } else {
+  function ready() {
+    thumbPickers();
     markScrollRegions();
   }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", ready);
+  } else {
+    ready();
+  }
+  window.addEventListener("load", registerServiceWorker);
 
-  window.Vanguard = { csrfToken: csrfToken, fetchJSON: fetchJSON, markScrollRegions: markScrollRegions };
+  window.Vanguard = { csrfToken: csrfToken, fetchJSON: fetchJSON, markScrollRegions: markScrollRegions,
+    thumbPickers: thumbPickers };
 })();

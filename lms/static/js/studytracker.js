@@ -152,6 +152,29 @@
     if (el && text) { el.textContent = text; }
   }
 
+  // The lesson list beside the player: this lesson's percentage, then its tick, without a reload.
+  function tick(percent, completed) {
+    var item = document.getElementById("lesson-" + lessonId);
+    if (!item) { return; }
+    var badge = item.querySelector("[data-lesson-tick]");
+    if (!badge) {
+      badge = document.createElement("span");
+      badge.setAttribute("data-lesson-tick", "");
+      item.appendChild(badge);
+    }
+    if (completed) {
+      badge.className = "badge text-bg-success";
+      badge.textContent = "✓";
+      var hidden = document.createElement("span");
+      hidden.className = "visually-hidden";
+      hidden.textContent = " " + (data.msgDone || "");
+      badge.appendChild(hidden);
+    } else if (percent > 0 && !badge.classList.contains("text-bg-success")) {
+      badge.className = "badge text-bg-light border";
+      badge.textContent = Math.round(percent) + "%";
+    }
+  }
+
   function show(result) {
     if (!result || typeof result.watched_seconds !== "number") { return; }
     var length = result.duration_seconds || lessonSeconds;
@@ -169,6 +192,7 @@
       bar.setAttribute("aria-valuenow", String(Math.round(percent)));
       bar.firstElementChild.style.width = percent + "%";
     }
+    tick(percent, result.completed);
     if (complete && result.completed) {
       if (complete.classList.contains("d-none")) { status(data.msgComplete); }
       complete.classList.remove("d-none");
