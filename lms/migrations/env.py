@@ -46,9 +46,12 @@ def get_metadata():
 
 
 def include_name(name, type_, parent_names):
-    # The search index's FTS5 tables (and their shadow tables) are the database's own.
-    from lms.search.models import is_full_text_table
+    # The search index's FTS5 tables (and their shadow tables) and its pg_trgm indexes are
+    # made by lms.search.models, not from the models: autogenerate and `db check` leave them alone.
+    from lms.search.models import is_full_text_index, is_full_text_table
 
+    if type_ == "index" and is_full_text_index(name):
+        return False
     return not (type_ == "table" and is_full_text_table(name))
 
 

@@ -103,6 +103,11 @@ sa.event.listen(SearchDocument.__table__, "after_create", lambda target, connect
 sa.event.listen(SearchDocument.__table__, "before_drop", lambda target, connection, **kw: drop_full_text(connection))
 
 
+def is_full_text_index(name: str | None) -> bool:
+    """PostgreSQL's pg_trgm indexes (``POSTGRES_INDEXES``) are made by hand, not from the models."""
+    return bool(name) and name in {"search_documents_title_trgm", "search_documents_body_trgm"}
+
+
 def is_full_text_table(name: str | None) -> bool:
     """FTS5 tables and their shadow tables are the database's own; autogenerate leaves them alone."""
     return bool(name) and any(name == t or name.startswith(t + "_") for t in FTS_TABLES)

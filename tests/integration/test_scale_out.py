@@ -87,7 +87,7 @@ class Stack:
         import psycopg
 
         with psycopg.connect(self.pg_url, autocommit=True) as connection:
-            connection.execute(f"SET search_path TO {SCHEMA}")
+            connection.execute(f"SET search_path TO {SCHEMA}, public")
             cursor = connection.execute(statement, params)
             return cursor.fetchall() if cursor.description else None
 
@@ -162,7 +162,8 @@ def stack(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LMS_")}
     env.update(
         {
-            "LMS_DATABASE_URL": f"{pg}{separator}options=-csearch_path%3D{SCHEMA}",
+            # Tables in the test's own schema; extensions (pg_trgm) where the database has them.
+            "LMS_DATABASE_URL": f"{pg}{separator}options=-csearch_path%3D{SCHEMA},public",
             "LMS_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
             "LMS_SECRET_KEY": "scale-out-test",
             "LMS_MEDIA_ROOT": str(media),
