@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -86,7 +87,7 @@ class BlankView:
     right: bool | None = None
 
 
-class QuestionKind:
+class QuestionKind(ABC):
     """What one question type does; subclasses override what differs."""
 
     type: QuestionType
@@ -109,13 +110,15 @@ class QuestionKind:
         """A stored response with choices numbered as shown (``position``: original -> shown)."""
         return dict(response)
 
+    @abstractmethod
     def is_answered(self, response: dict) -> bool:
-        raise NotImplementedError
+        """Whether the member gave an answer (an empty or partial response counts as not answered)."""
 
+    @abstractmethod
     def share(self, key: dict, response: dict, *, partial_credit: bool) -> float:
         """The share of the points an answered response earns (0 to 1)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def show(
         self,
         view,
@@ -129,16 +132,17 @@ class QuestionKind:
     ) -> None:
         """Fill the page's view (``options``, ``blanks``, ``tf_value``...) of one question; ``key`` None: hidden."""
 
+    @abstractmethod
     def export_answers(self, answer: dict) -> list:
         """The answer key as the JSON export writes it."""
-        raise NotImplementedError
 
 
 class ChoiceKind(QuestionKind):
     has_options = True
 
+    @abstractmethod
     def _chosen(self, response: dict) -> set:
-        raise NotImplementedError
+        """The chosen option indexes of a response or key."""
 
     def show(self, view, *, stem, options, option_order, response, key, answer) -> None:
         chosen = self._chosen(response)
