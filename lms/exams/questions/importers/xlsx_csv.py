@@ -32,6 +32,7 @@ from lms.exams.questions.importers.common import (
     ParsedQuestion,
     ParseResult,
     Problem,
+    adopt_html,
     answer_text,
     fill_blanks,
     finish_question,
@@ -262,6 +263,8 @@ def question_from_values(
         problems.append(Problem(_l("The answer is missing."), "answer"))
     elif kind == MULTIPLE and _WEIGHTED.search(answer_raw):
         answer = _weighted_answer(answer_raw, len(options), problems)
+        if answer and indefinite:
+            answer["indefinite"] = True
     elif kind in CHOICE_TYPES:
         indexes, problem = letters_to_indexes(answer_raw, len(options))
         if problem:
@@ -298,6 +301,11 @@ def question_from_values(
         explanation=values.get("explanation") or "",
         title=values.get("title") or "",
     )
+    text_format = fold(values.get("format") or "")
+    if text_format == "html":
+        adopt_html(question, notes)
+    elif text_format not in ("", "text", "plain", "纯文本", "文本"):
+        problems.append(Problem(_l("Unknown format “%(value)s” (use HTML, or leave it empty).", value=text_format)))
     if kind is not None:
         found = finish_question(question)
         if any(problem.field == "answer" for problem in problems):
@@ -397,6 +405,7 @@ def question_values(question: ParsedQuestion) -> dict[str, str]:
         "difficulty": str(question.difficulty),
         "tags": "，".join(question.tags),
         "title": question.title,
+        "format": "HTML" if question.html else "",
     }
     for key, option in zip(OPTION_KEYS, question.options, strict=False):
         values[key] = option
