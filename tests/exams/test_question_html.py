@@ -157,14 +157,17 @@ def test_an_html_question_is_shown_safely_when_taken_and_reviewed(client, login,
     bank = banks.create_bank("图题", creator=admin)
     question = banks.add_question(bank, adopted(html_question(png())))
     plain = banks.add_question(bank, ParsedQuestion("true_false", "<b>不是粗体</b>", [], {"value": True}))
+    fill_in = ParsedQuestion("fill", "<p><b>填空</b>：{{1}}。</p>", [], {"blanks": [["甲"]]}, html=True)
+    fill = banks.add_question(bank, adopted(fill_in))
     db.session.commit()
     login(make_user())
-    quiz = make_quiz([question, plain])
+    quiz = make_quiz([question, plain, fill])
     attempt_id = int(client.post(f"/quizzes/{quiz.id}/start").headers["Location"].rsplit("/", 1)[-1])
 
     page = client.get(f"/quizzes/attempts/{attempt_id}").get_data(as_text=True)
     assert "<b>哪一个</b>" in page and "<i>甲</i>" in page and 'src="/question-images/' in page
     assert "&lt;b&gt;不是粗体&lt;/b&gt;" in page and "<!--html-->" not in page
+    assert re.search(r'<p><b>填空</b>：<input type="text"[^>]*data-blank="0"[^>]*>。</p>', page)  # blank in place
 
     client.post(f"/quizzes/attempts/{attempt_id}/submit")
     review = client.get(f"/quizzes/attempts/{attempt_id}").get_data(as_text=True)
@@ -324,3 +327,38 @@ def test_the_form_saves_html_with_an_image_and_more_than_eight_options(as_admin,
 
     page = as_admin.get(f"/admin/banks/{bank.id}/questions/{question.id}").get_data(as_text=True)
     assert 'name="option_j"' in page and '<option selected value="html">' in page
+
+
+# --- No HTML breaks an import ---------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from lms.errors import ValidationFailed  # noqa: E402
+
+HTML_BITS = ["<p>", "</p>", "<img src=\"", "data:image/png;base64,", "iVBORw0KGgo=", "@@PLUGINFILE@@/", "\">",
+             "<script>", "</script>", "<a href=\"javascript:x\">", "</a>", "<table><tr><td>", "<sub>", "{{1}}",
+             " onerror=\"x\"", "<", ">", "&lt;", "&", "\"", "'", "党", "x", " ", "\n", "~", "=", "#", "{",
+             "}"]  # fmt: skip
+html_text = st.lists(st.sampled_from(HTML_BITS), max_size=40).map("".join)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(html_text, html_text)
+def test_no_html_breaks_the_importers_or_gets_unsafe_markup_through(app, stem, option):
+    gift = f"[html]{stem}{{={option} ~b}}"
+    xml = (f'<?xml version="1.0"?><quiz><question type="multichoice"><questiontext format="html"><text><![CDATA['
+           f'{stem}]]></text></questiontext><answer fraction="100" format="html"><text><![CDATA[{option}]]></text>'
+           f'</answer><answer fraction="0"><text>b</text></answer></question></quiz>')  # fmt: skip
+    for filename, payload in (("q.gift", gift.encode()), ("q.xml", xml.encode())):
+        try:
+            result = parse_file(filename, payload)
+        except ValidationFailed:
+            continue
+        for item in result.items:
+            assert item.ok or item.problems
+            if item.ok and item.question.html:  # (a plain text is escaped wherever it is shown)
+                texts = " ".join([item.question.stem, *item.question.options, item.question.explanation])
+                assert "<script" not in texts and not re.search(r"<[^>]*(\son\w+=|javascript:)", texts)
+                tags = set(re.findall(r"</?([a-z0-9]+)", texts))
+                assert tags <= question_html.TAGS
