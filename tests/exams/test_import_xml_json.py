@@ -83,7 +83,9 @@ def test_a_moodle_xml_bank_is_read_with_notes_and_reasons(app):
     assert colours.question.type == "multiple" and colours.question.points == 2
     assert colours.question.answer == {"choices": [0], "weights": [100.0, -50.0, -50.0]}
     assert colours.question.tags == ["党史"]
-    assert "images" in " ".join(str(n) for n in colours.notes)
+    # the embedded "image" is no image: dropped, and said so; the rest had no formatting and reads as plain text
+    assert "not an image" in " ".join(str(n) for n in colours.notes)
+    assert colours.question.stem == "Which?" and not colours.question.html
     assert "yellow：Yes" in colours.question.explanation and "General." in colours.question.explanation
     assert tf.question.answer == {"value": True} and tf.question.stem == "1 < 2"
     assert sa.question.stem == "Capital: {{1}}." and sa.question.answer == {"blanks": [["Beijing"]]}

@@ -32,7 +32,7 @@ from lms.auth.models import Branch, User
 from lms.errors import InvalidState, NotFound, ValidationFailed
 from lms.exams.contests.models import Challenge, ChallengeEnd, ChallengeRun
 from lms.exams.contests.ranking import Entry, rank_entries
-from lms.exams.questions import stems
+from lms.exams.questions import question_html, stems
 from lms.exams.questions import types as grading
 from lms.exams.questions.models import Outcome, Question, QuestionBank, QuestionType
 from lms.extensions import db
@@ -181,14 +181,20 @@ def asked_question(run: ChallengeRun, question: Question, challenge: Challenge, 
     options = []
     if rules.has_options:
         for shown, original in enumerate(run.option_order or []):
-            options.append({"index": shown, "letter": grading.letter(shown), "text": question.options[original]})
+            options.append(
+                {
+                    "index": shown,
+                    "letter": grading.letter(shown),
+                    "text": question_html.plain(question.options[original]),
+                }
+            )
     left = max((run.question_deadline - now).total_seconds(), 0.0)
     return AskedQuestion(
         number=run.question_number,
         type=str(kind),
         type_label=str(rules.label),
         stem=question.stem,
-        stem_parts=grading.stem_parts(question.stem, blanks) if blanks else None,
+        stem_parts=grading.stem_parts(question_html.plain(question.stem), blanks) if blanks else None,
         options=options,
         blanks=blanks,
         seconds_left=round(left, 1),
@@ -208,7 +214,9 @@ def revealed_answer(question: Question, option_order: list[int]) -> dict:
     numbers = [shown["choice"]] if "choice" in shown else list(shown.get("choices", []))
     order = option_order or list(range(len(question.options or [])))
     shown["options"] = [
-        {"letter": grading.letter(n), "text": question.options[order[n]]} for n in numbers if 0 <= n < len(order)
+        {"letter": grading.letter(n), "text": question_html.plain(question.options[order[n]])}
+        for n in numbers
+        if 0 <= n < len(order)
     ]
     return shown
 
@@ -391,7 +399,7 @@ def answer(
         )
     kind = QuestionType(question.type)
     key = revealed_answer(question, run.option_order or [])
-    explanation = question.explanation or ""
+    explanation = question_html.plain(question.explanation)  # the page shows text: an HTML one as its text
     if _expired(run, now):
         _end(run, ChallengeEnd.TIMEOUT, now)
         return Judgement(False, True, run.streak, max(best_before, run.streak), True, _reason(run), key, explanation)

@@ -23,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 
 from lms.auth.models import User
 from lms.errors import NotFound, ValidationFailed
+from lms.exams.questions import question_html
 from lms.exams.questions.importers import (
     ParsedItem,
     ParsedQuestion,
@@ -186,14 +187,15 @@ def to_parsed(question: Question) -> ParsedQuestion:
     """A stored question as the plain record the importers and exporters use."""
     return ParsedQuestion(
         type=str(question.type),
-        stem=question.stem,
-        options=list(question.options or []),
+        stem=question_html.unmark(question.stem),
+        options=[question_html.unmark(option) for option in question.options or []],
         answer=dict(question.answer or {}),
         points=question.points,
         difficulty=question.difficulty,
         tags=list(question.tags or []),
-        explanation=question.explanation or "",
+        explanation=question_html.unmark(question.explanation),
         title=question.title or "",
+        html=question_html.is_html(question.stem),
     )
 
 
@@ -206,22 +208,27 @@ def _checked(parsed: ParsedQuestion) -> ParsedQuestion:
 
 def add_question(bank: QuestionBank, parsed: ParsedQuestion) -> Question:
     """Add a checked question to the bank (ValidationFailed names the first problem)."""
-    question = Question(bank_id=bank.id, version=1, is_disabled=False, **_question_fields(_checked(parsed)))
+    _checked(parsed)
+    question_html.store_images(parsed)
+    question = Question(bank_id=bank.id, version=1, is_disabled=False, **_question_fields(parsed))
     db.session.add(question)
     db.session.flush()
     return question
 
 
 def _question_fields(parsed: ParsedQuestion) -> dict:
+    stem, options, explanation = question_html.stored_texts(
+        parsed.html, parsed.stem, parsed.options, parsed.explanation
+    )
     return {
         "type": QuestionType(parsed.type),
-        "stem": parsed.stem,
-        "options": parsed.options,
+        "stem": stem,
+        "options": options,
         "answer": parsed.answer,
         "points": parsed.points,
         "difficulty": parsed.difficulty,
         "tags": parsed.tags,
-        "explanation": parsed.explanation,
+        "explanation": explanation,
         "title": parsed.title,
     }
 
@@ -232,6 +239,7 @@ def update_question(question: Question, parsed: ParsedQuestion) -> bool:
     Returns False, changing nothing, when the content is the same.
     """
     _checked(parsed)
+    question_html.store_images(parsed)
     if to_parsed(question) == parsed:
         return False
     for name, value in _question_fields(parsed).items():
@@ -286,7 +294,11 @@ def mark_duplicates(bank: QuestionBank | None, items: list[ParsedItem]) -> None:
             sa.select(Question.id, Question.type, Question.stem, Question.options).where(Question.bank_id == bank.id)
         )
         for question_id, kind, stem, options in rows:
-            key = ParsedQuestion(type=str(kind), stem=stem, options=list(options or [])).fingerprint()
+            key = ParsedQuestion(
+                type=str(kind),
+                stem=question_html.unmark(stem),
+                options=[question_html.unmark(option) for option in options or []],
+            ).fingerprint()
             existing.setdefault(key, question_id)
     seen: dict[tuple, int] = {}
     for item in items:
@@ -403,6 +415,8 @@ def store_questions(bank: QuestionBank, items: list[ParsedItem]) -> list[int]:
     """
     if not items:
         return []
+    for item in items:
+        question_html.store_images(item.question)
     rows = [
         {"bank_id": bank.id, "version": 1, "is_disabled": False, **_question_fields(item.question)} for item in items
     ]
@@ -425,13 +439,17 @@ def export_questions(bank: QuestionBank, *, include_disabled: bool = False) -> l
     query = sa.select(Question).where(Question.bank_id == bank.id).order_by(Question.id)
     if not include_disabled:
         query = query.where(Question.is_disabled.is_(False))
-    return [to_parsed(question) for question in db.session.scalars(query)]
+    questions = [to_parsed(question) for question in db.session.scalars(query)]
+    for question in questions:
+        if question.html:
+            question_html.load_images(question)
+    return questions
 
 
 def export_xlsx(bank: QuestionBank, *, include_disabled: bool = False) -> bytes:
     """The bank in the Excel import template (imports back to the same questions)."""
-    rows = xlsx_csv.export_rows(export_questions(bank, include_disabled=include_disabled))
-    return xlsx_bytes([("题库", xlsx_csv.HEADER, rows)])
+    header, rows = xlsx_csv.export_table(export_questions(bank, include_disabled=include_disabled))
+    return xlsx_bytes([("题库", header, rows)])
 
 
 def export_gift(bank: QuestionBank, *, include_disabled: bool = False) -> str:
@@ -457,6 +475,8 @@ def export_json(bank: QuestionBank, *, include_disabled: bool = False) -> str:
     for question in export_questions(bank, include_disabled=include_disabled):
         answers = kind_of(question.type).export_answers(question.answer)
         extra = {key: question.answer[key] for key in ("weights", "indefinite") if key in question.answer}
+        if question.html:
+            extra.update(format="html", images=question.images)
         objects.append(
             {
                 "type": question.type,

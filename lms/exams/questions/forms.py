@@ -10,6 +10,7 @@ from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from lms.exams.questions.banks import DIFFICULTY_LABELS
+from lms.exams.questions.importers.common import MAX_HTML_CHARS
 from lms.exams.questions.types import LETTERS, type_labels
 
 
@@ -18,33 +19,46 @@ class BankForm(FlaskForm):
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
 
 
+INDEFINITE = "indefinite"  # the form's type for 不定项 (multiple choice, one or more correct)
+SHOWN_OPTIONS = 8  # option fields shown at first; the others (I–Z) are folded away until used
+
+
+def _type_choices() -> list[tuple[str, object]]:
+    choices = [(str(key), label) for key, label in type_labels().items()]
+    at = [key for key, _ in choices].index("multiple") + 1
+    choices.insert(at, (INDEFINITE, _l("Multiple choice, one or more correct (不定项)")))
+    return choices
+
+
 class QuestionForm(FlaskForm):
     """A question in the words of the import template (the same parser reads both)."""
 
-    type = SelectField(_l("Question type"), choices=[(str(key), label) for key, label in type_labels().items()])
+    type = SelectField(_l("Question type"), choices=_type_choices())
+    text_format = SelectField(
+        _l("Text format"),
+        choices=[("", _l("Plain text")), ("html", _l("HTML"))],
+        default="",
+        description=_l(
+            "HTML: the stem, options and explanation may use bold, lists, tables, sub/superscripts, links and "
+            'images (<img src="data:…">); anything else is removed.'
+        ),
+    )
     title = StringField(_l("Title"), validators=[Optional(), Length(max=200)], description=_l("Optional short name."))
     stem = TextAreaField(
         _l("Stem (question text)"),
-        validators=[DataRequired(), Length(max=5000)],
+        validators=[DataRequired(), Length(max=MAX_HTML_CHARS)],
         description=_l("Fill-in: mark each blank with ____ or （ ） (or {{1}}, {{2}} …), in the order of the answers."),
     )
-    option_a = StringField("A", validators=[Optional(), Length(max=1000)])
-    option_b = StringField("B", validators=[Optional(), Length(max=1000)])
-    option_c = StringField("C", validators=[Optional(), Length(max=1000)])
-    option_d = StringField("D", validators=[Optional(), Length(max=1000)])
-    option_e = StringField("E", validators=[Optional(), Length(max=1000)])
-    option_f = StringField("F", validators=[Optional(), Length(max=1000)])
-    option_g = StringField("G", validators=[Optional(), Length(max=1000)])
-    option_h = StringField("H", validators=[Optional(), Length(max=1000)])
     answer = StringField(
         _l("Answer"),
         validators=[DataRequired(), Length(max=2000)],
         description=_l(
-            "Choice: the letters (B or ABD). True/false: 正确 or 错误. Fill-in: the answers of the blanks "
-            "separated by |, accepted alternatives of one blank by / (e.g. 1921|上海/上海市)."
+            "Choice: the letters (B or ABD). Weighted options (scored as the sum of the chosen options' weights): "
+            "each option with its percent, e.g. A:50%, B:50%, C:-100%. True/false: 正确 or 错误. Fill-in: the "
+            "answers of the blanks separated by |, accepted alternatives of one blank by / (e.g. 1921|上海/上海市)."
         ),
     )
-    explanation = TextAreaField(_l("Explanation (解析)"), validators=[Optional(), Length(max=10000)])
+    explanation = TextAreaField(_l("Explanation (解析)"), validators=[Optional(), Length(max=MAX_HTML_CHARS)])
     points = StringField(_l("Points"), default="1", validators=[Optional(), Length(max=10)])
     difficulty = SelectField(
         _l("Difficulty"), choices=[(str(key), label) for key, label in DIFFICULTY_LABELS.items()], default="3"
@@ -57,6 +71,19 @@ class QuestionForm(FlaskForm):
 
     def option_fields(self):
         return [getattr(self, f"option_{letter.lower()}") for letter in LETTERS]
+
+    def shown_options(self) -> int:
+        """How many option fields to show unfolded: the template's 8, or up to the last one filled."""
+        filled = [number for number, field in enumerate(self.option_fields(), start=1) if (field.data or "").strip()]
+        return max([SHOWN_OPTIONS, *filled])
+
+
+for _letter in LETTERS:  # option_a … option_z
+    setattr(
+        QuestionForm,
+        f"option_{_letter.lower()}",
+        StringField(_letter, validators=[Optional(), Length(max=MAX_HTML_CHARS)]),
+    )
 
 
 class QuestionImportForm(FlaskForm):

@@ -2,8 +2,8 @@ r"""Question banks and questions.
 
 A question's content is JSON so the four types share one table:
 
-- ``options``: list of option texts, in the bank's order (choice types, 2 to 8
-  options; for true/false ``["正确", "错误"]`` is implied and the list is empty;
+- ``options``: list of option texts, in the bank's order (choice types, 2 to 26
+  options, A–Z; for true/false ``["正确", "错误"]`` is implied and the list is empty;
   empty for fill-in).
 - ``answer``: single ``{"choice": 2}`` (index into options); multiple
   ``{"choices": [0, 3]}`` (sorted, at least two); true/false ``{"value": true}``;

@@ -3,7 +3,8 @@
 Fill-in stems store their blanks as ``{{1}}``, ``{{2}}``... (see
 ``importers.common.MARKER``). Every page that shows a stem as text goes through
 the ``stem`` template filter (``stem_html``); JSON for scripts carries
-``stem_text``. Nowhere else turns markers into gaps.
+``stem_text``. Nowhere else turns markers into gaps. A stem in HTML
+(``question_html``) is shown as its cleaned HTML, or as its text when shortened.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from lms.exams.questions import question_html
 from lms.exams.questions.importers.common import MARKER
 
 GAP = "（____）"
@@ -18,7 +20,7 @@ GAP = "（____）"
 
 def stem_text(stem: str) -> str:
     """The stem as plain text, each blank marker shown as ``（____）``."""
-    return MARKER.sub(GAP, stem or "")
+    return MARKER.sub(GAP, question_html.plain(stem))
 
 
 def _gap_html(number: int) -> Markup:
@@ -34,6 +36,11 @@ def stem_html(stem: str, length: int | None = None) -> Markup:
     ``length`` shortens the stem to about that many visible characters (a gap
     counts as its own width), ending in "…"; markers are never cut in half.
     """
+    if question_html.is_html(stem):
+        if length is None:
+            shown = question_html.html_of(stem)
+            return Markup(MARKER.sub(lambda m: _gap_html(int(m.group(1))), shown))  # noqa: S704  (cleaned HTML)
+        stem = question_html.plain(stem)
     stem = stem or ""
     pieces: list[Markup] = []
     budget = length if length is not None else -1

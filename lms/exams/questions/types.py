@@ -34,8 +34,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from lms.errors import ValidationFailed
+from lms.exams.questions import question_html
 from lms.exams.questions.models import Outcome, QuestionType
 
 _SPACES = re.compile(r"\s+")
@@ -55,8 +57,10 @@ def normalize_blank(text: str) -> str:
 
 
 MAX_BLANK_CHARS = 500
-# Option letters as shown (a question has 2 to 8 options).
-LETTERS = "ABCDEFGH"
+# Option letters as shown: a question has 2 to 26 options, A to Z. The one definition
+# of the letters (the importers, the forms and the exports read them from here).
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+MAX_OPTIONS = len(LETTERS)
 
 _INVALID = _l("This answer does not fit the question.")
 
@@ -298,7 +302,12 @@ class FillIn(QuestionKind):
     def show(self, view, *, stem, options, option_order, response, key, answer) -> None:
         count = blank_count(answer)
         key_blanks = (key or {}).get("blanks") or []
-        view.stem_parts = stem_parts(stem, count)
+        if question_html.is_html(stem):  # split the cleaned whole, so the pieces around the inputs stay balanced
+            parts = stem_parts(str(question_html.html_of(stem)), count)
+            # pieces of HTML cleaned as a whole by nh3
+            view.stem_parts = [Markup(p) if isinstance(p, str) else p for p in parts] if parts else None  # noqa: S704
+        else:
+            view.stem_parts = stem_parts(stem, count)
         given = list(response.get("blanks") or [])
         for index in range(count):
             value = given[index] if index < len(given) else ""

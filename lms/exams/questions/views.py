@@ -15,9 +15,16 @@ from lms.auth.permissions import admin_required
 from lms.downloads import download
 from lms.errors import DomainError, ValidationFailed, show_on_form
 from lms.exams.questions import banks
-from lms.exams.questions.forms import BankForm, ImportConfirmForm, QuestionForm, QuestionImportForm, QuestionStateForm
+from lms.exams.questions.forms import (
+    INDEFINITE,
+    BankForm,
+    ImportConfirmForm,
+    QuestionForm,
+    QuestionImportForm,
+    QuestionStateForm,
+)
 from lms.exams.questions.importers import xlsx_csv
-from lms.exams.questions.importers.common import answer_text, points_text
+from lms.exams.questions.importers.common import points_text
 from lms.exams.questions.models import Question, QuestionBank, QuestionType
 from lms.exams.questions.types import type_labels
 from lms.extensions import db
@@ -97,7 +104,7 @@ def bank(bank_id: int):
         type_labels=type_labels(),
         difficulty_labels=banks.DIFFICULTY_LABELS,
         state_form=QuestionStateForm(),
-        answer_text=answer_text,
+        answer_text=lambda parsed: xlsx_csv.question_values(parsed)["answer"],
         to_parsed=banks.to_parsed,
     )
 
@@ -125,17 +132,23 @@ _FORM_FIELDS = {"options": "option_a", "type": "type", "stem": "stem", "answer":
 
 def _parsed_from(form: QuestionForm):
     """Read the form as a template row, so the form and the importers agree on every rule."""
-    return xlsx_csv.question_from_values({name: getattr(form, name).data or "" for name in xlsx_csv.COLUMNS})
+    fields = {"format": "text_format"}
+    values = {name: getattr(form, fields.get(name, name)).data or "" for name in xlsx_csv.COLUMNS}
+    notes: list = []
+    parsed, problems = xlsx_csv.question_from_values(values, notes=notes)
+    return parsed, problems, notes
 
 
 def _fill_form(form: QuestionForm, question) -> None:
     parsed = banks.to_parsed(question)
-    form.type.data = parsed.type
+    values = xlsx_csv.question_values(parsed)  # the answer as the template writes it, weights included
+    form.type.data = INDEFINITE if parsed.answer.get("indefinite") else parsed.type
+    form.text_format.data = "html" if parsed.html else ""
     form.title.data = parsed.title
     form.stem.data = parsed.stem
     for field, option in zip(form.option_fields(), parsed.options, strict=False):
         field.data = option
-    form.answer.data = answer_text(parsed)
+    form.answer.data = values["answer"]
     form.explanation.data = parsed.explanation
     form.points.data = points_text(parsed.points)
     form.difficulty.data = str(parsed.difficulty)
@@ -143,7 +156,7 @@ def _fill_form(form: QuestionForm, question) -> None:
 
 
 def _save_question(form: QuestionForm, save) -> bool:
-    parsed, problems = _parsed_from(form)
+    parsed, problems, notes = _parsed_from(form)
     for problem in problems:
         show_on_form(form, ValidationFailed(problem.message, problem.field), _FORM_FIELDS)
     if problems:
@@ -155,6 +168,8 @@ def _save_question(form: QuestionForm, save) -> bool:
         show_on_form(form, error, _FORM_FIELDS)
         return False
     db.session.commit()
+    for note in dict.fromkeys(str(note) for note in notes):  # what was changed on the way in, e.g. a script removed
+        flash(note, "warning")
     return True
 
 
@@ -163,7 +178,7 @@ def _save_question(form: QuestionForm, save) -> bool:
 def question_new(bank_id: int):
     bank = _bank_or_404(bank_id)
     form = QuestionForm()
-    if request.method == "GET" and request.args.get("type") in QuestionType.__members__.values():
+    if request.method == "GET" and request.args.get("type") in (*QuestionType.__members__.values(), INDEFINITE):
         form.type.data = request.args["type"]
     if form.validate_on_submit() and _save_question(form, lambda parsed: banks.add_question(bank, parsed)):
         flash(_l("Question added."), "success")

@@ -7,7 +7,7 @@
     var type = form.querySelector("select[name=type]");
     var options = form.querySelector("[data-options]");
     var sync = function () {
-      var choice = type.value === "single" || type.value === "multiple";
+      var choice = type.value === "single" || type.value === "multiple" || type.value === "indefinite";
       options.hidden = !choice;
     };
     type.addEventListener("change", sync);

@@ -13,11 +13,13 @@ from dataclasses import asdict, dataclass, field
 
 from flask_babel import lazy_gettext as _l
 
+from lms.exams.questions import question_html
+from lms.exams.questions.types import LETTERS, MAX_OPTIONS
+
 SINGLE, MULTIPLE, TRUE_FALSE, FILL = "single", "multiple", "true_false", "fill"
 TYPES = (SINGLE, MULTIPLE, TRUE_FALSE, FILL)
 CHOICE_TYPES = (SINGLE, MULTIPLE)
 
-MAX_OPTIONS = 8  # the template's columns 选项A..选项H
 MAX_BLANKS = 20
 MAX_STEM_CHARS = 5000
 MAX_OPTION_CHARS = 1000
@@ -27,13 +29,15 @@ MAX_TAGS = 20
 MAX_TAG_CHARS = 100
 MAX_POINTS = 100
 MAX_QUESTIONS = 10_000  # per file
-LETTERS = "ABCDEFGH"
 
 # {{1}}, {{ 2 }}: the stored blank markers (spaces tolerated on the way in).
 MARKER = re.compile(r"\{\{\s*(\d{1,2})\s*\}\}")
 # What people type for a blank: ___ (3+), full-width ＿＿, or empty brackets （ ） / ( ).
 # A run of 4+ spaces (or 2+ ideographic spaces) inside a text is a blank too: 原则是        。
 BLANK_SPOT = re.compile(r"_{3,}|＿{2,}|（[\s\u3000]*）|\([\s\u3000]*\)|[ \u00a0\u3000]{4,}|\u3000{2,}")
+# In HTML, spaces are layout: only ____ and empty brackets mark blanks.
+HTML_BLANK_SPOT = re.compile(r"_{3,}|＿{2,}|（[\s\u3000]*）|\([\s\u3000]*\)")
+MAX_HTML_CHARS = 50_000  # the HTML source of one text; its visible text has the plain limits
 
 
 def marker(number: int) -> str:
@@ -63,9 +67,15 @@ class ParsedQuestion:
     tags: list[str] = field(default_factory=list)
     explanation: str = ""
     title: str = ""
+    html: bool = False  # stem, options and explanation are HTML (``lms.exams.questions.question_html``)
+    images: dict = field(default_factory=dict, compare=False)  # imported images not stored yet: name -> base64
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def stem_text(self) -> str:
+        """The stem as plain text (an HTML stem without its tags)."""
+        return question_html.to_text(self.stem) if self.html else self.stem
 
     def fingerprint(self) -> tuple:
         """What makes two questions the same question: type, stem and options, spacing ignored."""
@@ -108,6 +118,7 @@ def _squash(text: str) -> str:
 
 def label_for(title: str, stem: str, length: int = 30) -> str:
     """A question's title, else the first words of its stem on one line."""
+    stem = question_html.to_text(stem) if "<" in (stem or "") else stem
     text = (title or "").strip() or " ".join(MARKER.sub("____", stem or "").split())
     return text if len(text) <= length else text[: length - 1] + "…"
 
@@ -117,7 +128,7 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").strip().casefold()
 
 
-def mark_blanks(stem: str, count: int) -> tuple[str, Problem | None]:
+def mark_blanks(stem: str, count: int, spot: re.Pattern = BLANK_SPOT) -> tuple[str, Problem | None]:
     """Return the stem with its blanks as ``{{1}}``..``{{count}}``, or a problem.
 
     Accepts numbered markers (each of 1..count once), else ``____`` or empty
@@ -136,7 +147,7 @@ def mark_blanks(stem: str, count: int) -> tuple[str, Problem | None]:
                 "stem",
             )
         return MARKER.sub(lambda m: marker(int(m.group(1))), stem), None
-    spots = BLANK_SPOT.findall(stem)
+    spots = spot.findall(stem)
     if spots:
         if len(spots) != count:
             return stem, Problem(
@@ -148,7 +159,7 @@ def mark_blanks(stem: str, count: int) -> tuple[str, Problem | None]:
                 "stem",
             )
         numbering = iter(range(1, count + 1))
-        return BLANK_SPOT.sub(lambda m: marker(next(numbering)), stem), None
+        return spot.sub(lambda m: marker(next(numbering)), stem), None
     if count == 1:
         return stem + "{{1}}", None
     return stem, Problem(
@@ -165,19 +176,21 @@ def finish_question(question: ParsedQuestion) -> list[Problem]:
     (0 < points <= 100) and difficulty (1..5).
     """
     problems: list[Problem] = []
-    question.stem = (question.stem or "").strip()
+    question.stem = question_html.unmark(question.stem).strip()
     question.title = " ".join((question.title or "").split())[:MAX_TITLE_CHARS]
-    question.explanation = (question.explanation or "").strip()
-    question.options = [(option or "").strip() for option in question.options]
+    question.explanation = question_html.unmark(question.explanation).strip()
+    question.options = [question_html.unmark(option).strip() for option in question.options]
+    if question.html:
+        problems += _check_html(question)
     question.tags = list(dict.fromkeys(tag.strip() for tag in question.tags if tag and tag.strip()))
     if question.type not in TYPES:
         problems.append(Problem(_l("Unknown question type."), "type"))
         return problems
-    if not question.stem or not MARKER.sub("", question.stem).strip():
+    if not question.stem or not MARKER.sub("", _visible(question, question.stem)).strip():
         problems.append(Problem(_l("The stem (question text) is empty."), "stem"))
-    elif len(question.stem) > MAX_STEM_CHARS:
+    elif len(_visible(question, question.stem)) > MAX_STEM_CHARS:
         problems.append(Problem(_l("The stem is longer than %(n)d characters.", n=MAX_STEM_CHARS), "stem"))
-    if len(question.explanation) > MAX_EXPLANATION_CHARS:
+    if len(_visible(question, question.explanation)) > MAX_EXPLANATION_CHARS:
         problems.append(
             Problem(_l("The explanation is longer than %(n)d characters.", n=MAX_EXPLANATION_CHARS), "explanation")
         )
@@ -206,6 +219,39 @@ def finish_question(question: ParsedQuestion) -> list[Problem]:
     return problems
 
 
+def _visible(question: ParsedQuestion, text: str) -> str:
+    return question_html.to_text(text) if question.html else text
+
+
+def _check_html(question: ParsedQuestion) -> list[Problem]:
+    """Clean an HTML question's texts again (whatever way they came in) and bound their source."""
+    question.stem = question_html.sanitize(question.stem)
+    question.options = [question_html.sanitize(option) for option in question.options]
+    question.explanation = question_html.sanitize(question.explanation)
+    if any(len(text) > MAX_HTML_CHARS for text in (question.stem, *question.options, question.explanation)):
+        return [Problem(_l("A text of the question is longer than %(n)d characters of HTML.", n=MAX_HTML_CHARS))]
+    return []
+
+
+def adopt_html(question: ParsedQuestion, notes: list, files: dict[str, bytes] | None = None) -> None:
+    """Clean the texts of a question read as HTML (images into ``question.images``, drops noted).
+
+    A question whose HTML holds no more than paragraphs and line breaks becomes plain text.
+    """
+    images: dict[str, str] = {}
+    stem = question_html.clean(question.stem, images=images, notes=notes, files=files)
+    options = [question_html.clean(option, images=images, notes=notes, files=files) for option in question.options]
+    explanation = question_html.clean(question.explanation, images=images, notes=notes, files=files)
+    if any(question_html.is_rich(text) for text in (stem, *options, explanation)):
+        question.html, question.images = True, images
+        question.stem, question.options, question.explanation = stem, options, explanation
+    else:
+        question.html, question.images = False, {}
+        question.stem = question_html.to_text(stem)
+        question.options = [question_html.to_text(option) for option in options]
+        question.explanation = question_html.to_text(explanation)
+
+
 def _check_choices(question: ParsedQuestion) -> list[Problem]:
     problems: list[Problem] = []
     options = question.options
@@ -216,8 +262,12 @@ def _check_choices(question: ParsedQuestion) -> list[Problem]:
     if len(options) < 2:
         problems.append(Problem(_l("A choice question needs at least two options."), "options"))
     if len(options) > MAX_OPTIONS:
-        problems.append(Problem(_l("A question has at most %(n)d options (A–H).", n=MAX_OPTIONS), "options"))
-    if any(len(option) > MAX_OPTION_CHARS for option in options):
+        problems.append(
+            Problem(
+                _l("A question has at most %(n)d options (A–%(last)s).", n=MAX_OPTIONS, last=LETTERS[-1]), "options"
+            )
+        )
+    if any(len(_visible(question, option)) > MAX_OPTION_CHARS for option in options):
         problems.append(Problem(_l("An option is longer than %(n)d characters.", n=MAX_OPTION_CHARS), "options"))
     if len({_squash(option) for option in options}) != len(options):
         problems.append(Problem(_l("Two options have the same text."), "options"))
@@ -283,7 +333,7 @@ def _check_blanks(question: ParsedQuestion) -> list[Problem]:
     if len(cleaned) > MAX_BLANKS:
         return [Problem(_l("A question has at most %(n)d blanks.", n=MAX_BLANKS), "answer")]
     question.answer = {"blanks": cleaned}
-    stem, problem = mark_blanks(question.stem, len(cleaned))
+    stem, problem = mark_blanks(question.stem, len(cleaned), HTML_BLANK_SPOT if question.html else BLANK_SPOT)
     if problem:
         return [problem]
     question.stem = stem
@@ -360,7 +410,9 @@ def letters_to_indexes(text: str, option_count: int) -> tuple[list[int], Problem
     indexes = []
     for letter in letters:
         if letter not in LETTERS:
-            return [], Problem(_l("“%(value)s” is not an option letter (A–H).", value=letter), "answer")
+            return [], Problem(
+                _l("“%(value)s” is not an option letter (A–%(last)s).", value=letter, last=LETTERS[-1]), "answer"
+            )
         index = LETTERS.index(letter)
         if index >= option_count:
             last = LETTERS[option_count - 1] if option_count else "-"

@@ -3,8 +3,11 @@
 Read as Moodle reads it (https://docs.moodle.org/en/GIFT_format): questions are
 separated by blank lines; ``//`` starts a comment line; ``::title::`` names a
 question; ``\\~ \\= \\# \\{ \\} \\: \\\\`` are literal characters and ``\\n`` a line
-break; ``[html]``/``[markdown]``/``[plain]``/``[moodle]`` before a text is dropped
-(HTML is turned into plain text).
+break; ``[markdown]``/``[plain]``/``[moodle]`` before a text is dropped. A question
+whose text begins with ``[html]`` is read as HTML (its options and feedback too, as
+Moodle does): safe HTML is kept with its images (``data:`` URIs), see
+``lms.exams.questions.question_html``; HTML with no formatting beyond paragraphs
+becomes plain text.
 
 - ``{=right ~wrong}``: single choice; ``{~%50%a ~%50%b ~%-100%c}`` (no ``=``):
   multiple choice, the options with a positive weight are the correct ones.
@@ -35,6 +38,7 @@ import nh3
 from flask_babel import lazy_gettext as _l
 
 from lms.errors import ValidationFailed
+from lms.exams.questions import question_html
 from lms.exams.questions.importers.common import (
     FILL,
     MARKER,
@@ -46,6 +50,7 @@ from lms.exams.questions.importers.common import (
     ParsedQuestion,
     ParseResult,
     Problem,
+    adopt_html,
     finish_question,
     label_for,
     marker,
@@ -63,11 +68,8 @@ _FORMAT = re.compile(r"^\s*\[(html|moodle|plain|markdown)\]", re.IGNORECASE)
 _WEIGHT = re.compile(r"^%(-?\d+(?:\.\d+)?)%")
 _META = re.compile(r"\[(tag|points|difficulty|id|scoring|type):([^\]]*)\]", re.IGNORECASE)
 _FULL_WIDTH_MARKS = str.maketrans({"＝": "=", "～": "~", "＃": "#", "％": "%"})
-_RICH_HTML = re.compile(r"<(img|a|table|ul|ol|sub|sup)\b", re.IGNORECASE)
 _SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
 _SUP = str.maketrans("0123456789+-=()n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿ")
-_HTML_NAMES = {"img": "images", "a": "links", "table": "tables", "ul": "lists", "ol": "lists",
-               "sub": "sub/superscripts", "sup": "sub/superscripts"}  # fmt: skip
 _TRUE_FALSE = {"T": True, "TRUE": True, "F": False, "FALSE": False}
 CHOICE_BLANK = "（ ）"
 _ENTITY = re.compile(r"&(#\d+|#x[0-9a-f]+|[a-z]+\d*);", re.IGNORECASE)
@@ -149,6 +151,13 @@ def _plain(text: str) -> str:
     return _restore(text).strip()
 
 
+def _html_source(text: str) -> str:
+    """A text of a question in HTML: its [format] prefix dropped and escapes restored, tags kept (cleaned later)."""
+    text = text.strip()
+    match = _FORMAT.match(text)
+    return _restore(text[match.end() :] if match else text).strip()
+
+
 def _script(text: str, table: dict) -> str:
     """H<sub>2</sub>O -> H₂O when every character has a Unicode sub/superscript, else H_2 / x^2."""
     plain = html.unescape(nh3.clean(text, tags=set()))
@@ -183,11 +192,8 @@ def _parse_question(source: str, line: int, comments: list[str], category_tag: s
         item.problems.append(Problem(_l("A description (no answer in braces): not a question type of this platform.")))
         return item
 
-    lost = (
-        sorted({_HTML_NAMES[tag.lower()] for tag in _RICH_HTML.findall(source)}) if "[html]" in source.lower() else []
-    )
-    if lost:
-        item.notes.append(_l("HTML turned into plain text; dropped: %(what)s.", what=", ".join(lost)))
+    html_mode = bool(re.match(r"\s*\[html\]", source, re.IGNORECASE))
+    text_of = _html_source if html_mode else _plain
     meta = _meta(comments)
     question = ParsedQuestion(type="", stem="", title=title)
     question.tags = meta["tags"] + ([category_tag] if category_tag else [])
@@ -214,16 +220,16 @@ def _parse_question(source: str, line: int, comments: list[str], category_tag: s
             return item
         embedded = bool(after.strip())
         if kind == "choice":
-            problem = _read_choices(inside, question, feedback, item)
-            question.stem = _plain(before + (CHOICE_BLANK if embedded else "") + after)
+            problem = _read_choices(inside, question, feedback, item, text_of)
+            question.stem = text_of(before + (CHOICE_BLANK if embedded else "") + after)
         elif kind == TRUE_FALSE:
-            _read_true_false(inside, question, feedback)
-            question.stem = _plain(before + (CHOICE_BLANK if embedded else "") + after)
+            _read_true_false(inside, question, feedback, text_of)
+            question.stem = text_of(before + (CHOICE_BLANK if embedded else "") + after)
             problem = None
         else:
-            blanks, problem = _read_short_answers(inside, feedback, item)
+            blanks, problem = _read_short_answers(inside, feedback, item, text_of)
             question.type, question.answer = FILL, {"blanks": [blanks]}
-            question.stem = _plain(before + "{{1}}" + after)
+            question.stem = text_of(before + "{{1}}" + after)
         if problem:
             item.problems.append(problem)
             return item
@@ -243,7 +249,7 @@ def _parse_question(source: str, line: int, comments: list[str], category_tag: s
                     Problem(_l("Several answer blocks in one question are only possible for fill-in blanks ({=…}).")),
                 )
                 return item
-            accepted, problem = _read_short_answers(inside, feedback, item)
+            accepted, problem = _read_short_answers(inside, feedback, item, text_of)
             if problem:
                 item.problems.append(problem)
                 return item
@@ -252,14 +258,17 @@ def _parse_question(source: str, line: int, comments: list[str], category_tag: s
             cursor = end + 1
         pieces.append(source[cursor:])
         question.type, question.answer = FILL, {"blanks": blanks}
-        question.stem = _plain("".join(pieces))
+        question.stem = text_of("".join(pieces))
     # a literal {{n}} typed in the text would be read as a blank: refuse it instead
     if question.type == FILL and len(MARKER.findall(question.stem)) != len(question.answer["blanks"]):
         item.problems.append(Problem(_l("The text contains “{{”; escape a literal brace as \\{.")))
         return item
-    question.explanation = "\n".join(text for text in [*map(_plain, general_feedback), *feedback] if text)
+    joiner = "<br>" if html_mode else "\n"
+    question.explanation = joiner.join(text for text in [*map(text_of, general_feedback), *feedback] if text)
+    if html_mode:
+        adopt_html(question, item.notes)
     item.problems += finish_question(question)
-    item.label = label_for(title, question.stem)
+    item.label = label_for(title, question.stem_text())
     if not item.problems:
         item.question = question
     return item
@@ -320,7 +329,7 @@ def _kind(inside: str) -> str:
     return "short"
 
 
-def _answers(inside: str, first_marker: str) -> list[tuple[str, str]]:
+def _answers(inside: str, first_marker: str, text_of=_plain) -> list[tuple[str, str]]:
     """Split ``=a#fb ~b`` into (marker+text, feedback) pairs."""
     parts = re.split(r"(?=[~=])", inside)
     answers = []
@@ -331,21 +340,23 @@ def _answers(inside: str, first_marker: str) -> list[tuple[str, str]]:
         if part[0] not in "~=":
             part = first_marker + part
         text, _, feedback = part.partition("#")
-        answers.append((text.strip(), _plain(feedback)))
+        answers.append((text.strip(), text_of(feedback)))
     return answers
 
 
-def _read_choices(inside: str, question: ParsedQuestion, feedback: list[str], item: ParsedItem) -> Problem | None:
+def _read_choices(
+    inside: str, question: ParsedQuestion, feedback: list[str], item: ParsedItem, text_of=_plain
+) -> Problem | None:
     single = "=" in inside
     options, weights = [], []
-    for text, note in _answers(inside, "~"):
+    for text, note in _answers(inside, "~", text_of):
         marker, text = text[0], text[1:].strip()
         weight = 100.0 if marker == "=" else 0.0
         match = _WEIGHT.match(text) if marker == "~" else None  # Moodle reads weights after ~ only
         if match:
             weight = float(match.group(1))
             text = text[match.end() :].strip()
-        option = _plain(text)
+        option = text_of(text)
         options.append(option)
         weights.append(weight)
         if note:
@@ -369,16 +380,18 @@ def _read_choices(inside: str, question: ParsedQuestion, feedback: list[str], it
     return None
 
 
-def _read_true_false(inside: str, question: ParsedQuestion, feedback: list[str]) -> None:
+def _read_true_false(inside: str, question: ParsedQuestion, feedback: list[str], text_of=_plain) -> None:
     word, *notes = inside.split("#", 2)
     question.type, question.answer = TRUE_FALSE, {"value": _TRUE_FALSE[_plain(word).upper()]}
     # {T#feedback for a wrong response#feedback for a right one}
-    feedback += [_plain(note) for note in reversed(notes) if _plain(note)]
+    feedback += [text_of(note) for note in reversed(notes) if text_of(note)]
 
 
-def _read_short_answers(inside: str, feedback: list[str], item: ParsedItem) -> tuple[list[str], Problem | None]:
+def _read_short_answers(
+    inside: str, feedback: list[str], item: ParsedItem, text_of=_plain
+) -> tuple[list[str], Problem | None]:
     accepted = []
-    for text, note in _answers(inside, "="):
+    for text, note in _answers(inside, "=", text_of):
         if text[0] != "=":
             return [], Problem(_l("A fill-in answer must start with =."))
         text = text[1:].strip()
@@ -387,13 +400,14 @@ def _read_short_answers(inside: str, feedback: list[str], item: ParsedItem) -> t
         if match:
             weight = float(match.group(1))
             text = text[match.end() :].strip()
-        answer = _plain(text)
+        answer = question_html.to_text(_html_source(text)) if text_of is _html_source else _plain(text)
         if weight >= 100:
             accepted.append(answer)
         else:
             item.notes.append(_l("The answer “%(answer)s” with a weight below 100%% is not accepted.", answer=answer))
         if note:
-            feedback.append(f"{answer}：{note}")
+            shown = question_html.from_plain(answer) if text_of is _html_source else answer
+            feedback.append(f"{shown}：{note}")
     if not accepted:
         return [], Problem(_l("A fill-in blank needs at least one fully correct answer (=answer)."))
     return accepted, None
@@ -431,18 +445,31 @@ def escape(text: str) -> str:
     return text.replace("\n", "\\n").replace("->", "-\\>")
 
 
-def _text(text: str) -> str:
+def _text(text: str, html_format: bool = False) -> str:
+    if html_format:
+        return "[html]" + escape(text)
     escaped = escape(text)
     # a text that would read as a [format] prefix or a comment gets an explicit [plain]
     literal = escaped.startswith(("[", "//")) or _ENTITY.search(text)
     return "[plain]" + escaped if literal else escaped
 
 
-def _answer(text: str, weight: str = "") -> str:
+def _answer(text: str, weight: str = "", html_format: bool = False) -> str:
     """An option or accepted answer; a text that itself starts like a %weight% gets an explicit one."""
     if not weight and _WEIGHT.match(text):
         weight = "%0%"
-    return weight + _text(text)
+    return weight + _option(text, html_format)
+
+
+def _blank_answer(word: str, html_format: bool) -> str:
+    """An accepted answer (plain text; in an HTML question escaped as HTML, as Moodle reads it)."""
+    text = question_html.from_plain(word) if html_format else word
+    return _answer(text, "%100%" if _WEIGHT.match(text) else "", html_format)
+
+
+def _option(text: str, html_format: bool) -> str:
+    """An option: an HTML question's options are HTML without a prefix (the stem's [html] covers them)."""
+    return escape(text) if html_format else _text(text)
 
 
 def _number(value: float) -> str:
@@ -458,6 +485,12 @@ def write_gift(questions: Iterable[ParsedQuestion], bank_name: str = "") -> str:
         "",
     ]
     for question in questions:
+        if question.html:  # images travel inside the HTML, as data: URIs
+            question = ParsedQuestion(**{**question.as_dict(), "images": question.images})
+            question.stem = question_html.with_data_uris(question.stem, question.images)
+            question.options = [question_html.with_data_uris(option, question.images) for option in question.options]
+            question.explanation = question_html.with_data_uris(question.explanation, question.images)
+        html_format = question.html
         meta = [f"[tag:{tag.replace(']', '］')}]" for tag in question.tags]
         meta += [f"[points:{points_text(question.points)}]", f"[difficulty:{question.difficulty}]"]
         if question.type == MULTIPLE and not question.answer.get("weights"):
@@ -473,32 +506,39 @@ def write_gift(questions: Iterable[ParsedQuestion], bank_name: str = "") -> str:
             text = []
             for index, part in enumerate(parts):
                 if index % 2 == 0:
-                    text.append(_text(part) if index == 0 else escape(part))
+                    text.append(_text(part, html_format) if index == 0 else escape(part))
                 else:
-                    block = " ".join(
-                        "=" + _answer(word, "%100%" if _WEIGHT.match(word) else "") for word in blanks[int(part) - 1]
-                    )
+                    block = " ".join("=" + _blank_answer(word, html_format) for word in blanks[int(part) - 1])
                     last = index == len(parts) - 2
                     text.append("{" + block + (general if last else "") + "}")
             out.append(head + "".join(text))
         elif question.type == TRUE_FALSE:
             out.append(
-                head + _text(question.stem) + "{" + ("TRUE" if question.answer["value"] else "FALSE") + general + "}"
+                head
+                + _text(question.stem, html_format)
+                + "{"
+                + ("TRUE" if question.answer["value"] else "FALSE")
+                + general
+                + "}"
             )
         else:
-            lines = [head + _text(question.stem) + "{"]
+            lines = [head + _text(question.stem, html_format) + "{"]
             if question.type == SINGLE:
                 for i, option in enumerate(question.options):
                     correct = i == question.answer["choice"]
-                    lines.append("\t=" + _text(option) if correct else "\t~" + _answer(option))
+                    lines.append(
+                        "\t=" + _option(option, html_format)
+                        if correct
+                        else "\t~" + _answer(option, html_format=html_format)
+                    )
             elif question.answer.get("weights"):
                 for option, weight in zip(question.options, question.answer["weights"], strict=True):
-                    lines.append("\t~" + _answer(option, f"%{_number(weight)}%"))
+                    lines.append("\t~" + _answer(option, f"%{_number(weight)}%", html_format))
             else:
                 correct = question.answer["choices"]
                 share = _number(100 / len(correct))
                 for i, option in enumerate(question.options):
-                    lines.append("\t~" + _answer(option, f"%{share if i in correct else '-100'}%"))
+                    lines.append("\t~" + _answer(option, f"%{share if i in correct else '-100'}%", html_format))
             if general:
                 lines.append("\t" + general)
             lines.append("}")

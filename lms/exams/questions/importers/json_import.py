@@ -4,11 +4,15 @@ The export is a list of objects with ``type``, ``title``, ``stem``, ``options``,
 ``answers`` (the correct option letters, ``[true]``/``[false]``, or the accepted
 answers of each blank), ``points``, ``difficulty``, ``tags``, ``explanation``,
 and for multiple choice optionally ``weights`` (percent per option) and
-``indefinite``. Each object is checked like any other imported question.
+``indefinite``; a question in HTML has ``"format": "html"`` and the images its
+texts show (``@@PLUGINFILE@@/<name>``) in ``images`` (name -> base64). Each object
+is checked like any other imported question.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 
 from flask_babel import lazy_gettext as _l
@@ -25,6 +29,7 @@ from lms.exams.questions.importers.common import (
     ParsedQuestion,
     ParseResult,
     Problem,
+    adopt_html,
     finish_question,
     label_for,
 )
@@ -94,7 +99,19 @@ def _item(number: int, entry) -> ParsedItem:
         explanation=_text(entry.get("explanation")),
         title=_text(entry.get("title")),
     )
+    if entry.get("format") == "html":
+        adopt_html(question, item.notes, _images(entry.get("images"), item.notes))
     item.problems += finish_question(question)
     if not item.problems:
         item.question = question
     return item
+
+
+def _images(value, notes: list) -> dict[str, bytes]:
+    files = {}
+    for name, encoded in (value or {}).items() if isinstance(value, dict) else ():
+        try:
+            files[str(name)] = base64.b64decode(str(encoded), validate=True)
+        except (binascii.Error, ValueError):
+            notes.append(_l("The file “%(name)s” could not be decoded.", name=str(name)))
+    return files

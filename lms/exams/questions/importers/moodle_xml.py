@@ -5,10 +5,12 @@ Read with defusedxml (no entity expansion, no external entities). Supported:
 with the per-option weights kept), ``truefalse``, ``shortanswer`` (one blank:
 the answers of 100%), ``multianswer`` (Cloze) made only of SHORTANSWER
 subquestions (several blanks), and ``category`` (its last part becomes a
-knowledge point of the questions that follow). Texts in HTML become plain text,
-with a note on the question naming what was dropped (images, links, tables…);
-the general feedback and each answer's feedback go into the explanation. Other
-question types are skipped with the reason.
+knowledge point of the questions that follow). A question in HTML keeps safe HTML
+and its images (``<file encoding="base64">`` referred to as ``@@PLUGINFILE@@/…``,
+or ``data:`` URIs), see ``lms.exams.questions.question_html``; HTML with no
+formatting beyond paragraphs becomes plain text; anything dropped is a note on the
+question. The general feedback and each answer's feedback go into the
+explanation. Other question types are skipped with the reason.
 
 Written by ``write_moodle_xml`` so that Moodle imports it and ``parse_moodle_xml``
 reads it back to the same questions; a multiple-choice question that this
@@ -18,6 +20,8 @@ which Moodle ignores.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable
 from xml.etree.ElementTree import Comment, Element, SubElement, tostring
@@ -27,6 +31,7 @@ from defusedxml.common import DefusedXmlException
 from flask_babel import lazy_gettext as _l
 
 from lms.errors import ValidationFailed
+from lms.exams.questions import question_html
 from lms.exams.questions.importers.common import (
     FILL,
     MARKER,
@@ -38,12 +43,13 @@ from lms.exams.questions.importers.common import (
     ParsedQuestion,
     ParseResult,
     Problem,
+    adopt_html,
     finish_question,
     label_for,
     marker,
     points_text,
 )
-from lms.exams.questions.importers.gift import _HTML_NAMES, _RICH_HTML, _category_tag, _plain
+from lms.exams.questions.importers.gift import _category_tag, _plain
 from lms.spreadsheets import decode_text
 
 _SKIPPED = {
@@ -94,19 +100,33 @@ def _literal(element) -> str:
     return "" if element is None else (element.findtext("text") or "").strip()
 
 
-def _text(element, notes: list | None = None) -> str:
+def _text(element) -> str:
+    """A text as plain text (answers to type in, true/false words)."""
     text, fmt = _raw(element)
     if fmt == "html":
-        if notes is not None:
-            lost = sorted({_HTML_NAMES[tag.lower()] for tag in _RICH_HTML.findall(text)})
-            if element is not None and element.findall("file"):
-                lost = sorted({*lost, "images"})
-            if lost:
-                notes.append(_l("HTML turned into plain text; dropped: %(what)s.", what=", ".join(lost)))
-        return _plain("[html]" + text)
+        return question_html.to_text(text)
     if fmt == "moodle_auto_format":
         return _plain(text)
     return text.strip()
+
+
+def _source(element) -> str:
+    """A text of a question read as HTML: its HTML as written, a plain one escaped."""
+    text, fmt = _raw(element)
+    if fmt == "html":
+        return text.strip()
+    return question_html.from_plain(_plain(text) if fmt == "moodle_auto_format" else text.strip())
+
+
+def _files(element, notes: list) -> dict[str, bytes]:
+    """The files embedded in a question (``<file name="a.png" encoding="base64">``), by name."""
+    files = {}
+    for file in element.iter("file"):
+        try:
+            files[file.get("name", "")] = base64.b64decode(re.sub(r"\s+", "", file.text or ""), validate=True)
+        except (binascii.Error, ValueError):
+            notes.append(_l("The file “%(name)s” could not be decoded.", name=file.get("name", "")))
+    return files
 
 
 def _number(text: str | None, default: float) -> float:
@@ -119,7 +139,10 @@ def _number(text: str | None, default: float) -> float:
 def _question(number: int, kind: str, element, category: str) -> ParsedItem:
     notes: list = []
     title = _literal(element.find("name"))
-    stem = _text(element.find("questiontext"), notes)
+    stem_element = element.find("questiontext")
+    html_mode = _raw(stem_element)[1] == "html"
+    text_of = _source if html_mode else _text
+    stem = text_of(stem_element)
     item = ParsedItem(number, label_for(title, stem))
     if kind in _SKIPPED:
         item.problems.append(Problem(_SKIPPED[kind]))
@@ -137,11 +160,12 @@ def _question(number: int, kind: str, element, category: str) -> ParsedItem:
     feedback: list[str] = []
     answers = []
     for answer in element.findall("answer"):
-        text = _text(answer, notes)
+        text = text_of(answer) if kind == "multichoice" else _text(answer)
         answers.append((text, _number(answer.get("fraction"), 0.0)))
-        note = _text(answer.find("feedback"))
+        note = text_of(answer.find("feedback"))
         if note:
-            feedback.append(f"{text}：{note}")
+            shown = question_html.from_plain(text) if html_mode and kind != "multichoice" else text
+            feedback.append(f"{shown}：{note}")
     if kind == "multichoice":
         problem = _choices(element, question, answers, notes)
     elif kind == "truefalse":
@@ -152,17 +176,19 @@ def _question(number: int, kind: str, element, category: str) -> ParsedItem:
     elif kind == "shortanswer":
         problem = _short_answers(question, answers, notes)
     else:
-        problem = _cloze(question, notes)
+        problem = _cloze(question, notes, html_mode)
     if problem:
         item.problems.append(problem)
         return item
-    general = _text(element.find("generalfeedback"), notes)
-    question.explanation = "\n".join(text for text in [general, *feedback] if text)
+    general = text_of(element.find("generalfeedback"))
+    question.explanation = ("<br>" if html_mode else "\n").join(text for text in [general, *feedback] if text)
+    if html_mode:
+        adopt_html(question, notes, _files(element, notes))
     item.notes = list(dict.fromkeys(notes))
     item.problems += finish_question(question)
-    if question.title == label_for("", question.stem, 60):
+    if question.title == label_for("", question.stem_text(), 60):
         question.title = ""  # a name Moodle required, made from the stem
-    item.label = label_for(title, question.stem)
+    item.label = label_for(title, question.stem_text())
     if not item.problems:
         item.question = question
     return item
@@ -177,7 +203,7 @@ def _choices(element, question: ParsedQuestion, answers: list, notes: list) -> P
         right = [i for i, weight in enumerate(weights) if weight >= 100]
         if len(right) != 1:
             return Problem(_l("A single-choice question needs exactly one answer of 100%."))
-        partial = [options[i] for i, weight in enumerate(weights) if 0 < weight < 100]
+        partial = [question_html.to_text(options[i]) for i, weight in enumerate(weights) if 0 < weight < 100]
         if partial:
             notes.append(_l("Partial credit for “%(options)s” was dropped.", options="”, “".join(partial)))
         question.type, question.answer = SINGLE, {"choice": right[0]}
@@ -202,7 +228,7 @@ def _short_answers(question: ParsedQuestion, answers: list, notes: list) -> Prob
     return None
 
 
-def _cloze(question: ParsedQuestion, notes: list) -> Problem | None:
+def _cloze(question: ParsedQuestion, notes: list, html_mode: bool = False) -> Problem | None:
     blanks: list[list[str]] = []
 
     def blank(match: re.Match) -> str:
@@ -217,6 +243,7 @@ def _cloze(question: ParsedQuestion, notes: list) -> Problem | None:
             elif weighted := re.match(r"%(-?\d+(?:\.\d+)?)%", part):
                 weight, part = float(weighted.group(1)), part[weighted.end() :]
             part = re.sub(r"\\(.)", r"\1", part).strip()
+            part = question_html.to_text(part) if html_mode else part
             if weight >= 100:
                 accepted.append(part)
             elif part:
@@ -241,9 +268,15 @@ class _NotShortAnswer(Exception):
 # --- Writing ------------------------------------------------------------------------
 
 
-def _text_element(parent, tag: str, text: str, fmt: str | None = "plain_text", **attributes) -> Element:
+def _text_element(
+    parent, tag: str, text: str, fmt: str | None = "plain_text", images: dict | None = None, **attributes
+) -> Element:
+    """``<tag format=…><text>…</text></tag>``; an HTML text carries the images it shows as ``<file>``s."""
     element = SubElement(parent, tag, **({"format": fmt} if fmt else {}), **attributes)
     SubElement(element, "text").text = text
+    for name in question_html.referenced_images(text) if images is not None else ():
+        if name in images:
+            SubElement(element, "file", name=name, path="/", encoding="base64").text = images[name]
     return element
 
 
@@ -251,8 +284,9 @@ def _cloze_escape(text: str) -> str:
     return re.sub(r"([\\}~#=%{])", r"\\\1", text)
 
 
-def _cloze_blank(accepted: list[str]) -> str:
-    return "{1:SHORTANSWER:" + "~".join("=" + _cloze_escape(word) for word in accepted) + "}"
+def _cloze_blank(accepted: list[str], html_format: bool = False) -> str:
+    words = [question_html.from_plain(word) if html_format else word for word in accepted]
+    return "{1:SHORTANSWER:" + "~".join("=" + _cloze_escape(word) for word in words) + "}"
 
 
 def write_moodle_xml(questions: Iterable[ParsedQuestion], bank_name: str = "") -> str:
@@ -272,11 +306,14 @@ def write_moodle_xml(questions: Iterable[ParsedQuestion], bank_name: str = "") -
         stem = question.stem
         if kind == "multianswer":
             blanks = question.answer["blanks"]
-            stem = MARKER.sub(lambda m, blanks=blanks: _cloze_blank(blanks[int(m.group(1)) - 1]), stem)
+            stem = MARKER.sub(
+                lambda m, blanks=blanks, html=question.html: _cloze_blank(blanks[int(m.group(1)) - 1], html), stem
+            )
         elif kind == "shortanswer":
             stem = MARKER.sub("_____", stem)
-        _text_element(element, "questiontext", stem)
-        _text_element(element, "generalfeedback", question.explanation)
+        fmt, images = ("html", question.images) if question.html else ("plain_text", None)
+        _text_element(element, "questiontext", stem, fmt, images)
+        _text_element(element, "generalfeedback", question.explanation, fmt, images)
         SubElement(element, "defaultgrade").text = points_text(question.points)
         SubElement(element, "vanguard_difficulty").text = str(question.difficulty)  # Moodle ignores it
         if question.type in (SINGLE, MULTIPLE):
@@ -293,7 +330,9 @@ def write_moodle_xml(questions: Iterable[ParsedQuestion], bank_name: str = "") -
             if question.answer.get("indefinite"):
                 SubElement(element, "vanguard_indefinite").text = "true"
             for option, fraction in zip(question.options, fractions, strict=True):
-                _text_element(element, "answer", option, fraction=f"{fraction:.5f}".rstrip("0").rstrip("."))
+                _text_element(
+                    element, "answer", option, fmt, images, fraction=f"{fraction:.5f}".rstrip("0").rstrip(".")
+                )
         elif question.type == TRUE_FALSE:
             value = question.answer["value"]
             _text_element(element, "answer", "true", fmt="moodle_auto_format", fraction="100" if value else "0")

@@ -32,6 +32,7 @@ from lms.exams.questions.importers.common import (
     ParsedQuestion,
     ParseResult,
     Problem,
+    adopt_html,
     answer_text,
     fill_blanks,
     finish_question,
@@ -64,27 +65,27 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "difficulty": ("难度", "难易程度", "难易度", "难度等级", "难度级别", "difficulty"),
     "tags": ("知识点", "标签", "考点", "tags", "knowledge points", "tag"),
     "title": ("标题", "题目名称", "title", "name"),
+    "format": ("格式", "文本格式", "format", "text format"),
 }  # fmt: skip
 REQUIRED = ("type", "stem", "answer")
 
-HEADER = (
-    "题型",
-    "题干",
-    *(f"选项{letter}" for letter in LETTERS),
-    "答案",
-    "解析",
-    "分值",
-    "难度",
-    "知识点",
-    "标题",
-)
-COLUMN_LABELS = dict(
-    zip(
-        ["type", "stem", *OPTION_KEYS, "answer", "explanation", "points", "difficulty", "tags", "title"],
-        HEADER,
-        strict=True,
-    )
-)
+TEMPLATE_OPTIONS = 8  # the template's option columns, 选项A..选项H; more are read (and exported) up to 选项Z
+
+
+def header(option_count: int = TEMPLATE_OPTIONS) -> tuple[str, ...]:
+    """The template's header row with ``option_count`` option columns (at least the template's 8)."""
+    letters = LETTERS[: max(option_count, TEMPLATE_OPTIONS)]
+    return ("题型", "题干", *(f"选项{letter}" for letter in letters), "答案", "解析", "分值", "难度", "知识点", "标题",
+            "格式")  # fmt: skip
+
+
+def _keys(option_count: int = TEMPLATE_OPTIONS) -> list[str]:
+    options = OPTION_KEYS[: max(option_count, TEMPLATE_OPTIONS)]
+    return ["type", "stem", *options, "answer", "explanation", "points", "difficulty", "tags", "title", "format"]
+
+
+HEADER = header()
+COLUMN_LABELS = dict(zip(_keys(len(LETTERS)), header(len(LETTERS)), strict=True))
 COLUMN_LABELS["options"] = "选项"
 
 # (header, what goes in it) for the page that documents the template.
@@ -97,7 +98,14 @@ TEMPLATE_HELP = [
             "without a mark the single blank goes at the end."
         ),
     ),
-    ("选项A … 选项H", _l("Choice questions: 2 to 8 options, from A without gaps. Leave empty for other types.")),
+    (
+        "选项A … 选项H",
+        _l(
+            "Choice questions: 2 to %(n)d options, from A without gaps; add columns 选项I … 选项Z for more than 8. "
+            "Leave empty for other types.",
+            n=len(LETTERS),
+        ),
+    ),
     (
         "答案",
         _l(
@@ -112,18 +120,26 @@ TEMPLATE_HELP = [
     ("难度", _l("Optional, default 3. 1 (easy) to 5 (hard), or 容易/较易/中等/较难/困难.")),
     ("知识点", _l("Optional. Knowledge points (tags) separated by commas or 、.")),
     ("标题", _l("Optional. A short name of the question.")),
+    (
+        "格式",
+        _l(
+            "Optional. HTML: the stem, options and explanation are HTML (bold, lists, tables, sub/superscripts, "
+            "links, images); anything unsafe is removed. Empty: plain text."
+        ),
+    ),
 ]
 
-_NO_OPTIONS = [""] * 8
+_NO_OPTIONS = [""] * TEMPLATE_OPTIONS
 EXAMPLE_ROWS = [
     ["单选题", "中国共产党第一次全国代表大会于（ ）年召开。", "1919", "1921", "1927", "1949", "", "", "", "",
-     "B", "1921年7月，中共一大在上海召开，宣告中国共产党成立。", 1, 2, "党史", ""],
+     "B", "1921年7月，中共一大在上海召开，宣告中国共产党成立。", 1, 2, "党史", "", ""],
     ["多选题", "“三会一课”中的“三会”是指（ ）。", "支部党员大会", "支部委员会", "党小组会", "民主生活会",
      "", "", "", "", "ABC", "“三会”是支部党员大会、支部委员会和党小组会，“一课”是党课。", 2, 3,
-     "三会一课,组织生活", ""],
-    ["判断题", "预备党员的预备期为一年。", *_NO_OPTIONS, "正确", "党章规定预备党员的预备期为一年。", 1, 1, "党章", ""],
+     "三会一课,组织生活", "", ""],
+    ["判断题", "预备党员的预备期为一年。", *_NO_OPTIONS, "正确", "党章规定预备党员的预备期为一年。", 1, 1, "党章", "",
+     ""],
     ["填空题", "中国共产党以____为最高理想和最终目标，于____年成立。", *_NO_OPTIONS,
-     "实现共产主义/共产主义|1921", "", 2, 3, "党章,党史", ""],
+     "实现共产主义/共产主义|1921", "", 2, 3, "党章,党史", "", ""],
 ]  # fmt: skip
 
 
@@ -247,6 +263,8 @@ def question_from_values(
         problems.append(Problem(_l("The answer is missing."), "answer"))
     elif kind == MULTIPLE and _WEIGHTED.search(answer_raw):
         answer = _weighted_answer(answer_raw, len(options), problems)
+        if answer and indefinite:
+            answer["indefinite"] = True
     elif kind in CHOICE_TYPES:
         indexes, problem = letters_to_indexes(answer_raw, len(options))
         if problem:
@@ -283,6 +301,11 @@ def question_from_values(
         explanation=values.get("explanation") or "",
         title=values.get("title") or "",
     )
+    text_format = fold(values.get("format") or "")
+    if text_format == "html":
+        adopt_html(question, notes)
+    elif text_format not in ("", "text", "plain", "纯文本", "文本"):
+        problems.append(Problem(_l("Unknown format “%(value)s” (use HTML, or leave it empty).", value=text_format)))
     if kind is not None:
         found = finish_question(question)
         if any(problem.field == "answer" for problem in problems):
@@ -293,7 +316,7 @@ def question_from_values(
     return (None if problems else question), problems
 
 
-_WEIGHTED = re.compile(r"([A-Ha-hＡ-Ｈａ-ｈ])\s*[:：=＝]\s*([-+−]?\d+(?:\.\d+)?)\s*[%％]")
+_WEIGHTED = re.compile(r"([A-Za-zＡ-Ｚａ-ｚ])\s*[:：=＝]\s*([-+−]?\d+(?:\.\d+)?)\s*[%％]")
 
 
 def _weighted_answer(text: str, count: int, problems: list[Problem]) -> dict:
@@ -382,18 +405,25 @@ def question_values(question: ParsedQuestion) -> dict[str, str]:
         "difficulty": str(question.difficulty),
         "tags": "，".join(question.tags),
         "title": question.title,
+        "format": "HTML" if question.html else "",
     }
     for key, option in zip(OPTION_KEYS, question.options, strict=False):
         values[key] = option
     return values
 
 
-def export_rows(questions: Iterable[ParsedQuestion]) -> Iterable[list]:
-    """Rows under ``HEADER`` for an Excel export that imports back to the same questions."""
-    keys = ["type", "stem", *OPTION_KEYS, "answer", "explanation", "points", "difficulty", "tags", "title"]
+def export_rows(questions: Iterable[ParsedQuestion], option_count: int = TEMPLATE_OPTIONS) -> Iterable[list]:
+    """Rows under ``header(option_count)`` for an Excel export that imports back to the same questions."""
+    keys = _keys(option_count)
     for question in questions:
         values = question_values(question)
         row: list = [values.get(key, "") for key in keys]
         row[keys.index("points")] = question.points if not float(question.points).is_integer() else int(question.points)
         row[keys.index("difficulty")] = question.difficulty
         yield row
+
+
+def export_table(questions: list[ParsedQuestion]) -> tuple[tuple[str, ...], Iterable[list]]:
+    """(header, rows) of an export: as many option columns as the question with the most options needs."""
+    count = max((len(question.options) for question in questions), default=0)
+    return header(count), export_rows(questions, count)
