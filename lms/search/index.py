@@ -69,9 +69,10 @@ def _announcement(item) -> Entry:
 
 
 def _option_text(option) -> str:
+    """An option's words: an option of a question written in HTML is indexed without its tags."""
     if isinstance(option, dict):
-        return str(option.get("text") or option.get("label") or "")
-    return str(option)
+        option = option.get("text") or option.get("label") or ""
+    return plain_text(str(option))
 
 
 def _question(question) -> Entry:

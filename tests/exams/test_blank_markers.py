@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from openpyxl import load_workbook
 
 from lms.auth.models import Role
 from lms.exams.questions import stems
@@ -75,6 +77,11 @@ def test_review_notebook_and_admin_pages_show_gaps_not_markers(
         page = response.get_data(as_text=True)
         assert "{{1}}" not in page and "{{2}}" not in page, url
         assert "quiz-gap" in page, url
+    # The results workbook's item sheet: the stem as text with its gaps, never the markers.
+    book = load_workbook(io.BytesIO(client.get(f"/admin/quizzes/{quiz.id}/results.xlsx").data))
+    stems_in_sheet = [row[2] for sheet in book.worksheets for row in sheet.iter_rows(min_row=2, values_only=True)
+                      if len(row) > 2 and isinstance(row[2], str) and stems.GAP in row[2]]  # fmt: skip
+    assert stems_in_sheet and not any("{{" in text for text in stems_in_sheet)
 
 
 def test_contest_admin_detail_and_picker_show_gaps(client, login, make_user, fill_question):

@@ -143,6 +143,16 @@ def test_announcements_are_found_by_their_audience_and_questions_only_by_admins(
     db.session.commit()
     assert "question" in {hit["kind"] for hit in search_for(admin, "党员的权利")}
     assert search_for(member, "党员的权利") == []
+    # A question written in HTML is indexed by its words, not its tags.
+    db.session.execute(questions.insert().values(
+        bank_id=bank_id, type="single", title="", stem="<!--html--><p>下列<b>哪一项</b>正确？</p>",
+        options=["<!--html--><p>民主<sub>集中</sub>制</p>", "<!--html--><p>其他</p>"], answer={"choice": 0},
+        points=1.0, difficulty=3, tags=[], version=1, created_at=now, updated_at=now,
+    ))
+    reindex_all(db.session)
+    db.session.commit()
+    bodies = db.session.scalars(sa.select(SearchDocument.body).where(SearchDocument.kind == "question")).all()
+    assert any("民主集中制" in body for body in bodies) and not any("<" in body for body in bodies)
 
 
 def test_the_search_page_shows_hits_and_survives_any_input(client, login, make_user, make_course, lesson_of):

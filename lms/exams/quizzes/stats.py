@@ -28,6 +28,7 @@ from lms.auth.audience import audience_clause
 from lms.auth.models import Branch, User
 from lms.auth.permissions import member_scope_clause
 from lms.exams.questions.models import Outcome
+from lms.exams.questions.stems import stem_text
 from lms.exams.quizzes.corrections import open_report_counts
 from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuestionSnapshot, Quiz, QuizAttempt
 from lms.exams.quizzes.results import quiz_results
@@ -267,7 +268,7 @@ def export_results(quiz: Quiz, viewer: User) -> bytes:
         (
             s.question_id,
             s.type,
-            s.stem[:500],
+            stem_text(s.stem)[:500],
             s.shown,
             s.correct_share,
             s.facility,
