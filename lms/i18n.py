@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from babel.lists import format_list
 from flask import Flask, has_request_context, session
 from flask_login import current_user
 
@@ -21,6 +24,14 @@ def select_locale() -> str:
     if chosen in languages:
         return chosen
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def join_list(items: Iterable[object]) -> str:
+    """Items as a list in the UI's language: 甲、乙和丙 in Chinese, "a, b, and c" in English."""
+    from flask_babel import get_locale
+
+    words = [str(item) for item in items]
+    return format_list(words, locale=get_locale() or "zh_Hans") if words else ""
 
 
 def init_babel(app: Flask) -> None:

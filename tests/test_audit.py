@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 
 from lms import audit, clock
 from lms.assessment.models import LearningTarget
+from lms.auth.audit_fields import field_label
 from lms.auth.models import BranchKind, Role, User
 from lms.courses import offline
 from lms.courses.models import OfflineActivity
@@ -385,18 +386,28 @@ def test_meeting_actions_are_recorded(client, login, org, make_user, frozen_cloc
     assert one("meeting_kind.update").after == {"study_hours": 3.0}
 
 
-def test_audit_page_says_what_was_done_in_words_and_marks_field_names_as_codes(client, login, org):
+def test_audit_page_says_what_was_done_in_words_and_names_fields(client, login, org):
     audit.record("user.update", "user", org["member"].id, before={"name": "张三"}, after={"name": "张叁"},
                  branch_path=org["first"].path, actor=org["admin"], label="张三")  # fmt: skip
+    audit.record("contest.update", "contest", 3, before={"quiz.pass_percent": 60, "brand_new_column": 1},
+                 after={"quiz.pass_percent": 80, "brand_new_column": 2}, actor=org["admin"])  # fmt: skip
     audit.record("export.archives", "export", None, after={"year": "2026"}, actor=org["admin"])
     audit.record("quiz.something_new", "quiz", 7, actor=org["admin"])
+    audit.record("meeting.update", "meeting", 5, before={"status": "scheduled"}, after={"status": "held"},
+                 actor=org["admin"])  # fmt: skip
     db.session.commit()
     login(org["admin"])
     page = client.get("/admin/audit").get_data(as_text=True)
     assert "<td>修改</td>" in page and "<td>导出：支部学习档案</td>" in page
     assert '<code lang="zxx" translate="no">quiz.something_new</code>' in page  # an unknown code as it is
-    assert '<code lang="zxx" translate="no">name</code>: 张三 → 张叁' in page
-    assert '<code lang="zxx" translate="no">year</code>: 2026' in page
+    assert "姓名: 张三 → 张叁" in page and "年度: 2026" in page  # fields by their names
+    assert "状态: <code" in page and "政治面貌" not in page  # a meeting's status is not a member's
+    with client.application.test_request_context():
+        assert str(field_label("status", "user")) == "政治面貌" and field_label("brand_new_column") is None
+    assert "及格线（%）: 60 → 80" in page  # a contest's copy of its quiz's field
+    assert '<code lang="zxx" translate="no">brand_new_column</code>: 1 → 2' in page  # an unnamed field as it is
     assert ">账号 · 修改</option>" in page and ">导出：支部学习档案</option>" in page
     workbook = load_workbook(io.BytesIO(client.get("/admin/audit.xlsx").data))
-    assert "导出：支部学习档案" in [row[3] for row in workbook.active.iter_rows(min_row=2, values_only=True)]
+    rows = list(workbook.active.iter_rows(min_row=2, values_only=True))
+    assert "导出：支部学习档案" in [row[3] for row in rows]
+    assert any("姓名: 张三 → 张叁" in str(cell) for row in rows for cell in row)

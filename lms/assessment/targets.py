@@ -22,6 +22,7 @@ from lms.auth.audience import audience_clause, audience_includes
 from lms.auth.models import MemberStatus, Role, User
 from lms.errors import InvalidState, ValidationFailed
 from lms.extensions import db
+from lms.i18n import join_list
 
 MAX_REQUIRED_HOURS = 1000.0
 MAX_DUE_DAYS = 3660
@@ -288,11 +289,11 @@ def audience_summary(target: LearningTarget, branch_names: dict[int, str]) -> st
 
     parts = []
     if target.audience_statuses:
-        parts.append("、".join(str(MEMBER_STATUS_LABELS[MemberStatus(s)]) for s in target.audience_statuses))
+        parts.append(join_list(MEMBER_STATUS_LABELS[MemberStatus(s)] for s in target.audience_statuses))
     if target.audience_roles:
-        parts.append("、".join(str(ROLE_LABELS[Role(r)]) for r in target.audience_roles))
+        parts.append(join_list(ROLE_LABELS[Role(r)] for r in target.audience_roles))
     if target.audience_branch_ids:
-        parts.append("、".join(branch_names.get(b, f"#{b}") for b in target.audience_branch_ids))
+        parts.append(join_list(branch_names.get(b, f"#{b}") for b in target.audience_branch_ids))
     if target.leader_rule != LeaderRule.ANY:
         parts.append(target.leader_rule.label)
     return " · ".join(parts) if parts else str(_l("All members"))

@@ -22,6 +22,7 @@ from wtforms import BooleanField, DateField, PasswordField, StringField
 from wtforms.validators import DataRequired, Optional
 
 from lms import audit, clock, org_settings
+from lms.auth.audit_fields import field_label
 from lms.auth.models import Role, User
 from lms.auth.permissions import admin_required, audit_scope, secretary_required
 from lms.errors import ValidationFailed
@@ -170,17 +171,17 @@ def _changes_text(entry: audit.AuditEntry) -> str:
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
         if key in before and key in after:
-            parts.append(f"{key}: {old} → {new}")
+            parts.append(f"{_field_text(key, entry.object_type)}: {old} → {new}")
         elif key in after:
-            parts.append(f"{key}: {new}")
+            parts.append(f"{_field_text(key, entry.object_type)}: {new}")
         else:
-            parts.append(f"{key}: {old} →")
+            parts.append(f"{_field_text(key, entry.object_type)}: {old} →")
     return "; ".join(parts)
 
 
 @bp.app_template_filter("audit_changes")
 def audit_changes_filter(entry) -> Markup:
-    """The changes for the page: field names as the identifiers they are, values as stored."""
+    """The changes for the page: fields by their names (identifiers when unnamed), values as stored."""
     before, after = entry.before or {}, entry.after or {}
     parts = []
     for key in sorted(set(before) | set(after)):
@@ -190,8 +191,15 @@ def audit_changes_filter(entry) -> Markup:
             change = _audit_value(after[key])
         else:
             change = Markup("%s →") % (_audit_value(before[key]),)
-        parts.append(Markup("%s: %s") % (_identifier(key), change))
+        label = field_label(key, entry.object_type)
+        parts.append(Markup("%s: %s") % (label if label is not None else _identifier(key), change))
     return Markup("; ").join(parts)
+
+
+def _field_text(key: str, object_type: str) -> str:
+    """A field's name for the export: its label, else the identifier."""
+    label = field_label(key, object_type)
+    return str(label) if label is not None else key
 
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")

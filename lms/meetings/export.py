@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from lms import clock
 from lms.auth.models import User
 from lms.extensions import db
+from lms.i18n import join_list
 from lms.meetings.models import CREDITED_STATUSES, AttendanceStatus, MeetingAttendance, MeetingCreditConfirmation
 from lms.meetings.register import BranchRegister, meeting_rate
 
@@ -24,7 +25,7 @@ def register_sheets(register: BranchRegister) -> list[tuple[str, list[str], list
     """The register as sheets for ``xlsx_bytes``: compliance, meetings, attendance, members."""
     compliance = [
         [item.kind.name, item.kind.cadence.label, item.required, item.due_so_far, item.held, item.periods_met,
-         "、".join(p.key for p in item.missed)]
+         join_list(p.key for p in item.missed)]
         for item in register.compliance
     ]  # fmt: skip
     meetings = []

@@ -25,6 +25,7 @@ from lms.auth.permissions import branch_scope_clause
 from lms.courses.models import Course, CourseStatus, Lesson
 from lms.errors import Forbidden, InvalidState, ValidationFailed
 from lms.extensions import db
+from lms.i18n import join_list
 from lms.meetings.auditing import meeting_snapshot, record_meeting
 from lms.meetings.limits import check_study_hours
 from lms.meetings.models import (
@@ -309,7 +310,7 @@ def update_meeting(viewer: User, meeting: Meeting, fields: MeetingFields, *, now
     signed = [current[i].user.name for i in removed if current[i].signed_in_at is not None]
     if signed:
         raise ValidationFailed(
-            _l("%(names)s signed in already and stay on the list.", names="、".join(sorted(signed))), "attendee_ids"
+            _l("%(names)s signed in already and stay on the list.", names=join_list(sorted(signed))), "attendee_ids"
         )
     _apply(meeting, fields, branch, kind)
     meeting.updated_at = now

@@ -106,3 +106,16 @@ def test_no_warning_when_the_meeting_is_scheduled(org, make_meeting):
     titles = list(db.session.scalars(sa.select(Notification.title).where(Notification.user_id == org.secretary.id)))
     assert not any(t.startswith("提醒") and "主题党日" in t for t in titles)
     assert any(t.startswith("提醒") and "支部委员会" in t for t in titles)
+
+
+def test_the_register_sheet_lists_missed_periods_in_the_ui_language(org, make_meeting, app):
+    from flask_babel import force_locale
+
+    from lms.meetings.export import register_sheets
+
+    book = register.branch_register(org.branch, 2026, now=datetime(2026, 4, 10, tzinfo=UTC))
+    for lang, expected in (("zh_Hans", "2026-01、2026-02和2026-03"), ("en", "2026-01, 2026-02, and 2026-03")):
+        with app.test_request_context(), force_locale(lang):
+            compliance = register_sheets(book)[0][2]
+            name = next(item.kind.name for item in book.compliance if item.kind.code == "committee_meeting")
+            assert next(row for row in compliance if row[0] == name)[-1] == expected
