@@ -18,7 +18,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from lms import audit, clock
@@ -45,25 +44,9 @@ from lms.auth.permissions import (
 from lms.errors import DomainError, show_on_form
 from lms.extensions import db
 from lms.inputs import page_arg
-from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE
 
 bp = Blueprint("assessment_admin", __name__, url_prefix="/admin")
-
-register_nav(
-    "assessment_admin.reports", _l("Learning reports"), roles=(Role.ADMIN, Role.SECRETARY), order=40, section="manage"
-)
-register_nav(
-    "assessment_admin.probation",
-    _l("Probationary members"),
-    roles=(Role.ADMIN, Role.SECRETARY),
-    order=45,
-    section="manage",
-)
-register_nav(
-    "assessment_admin.targets_list", _l("Learning targets"), roles=(Role.ADMIN, Role.SUBTREE_ADMIN), order=50,
-    section="manage"
-)
 
 PAGE_SIZE = 50
 RECOMPUTE_SECONDS = 60

@@ -32,14 +32,9 @@ from lms.auth.permissions import (
 from lms.errors import DomainError, ValidationFailed, show_on_form
 from lms.extensions import db
 from lms.inputs import clean_filename, page_arg
-from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, read_upload, xlsx_bytes
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-register_nav("admin.users", _l("Members"), roles=(Role.ADMIN, Role.SECRETARY), order=10, section="manage")
-register_nav("admin.branches", _l("Branches"), roles=(Role.ADMIN, Role.SUBTREE_ADMIN), order=20, section="manage")
-register_nav("admin.import_members", _l("Import members"), roles=(Role.ADMIN,), order=30, section="manage")
 
 PAGE_SIZE = 50
 # What the audit log keeps of an account (never the password hash).

@@ -13,7 +13,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from lms import clock
-from lms.auth.models import Role
 from lms.auth.permissions import admin_required
 from lms.downloads import name_download
 from lms.errors import DomainError
@@ -24,11 +23,8 @@ from lms.media.forms import ActionForm, AssetTitleForm
 from lms.media.models import AssetStatus, JobStatus, MediaAsset
 from lms.media.settings import setting
 from lms.media.storage import get_storage
-from lms.navigation import register_nav
 
 bp = Blueprint("media_admin", __name__, url_prefix="/admin/media")
-
-register_nav("media_admin.assets", _l("Videos"), roles=(Role.ADMIN,), order=40, section="manage")
 
 JOB_STATUS_LABELS = {
     JobStatus.QUEUED: _l("Queued"),

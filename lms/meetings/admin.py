@@ -13,22 +13,15 @@ from flask_login import current_user
 
 from lms import clock
 from lms.auth.auditing import record_export
-from lms.auth.models import Role
 from lms.auth.permissions import admin_required, get_branch_or_404, secretary_required
 from lms.errors import DomainError, show_on_form
 from lms.extensions import db
 from lms.meetings import export, kinds, register, scheduling
 from lms.meetings.forms import KindForm
 from lms.meetings.models import ATTENDANCE_STATUS_LABELS, AttendanceStatus, MeetingKind
-from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, xlsx_bytes
 
 bp = Blueprint("meetings_admin", __name__, url_prefix="/meetings")
-
-register_nav("meetings_admin.register_page", _l("Branch register (台账)"), roles=(Role.ADMIN, Role.SECRETARY),
-             order=52, section="manage")  # fmt: skip
-register_nav("meetings_admin.compliance", _l("Meeting compliance"), roles=(Role.ADMIN,), order=53, section="manage")
-register_nav("meetings_admin.kinds_list", _l("Meeting kinds"), roles=(Role.ADMIN,), order=54, section="manage")
 
 
 def _year() -> int:

@@ -17,7 +17,6 @@ from flask_login import current_user, login_required
 from lms import clock
 from lms.auth.models import Branch, Role
 from lms.auth.permissions import secretary_required
-from lms.courses.archive import register_offline_lines
 from lms.courses.models import Course, Lesson
 from lms.errors import DomainError, show_on_form
 from lms.extensions import db
@@ -42,12 +41,8 @@ from lms.meetings.models import (
     MeetingKind,
     MeetingStatus,
 )
-from lms.navigation import register_home_panel, register_nav
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
-
-register_nav("meetings.calendar", _l("Meetings"), order=35)
-register_offline_lines("meetings", closing.archive_lines)
 
 
 def render_home_panel(user) -> str | None:
@@ -60,9 +55,6 @@ def render_home_panel(user) -> str | None:
     return render_template("meetings/_home_panel.html", upcoming=upcoming)
 
 
-register_home_panel("meetings", render_home_panel, order=15)
-
-
 def render_confirmations_panel(user) -> str | None:
     """Members' own meeting credits the user may confirm (a second person), if any."""
     if not getattr(user, "is_authenticated", False):
@@ -71,9 +63,6 @@ def render_confirmations_panel(user) -> str | None:
     if not waiting:
         return None
     return render_template("meetings/_confirm_panel.html", waiting=waiting)
-
-
-register_home_panel("meeting_confirmations", render_confirmations_panel, order=14)
 
 
 def _month() -> tuple[int, int]:

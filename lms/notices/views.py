@@ -11,24 +11,17 @@ from lms import audit, clock
 from lms.auth.audience import audience_includes
 from lms.auth.auditing import record_content
 from lms.auth.forms import fill_audience_choices
-from lms.auth.models import Branch, Role
+from lms.auth.models import Branch
 from lms.auth.permissions import branch_scope_clause, secretary_required
 from lms.errors import DomainError, show_on_form
 from lms.extensions import db
 from lms.inputs import page_arg
-from lms.navigation import register_home_panel, register_nav
 from lms.notices import services
 from lms.notices.forms import AnnouncementForm
 from lms.notices.models import Announcement
 from lms.security import safe_next_url
 
 bp = Blueprint("notices", __name__)
-
-# 通知公告 is a tab beside 消息通知 (the bell): one place for messages.
-register_nav("notices.notifications", _l("Messages"), order=80)
-register_nav(
-    "notices.manage_announcements", _l("Announcements"), roles=(Role.ADMIN, Role.SECRETARY), order=60, section="manage"
-)
 
 
 @bp.app_context_processor
@@ -38,15 +31,13 @@ def bell():
     return {}
 
 
-def _announcements_panel(user) -> str | None:
+def announcements_panel(user) -> str | None:
+    """The home panel: the latest announcements the member may read."""
     today = clock.local_day(clock.utcnow())
     items = services.visible_announcements(user, today, limit=3)
     if not items:
         return None
     return render_template("notices/_panel.html", announcements=items)
-
-
-register_home_panel("announcements", _announcements_panel, order=5)
 
 
 @bp.route("/notifications")
