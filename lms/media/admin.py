@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from lms import clock
+from lms.actions import run_action
 from lms.auth.permissions import admin_required
 from lms.downloads import name_download
 from lms.errors import DomainError
@@ -277,16 +278,12 @@ def asset_delete(asset_id: int):
     asset = db.get_or_404(MediaAsset, asset_id)
     if not ActionForm().validate_on_submit():
         return redirect(url_for("media_admin.asset_detail", asset_id=asset.id))
-    title = asset.title
-    try:
-        services.delete_asset(asset)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        return redirect(url_for("media_admin.asset_detail", asset_id=asset_id))
-    db.session.commit()
-    flash(_l("“%(title)s” and its files were deleted.", title=title), "success")
-    return redirect(url_for("media_admin.assets"))
+    return run_action(
+        lambda: services.delete_asset(asset),
+        to=url_for("media_admin.assets"),
+        failed_to=url_for("media_admin.asset_detail", asset_id=asset_id),
+        success=_l("“%(title)s” and its files were deleted.", title=asset.title),
+    )
 
 
 @bp.route("/<int:asset_id>/original")

@@ -12,9 +12,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from lms import clock
+from lms.actions import run_action
 from lms.auth.auditing import record_export
 from lms.auth.permissions import admin_required, get_branch_or_404, secretary_required
-from lms.errors import DomainError, show_on_form
 from lms.extensions import db
 from lms.meetings import export, kinds, register, scheduling
 from lms.meetings.forms import KindForm
@@ -150,16 +150,14 @@ def kind_form(kind_id: int | None = None):
         form.attendee_rule.data = str(kind.attendee_rule)
         form.audience_statuses.data = list(kind.audience_statuses or [])
     if form.validate_on_submit():
-        try:
+
+        def save():
             if kind is None:
                 kinds.create_kind(_kind_fields(form), now=clock.utcnow(), actor=current_user)
             else:
                 kinds.update_kind(kind, _kind_fields(form), now=clock.utcnow(), actor=current_user)
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_l("Changes saved."), "success")
-            return redirect(url_for("meetings_admin.kinds_list"))
+
+        done = run_action(save, form=form, to=url_for("meetings_admin.kinds_list"), success=_l("Changes saved."))
+        if done:
+            return done
     return render_template("meetings/kind_form.html", form=form, kind=kind)
