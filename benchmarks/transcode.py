@@ -33,12 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lms import clock, create_app  # noqa: E402
 from lms.extensions import db  # noqa: E402
 from lms.media import jobs, services
+from lms.media.demo import make_sample
 from lms.media.models import AssetStatus, MediaAsset  # noqa: E402
 from lms.media.storage import get_storage  # noqa: E402
 from lms.media.transcode import ladder as transcode_ladder
 from lms.media.transcode import probe as transcode_probe
 from lms.media.transcode import run as transcode_run
-from lms.media.transcode import samples
 from lms.media.transcode import tools as transcode_tools
 
 
@@ -153,10 +153,10 @@ def main() -> None:
             db.create_all()
             tools = services.current_tools()
         print(f"ffmpeg: {tools.ffmpeg.path}; preset {options.preset}; fastest of {runs} runs each")
-        clip720 = samples.make_sample(
+        clip720 = make_sample(
             work / "clip720.mp4", tools, seconds=seconds_720, size="1280x720", preset="veryfast"
         )
-        clip1080 = samples.make_sample(
+        clip1080 = make_sample(
             work / "clip1080.mp4", tools, seconds=seconds_1080, size="1920x1080", preset="veryfast"
         )
         info = transcode_probe.probe(clip720, tools)

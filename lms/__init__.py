@@ -39,8 +39,22 @@ BLUEPRINT_MODULES = (
     "lms.webapp",
 )
 
-# Each defines ``init_app(app)``: the hooks it registers on the layers below it.
-DOMAIN_MODULES = ("lms.courses", "lms.exams.questions", "lms.exams.quizzes", "lms.exams.contests")
+# Each defines ``init_app(app)``: its navigation entries, home panels and the hooks it registers on
+# the layers below it (never at import). Registering is idempotent, so a second app adds nothing;
+# entries of equal ``order`` keep this order.
+DOMAIN_MODULES = (
+    "lms.home",
+    "lms.auth",
+    "lms.notices",
+    "lms.media",
+    "lms.meetings",
+    "lms.assessment",
+    "lms.integrity",
+    "lms.courses",
+    "lms.exams.questions",
+    "lms.exams.quizzes",
+    "lms.exams.contests",
+)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

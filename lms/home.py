@@ -10,7 +10,10 @@ from lms.navigation import home_panels_for, nav_for, register_nav
 
 bp = Blueprint("home", __name__)
 
-register_nav("home.index", _l("Home"), order=10)
+
+def init_app(app) -> None:
+    """The home page's navigation entry."""
+    register_nav("home.index", _l("Home"), order=10)
 
 
 @bp.app_context_processor

@@ -1,8 +1,8 @@
 """Navigation and home-page panels, registered by each domain so the base knows none of them.
 
-A domain calls ``register_nav`` and ``register_home_panel`` at import time of its
-views module; ``base.html`` shows the nav items a user may reach and the home page
-renders each panel that returns HTML for the user, in order.
+A domain calls ``register_nav`` and ``register_home_panel`` in its ``init_app(app)`` (never at
+import; see ``lms.DOMAIN_MODULES``); ``base.html`` shows the nav items a user may reach and the
+home page renders each panel that returns HTML for the user, in order.
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from lms import audit, clock
+from lms.actions import run_action
 from lms.assessment import export, services, sources, targets
 from lms.assessment import probation as checklist_service
 from lms.assessment import reports as report_service
@@ -42,28 +42,12 @@ from lms.auth.permissions import (
     scoped_branch_tree,
     secretary_required,
 )
-from lms.errors import DomainError, show_on_form
+from lms.errors import DomainError
 from lms.extensions import db
 from lms.inputs import page_arg
-from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE
 
 bp = Blueprint("assessment_admin", __name__, url_prefix="/admin")
-
-register_nav(
-    "assessment_admin.reports", _l("Learning reports"), roles=(Role.ADMIN, Role.SECRETARY), order=40, section="manage"
-)
-register_nav(
-    "assessment_admin.probation",
-    _l("Probationary members"),
-    roles=(Role.ADMIN, Role.SECRETARY),
-    order=45,
-    section="manage",
-)
-register_nav(
-    "assessment_admin.targets_list", _l("Learning targets"), roles=(Role.ADMIN, Role.SUBTREE_ADMIN), order=50,
-    section="manage"
-)
 
 PAGE_SIZE = 50
 RECOMPUTE_SECONDS = 60
@@ -105,7 +89,8 @@ def _edit_target(target: LearningTarget | None):
     form.prepare_rows(sources.course_catalogue(), sources.quiz_catalogue())
     if form.validate_on_submit():
         now = clock.utcnow()
-        try:
+
+        def save():
             check_audience(current_user, form.to_fields().branch_ids)
             saved = targets.save_target(
                 target,
@@ -117,16 +102,19 @@ def _edit_target(target: LearningTarget | None):
             )
             db.session.flush()
             record_content("target.update" if target else "target.create", "target", saved, before,
-                           audit.row_snapshot(saved))
+                           audit.row_snapshot(saved))  # fmt: skip
             if saved.is_active:
                 services.recompute_target(saved, now)
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_("Target %(name)s saved and its results computed.", name=saved.name), "success")
-            return redirect(url_for("assessment_admin.targets_list"))
+            return saved
+
+        done = run_action(
+            save,
+            form=form,
+            to=url_for("assessment_admin.targets_list"),
+            success=lambda saved: _("Target %(name)s saved and its results computed.", name=saved.name),
+        )
+        if done:
+            return done
     elif request.method == "POST":
         flash(_("Please correct the marked fields."), "danger")
     return render_template("assessment/target_form.html", form=form, target=target)
@@ -148,16 +136,17 @@ def target_edit(target_id: int):
 @manager_required
 def target_delete(target_id: int):
     target = get_content_or_404(current_user, LearningTarget, target_id)
-    try:
+
+    def delete():
         record_content("target.delete", "target", target, audit.row_snapshot(target), None)
         targets.delete_target(target)
-    except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "danger")
-        return redirect(url_for("assessment_admin.target_edit", target_id=target_id))
-    db.session.commit()
-    flash(_("Target deleted."), "success")
-    return redirect(url_for("assessment_admin.targets_list"))
+
+    return run_action(
+        delete,
+        to=url_for("assessment_admin.targets_list"),
+        failed_to=url_for("assessment_admin.target_edit", target_id=target_id),
+        success=_("Target deleted."),
+    )
 
 
 # --- Reports -------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
@@ -16,11 +15,8 @@ from lms.assessment.labels import grade_colour, grade_label, pace_colour, pace_l
 from lms.auth.models import Role, User
 from lms.auth.permissions import get_member_or_404
 from lms.extensions import db
-from lms.navigation import register_home_panel, register_nav
 
 bp = Blueprint("assessment", __name__, url_prefix="/assessment")
-
-register_nav("assessment.my_record", _l("Learning record"), order=75)
 
 
 @bp.app_template_filter("grade_label")
@@ -66,9 +62,6 @@ def _dashboard(user: User, *, compact: bool) -> Markup | None:
 def render_home_panel(user) -> str | None:
     """The top of "My learning": progress against each target, and a secretary's probationary members."""
     return _dashboard(user, compact=True)
-
-
-register_home_panel("assessment", render_home_panel, order=2)
 
 
 @bp.route("/")

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from lms import audit
+from lms.actions import run_action
 from lms.auth import importer, services
 from lms.auth.forms import (
     BranchForm,
@@ -32,14 +33,9 @@ from lms.auth.permissions import (
 from lms.errors import DomainError, ValidationFailed, show_on_form
 from lms.extensions import db
 from lms.inputs import clean_filename, page_arg
-from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, read_upload, xlsx_bytes
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-register_nav("admin.users", _l("Members"), roles=(Role.ADMIN, Role.SECRETARY), order=10, section="manage")
-register_nav("admin.branches", _l("Branches"), roles=(Role.ADMIN, Role.SUBTREE_ADMIN), order=20, section="manage")
-register_nav("admin.import_members", _l("Import members"), roles=(Role.ADMIN,), order=30, section="manage")
 
 PAGE_SIZE = 50
 # What the audit log keeps of an account (never the password hash).
@@ -155,16 +151,20 @@ def user_new():
         if not form.password.data:
             form.password.errors = [str(_l("An initial password is required."))]
         else:
-            try:
+
+            def create():
                 user = services.create_user(_fields_from(form), form.password.data, must_change_password=True)
-            except DomainError as error:
-                db.session.rollback()
-                show_on_form(form, error)
-            else:
                 audit_user("user.create", user, after=audit.snapshot(user, USER_AUDIT_FIELDS))
-                db.session.commit()
-                flash(_l("Account %(name)s created.", name=user.name), "success")
-                return redirect(url_for("admin.user_detail", user_id=user.id))
+                return user
+
+            done = run_action(
+                create,
+                form=form,
+                to=lambda user: url_for("admin.user_detail", user_id=user.id),
+                success=lambda user: _l("Account %(name)s created.", name=user.name),
+            )
+            if done:
+                return done
     return render_template("admin/user_form.html", form=form, member=None)
 
 
@@ -184,17 +184,17 @@ def user_edit(user_id: int):
     del form.password
     if form.validate_on_submit():
         before = audit.snapshot(member, USER_AUDIT_FIELDS)
-        try:
+
+        def save():
             services.update_user(member, _fields_from(form))
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
             db.session.flush()
             audit_user("user.update", member, before, audit.snapshot(member, USER_AUDIT_FIELDS))
-            db.session.commit()
-            flash(_l("Changes saved."), "success")
-            return redirect(url_for("admin.user_detail", user_id=member.id))
+
+        done = run_action(
+            save, form=form, to=url_for("admin.user_detail", user_id=member.id), success=_l("Changes saved.")
+        )
+        if done:
+            return done
     return render_template("admin/user_form.html", form=form, member=member)
 
 
@@ -205,20 +205,21 @@ def user_set_active(user_id: int):
     if member.is_admin and not current_user.is_admin:
         abort(403)
     active = request.form.get("active") == "1"
-    try:
+
+    def change():
         services.set_active(member, active, actor=current_user)
-    except DomainError as error:
-        flash(error.message, "danger")
-    else:
         audit_user(
             "user.reactivate" if active else "user.deactivate",
             member,
             {"is_active": not active},
             {"is_active": active},
         )
-        db.session.commit()
-        flash(_l("Account reactivated.") if active else _l("Account deactivated; its sessions have ended."), "success")
-    return redirect(url_for("admin.user_detail", user_id=member.id))
+
+    return run_action(
+        change,
+        to=url_for("admin.user_detail", user_id=member.id),
+        success=_l("Account reactivated.") if active else _l("Account deactivated; its sessions have ended."),
+    )
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
@@ -257,16 +258,20 @@ def branches():
     form = BranchForm()
     form.parent_id.choices = _branch_choices(True, _l("(top level)"))
     if form.validate_on_submit():
-        try:
+
+        def create():
             branch = services.create_branch(form.name.data, BranchKind(form.kind.data), form.parent_id.data or None)
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
             audit_branch("branch.create", branch, after=audit.snapshot(branch, BRANCH_AUDIT_FIELDS))
-            db.session.commit()
-            flash(_l("Branch %(name)s created.", name=branch.name), "success")
-            return redirect(url_for("admin.branches"))
+            return branch
+
+        done = run_action(
+            create,
+            form=form,
+            to=url_for("admin.branches"),
+            success=lambda branch: _l("Branch %(name)s created.", name=branch.name),
+        )
+        if done:
+            return done
     tree = services.branch_tree()
     if not current_user.is_admin:
         allowed = {choice[0] for choice in form.parent_id.choices}
@@ -344,17 +349,22 @@ def import_members_confirm():
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
+
+    def confirm():
         report = importer.confirm_import(form.token.data, admin=current_user)
-    except DomainError as error:
-        flash(error.message, "danger")
-        return redirect(url_for("admin.import_members"))
-    audit.record(
-        "user.import", "member_import", None, after={"created": report.valid_count, "skipped": report.invalid_count}
+        audit.record(
+            "user.import", "member_import", None, after={"created": report.valid_count, "skipped": report.invalid_count}
+        )
+        return report
+
+    return run_action(
+        confirm,
+        to=url_for("admin.users"),
+        failed_to=url_for("admin.import_members"),
+        success=lambda report: _l(
+            "%(n)d accounts created; %(m)d rows skipped.", n=report.valid_count, m=report.invalid_count
+        ),
     )
-    db.session.commit()
-    flash(_l("%(n)d accounts created; %(m)d rows skipped.", n=report.valid_count, m=report.invalid_count), "success")
-    return redirect(url_for("admin.users"))
 
 
 @bp.route("/import/template.xlsx")

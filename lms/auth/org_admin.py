@@ -23,18 +23,14 @@ from wtforms.validators import DataRequired, Optional
 
 from lms import audit, clock, org_settings
 from lms.auth.audit_fields import field_label
-from lms.auth.models import Role, User
+from lms.auth.models import User
 from lms.auth.permissions import admin_required, audit_scope, secretary_required
 from lms.errors import ValidationFailed
 from lms.extensions import db
 from lms.inputs import SaneDate, page_arg
-from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, xlsx_bytes
 
 bp = Blueprint("org_admin", __name__, url_prefix="/admin")
-
-register_nav("org_admin.audit_log", _l("Audit log"), roles=(Role.ADMIN, Role.SECRETARY), order=90, section="manage")
-register_nav("org_admin.settings", _l("Organisation settings"), roles=(Role.ADMIN,), order=95, section="manage")
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 1000

@@ -9,16 +9,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from lms import clock
-from lms.auth.models import Role
 from lms.auth.permissions import get_branch_or_404, secretary_required
 from lms.courses.offline_admin import branch_choices
 from lms.integrity.anomalies import ANOMALY_KIND_LABELS, find_anomalies
-from lms.navigation import register_nav
 
 bp = Blueprint("integrity", __name__, url_prefix="/admin/integrity")
-
-register_nav("integrity.anomalies", _l("Study anomalies"), roles=(Role.ADMIN, Role.SECRETARY), order=56,
-             section="manage")  # fmt: skip
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 366

@@ -51,3 +51,13 @@ Jobs: ``lms.media.jobs.process_transcode_queue(now)`` runs every 5 s in each wor
 (``lms.jobs.scheduled_jobs``); a transcode is claimed under a lease that its
 heartbeat renews; stale leases are re-queued.
 """
+
+
+def init_app(app) -> None:
+    """The navigation entry of the video library."""
+    from flask_babel import lazy_gettext as _l
+
+    from lms.auth.models import Role
+    from lms.navigation import register_nav
+
+    register_nav("media_admin.assets", _l("Videos"), roles=(Role.ADMIN,), order=40, section="manage")

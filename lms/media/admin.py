@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from lms import clock
-from lms.auth.models import Role
+from lms.actions import run_action
 from lms.auth.permissions import admin_required
 from lms.downloads import name_download
 from lms.errors import DomainError
@@ -24,11 +24,8 @@ from lms.media.forms import ActionForm, AssetTitleForm
 from lms.media.models import AssetStatus, JobStatus, MediaAsset
 from lms.media.settings import setting
 from lms.media.storage import get_storage
-from lms.navigation import register_nav
 
 bp = Blueprint("media_admin", __name__, url_prefix="/admin/media")
-
-register_nav("media_admin.assets", _l("Videos"), roles=(Role.ADMIN,), order=40, section="manage")
 
 JOB_STATUS_LABELS = {
     JobStatus.QUEUED: _l("Queued"),
@@ -281,16 +278,12 @@ def asset_delete(asset_id: int):
     asset = db.get_or_404(MediaAsset, asset_id)
     if not ActionForm().validate_on_submit():
         return redirect(url_for("media_admin.asset_detail", asset_id=asset.id))
-    title = asset.title
-    try:
-        services.delete_asset(asset)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        return redirect(url_for("media_admin.asset_detail", asset_id=asset_id))
-    db.session.commit()
-    flash(_l("“%(title)s” and its files were deleted.", title=title), "success")
-    return redirect(url_for("media_admin.assets"))
+    return run_action(
+        lambda: services.delete_asset(asset),
+        to=url_for("media_admin.assets"),
+        failed_to=url_for("media_admin.asset_detail", asset_id=asset_id),
+        success=_l("“%(title)s” and its files were deleted.", title=asset.title),
+    )
 
 
 @bp.route("/<int:asset_id>/original")

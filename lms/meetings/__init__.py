@@ -26,3 +26,23 @@ below imports it. Modules:
 Configuration: the ``MEETING_*`` keys in ``lms.config`` (sign-in window, lateness,
 sign-out, token rotation, lock days, reminder and warning lead times, file size).
 """
+
+
+def init_app(app) -> None:
+    """Navigation entries, the home panels, and the meeting lines of the courses' learning archive."""
+    from flask_babel import lazy_gettext as _l
+
+    from lms.auth.models import Role
+    from lms.courses.archive import register_offline_lines
+    from lms.meetings import closing
+    from lms.meetings.views import render_confirmations_panel, render_home_panel
+    from lms.navigation import register_home_panel, register_nav
+
+    register_nav("meetings.calendar", _l("Meetings"), order=35)
+    register_offline_lines("meetings", closing.archive_lines)
+    register_home_panel("meetings", render_home_panel, order=15)
+    register_home_panel("meeting_confirmations", render_confirmations_panel, order=14)
+    register_nav("meetings_admin.register_page", _l("Branch register (台账)"), roles=(Role.ADMIN, Role.SECRETARY),
+                 order=52, section="manage")  # fmt: skip
+    register_nav("meetings_admin.compliance", _l("Meeting compliance"), roles=(Role.ADMIN,), order=53, section="manage")
+    register_nav("meetings_admin.kinds_list", _l("Meeting kinds"), roles=(Role.ADMIN,), order=54, section="manage")

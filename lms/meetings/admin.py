@@ -12,23 +12,16 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from lms import clock
+from lms.actions import run_action
 from lms.auth.auditing import record_export
-from lms.auth.models import Role
 from lms.auth.permissions import admin_required, get_branch_or_404, secretary_required
-from lms.errors import DomainError, show_on_form
 from lms.extensions import db
 from lms.meetings import export, kinds, register, scheduling
 from lms.meetings.forms import KindForm
 from lms.meetings.models import ATTENDANCE_STATUS_LABELS, AttendanceStatus, MeetingKind
-from lms.navigation import register_nav
 from lms.spreadsheets import XLSX_MIMETYPE, xlsx_bytes
 
 bp = Blueprint("meetings_admin", __name__, url_prefix="/meetings")
-
-register_nav("meetings_admin.register_page", _l("Branch register (台账)"), roles=(Role.ADMIN, Role.SECRETARY),
-             order=52, section="manage")  # fmt: skip
-register_nav("meetings_admin.compliance", _l("Meeting compliance"), roles=(Role.ADMIN,), order=53, section="manage")
-register_nav("meetings_admin.kinds_list", _l("Meeting kinds"), roles=(Role.ADMIN,), order=54, section="manage")
 
 
 def _year() -> int:
@@ -157,16 +150,14 @@ def kind_form(kind_id: int | None = None):
         form.attendee_rule.data = str(kind.attendee_rule)
         form.audience_statuses.data = list(kind.audience_statuses or [])
     if form.validate_on_submit():
-        try:
+
+        def save():
             if kind is None:
                 kinds.create_kind(_kind_fields(form), now=clock.utcnow(), actor=current_user)
             else:
                 kinds.update_kind(kind, _kind_fields(form), now=clock.utcnow(), actor=current_user)
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_l("Changes saved."), "success")
-            return redirect(url_for("meetings_admin.kinds_list"))
+
+        done = run_action(save, form=form, to=url_for("meetings_admin.kinds_list"), success=_l("Changes saved."))
+        if done:
+            return done
     return render_template("meetings/kind_form.html", form=form, kind=kind)

@@ -15,11 +15,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from lms import clock
+from lms.actions import run_action
 from lms.auth.models import Branch, Role
 from lms.auth.permissions import secretary_required
-from lms.courses.archive import register_offline_lines
 from lms.courses.models import Course, Lesson
-from lms.errors import DomainError, show_on_form
 from lms.extensions import db
 from lms.meetings import checkin, closing, confirmations, files, scheduling
 from lms.meetings.forms import (
@@ -42,12 +41,8 @@ from lms.meetings.models import (
     MeetingKind,
     MeetingStatus,
 )
-from lms.navigation import register_home_panel, register_nav
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
-
-register_nav("meetings.calendar", _l("Meetings"), order=35)
-register_offline_lines("meetings", closing.archive_lines)
 
 
 def render_home_panel(user) -> str | None:
@@ -60,9 +55,6 @@ def render_home_panel(user) -> str | None:
     return render_template("meetings/_home_panel.html", upcoming=upcoming)
 
 
-register_home_panel("meetings", render_home_panel, order=15)
-
-
 def render_confirmations_panel(user) -> str | None:
     """Members' own meeting credits the user may confirm (a second person), if any."""
     if not getattr(user, "is_authenticated", False):
@@ -71,9 +63,6 @@ def render_confirmations_panel(user) -> str | None:
     if not waiting:
         return None
     return render_template("meetings/_confirm_panel.html", waiting=waiting)
-
-
-register_home_panel("meeting_confirmations", render_confirmations_panel, order=14)
 
 
 def _month() -> tuple[int, int]:
@@ -168,15 +157,14 @@ def new():
         if kind is not None and branch is not None:
             form.attendee_ids.data = scheduling.default_attendee_ids(kind, branch)
     if form.validate_on_submit():
-        try:
-            meeting = scheduling.schedule_meeting(current_user, _fields(form), now=clock.utcnow())
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_l("Meeting scheduled; its attendees were notified."), "success")
-            return redirect(url_for("meetings.detail", meeting_id=meeting.id))
+        done = run_action(
+            lambda: scheduling.schedule_meeting(current_user, _fields(form), now=clock.utcnow()),
+            form=form,
+            to=lambda meeting: url_for("meetings.detail", meeting_id=meeting.id),
+            success=_l("Meeting scheduled; its attendees were notified."),
+        )
+        if done:
+            return done
     return render_template("meetings/form.html", form=form, meeting=None, branch=branch)
 
 
@@ -194,30 +182,21 @@ def edit(meeting_id: int):
         form.attendee_ids.data = scheduling.attendee_ids(meeting)
         form.lesson_ids.data = list(meeting.lesson_ids or [])
     if form.validate_on_submit():
-        try:
-            scheduling.update_meeting(current_user, meeting, _fields(form), now=clock.utcnow())
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_l("Changes saved."), "success")
-            return redirect(url_for("meetings.detail", meeting_id=meeting.id))
+        done = run_action(
+            lambda: scheduling.update_meeting(current_user, meeting, _fields(form), now=clock.utcnow()),
+            form=form,
+            to=url_for("meetings.detail", meeting_id=meeting.id),
+            success=_l("Changes saved."),
+        )
+        if done:
+            return done
     return render_template("meetings/form.html", form=form, meeting=meeting, branch=branch)
 
 
 def _act(meeting_id: int, action, success):
     """Run ``action(meeting)`` on a managed meeting, commit, flash; errors flash their message."""
     meeting = scheduling.get_managed_meeting_or_404(current_user, meeting_id)
-    try:
-        action(meeting)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        flash(success, "success")
-    return redirect(url_for("meetings.detail", meeting_id=meeting_id))
+    return run_action(lambda: action(meeting), to=url_for("meetings.detail", meeting_id=meeting_id), success=success)
 
 
 @bp.route("/<int:meeting_id>/cancel", methods=["POST"])
@@ -342,15 +321,11 @@ def confirm_credit(meeting_id: int, user_id: int):
     if not form.validate_on_submit():
         flash(_l("The form has expired or was forged. Reload the page and try again."), "danger")
         return redirect(back)
-    try:
-        confirmations.confirm_credit(current_user, meeting, user_id, now=clock.utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        flash(_l("Confirmed: the study hours were credited."), "success")
-    return redirect(back)
+    return run_action(
+        lambda: confirmations.confirm_credit(current_user, meeting, user_id, now=clock.utcnow()),
+        to=back,
+        success=_l("Confirmed: the study hours were credited."),
+    )
 
 
 @bp.route("/<int:meeting_id>/leave", methods=["POST"])
@@ -361,15 +336,11 @@ def ask_leave(meeting_id: int):
     if not form.validate_on_submit():
         flash(_l("Give the reason for your leave."), "danger")
         return redirect(url_for("meetings.detail", meeting_id=meeting.id))
-    try:
-        checkin.request_leave(meeting, current_user, form.reason.data, now=clock.utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        flash(_l("Your leave request was sent to the secretary."), "success")
-    return redirect(url_for("meetings.detail", meeting_id=meeting.id))
+    return run_action(
+        lambda: checkin.request_leave(meeting, current_user, form.reason.data, now=clock.utcnow()),
+        to=url_for("meetings.detail", meeting_id=meeting.id),
+        success=_l("Your leave request was sent to the secretary."),
+    )
 
 
 @bp.route("/<int:meeting_id>/leave/decide", methods=["POST"])
@@ -418,15 +389,14 @@ def minutes(meeting_id: int):
         return redirect(url_for("meetings.detail", meeting_id=meeting.id))
     form = MinutesForm(obj=meeting)
     if form.validate_on_submit():
-        try:
-            closing.save_minutes(current_user, meeting, form.minutes_html.data, now=now)
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_l("Minutes saved."), "success")
-            return redirect(url_for("meetings.detail", meeting_id=meeting.id))
+        done = run_action(
+            lambda: closing.save_minutes(current_user, meeting, form.minutes_html.data, now=now),
+            form=form,
+            to=url_for("meetings.detail", meeting_id=meeting.id),
+            success=_l("Minutes saved."),
+        )
+        if done:
+            return done
     return render_template("meetings/minutes.html", form=form, meeting=meeting,
                            files=files.meeting_files(meeting), file_form=FileForm(purpose="minutes"))  # fmt: skip
 
@@ -442,16 +412,12 @@ def upload_file(meeting_id: int):
         flash(_l("Choose a file to upload."), "danger")
         return redirect(back)
     upload = form.file.data
-    try:
+
+    def add():
         payload = files.read_upload(upload.stream)
         files.add_file(current_user, meeting, purpose, upload.filename or "", payload, now=clock.utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        flash(_l("File uploaded."), "success")
-    return redirect(back)
+
+    return run_action(add, to=back, success=_l("File uploaded."))
 
 
 @bp.route("/<int:meeting_id>/files/<int:file_id>/delete", methods=["POST"])

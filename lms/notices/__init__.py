@@ -8,3 +8,18 @@ strings as title and body and each reader sees them in their own language:
 ``send_mail(recipients, subject, body)`` sends e-mail when ``LMS_SMTP_HOST`` is set.
 It lives outside ``assessment`` because nothing may import from there.
 """
+
+
+def init_app(app) -> None:
+    """Navigation entries and the home panel of messages and announcements."""
+    from flask_babel import lazy_gettext as _l
+
+    from lms.auth.models import Role
+    from lms.navigation import register_home_panel, register_nav
+    from lms.notices.views import announcements_panel
+
+    # 通知公告 is a tab beside 消息通知 (the bell): one place for messages.
+    register_nav("notices.notifications", _l("Messages"), order=80)
+    register_nav("notices.manage_announcements", _l("Announcements"), roles=(Role.ADMIN, Role.SECRETARY), order=60,
+                 section="manage")  # fmt: skip
+    register_home_panel("announcements", announcements_panel, order=5)

@@ -8,27 +8,21 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from lms import audit, clock
+from lms.actions import run_action
 from lms.auth.audience import audience_includes
 from lms.auth.auditing import record_content
 from lms.auth.forms import fill_audience_choices
-from lms.auth.models import Branch, Role
+from lms.auth.models import Branch
 from lms.auth.permissions import branch_scope_clause, secretary_required
-from lms.errors import DomainError, show_on_form
+from lms.errors import DomainError
 from lms.extensions import db
 from lms.inputs import page_arg
-from lms.navigation import register_home_panel, register_nav
 from lms.notices import services
 from lms.notices.forms import AnnouncementForm
 from lms.notices.models import Announcement
 from lms.security import safe_next_url
 
 bp = Blueprint("notices", __name__)
-
-# 通知公告 is a tab beside 消息通知 (the bell): one place for messages.
-register_nav("notices.notifications", _l("Messages"), order=80)
-register_nav(
-    "notices.manage_announcements", _l("Announcements"), roles=(Role.ADMIN, Role.SECRETARY), order=60, section="manage"
-)
 
 
 @bp.app_context_processor
@@ -38,15 +32,13 @@ def bell():
     return {}
 
 
-def _announcements_panel(user) -> str | None:
+def announcements_panel(user) -> str | None:
+    """The home panel: the latest announcements the member may read."""
     today = clock.local_day(clock.utcnow())
     items = services.visible_announcements(user, today, limit=3)
     if not items:
         return None
     return render_template("notices/_panel.html", announcements=items)
-
-
-register_home_panel("announcements", _announcements_panel, order=5)
 
 
 @bp.route("/notifications")
@@ -127,8 +119,9 @@ def edit_announcement(announcement_id: int | None = None):
     if form.validate_on_submit():
         statuses, roles, branch_ids = form.audience_values()
         before = audit.row_snapshot(item) if item is not None else None
-        try:
-            item = services.save_announcement(
+
+        def save():
+            saved = services.save_announcement(
                 item,
                 author=current_user,
                 title=form.title.data,
@@ -141,16 +134,20 @@ def edit_announcement(announcement_id: int | None = None):
                 publish=form.publish.data,
                 now=clock.utcnow(),
             )
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error, {"branches": "audience_branch_ids"})
-        else:
             db.session.flush()
             action = "announcement.update" if before is not None else "announcement.create"
-            record_content(action, "announcement", item, before or {}, audit.row_snapshot(item))
-            db.session.commit()
-            flash(_l("Announcement saved."), "success")
-            return redirect(url_for("notices.announcement", announcement_id=item.id))
+            record_content(action, "announcement", saved, before or {}, audit.row_snapshot(saved))
+            return saved
+
+        done = run_action(
+            save,
+            form=form,
+            aliases={"branches": "audience_branch_ids"},
+            to=lambda saved: url_for("notices.announcement", announcement_id=saved.id),
+            success=_l("Announcement saved."),
+        )
+        if done:
+            return done
     return render_template("notices/edit.html", form=form, announcement=item)
 
 

@@ -16,9 +16,9 @@ from lms.courses.models import LessonKind, LessonProgress, StudyLedgerEntry
 from lms.extensions import db
 from lms.media import jobs
 from lms.media import services as media_services
+from lms.media.demo import make_sample
 from lms.media.models import AssetStatus, MediaAsset
 from lms.media.storage import get_storage
-from lms.media.transcode import samples
 from lms.media.transcode import tools as transcode_tools
 
 CLIP_SECONDS = 5
@@ -34,7 +34,7 @@ def video_lesson(app, make_user, tmp_path):
     except transcode_tools.TranscodeError as error:
         pytest.skip(str(error))
     app.config.update(TRANSCODE_PRESET="ultrafast", TRANSCODE_NICE=0, HEARTBEAT_SECONDS=1)
-    clip = samples.make_sample(tmp_path / "lesson.mp4", tools, seconds=CLIP_SECONDS, size="320x180")
+    clip = make_sample(tmp_path / "lesson.mp4", tools, seconds=CLIP_SECONDS, size="320x180")
     asset = MediaAsset(title="党课片段", original_filename=clip.name, status=AssetStatus.UPLOADING)
     db.session.add(asset)
     db.session.flush()

@@ -9,9 +9,9 @@ from lms import clock
 from lms.auth.models import Role
 from lms.extensions import db
 from lms.media import jobs, services
+from lms.media.demo import make_sample
 from lms.media.models import AssetStatus, MediaAsset
 from lms.media.storage import get_storage
-from lms.media.transcode import samples
 from lms.media.transcode import tools as transcode_tools
 from tests.conftest import TEST_PASSWORD
 
@@ -29,7 +29,7 @@ def tools(app):
 
 
 def _queued_asset(tools, tmp_path) -> MediaAsset:
-    clip = samples.make_sample(tmp_path / "党课.mp4", tools, seconds=3, size="320x180")
+    clip = make_sample(tmp_path / "党课.mp4", tools, seconds=3, size="320x180")
     asset = MediaAsset(title="党课视频", original_filename=clip.name, status=AssetStatus.UPLOADING)
     db.session.add(asset)
     db.session.flush()

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from lms import clock
 from lms.auth.models import Role
 from lms.media import jobs
-from lms.media.transcode import samples
+from lms.media.demo import make_sample
 from lms.media.transcode import tools as transcode_tools
 
 CHUNK = 64 * 1024
@@ -47,7 +47,7 @@ def tools():
 def test_admin_uploads_a_clip_which_is_transcoded_and_plays(
     page, live_server, media_app, make_user, browser_login, tools, tmp_path
 ):
-    clip = samples.make_sample(tmp_path / "第一课.mp4", tools, seconds=8, size="1280x720")
+    clip = make_sample(tmp_path / "第一课.mp4", tools, seconds=8, size="1280x720")
     assert clip.stat().st_size > 3 * CHUNK
     page.add_init_script(
         "document.addEventListener('vanguard:player-ready', function (e) {"
@@ -103,7 +103,7 @@ def test_admin_uploads_a_clip_which_is_transcoded_and_plays(
 def test_upload_resumes_after_a_dropped_connection_and_a_reload(
     page, live_server, media_app, make_user, browser_login, tools, tmp_path
 ):
-    clip = samples.make_sample(tmp_path / "长视频.mp4", tools, seconds=4, size="1280x720")
+    clip = make_sample(tmp_path / "长视频.mp4", tools, seconds=4, size="1280x720")
     chunks = -(-clip.stat().st_size // CHUNK)
     assert chunks >= 5
     browser_login(page, make_user(role=Role.ADMIN))

@@ -12,10 +12,11 @@ import pytest
 from lms import clock
 from lms.extensions import db
 from lms.media import jobs, services
+from lms.media.demo import make_sample
 from lms.media.models import AssetStatus, MediaAsset
 from lms.media.storage import get_storage
-from lms.media.transcode import samples
 from lms.media.transcode import tools as transcode_tools
+from tests.media.clips import make_rotated_sample
 
 
 @pytest.fixture(scope="session")
@@ -58,9 +59,9 @@ class Clips:
 @pytest.fixture(scope="session")
 def clips(tools, tmp_path_factory) -> Clips:
     folder = tmp_path_factory.mktemp("clips")
-    landscape = samples.make_sample(folder / "landscape.mp4", tools, seconds=3, size="320x180")
-    rotated = samples.make_sample(folder / "rotated.mp4", tools, seconds=3, size="320x180", rotation=90)
-    audio_only = samples.make_sample(folder / "audio.m4a", tools, seconds=3, video=False)
+    landscape = make_sample(folder / "landscape.mp4", tools, seconds=3, size="320x180")
+    rotated = make_rotated_sample(folder / "rotated.mp4", tools, seconds=3, size="320x180", rotation=90)
+    audio_only = make_sample(folder / "audio.m4a", tools, seconds=3, video=False)
     vfr = folder / "vfr.mkv"
     run_ffmpeg(
         tools,
@@ -80,7 +81,7 @@ def clips(tools, tmp_path_factory) -> Clips:
     )
     playlist = folder / "list.mp4"
     playlist.write_text(f"#EXTM3U\n#EXTINF:3,\nfile://{landscape}\n#EXT-X-ENDLIST\n")
-    hd = samples.make_sample(folder / "hd.mp4", tools, seconds=4, size="1280x720")
+    hd = make_sample(folder / "hd.mp4", tools, seconds=4, size="1280x720")
     two_audio = folder / "two-audio.mp4"
     run_ffmpeg(
         tools,

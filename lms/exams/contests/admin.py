@@ -10,26 +10,26 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
 
 from lms import audit, clock
-from lms.auth.auditing import record_content, record_export
+from lms.actions import run_action
+from lms.auth.auditing import record_export
 from lms.auth.forms import fill_audience_choices
 from lms.auth.models import Role, User
 from lms.auth.permissions import admin_required, member_scope_clause, secretary_required
 from lms.downloads import download
-from lms.errors import DomainError, show_on_form
+from lms.errors import DomainError
 from lms.exams.contests import board, phases, setup
 from lms.exams.contests import challenge as challenges
 from lms.exams.contests import closing as contest_closing
 from lms.exams.contests.forms import DIFFICULTY_LABELS, ChallengeForm, ContestForm, ContestRuleForm
 from lms.exams.contests.models import BoardVisibility, Challenge, Contest, DrawMode
 from lms.exams.contests.views import pdf_response, render_certificates_pdf
-from lms.exams.questions.banks import tag_clause
-from lms.exams.questions.models import Question, QuestionBank, QuestionType
+from lms.exams.questions.models import Question, QuestionBank
 from lms.exams.questions.types import type_labels
 from lms.exams.quizzes import setup as quiz_setup
+from lms.exams.quizzes.admin_setup import SetupPages, picker_context, with_bank_choices
 from lms.exams.quizzes.forms import local_to_utc, utc_to_local
 from lms.exams.quizzes.models import Quiz, QuizAttempt
 from lms.exams.quizzes.review import question_views
@@ -39,9 +39,6 @@ from lms.spreadsheets import XLSX_MIMETYPE
 bp = Blueprint("contest_admin", __name__, url_prefix="/admin/contests")
 
 
-PICKER_PAGE_SIZE = 50
-
-
 def _contest_or_404(contest_id: int) -> Contest:
     contest = db.session.get(Contest, contest_id)
     if contest is None:
@@ -49,16 +46,19 @@ def _contest_or_404(contest_id: int) -> Contest:
     return contest
 
 
-def _audit(contest: Contest, before: dict | None, **details) -> None:
-    """Audit the current POST on ``contest`` (named after the route): changed settings and details."""
-    after = {**_snapshot(contest), **details} if before is not None else (details or None)
-    record_content(
-        "contest." + request.endpoint.rsplit(".", 1)[-1], "contest", contest, before, after, label=contest.quiz.title
-    )
-
-
 def _snapshot(contest: Contest) -> dict:
     return {**audit.row_snapshot(contest), **{f"quiz.{k}": v for k, v in audit.row_snapshot(contest.quiz).items()}}
+
+
+PAGES = SetupPages(
+    kind="contest",
+    snapshot=_snapshot,
+    detail_url=lambda contest: url_for(".detail", contest_id=contest.id),
+    pick_url=lambda contest: url_for(".pick_questions", contest_id=contest.id),
+    label=lambda contest: contest.quiz.title,
+)
+_audit = PAGES.audit
+_run = PAGES.run
 
 
 def _finalize_if_due(contest: Contest) -> None:
@@ -151,17 +151,18 @@ def new():
     form = ContestForm()
     fill_audience_choices(form)
     if form.validate_on_submit():
-        try:
+
+        def create():
             contest = setup.create_contest(_settings_from(form), created_by=current_user, now=clock.utcnow())
             _save_banner(form, contest)
             _audit(contest, None, **_snapshot(contest))
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error, {"time_limit_minutes": "time_limit_minutes"})
-        else:
-            db.session.commit()
-            flash(_l("Contest created. Now choose its questions."), "success")
-            return redirect(url_for(".detail", contest_id=contest.id))
+            return contest
+
+        done = run_action(
+            create, form=form, to=PAGES.detail_url, success=_l("Contest created. Now choose its questions.")
+        )
+        if done:
+            return done
     return render_template("exams/contests/admin_edit.html", form=form, contest=None), 422 if form.errors else 200
 
 
@@ -175,18 +176,16 @@ def edit(contest_id: int):
         _fill_form(form, contest)
     if form.validate_on_submit():
         before = _snapshot(contest)
-        try:
+
+        def save():
             setup.update_contest(contest, _settings_from(form), now=clock.utcnow())
             _save_banner(form, contest)
             db.session.flush()
             _audit(contest, before)
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_l("Changes saved."), "success")
-            return redirect(url_for(".detail", contest_id=contest.id))
+
+        done = run_action(save, form=form, to=PAGES.detail_url(contest), success=_l("Changes saved."))
+        if done:
+            return done
     status = 422 if form.errors or form.form_errors else 200
     return render_template(
         "exams/contests/admin_edit.html", form=form, contest=contest, attempts=quiz_setup.attempt_count(contest.quiz)
@@ -197,10 +196,7 @@ def edit(contest_id: int):
 
 
 def _rule_form() -> ContestRuleForm:
-    form = ContestRuleForm(prefix="rule")
-    banks = db.session.scalars(sa.select(QuestionBank).order_by(QuestionBank.name)).all()
-    form.bank_id.choices = [(0, str(_l("Any bank")))] + [(b.id, b.name) for b in banks]
-    return form
+    return with_bank_choices(ContestRuleForm(prefix="rule"))
 
 
 def _detail(contest: Contest, rule_form: ContestRuleForm, status: int = 200):
@@ -230,23 +226,6 @@ def detail(contest_id: int):
     return _detail(_contest_or_404(contest_id), _rule_form())
 
 
-def _run(contest: Contest, action, success=None, anchor: str = ""):
-    """Call one service for a POST button, audit it, commit, flash, and go back to the contest page."""
-    before = _snapshot(contest)
-    try:
-        action()
-        db.session.flush()
-        _audit(contest, before, **(request.view_args or {}))
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        if success:
-            flash(success, "success")
-    return redirect(url_for(".detail", contest_id=contest.id) + anchor)
-
-
 @bp.route("/<int:contest_id>/publish", methods=["POST"])
 @admin_required
 def publish(contest_id: int):
@@ -265,16 +244,9 @@ def unpublish(contest_id: int):
 @admin_required
 def delete(contest_id: int):
     contest = _contest_or_404(contest_id)
-    try:
-        _audit(contest, None, **_snapshot(contest))
-        setup.delete_contest(contest)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        return redirect(url_for(".detail", contest_id=contest.id))
-    db.session.commit()
-    flash(_l("The contest was deleted."), "success")
-    return redirect(url_for(".index"))
+    return PAGES.delete(
+        contest, setup.delete_contest, success=_l("The contest was deleted."), index_url=url_for(".index")
+    )
 
 
 @bp.route("/<int:contest_id>/rules", methods=["POST"])
@@ -282,26 +254,7 @@ def delete(contest_id: int):
 def add_rule(contest_id: int):
     contest = _contest_or_404(contest_id)
     form = _rule_form()
-    if form.validate_on_submit():
-        try:
-            setup.add_draw_rule(
-                contest,
-                bank_id=form.bank_id.data or None,
-                question_type=QuestionType(form.question_type.data) if form.question_type.data else None,
-                tag=form.tag.data or "",
-                difficulty=form.difficulty.data or None,
-                count=form.count.data,
-                points=float(form.points.data),
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            _audit(contest, None, **{k: v for k, v in form.data.items() if k != "csrf_token"})
-            db.session.commit()
-            flash(_l("Draw rule added."), "success")
-            return redirect(url_for(".detail", contest_id=contest.id) + "#rules")
-    return _detail(contest, form, 422)
+    return PAGES.add_rule(contest, form, setup.add_draw_rule) or _detail(contest, form, 422)
 
 
 @bp.route("/<int:contest_id>/rules/<int:rule_id>/remove", methods=["POST"])
@@ -311,49 +264,18 @@ def remove_rule(contest_id: int, rule_id: int):
     return _run(contest, lambda: setup.remove_draw_rule(contest, rule_id), anchor="#rules")
 
 
-def _picker_query(bank_id: int, question_type: str, tag: str, text: str, difficulty: int):
-    query = sa.select(Question).where(Question.is_disabled.is_(False)).order_by(Question.bank_id, Question.id)
-    if bank_id:
-        query = query.where(Question.bank_id == bank_id)
-    if question_type in {str(t) for t in QuestionType}:
-        query = query.where(Question.type == question_type)
-    if tag:
-        query = query.where(tag_clause(tag))
-    if text:
-        query = query.where(Question.stem.contains(text, autoescape=True))
-    if difficulty:
-        query = query.where(Question.difficulty == difficulty)
-    return query
-
-
 @bp.route("/<int:contest_id>/questions")
 @admin_required
 def pick_questions(contest_id: int):
     """Search the banks and add chosen questions to the contest."""
     contest = _contest_or_404(contest_id)
-    bank_id = request.args.get("bank", 0, type=int)
-    question_type = request.args.get("type", "")
-    tag = request.args.get("tag", "").strip()
-    text = request.args.get("q", "").strip()
-    difficulty = request.args.get("difficulty", 0, type=int)
-    candidates = db.session.scalars(
-        _picker_query(bank_id, question_type, tag, text, difficulty).limit(PICKER_PAGE_SIZE + 1000)
-    ).all()
+    present = {qq.question_id for qq in contest.quiz.fixed_questions}
     return render_template(
         "exams/contests/admin_pick.html",
         contest=contest,
         quiz=contest.quiz,
-        questions=candidates[:PICKER_PAGE_SIZE],
-        more=max(len(candidates) - PICKER_PAGE_SIZE, 0),
-        present={qq.question_id for qq in contest.quiz.fixed_questions},
-        banks=db.session.scalars(sa.select(QuestionBank).order_by(QuestionBank.name)).all(),
-        bank_id=bank_id,
-        question_type=question_type,
-        tag=tag,
-        q=text,
-        difficulty=difficulty,
-        type_labels=type_labels(),
         difficulty_labels=DIFFICULTY_LABELS,
+        **picker_context(present, with_difficulty=True),
     )
 
 
@@ -361,23 +283,8 @@ def pick_questions(contest_id: int):
 @admin_required
 def add_questions(contest_id: int):
     contest = _contest_or_404(contest_id)
-    ids = [int(v) for v in request.form.getlist("question_id") if v.isdigit()]
-    if not ids:
-        flash(_l("Tick the questions to add."), "warning")
-        return redirect(url_for(".pick_questions", contest_id=contest.id))
-    return _run(
-        contest,
-        lambda: (
-            flash(
-                ngettext(
-                    "%(num)d question added.", "%(num)d questions added.", setup.add_fixed_questions(contest, ids)
-                ),
-                "success",
-            )
-            or _audit(contest, None, question_ids=ids)
-        ),
-        anchor="#fixed",
-    )
+    done = PAGES.add_questions(contest, lambda ids: setup.add_fixed_questions(contest, ids))
+    return done or redirect(PAGES.pick_url(contest))
 
 
 @bp.route("/<int:contest_id>/questions/<int:item_id>/remove", methods=["POST"])
@@ -415,16 +322,12 @@ def results(contest_id: int):
 def finalize(contest_id: int):
     """Freeze the standings now (the job does it within 30 s of the close anyway)."""
     contest = _contest_or_404(contest_id)
-    try:
+
+    def finalize():
         contest_closing.finalize_contest(contest, clock.utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-    else:
         _audit(contest, None, finalized_at=contest.finalized_at)
-        db.session.commit()
-        flash(_l("The standings are final."), "success")
-    return redirect(url_for(".results", contest_id=contest.id))
+
+    return run_action(finalize, to=url_for(".results", contest_id=contest.id), success=_l("The standings are final."))
 
 
 @bp.route("/<int:contest_id>/standings.xlsx")
@@ -536,16 +439,14 @@ def _challenge_settings(form: ChallengeForm) -> challenges.ChallengeSettings:
 def new_challenge():
     form = _challenge_form()
     if form.validate_on_submit():
-        try:
+
+        def create():
             item = challenges.create_challenge(_challenge_settings(form), created_by=current_user, now=clock.utcnow())
             audit.record("challenge.create", "challenge", item.id, after=audit.row_snapshot(item), label=item.title)
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_l("Challenge saved."), "success")
-            return redirect(url_for(".index") + "#challenges")
+
+        done = run_action(create, form=form, to=url_for(".index") + "#challenges", success=_l("Challenge saved."))
+        if done:
+            return done
     return render_template("exams/contests/admin_challenge.html", form=form, challenge=None), (
         422 if form.errors else 200
     )
@@ -568,17 +469,15 @@ def edit_challenge(challenge_id: int):
         form.is_active.data = settings.is_active
     if form.validate_on_submit():
         before = audit.row_snapshot(item)
-        try:
+
+        def save():
             challenges.update_challenge(item, _challenge_settings(form), now=clock.utcnow())
             db.session.flush()
             audit.record("challenge.update", "challenge", item.id, before, audit.row_snapshot(item), label=item.title)
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_l("Challenge saved."), "success")
-            return redirect(url_for(".index") + "#challenges")
+
+        done = run_action(save, form=form, to=url_for(".index") + "#challenges", success=_l("Challenge saved."))
+        if done:
+            return done
     return render_template("exams/contests/admin_challenge.html", form=form, challenge=item), (
         422 if form.errors else 200
     )

@@ -8,7 +8,6 @@ from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    DecimalField,
     IntegerField,
     SelectField,
     SelectMultipleField,
@@ -19,6 +18,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from lms.auth.forms import AudienceFieldsMixin
 from lms.exams.contests.models import BoardVisibility, DrawMode
+from lms.exams.quizzes.forms import DrawRuleForm
 from lms.inputs import SaneDate
 
 DRAW_MODE_LABELS = {
@@ -99,21 +99,13 @@ class ContestForm(AudienceFieldsMixin, FlaskForm):
     prizes = TextAreaField(_l("Prizes and notes"), validators=[Optional(), Length(max=5000)])
 
 
-class ContestRuleForm(FlaskForm):
-    bank_id = SelectField(_l("Question bank"), coerce=int)
-    question_type = SelectField(_l("Question type"))
+class ContestRuleForm(DrawRuleForm):
+    """A quiz's draw rule with a difficulty."""
+
     difficulty = SelectField(_l("Difficulty"), coerce=int)
-    tag = StringField(_l("Knowledge point"), validators=[Optional(), Length(max=100)])
-    count = IntegerField(_l("Number of questions"), default=5, validators=[DataRequired(), NumberRange(min=1, max=500)])
-    points = DecimalField(
-        _l("Points each"), default=1, places=1, validators=[DataRequired(), NumberRange(min=0.1, max=1000)]
-    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        from lms.exams.questions.types import type_labels
-
-        self.question_type.choices = [("", _l("Any type"))] + [(str(t), label) for t, label in type_labels().items()]
         self.difficulty.choices = [(0, _l("Any difficulty"))] + list(DIFFICULTY_LABELS.items())
 
 

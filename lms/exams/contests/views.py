@@ -26,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from lms import clock
+from lms.actions import run_action
 from lms.auth.models import Role
 from lms.auth.permissions import get_branch_or_404
 from lms.downloads import download
@@ -134,14 +135,11 @@ def _total_points(contest: Contest) -> float:
 @login_required
 def start(contest_id: int):
     contest = _contest_or_404(contest_id)
-    try:
-        taking.start_contest_attempt(contest, current_user, clock.utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        return redirect(url_for(".lobby", contest_id=contest.id))
-    db.session.commit()
-    return redirect(url_for(".take", contest_id=contest.id))
+    return run_action(
+        lambda: taking.start_contest_attempt(contest, current_user, clock.utcnow()),
+        to=url_for(".take", contest_id=contest.id),
+        failed_to=url_for(".lobby", contest_id=contest.id),
+    )
 
 
 @bp.route("/<int:contest_id>/take")

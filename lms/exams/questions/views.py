@@ -11,6 +11,7 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from lms import clock
+from lms.actions import run_action
 from lms.auth.permissions import admin_required
 from lms.downloads import download
 from lms.errors import DomainError, ValidationFailed, show_on_form
@@ -69,15 +70,14 @@ def _bank_or_404(bank_id: int) -> QuestionBank:
 def index():
     form = BankForm()
     if form.validate_on_submit():
-        try:
-            bank = banks.create_bank(form.name.data, form.description.data, creator=current_user)
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_l("Bank %(name)s created.", name=bank.name), "success")
-            return redirect(url_for("banks.bank", bank_id=bank.id))
+        done = run_action(
+            lambda: banks.create_bank(form.name.data, form.description.data, creator=current_user),
+            form=form,
+            to=lambda bank: url_for("banks.bank", bank_id=bank.id),
+            success=lambda bank: _l("Bank %(name)s created.", name=bank.name),
+        )
+        if done:
+            return done
     return render_template("exams/banks/index.html", summaries=banks.bank_summaries(), form=form)
 
 
@@ -115,15 +115,14 @@ def settings(bank_id: int):
     bank = _bank_or_404(bank_id)
     form = BankForm(obj=bank)
     if form.validate_on_submit():
-        try:
-            banks.update_bank(bank, form.name.data, form.description.data)
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_l("Changes saved."), "success")
-            return redirect(url_for("banks.bank", bank_id=bank.id))
+        done = run_action(
+            lambda: banks.update_bank(bank, form.name.data, form.description.data),
+            form=form,
+            to=url_for("banks.bank", bank_id=bank.id),
+            success=_l("Changes saved."),
+        )
+        if done:
+            return done
     return render_template("exams/banks/settings.html", bank=bank, form=form)
 
 

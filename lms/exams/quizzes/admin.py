@@ -9,12 +9,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
 
 from lms import audit, clock
+from lms.actions import run_action
 from lms.auth import services as auth_services
-from lms.auth.auditing import record_content, record_export
+from lms.auth.auditing import record_export
 from lms.auth.forms import fill_audience_choices
 from lms.auth.models import User
 from lms.auth.permissions import (
@@ -27,13 +27,11 @@ from lms.auth.permissions import (
     secretary_required,
 )
 from lms.downloads import download
-from lms.errors import DomainError, show_on_form
-from lms.exams.questions.banks import tag_clause
-from lms.exams.questions.models import Question, QuestionBank, QuestionType
 from lms.exams.questions.types import type_labels
 from lms.exams.quizzes import attempts as quiz_attempts
 from lms.exams.quizzes import corrections, setup
 from lms.exams.quizzes import stats as quiz_stats
+from lms.exams.quizzes.admin_setup import SetupPages, form_details, picker_context, with_bank_choices
 from lms.exams.quizzes.forms import (
     DrawRuleForm,
     OverrideForm,
@@ -50,9 +48,6 @@ from lms.inputs import page_arg
 from lms.spreadsheets import XLSX_MIMETYPE
 
 bp = Blueprint("exams_admin", __name__, url_prefix="/admin/quizzes")
-
-
-PICKER_PAGE_SIZE = 50
 
 
 def _quiz_or_404(quiz_id: int) -> Quiz:
@@ -72,10 +67,13 @@ def _quiz_or_404(quiz_id: int) -> Quiz:
 SCOPED_RESULTS = {"exams_admin.results", "exams_admin.export", "exams_admin.statistics", "exams_admin.attempt"}
 
 
-def _audit(quiz: Quiz, before: dict | None, **details) -> None:
-    """Audit the current POST on ``quiz`` (the action is named after the route): changed columns and details."""
-    after = {**audit.row_snapshot(quiz), **details} if before is not None else (details or None)
-    record_content("quiz." + request.endpoint.rsplit(".", 1)[-1], "quiz", quiz, before, after)
+PAGES = SetupPages(
+    kind="quiz",
+    snapshot=audit.row_snapshot,
+    detail_url=lambda quiz: url_for(".detail", quiz_id=quiz.id),
+    pick_url=lambda quiz: url_for(".pick_questions", quiz_id=quiz.id),
+)
+_audit = PAGES.audit
 
 
 @bp.route("/")
@@ -149,17 +147,16 @@ def new():
     form = QuizForm()
     fill_audience_choices(form, scoped_branch_tree(current_user))
     if form.validate_on_submit():
-        try:
+
+        def create():
             check_audience(current_user, form.audience_values()[2])
             quiz = setup.create_quiz(_settings_from(form), created_by=current_user, now=clock.utcnow())
             _audit(quiz, None, **audit.row_snapshot(quiz))
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_l("Quiz created. Now add its questions."), "success")
-            return redirect(url_for(".detail", quiz_id=quiz.id))
+            return quiz
+
+        done = run_action(create, form=form, to=PAGES.detail_url, success=_l("Quiz created. Now add its questions."))
+        if done:
+            return done
     return render_template("exams/admin_edit.html", form=form, quiz=None)
 
 
@@ -173,36 +170,24 @@ def edit(quiz_id: int):
         _fill_form(form, quiz)
     if form.validate_on_submit():
         before = audit.row_snapshot(quiz)
-        try:
+
+        def save():
             check_audience(current_user, form.audience_values()[2])
             setup.update_quiz(quiz, _settings_from(form), now=clock.utcnow())
             db.session.flush()
             _audit(quiz, before)
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            db.session.commit()
-            flash(_l("Changes saved."), "success")
-            return redirect(url_for(".detail", quiz_id=quiz.id))
+
+        done = run_action(save, form=form, to=PAGES.detail_url(quiz), success=_l("Changes saved."))
+        if done:
+            return done
     return render_template("exams/admin_edit.html", form=form, quiz=quiz, attempts=setup.attempt_count(quiz))
 
 
-def _rule_form() -> DrawRuleForm:
-    form = DrawRuleForm(prefix="rule")
-    banks = db.session.scalars(sa.select(QuestionBank).order_by(QuestionBank.name)).all()
-    form.bank_id.choices = [(0, str(_l("Any bank")))] + [(b.id, b.name) for b in banks]
-    return form
-
-
-@bp.route("/<int:quiz_id>")
-@manager_required
-def detail(quiz_id: int):
-    quiz = _quiz_or_404(quiz_id)
+def _detail(quiz: Quiz, rule_form: DrawRuleForm, status: int = 200):
     return render_template(
         "exams/admin_detail.html",
         quiz=quiz,
-        rule_form=_rule_form(),
+        rule_form=rule_form,
         rule_available={rule.id: setup.available_for_rule(rule) for rule in quiz.draw_rules},
         problems=setup.setup_problems(quiz),
         total_points=setup.total_points(quiz),
@@ -210,28 +195,17 @@ def detail(quiz_id: int):
         attempts=setup.attempt_count(quiz),
         type_labels=type_labels(),
         points_form=QuestionPointsForm(),
-    )
+    ), status
 
 
-def _back(quiz: Quiz, anchor: str = ""):
-    return redirect(url_for(".detail", quiz_id=quiz.id) + anchor)
+@bp.route("/<int:quiz_id>")
+@manager_required
+def detail(quiz_id: int):
+    return _detail(_quiz_or_404(quiz_id), with_bank_choices(DrawRuleForm(prefix="rule")))
 
 
-def _run(quiz: Quiz, action, success=None, anchor: str = ""):
-    """Call one service for a POST button, audit it, commit, flash, and go back to the quiz page."""
-    before = audit.row_snapshot(quiz)
-    try:
-        action()
-        db.session.flush()
-        _audit(quiz, before, **(request.view_args or {}))
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
-        if success:
-            flash(success, "success")
-    return _back(quiz, anchor)
+_back = PAGES.back
+_run = PAGES.run
 
 
 @bp.route("/<int:quiz_id>/publish", methods=["POST"])
@@ -252,29 +226,7 @@ def unpublish(quiz_id: int):
 @manager_required
 def delete(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
-    try:
-        _audit(quiz, None, **audit.row_snapshot(quiz))
-        setup.delete_quiz(quiz)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        return _back(quiz)
-    db.session.commit()
-    flash(_l("The quiz was deleted."), "success")
-    return redirect(url_for(".index"))
-
-
-def _picker_query(bank_id: int, question_type: str, tag: str, text: str):
-    query = sa.select(Question).where(Question.is_disabled.is_(False)).order_by(Question.bank_id, Question.id)
-    if bank_id:
-        query = query.where(Question.bank_id == bank_id)
-    if question_type in {str(t) for t in QuestionType}:
-        query = query.where(Question.type == question_type)
-    if tag:
-        query = query.where(tag_clause(tag))
-    if text:
-        query = query.where(Question.stem.contains(text, autoescape=True))
-    return query
+    return PAGES.delete(quiz, setup.delete_quiz, success=_l("The quiz was deleted."), index_url=url_for(".index"))
 
 
 @bp.route("/<int:quiz_id>/questions")
@@ -282,42 +234,16 @@ def _picker_query(bank_id: int, question_type: str, tag: str, text: str):
 def pick_questions(quiz_id: int):
     """Search the banks and add questions to the quiz."""
     quiz = _quiz_or_404(quiz_id)
-    bank_id = request.args.get("bank", 0, type=int)
-    question_type = request.args.get("type", "")
-    tag = request.args.get("tag", "").strip()
-    text = request.args.get("q", "").strip()
-    candidates = db.session.scalars(
-        _picker_query(bank_id, question_type, tag, text).limit(PICKER_PAGE_SIZE + 1000)
-    ).all()
     present = {qq.question_id for qq in quiz.fixed_questions}
-    return render_template(
-        "exams/admin_pick.html",
-        quiz=quiz,
-        questions=candidates[:PICKER_PAGE_SIZE],
-        more=max(len(candidates) - PICKER_PAGE_SIZE, 0),
-        present=present,
-        banks=db.session.scalars(sa.select(QuestionBank).order_by(QuestionBank.name)).all(),
-        bank_id=bank_id,
-        question_type=question_type,
-        tag=tag,
-        q=text,
-        type_labels=type_labels(),
-    )
+    return render_template("exams/admin_pick.html", quiz=quiz, **picker_context(present))
 
 
 @bp.route("/<int:quiz_id>/questions/add", methods=["POST"])
 @manager_required
 def add_questions(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
-    ids = [int(v) for v in request.form.getlist("question_id") if v.isdigit()]
-    if not ids:
-        flash(_l("Tick the questions to add."), "warning")
-        return redirect(request.referrer or url_for(".pick_questions", quiz_id=quiz.id))
-    added = setup.add_fixed_questions(quiz, ids)
-    _audit(quiz, None, question_ids=ids, added=added)
-    db.session.commit()
-    flash(ngettext("%(num)d question added.", "%(num)d questions added.", added), "success")
-    return _back(quiz, "#fixed")
+    done = PAGES.add_questions(quiz, lambda ids: setup.add_fixed_questions(quiz, ids))
+    return done or redirect(request.referrer or PAGES.pick_url(quiz))
 
 
 @bp.route("/<int:quiz_id>/questions/<int:item_id>/remove", methods=["POST"])
@@ -351,37 +277,8 @@ def question_points(quiz_id: int, item_id: int):
 @manager_required
 def add_rule(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
-    form = _rule_form()
-    if form.validate_on_submit():
-        try:
-            setup.add_draw_rule(
-                quiz,
-                bank_id=form.bank_id.data or None,
-                question_type=QuestionType(form.question_type.data) if form.question_type.data else None,
-                tag=form.tag.data or "",
-                count=form.count.data,
-                points=float(form.points.data),
-            )
-        except DomainError as error:
-            db.session.rollback()
-            show_on_form(form, error)
-        else:
-            _audit(quiz, None, **{k: v for k, v in form.data.items() if k != "csrf_token"})
-            db.session.commit()
-            flash(_l("Draw rule added."), "success")
-            return _back(quiz, "#rules")
-    return render_template(
-        "exams/admin_detail.html",
-        quiz=quiz,
-        rule_form=form,
-        rule_available={rule.id: setup.available_for_rule(rule) for rule in quiz.draw_rules},
-        problems=setup.setup_problems(quiz),
-        total_points=setup.total_points(quiz),
-        question_count=setup.question_count(quiz),
-        attempts=setup.attempt_count(quiz),
-        type_labels=type_labels(),
-        points_form=QuestionPointsForm(),
-    ), 422
+    form = with_bank_choices(DrawRuleForm(prefix="rule"))
+    return PAGES.add_rule(quiz, form, setup.add_draw_rule) or _detail(quiz, form, 422)
 
 
 @bp.route("/<int:quiz_id>/rules/<int:rule_id>/remove", methods=["POST"])
@@ -401,7 +298,8 @@ def overrides(quiz_id: int):
         if member is None:
             form.login.errors = [str(_l("No member has this username, mobile number or ID number."))]
         else:
-            try:
+
+            def save():
                 setup.set_override(
                     quiz,
                     member,
@@ -412,14 +310,16 @@ def overrides(quiz_id: int):
                     note=form.note.data or "",
                     now=clock.utcnow(),
                 )
-            except DomainError as error:
-                db.session.rollback()
-                show_on_form(form, error)
-            else:
-                _audit(quiz, None, member_id=member.id, **{k: v for k, v in form.data.items() if k != "csrf_token"})
-                db.session.commit()
-                flash(_l("Override saved for %(name)s.", name=member.name), "success")
-                return redirect(url_for(".overrides", quiz_id=quiz.id))
+                _audit(quiz, None, member_id=member.id, **form_details(form))
+
+            done = run_action(
+                save,
+                form=form,
+                to=url_for(".overrides", quiz_id=quiz.id),
+                success=_l("Override saved for %(name)s.", name=member.name),
+            )
+            if done:
+                return done
     rows = db.session.scalars(
         sa.select(QuizOverride).where(QuizOverride.quiz_id == quiz.id).order_by(QuizOverride.id.desc())
     ).all()
@@ -430,16 +330,12 @@ def overrides(quiz_id: int):
 @manager_required
 def delete_override(quiz_id: int, override_id: int):
     quiz = _quiz_or_404(quiz_id)
-    try:
+
+    def remove():
         setup.delete_override(quiz, override_id, now=clock.utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-    else:
         _audit(quiz, None, override_id=override_id)
-        db.session.commit()
-        flash(_l("Override removed."), "success")
-    return redirect(url_for(".overrides", quiz_id=quiz.id))
+
+    return run_action(remove, to=url_for(".overrides", quiz_id=quiz.id), success=_l("Override removed."))
 
 
 @bp.route("/<int:quiz_id>/results")
@@ -559,18 +455,15 @@ def _bank_question_url(question_id: int | None) -> str | None:
 @admin_required
 def resolve_report(report_id: int):
     form = ResolveReportForm()
+    back = url_for(".reports", status=request.args.get("status", "open"))
     if not form.validate_on_submit():
         flash(_l("Choose how the report was handled."), "danger")
-    else:
-        try:
-            corrections.resolve_report(
-                report_id, current_user, ReportStatus(form.status.data), form.resolution.data or "", clock.utcnow()
-            )
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            audit.record("question_report.resolve", "question_report", report_id, after={"status": form.status.data})
-            db.session.commit()
-            flash(_l("Report updated."), "success")
-    return redirect(url_for(".reports", status=request.args.get("status", "open")))
+        return redirect(back)
+
+    def resolve():
+        corrections.resolve_report(
+            report_id, current_user, ReportStatus(form.status.data), form.resolution.data or "", clock.utcnow()
+        )
+        audit.record("question_report.resolve", "question_report", report_id, after={"status": form.status.data})
+
+    return run_action(resolve, to=back, success=_l("Report updated."))

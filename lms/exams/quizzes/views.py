@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from lms import clock
+from lms.actions import run_action
 from lms.errors import DomainError, InvalidState, NotFound, ValidationFailed, wants_json
 from lms.exams.questions import stems
 from lms.exams.questions import types as grading
@@ -92,14 +93,11 @@ def quiz(quiz_id: int):
 @login_required
 def start(quiz_id: int):
     quiz = _quiz_or_404(quiz_id)
-    try:
-        attempt = quiz_attempts.start_attempt(quiz, current_user, clock.utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        return redirect(url_for(".quiz", quiz_id=quiz.id))
-    db.session.commit()
-    return redirect(url_for(".attempt", attempt_id=attempt.id))
+    return run_action(
+        lambda: quiz_attempts.start_attempt(quiz, current_user, clock.utcnow()),
+        to=lambda attempt: url_for(".attempt", attempt_id=attempt.id),
+        failed_to=url_for(".quiz", quiz_id=quiz.id),
+    )
 
 
 def _touch(attempt_id: int):
@@ -301,14 +299,12 @@ def notebook_page():
 @login_required
 def notebook_practice():
     tag = request.form.get("tag", "").strip()
-    try:
-        attempt = quiz_notebook.start_practice(current_user, clock.utcnow(), tag=tag)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "warning")
-        return redirect(url_for(".notebook_page"))
-    db.session.commit()
-    return redirect(url_for(".attempt", attempt_id=attempt.id))
+    return run_action(
+        lambda: quiz_notebook.start_practice(current_user, clock.utcnow(), tag=tag),
+        to=lambda attempt: url_for(".attempt", attempt_id=attempt.id),
+        failed_to=url_for(".notebook_page"),
+        failed_category="warning",
+    )
 
 
 @bp.route("/notebook/<int:entry_id>/remove", methods=["POST"])
