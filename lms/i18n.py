@@ -1,4 +1,13 @@
-"""Languages: Simplified Chinese by default, English on request (stored on the account)."""
+"""Languages: Simplified Chinese by default, English on request (stored on the account).
+
+Lazy strings are text, not HTML. Flask-Babel's ``LazyString.__html__`` returns
+the string as it is, so Jinja, Markup and Flask's session (a flashed message)
+take ``_l("Account %(name)s created.", name=...)`` as safe HTML: a name such as
+``<img src=x onerror=...>`` would run in the page, and a message naming
+``<quiz>`` loses its words (flask-babel issues #121 and #224, kept by design
+upstream). Here ``__html__`` escapes the text instead, so a lazy string is shown
+as the words it holds wherever it goes; JSON gets the plain text (``_JSON``).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +15,30 @@ from collections.abc import Iterable
 
 from babel.lists import format_list
 from flask import Flask, has_request_context, session
+from flask.json.provider import DefaultJSONProvider
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from lms.extensions import babel
+
+
+def _escaped_html(self: LazyString) -> Markup:
+    """The lazy string as HTML: its text, escaped."""
+    return escape(str(self))
+
+
+LazyString.__html__ = _escaped_html  # see the module's docstring
+
+
+class _JSON(DefaultJSONProvider):
+    """Flask's JSON, with a lazy string written as its text (Flask would take its ``__html__``)."""
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, LazyString):
+            return str(o)
+        return DefaultJSONProvider.default(o)
 
 
 def select_locale() -> str:
@@ -36,6 +66,7 @@ def join_list(items: Iterable[object]) -> str:
 
 def init_babel(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
+    app.json = _JSON(app)
 
     @app.context_processor
     def language_context():
