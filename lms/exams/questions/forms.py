@@ -41,7 +41,7 @@ class QuestionForm(FlaskForm):
         default="",
         description=_l(
             "HTML: the stem, options and explanation may use bold, lists, tables, sub/superscripts, links and "
-            'images (<img src="data:…">); anything else is removed.'
+            "images embedded as data: URIs; anything else is removed."
         ),
     )
     title = StringField(_l("Title"), validators=[Optional(), Length(max=200)], description=_l("Optional short name."))
