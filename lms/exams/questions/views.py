@@ -159,7 +159,11 @@ def _weights_answer(form: QuestionForm) -> str:
 def _parsed_from(form: QuestionForm):
     """Read the form as a template row, so the form and the importers agree on every rule."""
     fields = {"format": "text_format"}
-    values = {name: getattr(form, fields.get(name, name)).data or "" for name in xlsx_csv.COLUMNS}
+    values = {
+        name: field.data or ""
+        for name in xlsx_csv.COLUMNS
+        if (field := getattr(form, fields.get(name, name), None)) is not None  # not "options": one per field
+    }
     notes: list = []
     if form.weighted():
         values["answer"] = _weights_answer(form)
