@@ -11,6 +11,7 @@ import base64
 import io
 import os
 import re
+from pathlib import Path
 
 import sqlalchemy as sa
 from PIL import Image, ImageDraw
@@ -28,6 +29,7 @@ from tests.e2e.conftest import EXPECT_TIMEOUT_MS, click_confirmed
 from tests.exams.factories import create_bank, create_quiz
 
 SCREENSHOTS = os.environ.get("LMS_SCREENSHOTS", "")
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 900}
 
@@ -72,6 +74,23 @@ def _moodle_xml(image: bytes) -> bytes:
 """.encode()
 
 
+def _phone(browser):
+    """A phone-sized page that may run axe (its script is injected, which the site's CSP would refuse)."""
+    context = browser.new_context(locale="zh-CN", viewport=PHONE, bypass_csp=True)
+    context.set_default_timeout(EXPECT_TIMEOUT_MS)
+    return context.new_page()
+
+
+def _axe_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+          .filter(v => v.impact === 'serious' || v.impact === 'critical')
+          .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"""
+    )
+
+
 def _image_loaded(locator) -> int:
     locator.scroll_into_view_if_needed()
     locator.page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=locator.element_handle())
@@ -112,9 +131,7 @@ def test_an_imported_moodle_question_with_an_image_and_a_table_is_taken_on_a_pho
     quiz = create_quiz([question], title="党旗知识测验")
 
     member = make_user(name="王红")
-    context = browser.new_context(locale="zh-CN", viewport=PHONE)
-    context.set_default_timeout(EXPECT_TIMEOUT_MS)
-    phone = context.new_page()
+    phone = _phone(browser)
     browser_login(phone, member)
     phone.on("dialog", lambda dialog: dialog.accept())
     phone.goto(live_server(f"/quizzes/{quiz.id}"))
@@ -131,6 +148,7 @@ def test_an_imported_moodle_question_with_an_image_and_a_table_is_taken_on_a_pho
     assert _fits(phone, table)
     expect(phone.locator("#q1 .quiz-option").first).to_contain_text("红色")
     _shot(phone, "quiz-html-question-375")
+    assert _axe_violations(phone) == []
     phone.set_viewport_size(DESKTOP)
     _shot(phone, "quiz-html-question-desktop")
     phone.set_viewport_size(PHONE)
@@ -144,10 +162,10 @@ def test_an_imported_moodle_question_with_an_image_and_a_table_is_taken_on_a_pho
     assert _image_loaded(review.locator("img[alt=党旗]")) > 0
     expect(review.locator("table")).to_be_visible()
     _shot(phone, "quiz-html-review-375")
-    context.close()
+    phone.context.close()
 
 
-def test_challenge_mode_shows_the_html_question_with_its_image(page, live_server, make_user, browser_login):
+def test_challenge_mode_shows_the_html_question_with_its_image(browser, live_server, make_user, browser_login):
     bank = banks.create_bank("挑战图题", creator=None)
     picture = "data:image/png;base64," + base64.b64encode(_flag_png((600, 400))).decode()
     parsed = ParsedQuestion(
@@ -163,7 +181,7 @@ def test_challenge_mode_shows_the_html_question_with_its_image(page, live_server
     settings = challenges.ChallengeSettings(title="图题挑战", bank_ids=[bank.id])
     challenges.create_challenge(settings, created_by=None, now=clock.utcnow())
     db.session.commit()
-    page.set_viewport_size(PHONE)
+    page = _phone(browser)
     browser_login(page, make_user())
     page.goto(live_server("/contests/challenges/"))
     page.get_by_test_id("challenge-start").click()
@@ -174,16 +192,18 @@ def test_challenge_mode_shows_the_html_question_with_its_image(page, live_server
     option = page.locator("[data-choices] .quiz-option").filter(has_text="黄色")
     expect(page.locator("[data-choices] .quiz-option b")).to_have_text("红色")  # the option's HTML, not its tags
     _shot(page, "challenge-html-375")
+    assert _axe_violations(page) == []
     option.click()  # wrong: the game ends and reveals the answer and the explanation in HTML
     expect(page.get_by_test_id("challenge-answer-options").locator("b")).to_have_text("红色")
     expect(page.locator("[data-explanation] b")).to_have_text("红色")
     assert _image_loaded(page.locator("[data-missed] img[alt=党旗]")) > 0
     _shot(page, "challenge-html-over-375")
+    page.context.close()
 
 
-def test_weights_are_typed_next_to_the_options_on_a_phone(page, live_server, make_user, browser_login):
+def test_weights_are_typed_next_to_the_options_on_a_phone(browser, live_server, make_user, browser_login):
     bank = create_bank("加权题库")
-    page.set_viewport_size(PHONE)
+    page = _phone(browser)
     browser_login(page, make_user(role=Role.ADMIN))
     page.goto(live_server(f"/admin/banks/{bank.id}/questions/new?type=multiple"))
     weight_a = page.get_by_label("选项A权重 %")
@@ -200,9 +220,11 @@ def test_weights_are_typed_next_to_the_options_on_a_phone(page, live_server, mak
     assert _fits(page, weight_a)
     page.get_by_label("选项C权重 %").fill("-100")
     _shot(page, "question-form-weights-375")
+    assert _axe_violations(page) == []
     page.set_viewport_size(DESKTOP)
     _shot(page, "question-form-weights-desktop")
     page.locator("button[type=submit]", has_text="保存").first.click()
     page.wait_for_url(re.compile(rf"/admin/banks/{bank.id}$"))
     question = db.session.scalar(sa.select(Question).where(Question.bank_id == bank.id))
     assert question.answer["weights"][:3] == [50.0, 50.0, -100.0]
+    page.context.close()
