@@ -272,6 +272,20 @@ def test_the_import_shows_the_report_and_writes_only_on_confirm(as_admin, bank):
     assert "expired" in again.get_data(as_text=True) and count() == 2
 
 
+def test_the_file_s_own_text_in_notes_and_problems_is_escaped_in_the_report(as_admin, bank):
+    """Messages are lazy strings (Flask-Babel's declare __html__): the file's text in them must not become markup."""
+    gift = (
+        '[html]图 <img src="https://x.example/a.png?q="><i id=injected>">{=甲 ~乙}\n\n'
+        "<u id=type>类型</u>题\n"
+    )
+    rows = "题型,题干,答案\n<b id=bad>单</b>,题干,A\n"
+    for payload, filename in ((gift.encode(), "notes.gift"), (rows.encode(), "rows.csv")):
+        page = upload(as_admin, bank, payload, filename).get_data(as_text=True)
+        assert 'data-testid="import-report"' in page
+        assert "id=injected" not in page.replace("&lt;i id=injected&gt;", "") and "<b id=bad>" not in page
+    assert "&lt;b id=bad&gt;" in page
+
+
 def test_another_admin_cannot_confirm_an_upload(as_admin, bank, client, login, make_user):
     page = upload(as_admin, bank, GIFT.encode(), "questions.gift").get_data(as_text=True)
     token = page.split('name="token" type="hidden" value="')[1].split('"')[0]

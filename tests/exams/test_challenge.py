@@ -244,3 +244,78 @@ def test_a_fill_in_question_reaches_the_page_without_raw_markers(app, make_quest
     shown = challenges.current_question(run, item, NOW).as_json()
     assert "{{" not in shown["stem"] and "（____）" in shown["stem"]
     assert shown["stem_parts"][1] == 0  # blank numbers are 0-based: the page labels them n + 1
+
+
+IMAGE = "@@PLUGINFILE@@/" + "ab" * 16 + ".png"
+
+
+@pytest.fixture
+def in_request(app):
+    with app.test_request_context():  # the JSON names image URLs, as in the request that sends it
+        yield
+
+
+def test_an_html_question_is_asked_and_revealed_as_the_quiz_pages_show_it(
+    in_request, make_question, make_bank, make_user
+):
+    """Stem, options and explanation of an HTML question reach the page as cleaned HTML with their images."""
+    question = make_question(
+        QuestionType.MULTIPLE,
+        stem=f'<!--html--><p>看图 <img src="{IMAGE}" alt="图"></p><table><tr><td>甲</td><td>乙</td></tr></table>',
+        options=["<!--html--><b>红</b>", "<!--html-->H<sub>2</sub>O", "<!--html-->蓝"],
+        answer={"choices": [0, 1]},
+        explanation="<!--html--><ul><li>解析</li></ul>",
+    )
+    item = challenges.create_challenge(
+        challenges.ChallengeSettings(title="图题挑战", bank_ids=[question.bank_id]), created_by=None, now=NOW
+    )
+    member = make_user()
+    for seed in range(20):
+        run = challenges.start_run(item, member, NOW, rng=random.Random(seed))
+        if run.question_id == question.id:
+            break
+        challenges.answer(item, member, run.id, 1, None, NOW + timedelta(seconds=40))  # time out; try again
+    shown = challenges.current_question(run, item, NOW).as_json()
+    assert '<img src="/question-images/' + "ab" * 16 + '.png" alt="图">' in shown["stem_html"]
+    assert "<table><tbody><tr><td>甲</td><td>乙</td></tr></tbody></table>" in shown[
+        "stem_html"
+    ] and "<!--html-->" not in str(shown)
+    assert {option["html"] for option in shown["options"]} == {"<b>红</b>", "H<sub>2</sub>O", "蓝"}
+    assert {option["text"] for option in shown["options"]} == {"红", "H2O", "蓝"}
+
+    verdict = challenges.answer(item, member, run.id, 1, _wrong(run), NOW + timedelta(seconds=3)).as_json()
+    assert verdict["explanation_html"] == "<ul><li>解析</li></ul>" and verdict["explanation"] == "• 解析"
+    assert {option["html"] for option in verdict["answer"]["options"]} == {"<b>红</b>", "H<sub>2</sub>O"}
+
+    plain = make_question(
+        QuestionType.SINGLE, bank=make_bank("纯文本"), stem="<b>不是粗体</b>", options=["<i>甲", "乙"]
+    )
+    plain_item = challenges.create_challenge(
+        challenges.ChallengeSettings(title="纯文本", bank_ids=[plain.bank_id]), created_by=None, now=NOW
+    )
+    run = challenges.start_run(plain_item, make_user(), NOW, rng=random.Random(1))
+    asked = challenges.current_question(run, plain_item, NOW).as_json()
+    assert asked["stem_html"] == "&lt;b&gt;不是粗体&lt;/b&gt;"  # a plain text is escaped, never markup
+    assert {option["html"] for option in asked["options"]} == {"&lt;i&gt;甲", "乙"}
+
+
+def test_an_html_fill_in_keeps_its_blanks_in_place_inside_the_markup(in_request, make_question, make_user):
+    question = make_question(
+        QuestionType.FILL,
+        stem="<!--html--><p><b>填空</b>：{{1}} 与 <i>{{2}}</i></p>",
+        answer={"blanks": [["甲"], ["乙"]]},
+    )
+    plain = make_question(QuestionType.FILL, stem="a<b & {{1}}", answer={"blanks": [["甲"]]}, bank=None)
+    item = challenges.create_challenge(
+        challenges.ChallengeSettings(title="填空", bank_ids=[question.bank_id]), created_by=None, now=NOW
+    )
+    member = make_user()
+    seen = {}
+    for seed in range(30):
+        run = challenges.start_run(item, member, NOW, rng=random.Random(seed))
+        seen[run.question_id] = challenges.current_question(run, item, NOW).as_json()["stem_parts"]
+        challenges.answer(item, member, run.id, 1, None, NOW + timedelta(seconds=40))
+        if len(seen) == 2:
+            break
+    assert seen[question.id] == ["<p><b>填空</b>：", 0, " 与 <i>", 1, "</i></p>"]
+    assert seen[plain.id] == ["a&lt;b &amp; ", 0, ""]

@@ -82,6 +82,17 @@ def test_short_answer_is_a_fill_in_blank_with_every_accepted_answer():
     assert item.question.answer == {"blanks": [["全心全意为人民服务", "为人民服务"]]}
 
 
+def test_a_short_answer_after_a_text_that_marks_its_blank_fills_that_blank_with_a_note():
+    item = only("“三湾改编”确立了（ ）的原则。{=党指挥枪 =党对军队的绝对领导}")
+    assert item.question.stem == "“三湾改编”确立了{{1}}的原则。"
+    assert "the blank is there" in " ".join(str(note) for note in item.notes)
+
+    assert (
+        only("党的宗旨是____，不是（ ）。{=为人民服务}").question.stem == "党的宗旨是____，不是（ ）。{{1}}"
+    )  # two marks
+    assert only("党的宗旨是 {=为人民服务} ，不是（ ）。").question.stem == "党的宗旨是 {{1}} ，不是（ ）。"  # in place
+
+
 def test_partial_credit_short_answers_are_not_accepted_and_noted():
     item = only("Who? {=%100%no one =nobody =%50%Grant}")
 

@@ -10,7 +10,7 @@ from flask_babel import force_locale
 
 from lms.errors import ValidationFailed
 from lms.exams.questions.importers import parse_file
-from lms.exams.questions.importers.xlsx_csv import HEADER, parse_table
+from lms.exams.questions.importers.xlsx_csv import HEADER, parse_table, split_options
 from lms.spreadsheets import xlsx_bytes
 
 pytestmark = pytest.mark.usefixtures("english")  # messages in English (the msgids); one test checks Chinese
@@ -220,3 +220,35 @@ def test_an_old_xls_file_gets_a_clear_message(app):
     with pytest.raises(ValidationFailed) as error:
         parse_file("bank.xls", b"\xd0\xcf\x11\xe0" + b"\x00" * 100)
     assert ".xlsx" in str(error.value.message)
+
+
+@pytest.mark.parametrize(
+    ("cell", "options"),
+    [
+        ("A.人民民主专政|B.人民代表大会制度|C.民主集中制", ["人民民主专政", "人民代表大会制度", "民主集中制"]),
+        ("A、甲 B、乙 C、丙 D、丁", ["甲", "乙", "丙", "丁"]),
+        ("Ａ．党旗\nＢ．国旗", ["党旗", "国旗"]),
+        ("(A)三个月；(B)六个月", ["三个月", "六个月"]),
+        ("A:1921年;B:1927年;C:1949年", ["1921年", "1927年", "1949年"]),
+        ("A.维生素B.族|B.蛋白质", ["维生素B.族", "蛋白质"]),  # a letter inside an option is not a cut
+        ("党旗\n国旗\n党徽", ["党旗", "国旗", "党徽"]),
+        ("党旗|国旗", ["党旗", "国旗"]),
+        ("党旗；国旗", ["党旗", "国旗"]),
+        ("B.不从A开始|C.乙", ["B.不从A开始", "C.乙"]),
+    ],
+)
+def test_options_in_one_cell_are_split_at_their_letters_or_separators(cell, options):
+    assert split_options(cell) == options
+
+
+def test_a_sheet_from_another_exam_system_with_all_options_in_one_column_is_read(app):
+    header = ["试题类型", "试题内容", "选项", "正确答案", "所属知识点"]
+    rows = [["单选题", "我国的国体是（ ）。", "A.人民民主专政|B.人民代表大会制度", "A", "宪法"],
+            ["多选题", "新发展理念包括（ ）。", "A.创新\nB.协调\nC.绿色", "ABC", "二十大"],
+            ["单选题", "没有选项的单选题", "", "A", ""]]  # fmt: skip
+    result = parse_table("export.csv", csv_bytes(*rows, header=header))
+    first, second, third = result.items
+    assert first.question.options == ["人民民主专政", "人民代表大会制度"] and first.question.tags == ["宪法"]
+    assert second.question.answer == {"choices": [0, 1, 2]} and len(second.question.options) == 3
+    assert "The answer names option A, but the question has no options." in problems(third)
+    assert not result.notes  # every column understood

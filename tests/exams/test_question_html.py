@@ -305,9 +305,10 @@ def test_editing_a_weighted_question_keeps_its_weights(as_admin, admin):
     db.session.commit()
 
     page = as_admin.get(f"/admin/banks/{bank.id}/questions/{question.id}").get_data(as_text=True)
-    assert 'value="A:100%, B:-50%, C:-50%"' in page
-    data = form_data(stem="颜色（加权）", option_a="yellow", option_b="red", option_c="blue",
-                     answer="A:100%, B:-50%, C:-50%", points="2", explanation="新解析")  # fmt: skip
+    assert '<option selected value="weighted">' in page
+    assert 'name="weight_b" step="any" type="number" value="-50"' in page
+    data = form_data(stem="颜色（加权）", option_a="yellow", option_b="red", option_c="blue", scoring="weighted",
+                     weight_a="100", weight_b="-50", weight_c="-50", points="2", explanation="新解析")  # fmt: skip
     as_admin.post(f"/admin/banks/{bank.id}/questions/{question.id}", data=data)
     db.session.refresh(question)
     assert question.answer == {"choices": [0], "weights": [100.0, -50.0, -50.0]} and question.explanation == "新解析"

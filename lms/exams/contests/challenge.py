@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 
 from lms import cache, clock
 from lms.auth.models import Branch, User
@@ -147,7 +148,13 @@ def get_active(challenge_id: int) -> Challenge:
 
 @dataclass(frozen=True)
 class AskedQuestion:
-    """A question being asked: never its key."""
+    """A question being asked: never its key.
+
+    The page shows a question as the quiz pages do (the ``stem`` and ``qtext`` filters):
+    ``stem_html``, each option's ``html`` and the pieces of ``stem_parts`` (a fill-in's
+    text around its blanks) are safe HTML, cleaned or escaped here; ``stem`` and each
+    option's ``text`` are the plain text.
+    """
 
     number: int
     type: str
@@ -165,6 +172,7 @@ class AskedQuestion:
             "type": self.type,
             "type_label": self.type_label,
             "stem": stems.stem_text(self.stem),
+            "stem_html": str(stems.stem_html(self.stem)),
             "stem_parts": self.stem_parts,
             "options": self.options,
             "blanks": self.blanks,
@@ -186,6 +194,7 @@ def asked_question(run: ChallengeRun, question: Question, challenge: Challenge, 
                     "index": shown,
                     "letter": grading.letter(shown),
                     "text": question_html.plain(question.options[original]),
+                    "html": str(question_html.render(question.options[original])),
                 }
             )
     left = max((run.question_deadline - now).total_seconds(), 0.0)
@@ -194,12 +203,20 @@ def asked_question(run: ChallengeRun, question: Question, challenge: Challenge, 
         type=str(kind),
         type_label=str(rules.label),
         stem=question.stem,
-        stem_parts=grading.stem_parts(question_html.plain(question.stem), blanks) if blanks else None,
+        stem_parts=_stem_parts(question.stem, blanks) if blanks else None,
         options=options,
         blanks=blanks,
         seconds_left=round(left, 1),
         seconds_total=challenge.seconds_per_question,
     )
+
+
+def _stem_parts(stem: str, blanks: int) -> list | None:
+    """A fill-in stem as safe HTML pieces around its blank numbers (see ``types.stem_parts``)."""
+    if question_html.is_html(stem):  # split the cleaned whole, so the page joins balanced HTML around the inputs
+        return grading.stem_parts(str(question_html.html_of(stem)), blanks)
+    parts = grading.stem_parts(stem, blanks)
+    return [part if isinstance(part, int) else str(escape(part)) for part in parts] if parts else None
 
 
 def revealed_answer(question: Question, option_order: list[int]) -> dict:
@@ -214,7 +231,11 @@ def revealed_answer(question: Question, option_order: list[int]) -> dict:
     numbers = [shown["choice"]] if "choice" in shown else list(shown.get("choices", []))
     order = option_order or list(range(len(question.options or [])))
     shown["options"] = [
-        {"letter": grading.letter(n), "text": question_html.plain(question.options[order[n]])}
+        {
+            "letter": grading.letter(n),
+            "text": question_html.plain(question.options[order[n]]),
+            "html": str(question_html.render(question.options[order[n]])),
+        }
         for n in numbers
         if 0 <= n < len(order)
     ]
@@ -338,9 +359,10 @@ class Judgement:
     over: bool
     end_reason: str | None
     answer: dict | None = None
-    explanation: str = ""
+    explanation: str = ""  # as text; the page shows ``explanation_html``
     next_question: AskedQuestion | None = None
     new_best: bool = False
+    explanation_html: str = ""
 
     def as_json(self) -> dict:
         return {
@@ -354,6 +376,7 @@ class Judgement:
             "end_reason": self.end_reason,
             "answer": self.answer,
             "explanation": self.explanation,
+            "explanation_html": self.explanation_html,
             "next_question": self.next_question.as_json() if self.next_question else None,
         }
 
@@ -399,17 +422,20 @@ def answer(
         )
     kind = QuestionType(question.type)
     key = revealed_answer(question, run.option_order or [])
-    explanation = question_html.plain(question.explanation)  # the page shows text: an HTML one as its text
+    explanation = question_html.plain(question.explanation)
+    shown = str(question_html.render(question.explanation))  # as the quiz review shows it
     if _expired(run, now):
         _end(run, ChallengeEnd.TIMEOUT, now)
-        return Judgement(False, True, run.streak, max(best_before, run.streak), True, _reason(run), key, explanation)
+        best = max(best_before, run.streak)
+        return Judgement(False, True, run.streak, best, True, _reason(run), key, explanation, explanation_html=shown)
     response = None
     if raw is not None:
         response = grading.parse_response(kind, run.option_order or [], grading.blank_count(question.answer), raw)
     verdict = grading.grade(kind, question.answer, response, 1.0)
     if verdict.outcome != Outcome.CORRECT:
         _end(run, ChallengeEnd.WRONG, now)
-        return Judgement(False, False, run.streak, max(best_before, run.streak), True, _reason(run), key, explanation)
+        best = max(best_before, run.streak)
+        return Judgement(False, False, run.streak, best, True, _reason(run), key, explanation, explanation_html=shown)
     spent = min((now - run.issued_at).total_seconds(), float(challenge.seconds_per_question))
     run.streak += 1
     run.time_used_ms += int(max(spent, 0) * 1000)
@@ -424,6 +450,7 @@ def answer(
         end_reason=_reason(run),
         answer=key,
         explanation=explanation,
+        explanation_html=shown,
         next_question=asked_question(run, next_question, challenge, now) if next_question else None,
         new_best=run.streak > best_before,
     )

@@ -20,6 +20,7 @@ class BankForm(FlaskForm):
 
 
 INDEFINITE = "indefinite"  # the form's type for 不定项 (multiple choice, one or more correct)
+WEIGHTED = "weighted"  # the scoring mode of a choice question scored by per-option weights
 SHOWN_OPTIONS = 8  # option fields shown at first; the others (I–Z) are folded away until used
 
 
@@ -40,7 +41,7 @@ class QuestionForm(FlaskForm):
         default="",
         description=_l(
             "HTML: the stem, options and explanation may use bold, lists, tables, sub/superscripts, links and "
-            'images (<img src="data:…">); anything else is removed.'
+            "images embedded as data: URIs; anything else is removed."
         ),
     )
     title = StringField(_l("Title"), validators=[Optional(), Length(max=200)], description=_l("Optional short name."))
@@ -49,13 +50,21 @@ class QuestionForm(FlaskForm):
         validators=[DataRequired(), Length(max=MAX_HTML_CHARS)],
         description=_l("Fill-in: mark each blank with ____ or （ ） (or {{1}}, {{2}} …), in the order of the answers."),
     )
+    scoring = SelectField(
+        _l("Scoring"),
+        choices=[("", _l("By the right letters")), (WEIGHTED, _l("By option weights"))],
+        default="",
+        description=_l(
+            "By option weights: give each option its weight in percent next to it; a member scores the sum of "
+            "the weights of the options they choose (at least 0). The positive weights add up to 100."
+        ),
+    )
     answer = StringField(
         _l("Answer"),
-        validators=[DataRequired(), Length(max=2000)],
+        validators=[Optional(), Length(max=2000)],
         description=_l(
-            "Choice: the letters (B or ABD). Weighted options (scored as the sum of the chosen options' weights): "
-            "each option with its percent, e.g. A:50%, B:50%, C:-100%. True/false: 正确 or 错误. Fill-in: the "
-            "answers of the blanks separated by |, accepted alternatives of one blank by / (e.g. 1921|上海/上海市)."
+            "Choice: the letters (B or ABD). True/false: 正确 or 错误. Fill-in: the answers of the blanks "
+            "separated by |, accepted alternatives of one blank by / (e.g. 1921|上海/上海市)."
         ),
     )
     explanation = TextAreaField(_l("Explanation (解析)"), validators=[Optional(), Length(max=MAX_HTML_CHARS)])
@@ -72,18 +81,27 @@ class QuestionForm(FlaskForm):
     def option_fields(self):
         return [getattr(self, f"option_{letter.lower()}") for letter in LETTERS]
 
+    def weight_fields(self):
+        return [getattr(self, f"weight_{letter.lower()}") for letter in LETTERS]
+
+    def weighted(self) -> bool:
+        """Whether the form is (to be) scored by option weights: a multiple-choice type and that mode."""
+        return self.type.data in ("multiple", INDEFINITE) and self.scoring.data == WEIGHTED
+
     def shown_options(self) -> int:
         """How many option fields to show unfolded: the template's 8, or up to the last one filled."""
         filled = [number for number, field in enumerate(self.option_fields(), start=1) if (field.data or "").strip()]
         return max([SHOWN_OPTIONS, *filled])
 
 
-for _letter in LETTERS:  # option_a … option_z
+for _letter in LETTERS:  # option_a … option_z, weight_a … weight_z
     setattr(
         QuestionForm,
         f"option_{_letter.lower()}",
         StringField(_letter, validators=[Optional(), Length(max=MAX_HTML_CHARS)]),
     )
+    weight = StringField(_l("Weight %"), validators=[Optional(), Length(max=12)])
+    setattr(QuestionForm, f"weight_{_letter.lower()}", weight)
 
 
 class QuestionImportForm(FlaskForm):

@@ -3,6 +3,8 @@
 Images are served to any signed-in user: members see them in quizzes, contests,
 reviews and their notebook. Their names are SHA-256 digests of the stored bytes,
 so a name can be neither guessed nor reach another file, and a file never changes.
+That any signed-in user may fetch a name they know is a decision, not an oversight:
+see docs/DEVELOPING.md "Translations" (question images).
 """
 
 from __future__ import annotations

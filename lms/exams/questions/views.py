@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import unicodedata
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import lazy_gettext as _l
@@ -18,6 +19,7 @@ from lms.errors import DomainError, ValidationFailed, show_on_form
 from lms.exams.questions import banks
 from lms.exams.questions.forms import (
     INDEFINITE,
+    WEIGHTED,
     BankForm,
     ImportConfirmForm,
     QuestionForm,
@@ -25,9 +27,9 @@ from lms.exams.questions.forms import (
     QuestionStateForm,
 )
 from lms.exams.questions.importers import xlsx_csv
-from lms.exams.questions.importers.common import points_text
+from lms.exams.questions.importers.common import Problem, points_text
 from lms.exams.questions.models import Question, QuestionBank, QuestionType
-from lms.exams.questions.types import type_labels
+from lms.exams.questions.types import LETTERS, type_labels
 from lms.extensions import db
 from lms.inputs import clean_filename, page_arg
 from lms.spreadsheets import XLSX_MIMETYPE, read_upload
@@ -127,27 +129,67 @@ def settings(bank_id: int):
 
 
 _FORM_FIELDS = {"options": "option_a", "type": "type", "stem": "stem", "answer": "answer"}
+_WEIGHTED_FIELDS = {**_FORM_FIELDS, "answer": "scoring"}  # weighted: a key's problem is the weights' problem
+
+
+def _weights_answer(form: QuestionForm) -> str:
+    """The weights typed next to the options as the template's answer ("A:50%, B:50%, C:-100%").
+
+    A weight that is not a number, or one next to an empty option, is put on its field.
+    """
+    parts = []
+    for letter, option, field in zip(LETTERS, form.option_fields(), form.weight_fields(), strict=True):
+        text = unicodedata.normalize("NFKC", field.data or "").strip().removesuffix("%").strip().replace("−", "-")
+        if not text:
+            continue
+        try:
+            weight = float(text)
+        except ValueError:
+            field.errors = [*field.errors, str(_l("“%(value)s” is not a number.", value=field.data.strip()))]
+            continue
+        if weight and not (option.data or "").strip():
+            field.errors = [*field.errors, str(_l("Option %(letter)s has a weight but no text.", letter=letter))]
+            continue
+        if weight:
+            parts.append(f"{letter}:{points_text(weight)}%")
+    return ", ".join(parts)
 
 
 def _parsed_from(form: QuestionForm):
     """Read the form as a template row, so the form and the importers agree on every rule."""
     fields = {"format": "text_format"}
-    values = {name: getattr(form, fields.get(name, name)).data or "" for name in xlsx_csv.COLUMNS}
+    values = {
+        name: field.data or ""
+        for name in xlsx_csv.COLUMNS
+        if (field := getattr(form, fields.get(name, name), None)) is not None  # not "options": one per field
+    }
     notes: list = []
+    if form.weighted():
+        values["answer"] = _weights_answer(form)
+        if any(field.errors for field in form.weight_fields()):
+            return None, [], notes
+        if not values["answer"]:
+            return None, [Problem(_l("Give the right options their weights."), "answer")], notes
     parsed, problems = xlsx_csv.question_from_values(values, notes=notes)
     return parsed, problems, notes
 
 
 def _fill_form(form: QuestionForm, question) -> None:
     parsed = banks.to_parsed(question)
-    values = xlsx_csv.question_values(parsed)  # the answer as the template writes it, weights included
     form.type.data = INDEFINITE if parsed.answer.get("indefinite") else parsed.type
     form.text_format.data = "html" if parsed.html else ""
     form.title.data = parsed.title
     form.stem.data = parsed.stem
     for field, option in zip(form.option_fields(), parsed.options, strict=False):
         field.data = option
-    form.answer.data = values["answer"]
+    weights = parsed.answer.get("weights") if parsed.type == "multiple" else None
+    if weights:
+        form.scoring.data = WEIGHTED
+        for field, weight in zip(form.weight_fields(), weights, strict=False):
+            field.data = points_text(weight) if weight else ""
+        form.answer.data = ""
+    else:
+        form.answer.data = xlsx_csv.question_values(parsed)["answer"]
     form.explanation.data = parsed.explanation
     form.points.data = points_text(parsed.points)
     form.difficulty.data = str(parsed.difficulty)
@@ -156,15 +198,16 @@ def _fill_form(form: QuestionForm, question) -> None:
 
 def _save_question(form: QuestionForm, save) -> bool:
     parsed, problems, notes = _parsed_from(form)
+    aliases = _WEIGHTED_FIELDS if form.weighted() else _FORM_FIELDS
     for problem in problems:
-        show_on_form(form, ValidationFailed(problem.message, problem.field), _FORM_FIELDS)
-    if problems:
+        show_on_form(form, ValidationFailed(problem.message, problem.field), aliases)
+    if parsed is None:
         return False
     try:
         save(parsed)
     except DomainError as error:
         db.session.rollback()
-        show_on_form(form, error, _FORM_FIELDS)
+        show_on_form(form, error, aliases)
         return False
     db.session.commit()
     for note in dict.fromkeys(str(note) for note in notes):  # what was changed on the way in, e.g. a script removed

@@ -2,7 +2,9 @@
 //
 // The page never holds an answer key: a question arrives without it, the member's
 // answer is posted, and the server's judgement brings the key and explanation of that
-// question only. The countdown starts from the seconds left the server sent (measured
+// question only. Texts arrive twice: as plain text and as HTML the server cleaned (a
+// question written in HTML) or escaped (a plain one), which the page shows as the quiz
+// pages do (``*_html`` fields and each option's ``html``). The countdown starts from the seconds left the server sent (measured
 // with performance.now()); at zero the page posts an empty answer, which the server
 // judges as a timeout from its own clock whatever the page does.
 (function () {
@@ -43,11 +45,22 @@
 
   // --- Drawing a question -----------------------------------------------------------------
 
+  // Safe HTML from the server (cleaned or escaped there), in a span.
+  function htmlSpan(html, className) {
+    var node = element("span", className || "quiz-option-text");
+    node.innerHTML = html;
+    return node;
+  }
+
+  function optionText(option) {
+    return option.html !== undefined ? htmlSpan(option.html) : element("span", "quiz-option-text", option.text);
+  }
+
   function optionButton(label, onClick) {
     var button = element("button", "quiz-option btn");
     button.type = "button";
     button.appendChild(element("span", "quiz-letter", label.letter));
-    button.appendChild(document.createTextNode(label.text));
+    button.appendChild(optionText(label));
     button.addEventListener("click", onClick);
     return button;
   }
@@ -58,18 +71,17 @@
     stemNode.textContent = "";
     choicesNode.textContent = "";
     if (q.stem_parts) {
-      q.stem_parts.forEach(function (part) {
-        if (typeof part === "number") {
-          var input = element("input", "form-control d-inline-block quiz-blank");
-          input.dataset.blank = part;
-          input.setAttribute("aria-label", data.msgBlank.replace("{n}", part + 1));
-          stemNode.appendChild(input);
-        } else {
-          stemNode.appendChild(document.createTextNode(part));
-        }
+      // The pieces are one HTML text cut at its blanks: joined with the inputs in place, then parsed once.
+      stemNode.innerHTML = q.stem_parts.map(function (part) {
+        return typeof part === "number" ? '<input type="text" data-blank="' + part + '">' : part;
+      }).join("");
+      Array.prototype.forEach.call(stemNode.querySelectorAll("input[data-blank]"), function (input) {
+        input.className = "form-control d-inline-block quiz-blank";
+        input.autocomplete = "off";
+        input.setAttribute("aria-label", data.msgBlank.replace("{n}", Number(input.dataset.blank) + 1));
       });
     } else {
-      stemNode.textContent = q.stem;
+      stemNode.innerHTML = q.stem_html;
     }
     if (q.type === "single") {
       q.options.forEach(function (option) {
@@ -87,7 +99,7 @@
         box.value = option.index;
         label.appendChild(box);
         label.appendChild(element("span", "quiz-letter", option.letter));
-        label.appendChild(document.createTextNode(option.text));
+        label.appendChild(optionText(option));
         choicesNode.appendChild(label);
       });
       choicesNode.appendChild(submitButton(function () {
@@ -191,7 +203,7 @@
       return;
     }
     window.clearInterval(ticker);
-    root.querySelector("[data-missed]").textContent = body.correct || !question ? "" : question.stem;
+    root.querySelector("[data-missed]").innerHTML = body.correct || !question ? "" : question.stem_html;
     question = null;
     runId = null;
     show(playing, false);
@@ -205,14 +217,16 @@
       var list = element("ul", "mb-0 ps-3");
       list.dataset.testid = "challenge-answer-options";
       body.answer.options.forEach(function (option) {
-        list.appendChild(element("li", "", option.letter + ". " + option.text));
+        var item = element("li", "", option.letter + ". ");
+        item.appendChild(optionText(option));
+        list.appendChild(item);
       });
       revealed.appendChild(list);
     } else if (body.answer) {
       revealed.textContent = data.msgAnswer + " " + describeAnswer(body.answer);
     }
     var explanation = root.querySelector("[data-explanation]");
-    explanation.textContent = body.explanation || "";
+    explanation.innerHTML = body.explanation_html || "";
     show(explanation, !!body.explanation);
     show(feedback, !body.correct);
     overBox.className = "alert " + (body.new_best ? "alert-success" : "alert-light border");

@@ -414,13 +414,15 @@ def letters_to_indexes(text: str, option_count: int) -> tuple[list[int], Problem
                 _l("“%(value)s” is not an option letter (A–%(last)s).", value=letter, last=LETTERS[-1]), "answer"
             )
         index = LETTERS.index(letter)
+        if index >= option_count and not option_count:
+            message = _l("The answer names option %(letter)s, but the question has no options.", letter=letter)
+            return [], Problem(message, "answer")
         if index >= option_count:
-            last = LETTERS[option_count - 1] if option_count else "-"
             return [], Problem(
                 _l(
                     "The answer names option %(letter)s, but the question only has options A–%(last)s.",
                     letter=letter,
-                    last=last,
+                    last=LETTERS[option_count - 1],
                 ),
                 "answer",
             )

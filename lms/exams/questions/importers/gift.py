@@ -41,6 +41,7 @@ from lms.errors import ValidationFailed
 from lms.exams.questions import question_html
 from lms.exams.questions.importers.common import (
     FILL,
+    HTML_BLANK_SPOT,
     MARKER,
     MAX_QUESTIONS,
     MULTIPLE,
@@ -229,7 +230,14 @@ def _parse_question(source: str, line: int, comments: list[str], category_tag: s
         else:
             blanks, problem = _read_short_answers(inside, feedback, item, text_of)
             question.type, question.answer = FILL, {"blanks": [blanks]}
-            question.stem = text_of(before + "{{1}}" + after)
+            if not embedded and len(HTML_BLANK_SPOT.findall(before)) == 1:
+                # "…确立了（ ）的原则。{=…}": the answer goes in the blank the text marks, not after the text
+                question.stem = text_of(HTML_BLANK_SPOT.sub("{{1}}", before))
+                item.notes.append(
+                    _l("The answer block ends the text, which marks its blank (____ or （ ）): the blank is there.")
+                )
+            else:
+                question.stem = text_of(before + "{{1}}" + after)
         if problem:
             item.problems.append(problem)
             return item

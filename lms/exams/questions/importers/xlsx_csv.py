@@ -1,7 +1,8 @@
 """The Excel/CSV question template: one question per row.
 
-Columns (Chinese headers, English ones accepted too): 题型, 题干, 选项A..选项H,
-答案, 解析, 分值, 难度, 知识点, and an optional 标题. Answers: option letters
+Columns (Chinese headers, English ones accepted too): 题型, 题干, 选项A..选项H
+(or one 选项 column holding them all, see ``split_options``), 答案, 解析, 分值, 难度,
+知识点, and an optional 标题. Answers: option letters
 (``B``, ``ABD``, ``A,B,D``), 对/错 (正确/错误, √/×, T/F) for true/false, and for
 fill-in the accepted answers of each blank separated by ``|``, alternatives for
 one blank by ``/`` (or ``；`` when an answer contains a slash). Blanks in a fill-in stem are ``____`` or ``（ ）``.
@@ -59,11 +60,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
               f"选项{number}", f"option {number}", f"option{number}")
         for number, (key, letter) in enumerate(zip(OPTION_KEYS, LETTERS, strict=True), start=1)
     },
+    # all options in one cell, as other exam systems export them: "A.甲|B.乙" or one per line
+    "options": ("选项", "选项内容", "备选项", "备选答案", "答案选项", "options", "choices"),
     "answer": ("答案", "正确答案", "参考答案", "标准答案", "试题答案", "answer", "correct answer"),
     "explanation": ("解析", "答案解析", "试题解析", "题目解析", "解析说明", "explanation", "feedback"),
     "points": ("分值", "分数", "得分", "每题分值", "points", "score", "mark"),
     "difficulty": ("难度", "难易程度", "难易度", "难度等级", "难度级别", "difficulty"),
-    "tags": ("知识点", "标签", "考点", "tags", "knowledge points", "tag"),
+    "tags": ("知识点", "标签", "考点", "所属知识点", "知识点分类", "所属分类", "试题分类", "题目分类", "分类", "章节",
+             "tags", "knowledge points", "tag", "category"),
     "title": ("标题", "题目名称", "title", "name"),
     "format": ("格式", "文本格式", "format", "text format"),
 }  # fmt: skip
@@ -102,7 +106,8 @@ TEMPLATE_HELP = [
         "选项A … 选项H",
         _l(
             "Choice questions: 2 to %(n)d options, from A without gaps; add columns 选项I … 选项Z for more than 8. "
-            "Leave empty for other types.",
+            "Leave empty for other types. Instead, one column 选项 may hold all options, as other exam systems "
+            "export them: A.甲|B.乙|C.丙, or one per line.",
             n=len(LETTERS),
         ),
     ),
@@ -257,6 +262,8 @@ def question_from_values(
     options = [(values.get(key) or "").strip() for key in OPTION_KEYS]
     while options and not options[-1]:
         options.pop()
+    if not options and (values.get("options") or "").strip():
+        options = split_options(values["options"])
     answer_raw = (values.get("answer") or "").strip()
     answer: dict = {}
     if not answer_raw:
@@ -314,6 +321,36 @@ def question_from_values(
     elif not question.stem.strip():
         problems.append(Problem(_l("The stem (question text) is empty."), "stem"))
     return (None if problems else question), problems
+
+
+# An option's letter in a cell holding them all: "A.", "B、", "(C)", "Ｄ：" at the start or after a separator.
+_OPTION_MARK = re.compile(r"(?:^|(?<=[\s|｜;；,，]))[(（]?([A-ZＡ-Ｚ])\s*[.．、:：)）]\s*")
+_OPTION_SEPARATOR = re.compile(r"[\s|｜;；,，]+$")
+
+
+def split_options(text: str) -> list[str]:
+    """The options of a cell that holds them all (from another exam system's export).
+
+    Lettered ("A.人民民主专政|B.人民代表大会制度", "A、甲 B、乙", one per line): split at the letters
+    A, B, C… in order, each option without its letter. Not lettered: one per line, else split at
+    ``|`` or ``；``.
+    """
+    text = text.strip()
+    cuts: list[tuple[int, int]] = []
+    for match in _OPTION_MARK.finditer(text):
+        letter = unicodedata.normalize("NFKC", match.group(1))
+        if letter == LETTERS[len(cuts)] and (cuts or match.start() == 0):
+            cuts.append((match.start(), match.end()))
+            if len(cuts) == len(LETTERS):
+                break
+    if len(cuts) >= 2:
+        ends = [start for start, _ in cuts[1:]] + [len(text)]
+        return [_OPTION_SEPARATOR.sub("", text[end:stop]).strip() for (_, end), stop in zip(cuts, ends, strict=True)]
+    for separator in (r"\r?\n", r"[|｜]", r"[；;]"):
+        parts = [part.strip() for part in re.split(separator, text) if part.strip()]
+        if len(parts) >= 2:
+            return parts
+    return [text]
 
 
 _WEIGHTED = re.compile(r"([A-Za-zＡ-Ｚａ-ｚ])\s*[:：=＝]\s*([-+−]?\d+(?:\.\d+)?)\s*[%％]")
