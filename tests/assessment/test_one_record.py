@@ -1,9 +1,10 @@
 """One true record: the demo obeys the platform's rules, and every page and export shows a member the same hours.
 
 The demo is seeded once for the module (it is what people look at first), on a
-frozen day. The pages are fetched through the test client as the member and the
-secretary would open them, the numbers parsed out of the HTML and out of the
-.xlsx files with openpyxl.
+frozen day: the first test seeds it, the others start from a copy of its database
+(its tests stay on one pytest-xdist worker for that). The pages are fetched
+through the test client as the member and the secretary would open them, the
+numbers parsed out of the HTML and out of the .xlsx files with openpyxl.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import importlib
 import io
 import math
 import re
+import shutil
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -44,6 +47,8 @@ from lms.richtext import plain_text
 
 TODAY_NOW = datetime(2026, 9, 15, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
+pytestmark = pytest.mark.xdist_group("one-record")  # one worker seeds the demo once for both tests
+
 
 def seed_demo() -> None:
     """The demo as `flask lms demo` makes it (every init and demo module, in its order), with the
@@ -63,10 +68,25 @@ def seed_demo() -> None:
             db.session.commit()
 
 
+_seeded: dict[str, Path] = {}  # this process's seeded demo database (SQLite)
+
+
 @pytest.fixture
-def demo(app, frozen_clock):
+def demo(app, frozen_clock, tmp_path_factory):
     frozen_clock.set(TODAY_NOW)
-    seed_demo()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    database = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    if database is not None and "file" in _seeded:
+        db.session.remove()
+        db.engine.dispose()
+        shutil.copyfile(_seeded["file"], database)
+    else:
+        seed_demo()
+        if database is not None:
+            db.session.remove()
+            db.engine.dispose()  # the last close checkpoints the WAL into the file
+            _seeded["file"] = tmp_path_factory.mktemp("one-record") / "demo.sqlite3"
+            shutil.copyfile(database, _seeded["file"])
     return {u.username: u for u in db.session.scalars(sa.select(User))}
 
 
