@@ -1,10 +1,10 @@
 """One true record: the demo obeys the platform's rules, and every page and export shows a member the same hours.
 
 The demo is seeded once for the module (it is what people look at first), on a
-frozen day: the first test seeds it, the others start from a copy of its database
-(its tests stay on one pytest-xdist worker for that). The pages are fetched
-through the test client as the member and the secretary would open them, the
-numbers parsed out of the HTML and out of the .xlsx files with openpyxl.
+frozen day: the first test a process runs seeds it, the next ones start from a
+copy of its database. The pages are fetched through the test client as the
+member and the secretary would open them, the numbers parsed out of the HTML
+and out of the .xlsx files with openpyxl.
 """
 
 from __future__ import annotations
@@ -46,8 +46,6 @@ from lms.meetings.models import CREDITED_STATUSES, Meeting, MeetingAttendance, M
 from lms.richtext import plain_text
 
 TODAY_NOW = datetime(2026, 9, 15, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
-
-pytestmark = pytest.mark.xdist_group("one-record")  # one worker seeds the demo once for both tests
 
 
 def seed_demo() -> None:
