@@ -209,11 +209,6 @@ def make_test_app(tmp_path, **overrides):
     return app
 
 
-# Session fixtures that are costly to make twice keep their tests on one worker
-# under ``pytest -n 2 --dist loadgroup`` (make test): one Chromium, one set of clips.
-XDIST_GROUPS = {"browser": "browser", "clips": "ffmpeg-clips"}
-
-
 def pytest_configure(config):
     workers = getattr(config.option, "numprocesses", None)
     if POSTGRES_URL and workers not in (None, 0):
@@ -224,11 +219,11 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    for item in items:
-        for fixture, group in XDIST_GROUPS.items():
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
+    """Under pytest-xdist, the long tests go first: those marked slow (browser ones first), then the browser
+    journeys. Each worker takes the next test when it is free, so the short ones fill in at the end instead
+    of one worker finishing a long test alone. In one process, the order stays the files' order."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: (item.get_closest_marker("slow") is None, "/e2e/" not in item.nodeid))
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,20 @@ from lms.extensions import db
 
 @pytest.fixture
 def cli(tmp_path):
-    """A CLI runner on an empty SQLite database (no schema: the commands migrate it)."""
-    app = create_app({"SECRET_KEY": "x", "TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}"})
+    """A CLI runner on an empty SQLite database (no schema: the commands migrate it).
+
+    The demo's videos are made and transcoded with x264's fastest preset, as in the media tests.
+    """
+    app = create_app(
+        {
+            "SECRET_KEY": "x",
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "TRANSCODE_PRESET": "ultrafast",
+            "TRANSCODE_NICE": 0,
+        }
+    )
     with app.app_context():
         yield app.test_cli_runner()
         db.session.remove()

@@ -1,9 +1,10 @@
 """One true record: the demo obeys the platform's rules, and every page and export shows a member the same hours.
 
 The demo is seeded once for the module (it is what people look at first), on a
-frozen day. The pages are fetched through the test client as the member and the
-secretary would open them, the numbers parsed out of the HTML and out of the
-.xlsx files with openpyxl.
+frozen day: the first test a process runs seeds it, the next ones start from a
+copy of its database. The pages are fetched through the test client as the
+member and the secretary would open them, the numbers parsed out of the HTML
+and out of the .xlsx files with openpyxl.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import importlib
 import io
 import math
 import re
+import shutil
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -63,10 +66,25 @@ def seed_demo() -> None:
             db.session.commit()
 
 
+_seeded: dict[str, Path] = {}  # this process's seeded demo database (SQLite)
+
+
 @pytest.fixture
-def demo(app, frozen_clock):
+def demo(app, frozen_clock, tmp_path_factory):
     frozen_clock.set(TODAY_NOW)
-    seed_demo()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    database = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    if database is not None and "file" in _seeded:
+        db.session.remove()
+        db.engine.dispose()
+        shutil.copyfile(_seeded["file"], database)
+    else:
+        seed_demo()
+        if database is not None:
+            db.session.remove()
+            db.engine.dispose()  # the last close checkpoints the WAL into the file
+            _seeded["file"] = tmp_path_factory.mktemp("one-record") / "demo.sqlite3"
+            shutil.copyfile(database, _seeded["file"])
     return {u.username: u for u in db.session.scalars(sa.select(User))}
 
 

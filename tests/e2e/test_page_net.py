@@ -1,26 +1,33 @@
 """The page net (DESIGN §15): every page each demo role can reach, at a phone and a desktop size.
 
-One test seeds the demo (as `flask lms demo` does), serves it, logs in as each
-demo role (one browser, one phone and one desktop context per role) and crawls
-from the navigation through the links on the pages. URLs are reduced to
+The demo is seeded once (as `flask lms demo` does) and served, on a fresh copy of
+its database and media, to each of the net's two parts, ``phone`` and ``desktop``:
+separate tests, so pytest-xdist runs them side by side. Each part logs in as each
+demo role in turn (one browser context per role, at its size) and crawls from the
+navigation through the links on the pages; both parts crawl the same way, so they
+render the same pages. URLs are reduced to
 patterns (numbers become ``<id>``); each pattern is rendered once, in the first
 role of ``ROLES`` that reaches it (the least privileged one that "owns" it),
 and a bounded sample of further links per pattern is fetched without
 rendering. Downloads (xlsx, pdf, json, media) are fetched, never rendered.
 
 A rendered page fails on: a response >= 400 (the page or any request it makes),
-a console error or uncaught exception, a failed request, escaped markup shown as
-text, raw ``{{n}}`` / ``%(name)s`` markers, untranslated text (English words in
-the Chinese UI, Chinese in the English UI; names and content from the database
-are allowed), horizontal overflow on the phone, and any axe-core violation of
-impact serious or critical (axe runs once per pattern and viewport).
+a console error or uncaught exception, a failed request, and any axe-core
+violation of impact serious or critical (axe runs once per pattern and
+viewport). The phone part also checks the text: escaped markup shown as text,
+raw ``{{n}}`` / ``%(name)s`` markers, untranslated text (English words in the
+Chinese UI, Chinese in the English UI; names and content from the database are
+allowed), and horizontal overflow; it fetches the downloads and link samples,
+and makes the English pass over each role's navigation pages.
 
 Knobs (environment variables; see docs/DEVELOPING.md "The page net"):
   LMS_NET_LOCALE=en          crawl everything in the English UI (default zh_Hans,
                              with an English pass over each role's navigation pages)
   LMS_NET_ACCOUNT=large_text=1,...   account settings given to every demo user
-  LMS_NET_REPORT=path.json   write every finding (known ones too) as JSON
-Run alone: ``.venv/bin/python -m pytest -q -s -p no:cacheprovider tests/e2e/test_page_net.py``.
+  LMS_NET_REPORT=path.json   write every finding (known ones too) as JSON, one file per part
+                             (path.phone.json, path.desktop.json)
+Run alone: ``.venv/bin/python -m pytest -q -s -p no:cacheprovider tests/e2e/test_page_net.py``
+(one part: ``.../test_page_net.py::test_page_net[phone]``).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 from collections import Counter, defaultdict
@@ -46,7 +54,7 @@ from werkzeug.serving import make_server
 from lms.auth.demo import DEMO_PASSWORD
 from lms.cli import DEMO_MODULES, INIT_MODULES
 from lms.extensions import db
-from tests.conftest import make_test_app
+from tests.conftest import POSTGRES_URL, make_test_app
 from tests.e2e.conftest import click_confirmed
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -62,6 +70,7 @@ PHONE = {
     "has_touch": True,
 }
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+VIEWPORTS = {"phone": PHONE, "desktop": DESKTOP}  # the net's parts, one test each
 LINK_SAMPLES = 3  # URLs per pattern whose status is checked (the first one is also rendered)
 AXE_IMPACTS = ("serious", "critical")
 
@@ -226,6 +235,13 @@ def content_strings() -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
+# The links on a page and its start forms (a quiz's, a contest's): what the crawl follows.
+LINKS_JS = """() => ({
+  links: [...document.querySelectorAll('a[href]')].map(a => a.href),
+  starts: [...document.querySelectorAll('form[method=post i]')].map(f => f.action)
+    .filter(action => new URL(action).pathname.endsWith('/start')),
+})"""
+
 # Visible text segments and labels, skipping content in another language (lang=...).
 PAGE_TEXT_JS = """() => {
   const lang = (document.documentElement.lang || '').slice(0, 2);
@@ -257,11 +273,9 @@ PAGE_TEXT_JS = """() => {
       .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
       .slice(0, 3).map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
         (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '')),
-    links: [...document.querySelectorAll('a[href]')].map(a => a.href),
-    starts: [...document.querySelectorAll('form[method=post i]')].map(f => f.action)
-      .filter(action => new URL(action).pathname.endsWith('/start')),
+    ...(LINKS_JS)(),
   };
-}"""
+}""".replace("LINKS_JS", LINKS_JS)
 
 # Only the rules that can report serious or critical (the others cost time and cannot fail the net),
 # without the experimental ones (as axe's default run).
@@ -309,26 +323,20 @@ def untranslated(texts: list[str], locale: str, content: list[str]) -> list[str]
 
 
 class Crawler:
-    """One role's crawl: a phone context and a desktop context sharing one login."""
+    """One role's crawl at one viewport (``phone`` or ``desktop``): one browser context and page."""
 
-    def __init__(self, net: Net, browser, role: str, locale: str):
-        self.net, self.role, self.locale = net, role, locale
-        options = {"locale": "zh-CN", "bypass_csp": True, "base_url": net.base}
-        self.phone = browser.new_context(**options, **PHONE)
-        self.phone.set_default_timeout(20_000)
-        self.page = self.phone.new_page()
+    def __init__(self, net: Net, browser, role: str, locale: str, viewport: str):
+        self.net, self.role, self.locale, self.viewport = net, role, locale, viewport
+        self.context = browser.new_context(locale="zh-CN", bypass_csp=True, base_url=net.base, **VIEWPORTS[viewport])
+        self.context.set_default_timeout(20_000)
+        self.page = self.context.new_page()
         self.login()
-        self.desktop = browser.new_context(**options, **DESKTOP, storage_state=self.phone.storage_state())
-        self.desktop.set_default_timeout(20_000)
-        self.desktop_page = self.desktop.new_page()
-        self.events: dict[object, list[str]] = {}
+        self.events: list[str] = []
         self.starts: list[str] = []  # the start forms (action URLs) on the page last checked
-        for page in (self.page, self.desktop_page):
-            self.listen(page)
+        self.listen(self.page)
 
     def close(self):
-        self.phone.close()
-        self.desktop.close()
+        self.context.close()
 
     def login(self):
         self.page.goto("/auth/login")
@@ -339,13 +347,15 @@ class Crawler:
 
     def set_language(self, locale: str):
         token = self.page.get_attribute("meta[name=csrf-token]", "content")
-        response = self.phone.request.post("/auth/language", form={"locale": locale, "next": "/", "csrf_token": token})
+        response = self.context.request.post(
+            "/auth/language", form={"locale": locale, "next": "/", "csrf_token": token}
+        )
         assert response.ok, f"switching {self.role} to {locale}: HTTP {response.status}"
         self.locale = locale
         self.page.goto("/")
 
     def listen(self, page):
-        events = self.events[page] = []
+        events = self.events
 
         def on_console(message):
             if message.type == "error":
@@ -369,7 +379,7 @@ class Crawler:
     def open(self, page, viewport: str, url: str, pattern: str) -> bool:
         """Load ``url``; False (and a finding) when it is not a page."""
         net = self.net
-        self.events[page].clear()
+        self.events.clear()
         started = time.monotonic()
         try:
             response = page.goto(url, wait_until="load")
@@ -439,30 +449,29 @@ class Crawler:
         net.seconds["axe"] += time.monotonic() - started
 
     def report_events(self, page, viewport: str, pattern: str, url: str):
-        for event in dict.fromkeys(self.events[page]):
+        for event in dict.fromkeys(self.events):
             check = "request" if event.startswith(("HTTP", "request")) else "console"
             self.net.add(check, self.role, viewport, pattern, url, event)
 
     def visit(self, url: str, pattern: str, *, axe: bool = True) -> list[str]:
-        """Check ``url`` on the phone (and, with ``axe``, on the desktop); return the links on it."""
+        """Check ``url`` (the text too, on the phone; axe with ``axe``); return the links on it."""
         url = self.net.base + url
-        desktop = axe and self.open(self.desktop_page, "desktop", url, pattern)
-        if desktop:
-            self.start_axe(self.desktop_page)
+        page, viewport = self.page, self.viewport
         links, self.starts = [], []
-        if self.open(self.page, "phone", url, pattern):
-            links = self.check_text(self.page, "phone", url, pattern)
+        if self.open(page, viewport, url, pattern):
+            if viewport == "phone":
+                links = self.check_text(page, viewport, url, pattern)
+            else:
+                found = page.evaluate(LINKS_JS)
+                links, self.starts = found["links"], found["starts"]
             if axe:
-                self.start_axe(self.page)
-                self.collect_axe(self.page, "phone", url, pattern)
-            self.report_events(self.page, "phone", pattern, url)
-        if desktop:
-            self.collect_axe(self.desktop_page, "desktop", url, pattern)
-            self.report_events(self.desktop_page, "desktop", pattern, url)
+                self.start_axe(page)
+                self.collect_axe(page, viewport, url, pattern)
+            self.report_events(page, viewport, pattern, url)
         return links
 
     def english_pass(self):
-        """The role's home page and the navigation pages it owns, in the English UI (phone, no axe)."""
+        """The role's home page and the navigation pages it owns, in the English UI (the phone part, no axe)."""
         self.set_language("en")
         urls = ["/"] + [
             path
@@ -475,9 +484,11 @@ class Crawler:
         self.set_language("zh_Hans")
 
     def fetch(self, url: str, pattern: str):
-        """A status check without rendering (downloads and the further samples of a pattern)."""
+        """A status check without rendering (downloads and the further samples of a pattern): the phone part's."""
+        if self.viewport != "phone":
+            return
         started = time.monotonic()
-        response = self.phone.request.get(url, max_redirects=5)
+        response = self.context.request.get(url, max_redirects=5)
         self.net.fetched += 1
         self.net.seconds["fetch"] += time.monotonic() - started
         if response.status >= 400:
@@ -485,7 +496,7 @@ class Crawler:
         response.dispose()
 
     def start(self, action: str, seen: dict[str, int]):
-        """Submit a start form (a quiz, a contest) on the phone page once per pattern; check the page it opens.
+        """Submit a start form (a quiz, a contest) on the page once per pattern; check the page it opens.
 
         The page reached this way (an attempt in progress) is a pattern of its own: "<pattern> (started)".
         """
@@ -534,16 +545,16 @@ class Crawler:
                     self.fetch(target, target_pattern)
 
 
-@pytest.fixture(scope="module")
-def demo_server(tmp_path_factory):
-    """The demo (as `flask lms demo` seeds it) served on loopback; yields (base URL, content strings)."""
-    app = make_test_app(
-        tmp_path_factory.mktemp("net"),
-        WTF_CSRF_ENABLED=True,
-        TRANSCODE_PRESET="ultrafast",
-        TRANSCODE_NICE=0,
-        SEND_FILE_MAX_AGE_DEFAULT=3600,  # each context fetches Bootstrap once, as a browser would
-    )
+NET_CONFIG = {
+    "WTF_CSRF_ENABLED": True,
+    "TRANSCODE_PRESET": "ultrafast",
+    "TRANSCODE_NICE": 0,
+    "SEND_FILE_MAX_AGE_DEFAULT": 3600,  # each context fetches Bootstrap once, as a browser would
+}
+
+
+def seed_demo(app) -> list[str]:
+    """Seed the demo as `flask lms demo` does (with LMS_NET_ACCOUNT's settings); return the content strings."""
     settings = account_settings()
     started = time.monotonic()
     with app.app_context():
@@ -562,7 +573,39 @@ def demo_server(tmp_path_factory):
             db.session.commit()
         content = content_strings()
         db.session.remove()
+        db.engine.dispose()  # SQLite: the last close checkpoints the WAL into the file
     print(f"\npage net: demo seeded in {time.monotonic() - started:.0f} s")
+    return content
+
+
+@pytest.fixture(scope="module")
+def seeded_demo(tmp_path_factory):
+    """The demo seeded once for the module: (database file, media folder, content strings), or None on PostgreSQL."""
+    if POSTGRES_URL:
+        return None  # one shared database: each part seeds it afresh
+    folder = tmp_path_factory.mktemp("net-demo")
+    app = make_test_app(folder, **NET_CONFIG)
+    content = seed_demo(app)
+    return Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")), folder / "media", content
+
+
+@pytest.fixture
+def demo_server(seeded_demo, tmp_path):
+    """The demo served on loopback from a fresh copy of it (the net starts quizzes); yields (base URL, content)."""
+    if seeded_demo is None:
+        app = make_test_app(tmp_path, **NET_CONFIG)
+        content = seed_demo(app)
+    else:
+        database, media, content = seeded_demo
+        shutil.copyfile(database, tmp_path / "demo.sqlite3")
+        if media.exists():
+            shutil.copytree(media, tmp_path / "media")
+        app = make_test_app(
+            tmp_path,
+            **NET_CONFIG,
+            DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+            MEDIA_ROOT=str(tmp_path / "media"),
+        )
     app.add_url_rule(
         AXE_URL, "page_net_axe", lambda: send_file(AXE, mimetype="text/javascript", max_age=3600, conditional=True)
     )
@@ -577,7 +620,7 @@ def demo_server(tmp_path_factory):
         db.engine.dispose()
 
 
-def summary(net: Net, seconds: float) -> str:
+def summary(net: Net, seconds: float, viewport: str) -> str:
     pages = sum(net.rendered.values())
     by_viewport = Counter()
     for (_role, viewport, locale), count in net.rendered.items():
@@ -585,7 +628,7 @@ def summary(net: Net, seconds: float) -> str:
     roles = sorted({role for role, _, _ in net.rendered})
     axe_total = sum(net.axe_nodes.values())
     lines = [
-        f"page net: {len(net.patterns)} URL patterns, {pages} page renders ({dict(by_viewport)}) "
+        f"page net ({viewport}): {len(net.patterns)} URL patterns, {pages} page renders ({dict(by_viewport)}) "
         f"over {len(roles)} roles, {net.fetched} fetches, {seconds:.0f} s",
         f"axe serious+critical nodes: {axe_total} {dict(net.axe_nodes.most_common())}",
         "seconds in: " + ", ".join(f"{k} {v:.0f}" for k, v in net.seconds.most_common()),
@@ -596,34 +639,36 @@ def summary(net: Net, seconds: float) -> str:
     stale = [k.defect for k in KNOWN_ISSUES if not any(f.known == k.defect for f in net.findings)]
     if stale:
         lines.append(
-            "KNOWN_ISSUES entries that matched nothing in this run (fixed, or not crawled in this locale): "
-            + "; ".join(stale)
+            f"KNOWN_ISSUES entries that matched nothing in this part ({viewport}; fixed, or not crawled in this "
+            "locale or at this size): " + "; ".join(stale)
         )
     return "\n".join(lines)
 
 
 @pytest.mark.slow
-def test_page_net(browser, demo_server):
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_page_net(browser, demo_server, viewport):
     base, content = demo_server
     locale = os.environ.get("LMS_NET_LOCALE", "zh_Hans")
     net = Net(base=base, content=content)
     started = time.monotonic()
     seen: dict[str, int] = defaultdict(int)
     for role in ROLES:
-        crawler = Crawler(net, browser, role, "zh_Hans")
+        crawler = Crawler(net, browser, role, "zh_Hans", viewport)
         try:
             if locale == "en":
                 crawler.set_language("en")
             crawler.crawl(seen)
-            if locale != "en":
+            if locale != "en" and viewport == "phone":
                 crawler.english_pass()
         finally:
             crawler.close()
     seconds = time.monotonic() - started
-    report = summary(net, seconds)
+    report = summary(net, seconds, viewport)
     print("\n" + report)
     if os.environ.get("LMS_NET_REPORT"):
-        Path(os.environ["LMS_NET_REPORT"]).write_text(
+        path = Path(os.environ["LMS_NET_REPORT"])
+        path.with_name(f"{path.stem}.{viewport}{path.suffix}").write_text(
             json.dumps({"summary": report, "findings": [asdict(f) for f in net.findings]}, ensure_ascii=False, indent=1)
         )
     failures = [f for f in net.findings if not f.known]
