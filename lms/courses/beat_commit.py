@@ -5,10 +5,11 @@ viewers). Written one transaction per request, each beat pays a BEGIN and a
 COMMIT and, on SQLite, queues for the database's single write lock once per
 beat. Here the beats that arrived while the previous batch was being committed
 are applied together (batches grow with the load; a lone beat is applied at
-once, see ``BeatCommitter``): the batch's leader checks the members' logins in
-one query, applies the beats with ``tracking.record_heartbeats`` (the crediting
-rules of one beat, set-based statements for the batch) in one transaction,
-commits, and only then answers each waiting request: a beat is answered only
+once, see ``BeatCommitter``): the batch's leader locks the members' rows and
+reads their logins in one query (``tracking.lock_beat_rows``), applies the
+beats with ``tracking.apply_heartbeats`` (the crediting rules of one beat,
+set-based statements for the batch) in one transaction on a connection of its
+own, commits, and only then answers each waiting request: a beat is answered only
 once it is durable. Beats are applied in member order (a member's own beats in
 arrival order), so two processes' batches lock rows in the same order on
 PostgreSQL. If the batch fails, it is rolled back and each beat is applied
@@ -67,7 +68,7 @@ class BeatCommitter:
 
     Leader and followers, as databases group their commits: a request that finds
     no batch being applied becomes the leader and applies, in its own thread and
-    database session, every beat waiting (its own among them); requests arriving
+    on a database connection of its own, every beat waiting (its own among them); requests arriving
     meanwhile wait, and are answered when the batch holding their beat commits.
     When the leader's own beat is done it steps down and a waiting request takes
     over. No thread of its own: a lone beat is applied at once with no hand-over.
@@ -88,7 +89,7 @@ class BeatCommitter:
         """The beat's BeatResult once committed, or LOGIN / FORCED_CHANGE when the login check refuses it.
 
         Must be called in an app context whose database session holds no write of its own
-        (a leader applies the batch in it, and commits).
+        (on SQLite, a leader waits for the database's write lock on a connection of its own).
         """
         if self._pid != os.getpid():  # forked: the parent's waiters and lock are not ours
             self._reset()
@@ -141,9 +142,8 @@ class BeatCommitter:
     def _apply(self, batch: list[PendingBeat]) -> None:
         ordered = sorted(batch, key=lambda pending: pending.user_id)  # stable: a member's beats keep their order
         try:
-            outcomes = self._transaction(ordered)
+            outcomes = self._transaction(ordered)  # rolled back when it fails (the connection closes)
         except Exception:
-            db.session.rollback()
             if len(ordered) == 1:
                 raise
             log.warning("a batch of %d heartbeats failed; applying them one by one", len(ordered), exc_info=True)
@@ -151,7 +151,6 @@ class BeatCommitter:
                 try:
                     outcome = self._transaction([pending])[0]
                 except Exception as error:
-                    db.session.rollback()
                     pending.answer(error=error)
                 else:
                     pending.answer(outcome)
@@ -160,28 +159,39 @@ class BeatCommitter:
             pending.answer(outcome)
 
     def _transaction(self, ordered: list[PendingBeat]) -> list:
-        """Apply the beats in one transaction and commit; their outcomes in the same order."""
-        connection = db.session.connection()
-        members = sorted({pending.user_id for pending in ordered})
-        users = {row.id: row for row in connection.execute(_AUTH, {"p_user_ids": members})}
-        outcomes: list = []
-        accepted: list[int] = []
-        for index, pending in enumerate(ordered):
-            user = users.get(pending.user_id)
-            if user is None or not user.is_active or user.session_version != pending.session_version:
-                outcomes.append(LOGIN)
-            elif user.must_change_password:
-                outcomes.append(FORCED_CHANGE)
-            else:
-                outcomes.append(None)
-                accepted.append(index)
-        if accepted:
-            results = tracking.record_heartbeats(
-                [(ordered[i].user_id, ordered[i].beat, ordered[i].now) for i in accepted]
-            )
-            for index, result in zip(accepted, results, strict=True):
-                outcomes[index] = result
-        db.session.commit()
+        """Apply the beats in one transaction and commit; their outcomes in the same order.
+
+        On a connection of its own (not the request's ORM session: no unit of work
+        to flush, a commit that is only the database's). The login check reads the
+        members' rows in the beats' own SELECT (``tracking.lock_beat_rows``); only
+        members without a playback session need a query of their own.
+        """
+        with db.engine.connect() as connection:
+            rows = tracking.lock_beat_rows(connection, {pending.user_id for pending in ordered})
+            logins = {user_id: (row.user_is_active, row.user_session_version, row.user_must_change_password)
+                      for user_id, row in rows.items()}  # fmt: skip
+            missing = sorted({pending.user_id for pending in ordered} - logins.keys())
+            if missing:
+                for row in connection.execute(_AUTH, {"p_user_ids": missing}):
+                    logins[row.id] = (row.is_active, row.session_version, row.must_change_password)
+            outcomes: list = []
+            accepted: list[int] = []
+            for index, pending in enumerate(ordered):
+                is_active, session_version, must_change_password = logins.get(pending.user_id, (False, None, False))
+                if not is_active or session_version != pending.session_version:
+                    outcomes.append(LOGIN)
+                elif must_change_password:
+                    outcomes.append(FORCED_CHANGE)
+                else:
+                    outcomes.append(None)
+                    accepted.append(index)
+            if accepted:
+                results = tracking.apply_heartbeats(
+                    connection, rows, [(ordered[i].user_id, ordered[i].beat, ordered[i].now) for i in accepted]
+                )
+                for index, result in zip(accepted, results, strict=True):
+                    outcomes[index] = result
+            connection.commit()
         self.batches += 1
         return outcomes
 
