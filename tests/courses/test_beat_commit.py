@@ -342,3 +342,26 @@ def test_a_member_without_a_playback_session_is_still_checked_for_login(app, cli
         assert response.status_code == 200 and response.get_json()["reason"] == "session_not_active"
     else:
         assert response.status_code == 401 and response.get_json()["reason"] == "login"
+
+
+def test_the_rate_limiter_skips_the_heartbeat_without_resolving_limits(tmp_path, monkeypatch):
+    """The beat is limited per member on its session row; Flask-Limiter's per-request work is skipped."""
+    from lms.extensions import limiter
+    from tests.conftest import make_test_app
+
+    strict = make_test_app(tmp_path, RATELIMIT_ENABLED=True)
+    resolved: list[str] = []
+    real = limiter.limit_manager.resolve_limits
+
+    def resolving(app, endpoint, *args, **kwargs):
+        resolved.append(endpoint)
+        return real(app, endpoint, *args, **kwargs)
+
+    monkeypatch.setattr(limiter.limit_manager, "resolve_limits", resolving)
+    with strict.app_context():
+        client = strict.test_client()
+        assert send(client, {}).status_code == 401  # anonymous: refused by the view, after the hooks
+        assert resolved == []
+        client.get("/auth/login")  # other endpoints are still checked
+        assert resolved == ["auth.login"]
+        db.session.remove()
