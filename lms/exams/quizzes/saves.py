@@ -3,10 +3,10 @@
 The autosave is the hottest write of a quiz (every member saves each answer as
 they give it). ``prepare_save`` does what needs no lock (the question's shape is
 frozen: find it, parse the answer); ``apply_saves`` applies any number of
-prepared saves under their attempts' locks with a fixed handful of statements:
-one SELECT ... IN ... FOR UPDATE of the attempts (in id order), one read of the
-questions' stored answers, and one executemany each for the answers and the
-attempts' last activity. Each save is judged in order against the rows as the
+prepared saves under their attempts' locks with three statements: one SELECT
+... IN ... FOR UPDATE of the attempts and their questions' stored answers (in
+attempt order), and one executemany each for the answers and the attempts' last
+activity. Each save is judged in order against the rows as the
 earlier saves of the batch left them, by the rules of one save: a seq not above
 the stored one changes nothing; the time since the attempt's previous save is
 added to the question's time spent (capped); a final attempt, or one past
@@ -86,15 +86,24 @@ _SAVE_TARGET = (
 _OWN_ATTEMPT = sa.select(QuizAttempt.id).where(
     QuizAttempt.id == sa.bindparam("attempt_id"), QuizAttempt.user_id == sa.bindparam("user_id")
 )
-_LOCK_ATTEMPTS = (
-    sa.select(QuizAttempt.id, QuizAttempt.state, QuizAttempt.deadline, QuizAttempt.last_activity_at)
-    .where(QuizAttempt.id.in_(sa.bindparam("p_attempts", expanding=True)))
-    .order_by(QuizAttempt.id)
-    .with_for_update()
+# The attempts and their questions' stored answers, both locked (the latest versions on
+# PostgreSQL), attempt by attempt: every writer of an attempt's answers locks the attempt first.
+_LOCK = (
+    sa.select(
+        QuizAttempt.id.label("attempt_id"),
+        QuizAttempt.state,
+        QuizAttempt.deadline,
+        QuizAttempt.last_activity_at,
+        AttemptQuestion.id.label("question_id"),
+        AttemptQuestion.client_seq,
+        AttemptQuestion.response,
+        AttemptQuestion.saved_at,
+    )
+    .join(QuizAttempt, QuizAttempt.id == AttemptQuestion.attempt_id)
+    .where(AttemptQuestion.id.in_(sa.bindparam("p_questions", expanding=True)))
+    .order_by(QuizAttempt.id, AttemptQuestion.id)
+    .with_for_update(of=[QuizAttempt, AttemptQuestion])
 )
-_STORED = sa.select(
-    AttemptQuestion.id, AttemptQuestion.client_seq, AttemptQuestion.response, AttemptQuestion.saved_at
-).where(AttemptQuestion.id.in_(sa.bindparam("p_questions", expanding=True)))
 _WRITE = (
     sa.update(AttemptQuestion)
     .where(AttemptQuestion.id == sa.bindparam("b_question"), AttemptQuestion.client_seq < sa.bindparam("b_seq"))
@@ -135,10 +144,13 @@ def prepare_save(attempt_id: int, user: User, position: int, raw, seq, *, connec
 
 def apply_saves(connection, saves: Sequence[tuple[PreparedSave, datetime]]) -> list[SaveResult | str]:
     """Apply prepared saves, in order, under their attempts' locks: a SaveResult, FINAL or OVERDUE each."""
-    attempts = {row.id: SimpleNamespace(**row._asdict()) for row in connection.execute(
-        _LOCK_ATTEMPTS, {"p_attempts": sorted({save.attempt_id for save, _ in saves})})}  # fmt: skip
-    questions = {row.id: SimpleNamespace(**row._asdict()) for row in connection.execute(
-        _STORED, {"p_questions": sorted({save.question_id for save, _ in saves})})}  # fmt: skip
+    attempts: dict[int, SimpleNamespace] = {}
+    questions: dict[int, SimpleNamespace] = {}
+    for row in connection.execute(_LOCK, {"p_questions": sorted({save.question_id for save, _ in saves})}):
+        attempts.setdefault(row.attempt_id, SimpleNamespace(state=row.state, deadline=row.deadline,
+                                                            last_activity_at=row.last_activity_at))  # fmt: skip
+        questions[row.question_id] = SimpleNamespace(client_seq=row.client_seq, response=row.response,
+                                                     saved_at=row.saved_at)  # fmt: skip
     writes: dict[int, dict] = {}
     touches: dict[int, dict] = {}
     results: list[SaveResult | str] = []

@@ -204,8 +204,7 @@ def save(attempt_id: int):
     except DomainError as error:
         db.session.rollback()
         return jsonify(ok=False, error=str(error.message)), error.status_code
-    db.session.commit()
-    return jsonify(
+    return jsonify(  # committed by the batch; the request's own session wrote nothing
         ok=True,
         applied=result.applied,
         position=result.position,
