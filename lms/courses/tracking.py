@@ -105,9 +105,10 @@ class BeatResult:
     presence: dict | None = field(default=None)
 
     def as_json(self) -> dict:
-        body = asdict(self)
-        body["ok"] = True
-        body["credited"] = round(self.credited, 3)
+        body = {"ok": True, "credited": round(self.credited, 3), "reason": self.reason,  # not asdict: every beat
+                "watched_seconds": self.watched_seconds, "duration_seconds": self.duration_seconds,
+                "completed": self.completed, "position_seconds": self.position_seconds,
+                "presence": dict(self.presence) if self.presence else None}  # fmt: skip
         body["watched_ratio"] = round(self.watched_seconds / self.duration_seconds, 4) if self.duration_seconds else 0
         if self.reason:
             body["message"] = str(REASON_MESSAGES.get(self.reason, self.reason))
@@ -338,13 +339,11 @@ def record_heartbeats(beats: Sequence[tuple[int, Heartbeat, datetime]]) -> list[
 
 
 def lock_beat_rows(connection: sa.Connection, user_ids) -> dict[int, SimpleNamespace]:
-    """The members' session and progress rows (with what judging a beat needs), locked, by member id.
+    """The members' session and progress rows (and what judging a beat needs), locked, by member id.
 
-    One SELECT ... WHERE user_id IN (...) FOR UPDATE in member order. Members
-    without a playback session are missing. Each row also carries the member's
-    login state (``user_is_active``, ``user_session_version``,
-    ``user_must_change_password``) for ``beat_commit``'s login check.
-    """
+    One SELECT ... IN ... FOR UPDATE in member order; members without a playback session are
+    missing. Rows carry the login state (``user_is_active``, ``user_session_version``,
+    ``user_must_change_password``) for ``beat_commit``'s login check."""
     members = sorted(user_ids)
     return {row.user_id: SimpleNamespace(**row._asdict())
             for row in connection.execute(_SELECT_FOR_BEATS, {"p_user_ids": members})}  # fmt: skip
