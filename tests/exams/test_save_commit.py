@@ -148,3 +148,25 @@ def test_a_save_to_a_submitted_attempt_is_refused_through_the_batch(app, client,
     assert response.status_code == 409 and response.get_json()["final"] is True
     assert db.session.get(QuizAttempt, attempt_id).state == AttemptState.FINISHED
     assert stored(attempt_id)[3][:2] == (0, None)
+
+
+def test_a_start_inserts_its_questions_in_one_statement(app, make_user, make_quiz, four_questions, frozen_clock):
+    """A contest's burst of starts: the attempt's questions go in one executemany, and read back at once."""
+    from lms.exams.quizzes import attempts as quiz_attempts
+
+    quiz = make_quiz(four_questions, time_limit_seconds=600)
+    member = make_user()
+    inserts: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO ATTEMPT_QUESTIONS"):
+            inserts.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        attempt = quiz_attempts.start_attempt(quiz, member, frozen_clock.now)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert len(inserts) == 1
+    assert [question.position for question in attempt.questions] == [1, 2, 3, 4]
+    assert attempt.max_score == sum(question.points for question in attempt.questions)

@@ -230,25 +230,23 @@ def _create_attempt(
         deadline=deadline,
         finalize_after=compute_finalize_after(quiz, deadline),
     )
-    max_score = 0.0
+    placed = []
     for position, draw in enumerate((d for d in draws if d.question_id in questions), start=1):
         question = questions[draw.question_id]
         order = list(range(len(question.options or []))) if grading.kind_of(question.type).has_options else []
         if quiz.shuffle_options:
             rng.shuffle(order)
-        attempt.questions.append(
-            AttemptQuestion(
-                position=position,
-                snapshot=snapshots[question.id],
-                question_id=question.id,
-                points=draw.points,
-                option_order=order,
-            )
-        )
-        max_score += draw.points
-    attempt.max_score = round(max_score, 4)
+        placed.append((position, question.id, draw.points, order))
+    attempt.max_score = round(sum(points for _, _, points, _ in placed), 4)
     db.session.add(attempt)
-    db.session.flush()
+    db.session.flush()  # the attempt's id and the new snapshots' ids
+    # The attempt's questions in one executemany (a start is a contest's burst: no ORM unit of work per row).
+    db.session.execute(sa.insert(AttemptQuestion), [
+        {"attempt_id": attempt.id, "position": position, "snapshot_id": snapshots[question_id].id,
+         "question_id": question_id, "points": points, "option_order": order}
+        for position, question_id, points, order in placed
+    ])  # fmt: skip
+    db.session.expire(attempt, ["questions"])  # loaded when first read
     log.info("attempt %s started (quiz %s, user %s, deadline %s)", attempt.id, quiz.id, user.id, deadline)
     return attempt
 
