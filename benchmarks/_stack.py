@@ -167,6 +167,25 @@ class Servers:
     processes: list[subprocess.Popen] = field(default_factory=list)
     workdir: Path | None = None
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the servers started here and their children.
+
+        gunicorn's master and workers (with ``--stack`` also nginx and Redis; never the
+        database). Divided by the requests served, it is what a request costs the servers,
+        a figure that other processes on the machine hardly change, unlike throughput.
+        """
+        groups = {process.pid for process in self.processes}
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:
+                continue
+            fields = text[text.rindex(")") + 2 :].split()
+            if int(fields[2]) in groups:  # the process group: each server is the leader of its own
+                total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+        return total / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             _stop(process)

@@ -359,14 +359,22 @@ def main() -> None:
                   f"load average {_stack.load_average()} (setup {time.monotonic() - started:.1f} s)")  # fmt: skip
             run_closed_loop(port, viewers, "noop", 1.0, args.connections)  # warm up both paths
             run_closed_loop(port, viewers, "beat", 1.0, args.connections)
+            cpu_before = servers.cpu_seconds()
             noop = run_closed_loop(port, viewers, "noop", seconds, args.connections)
+            cpu_noop = (servers.cpu_seconds() - cpu_before) / max(1, len(noop.latencies))
+            cpu_before = servers.cpu_seconds()
             beats = run_closed_loop(port, viewers, "beat", seconds, args.connections)
+            cpu_beat = (servers.cpu_seconds() - cpu_before) / max(1, len(beats.latencies))
             noop_rate, beat_rate = noop.ok / seconds, beats.accepted / seconds
             print(f"capacity  no-op: {noop_rate:8.1f} req/s  p50 {noop.p(0.5):6.1f} ms  p99 {noop.p(0.99):6.1f} ms"
                   f"  errors {noop.errors}")  # fmt: skip
             print(f"capacity  beats: {beat_rate:8.1f} accepted/s  p50 {beats.p(0.5):6.1f} ms  "
                   f"p99 {beats.p(0.99):6.1f} ms  errors {beats.errors}  "
                   f"refused {beats.ok - beats.accepted}")  # fmt: skip
+            print(f"server CPU per request: no-op {cpu_noop * 1000:.2f} ms, beat {cpu_beat * 1000:.2f} ms "
+                  f"(no-op / beat {cpu_noop / cpu_beat if cpu_beat else float('nan'):.2f}x); servers busy "
+                  f"{cpu_noop * len(noop.latencies) / seconds:.2f} / {cpu_beat * len(beats.latencies) / seconds:.2f} "
+                  f"CPUs")  # fmt: skip
             paced_noop = run_open_loop(port, viewers, "noop", seconds, args.rate, args.connections * 2)
             paced = run_open_loop(port, viewers, "beat", seconds, args.rate, args.connections * 2)
             print(f"at {args.rate:.0f}/s   no-op: p50 {paced_noop.p(0.5):6.1f} ms  p99 {paced_noop.p(0.99):6.1f} ms  "

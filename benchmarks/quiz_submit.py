@@ -287,16 +287,22 @@ def main() -> int:
         # the same load (other processes on the machine shift the absolute numbers).
         latencies: dict[str, list[float]] = {name: [] for name in ("no-op", "start", "save", "submit")}
         walls = dict.fromkeys(latencies, 0.0)
+        cpu = dict.fromkeys(latencies, 0.0)
         errors = 0
         chunk = max(concurrency, members // args.chunks)
         for first in range(0, members, chunk):
             part = list(range(first, min(first + chunk, members)))
             for name, work in (("start", start), ("no-op", noop), ("save", save), ("submit", submit)):
+                cpu_before = servers.cpu_seconds()
                 measured, wall, failed = run_phase([clients[i] for i in part], concurrency, _shifted(work, first))
+                cpu[name] += servers.cpu_seconds() - cpu_before
                 latencies[name] += measured
                 walls[name] += wall
                 errors += failed
         results = {name: summary(name, latencies[name], walls[name]) for name in latencies}
+        per_request = {name: cpu[name] / max(1, len(latencies[name])) * 1000 for name in latencies}
+        print("server CPU per request: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_request.items())
+              + f" (no-op / save {per_request['no-op'] / max(per_request['save'], 1e-9):.2f}x)")  # fmt: skip
         for client in clients:
             client.connection.close()
         servers.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import sqlite3
@@ -87,6 +88,10 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=15000")
+    if getattr(dbapi_connection, "gate", None) is not None:
+        # Checkpoints after the gate is released (GatedConnection.commit), not inside the commit
+        # that happens to fill the WAL while every other writer waits for it.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
@@ -139,6 +144,7 @@ class WriteGate:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.commits = 0  # write transactions committed since this process's last checkpoint
         self._mutex = threading.Lock()
         self._owner: int | None = None
         self._depth = 0
@@ -192,6 +198,10 @@ def write_gate(path: str) -> WriteGate:
         return gate
 
 
+# About SQLite's own 1,000 pages of WAL at the few pages a small write transaction touches.
+CHECKPOINT_EVERY_COMMITS = 200
+
+
 class GatedConnection(sqlite3.Connection):
     """A sqlite3 connection whose write transactions pass the database's ``WriteGate``.
 
@@ -224,10 +234,27 @@ class GatedConnection(sqlite3.Connection):
             self.gate.release()
 
     def commit(self) -> None:
+        wrote = self.holds_gate
         try:
             super().commit()
         finally:
             self._release_gate()
+        if wrote:
+            self.gate.commits += 1
+            if self.gate.commits >= CHECKPOINT_EVERY_COMMITS:
+                self.gate.commits = 0
+                self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Copy the WAL back into the database (PASSIVE: writers go on meanwhile), outside the gate.
+
+        SQLite's automatic checkpoint (every 1,000 WAL pages) runs inside a commit, so with
+        the gate it held every other writer back for its fsync; the app's connections turn
+        it off and checkpoint here every ``CHECKPOINT_EVERY_COMMITS`` write transactions of
+        the process instead.
+        """
+        with contextlib.suppress(sqlite3.Error):  # a busy database: the next one will do
+            self.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
 
     def rollback(self) -> None:
         try:

@@ -189,3 +189,32 @@ def test_no_descriptor_outlives_a_transaction(database):
         connection.commit()
     assert open_descriptors() == before
     connection.close()
+
+
+def test_checkpoints_run_after_the_gate_is_released(app, monkeypatch):
+    """SQLite's automatic checkpoint would run inside a commit, holding every other writer back."""
+    import lms.db
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    raw = db.session.connection().connection.dbapi_connection
+    assert raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    monkeypatch.setattr(lms.db, "CHECKPOINT_EVERY_COMMITS", 3)
+    raw.gate.commits = 0
+    held: list[bool] = []
+    real = GatedConnection.checkpoint
+
+    def checkpoint(connection):
+        held.append(connection.gate._owner is not None)
+        real(connection)
+
+    monkeypatch.setattr(GatedConnection, "checkpoint", checkpoint)
+    db.session.execute(sa.text("CREATE TABLE scratch (n INTEGER)"))
+    db.session.commit()
+    for n in range(5):
+        db.session.execute(sa.text("INSERT INTO scratch VALUES (:n)"), {"n": n})
+        db.session.commit()
+        db.session.execute(sa.text("SELECT count(*) FROM scratch")).scalar()  # reads are not counted
+    assert held == [False, False]  # after the 3rd and 6th write transactions, with the gate free
+    busy, frames, copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and copied == frames

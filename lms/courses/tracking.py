@@ -105,9 +105,10 @@ class BeatResult:
     presence: dict | None = field(default=None)
 
     def as_json(self) -> dict:
-        body = asdict(self)
-        body["ok"] = True
-        body["credited"] = round(self.credited, 3)
+        body = {"ok": True, "credited": round(self.credited, 3), "reason": self.reason,  # not asdict: every beat
+                "watched_seconds": self.watched_seconds, "duration_seconds": self.duration_seconds,
+                "completed": self.completed, "position_seconds": self.position_seconds,
+                "presence": dict(self.presence) if self.presence else None}  # fmt: skip
         body["watched_ratio"] = round(self.watched_seconds / self.duration_seconds, 4) if self.duration_seconds else 0
         if self.reason:
             body["message"] = str(REASON_MESSAGES.get(self.reason, self.reason))
@@ -234,6 +235,10 @@ _SELECT_FOR_BEATS = (
         Course.audience_branch_ids,
         User.status.label("user_status"),
         User.role.label("user_role"),
+        # The login check of beat_commit's fast path, read in the same statement.
+        User.is_active.label("user_is_active"),
+        User.session_version.label("user_session_version"),
+        User.must_change_password.label("user_must_change_password"),
         Branch.path.label("branch_path"),
     )
     .join(
@@ -329,9 +334,24 @@ def record_heartbeats(beats: Sequence[tuple[int, Heartbeat, datetime]]) -> list[
     counters summed per row.
     """
     connection = db.session.connection()
-    members = sorted({user_id for user_id, _, _ in beats})
-    rows = {row.user_id: SimpleNamespace(**row._asdict())
+    rows = lock_beat_rows(connection, {user_id for user_id, _, _ in beats})
+    return apply_heartbeats(connection, rows, beats)
+
+
+def lock_beat_rows(connection: sa.Connection, user_ids) -> dict[int, SimpleNamespace]:
+    """The members' session and progress rows (and what judging a beat needs), locked, by member id.
+
+    One SELECT ... IN ... FOR UPDATE in member order; members without a playback session are
+    missing. Rows carry the login state (``user_is_active``, ``user_session_version``,
+    ``user_must_change_password``) for ``beat_commit``'s login check."""
+    members = sorted(user_ids)
+    return {row.user_id: SimpleNamespace(**row._asdict())
             for row in connection.execute(_SELECT_FOR_BEATS, {"p_user_ids": members})}  # fmt: skip
+
+
+def apply_heartbeats(connection: sa.Connection, rows: dict[int, SimpleNamespace],
+                     beats: Sequence[tuple[int, Heartbeat, datetime]]) -> list[BeatResult]:  # fmt: skip
+    """Judge ``beats`` in order against ``rows`` (from ``lock_beat_rows``, updated in place) and write them."""
     writes = _BeatWrites()
     results = [_judge_beat(rows.get(user_id), user_id, beat, now, writes) for user_id, beat, now in beats]
     writes.apply(connection)

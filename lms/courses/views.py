@@ -330,6 +330,12 @@ def heartbeat():
 login.SELF_CHECKED_ENDPOINTS.add("courses.heartbeat")
 
 
+@limiter.request_filter
+def _heartbeat_not_limited() -> bool:
+    """Flask-Limiter skips the heartbeat at once (``limiter.exempt`` alone still resolves its limits per request)."""
+    return request.endpoint == "courses.heartbeat"
+
+
 def _identity_of_current_user():
     """((id, session version), None) of Flask-Login's current user, or (None, the response refusing the beat)."""
     if not current_user.is_authenticated:

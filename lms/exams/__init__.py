@@ -22,7 +22,8 @@ caller commits once):
 - ``quizzes.attempts.save_answer(attempt_id, user, position, raw, seq, now) -> SaveResult``:
   one answer, choices numbered as shown; ``seq`` only grows per question, so
   replays and late arrivals change nothing. Refused after ``deadline +
-  LMS_QUIZ_GRACE_SECONDS``.
+  LMS_QUIZ_GRACE_SECONDS``. The save view group-commits instead: ``quizzes.saves``
+  (``prepare_save``, then ``SaveCommitter.of(app).submit(prepared, now)``, answered once committed).
 - ``quizzes.attempts.submit_attempt(attempt_id, user, now) -> QuizAttempt``: grade now; idempotent.
 - ``quizzes.attempts.finalize_attempt(attempt, now, reason=FinishReason.TIME_UP) -> QuizAttempt``:
   close an open attempt with what was saved, whatever its deadline (a contest

@@ -65,10 +65,10 @@ def test_a_failed_commit_is_never_answered_as_credited(app, client, login, make_
     session_id = start(client, video)
     frozen_clock.advance(15)
 
-    def failing_commit():
+    def failing_commit(connection):
         raise sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(db.session, "commit", failing_commit)
+    monkeypatch.setattr(sa.engine.Connection, "commit", failing_commit)
     with pytest.raises(sa.exc.OperationalError):
         send(client, beat_body(session_id, video, 0, 15))
     monkeypatch.undo()
@@ -194,14 +194,14 @@ def test_one_failing_beat_does_not_sink_the_batch(app, client, login, make_user,
         login(member)
         sessions[member.id] = start(client, video)
     frozen_clock.advance(15)
-    real = tracking.record_heartbeats
+    real = tracking.apply_heartbeats
 
-    def record(beats):
+    def record(connection, rows, beats):
         if any(user_id == bad.id for user_id, _, _ in beats):
             raise RuntimeError("broken row")
-        return real(beats)
+        return real(connection, rows, beats)
 
-    monkeypatch.setattr(tracking, "record_heartbeats", record)
+    monkeypatch.setattr(tracking, "apply_heartbeats", record)
     committer = beat_commit.BeatCommitter(app)
     items = [(member, tracking.Heartbeat(session_id=sessions[member.id], lesson_id=video.id, start=0.0, end=15.0),
               frozen_clock.now) for member in (bad, good)]  # fmt: skip
@@ -299,3 +299,69 @@ def test_a_batch_runs_each_statement_once(app, client, login, make_user, video, 
     # SELECT ... IN ... FOR UPDATE, then one executemany each: sessions, progress, ledger.
     assert writes == ["SELECT", "UPDATE", "UPDATE", "INSERT"]
     assert fresh_total(app) == 60
+
+
+def test_a_committed_batch_reads_the_logins_in_the_beats_own_select(app, client, login, make_user, video,
+                                                                     frozen_clock):  # fmt: skip
+    members = [make_user() for _ in range(3)]
+    sessions = {}
+    for member in members:
+        login(member)
+        sessions[member.id] = start(client, video)
+    frozen_clock.advance(15)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement.split()[0].upper())
+
+    committer = beat_commit.BeatCommitter(app)
+    pending = [beat_commit.PendingBeat(m.id, m.session_version, tracking.Heartbeat(
+        session_id=sessions[m.id], lesson_id=video.id, start=0.0, end=15.0), frozen_clock.now) for m in members]
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        outcomes = committer._transaction(pending)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert [outcome.credited for outcome in outcomes] == [15] * 3
+    assert [s for s in statements if s in ("SELECT", "INSERT", "UPDATE", "DELETE")] == [
+        "SELECT", "UPDATE", "UPDATE", "INSERT"]  # fmt: skip
+    assert fresh_total(app) == 45
+
+
+@pytest.mark.parametrize("active", [True, False])
+def test_a_member_without_a_playback_session_is_still_checked_for_login(app, client, login, make_user, video,
+                                                                         frozen_clock, active):  # fmt: skip
+    """No session row to read the login from: the member's row is read on its own."""
+    member = make_user()
+    login(member)
+    if not active:
+        db.session.get(User, member.id).is_active = False
+        db.session.commit()
+    response = send(client, beat_body("no-such-session", video, 0, 15))
+    if active:
+        assert response.status_code == 200 and response.get_json()["reason"] == "session_not_active"
+    else:
+        assert response.status_code == 401 and response.get_json()["reason"] == "login"
+
+
+def test_the_rate_limiter_skips_the_heartbeat_without_resolving_limits(tmp_path, monkeypatch):
+    """The beat is limited per member on its session row; Flask-Limiter's per-request work is skipped."""
+    from lms.extensions import limiter
+    from tests.conftest import make_test_app
+
+    strict = make_test_app(tmp_path, RATELIMIT_ENABLED=True)
+    resolved: list[str] = []
+    real = limiter.limit_manager.resolve_limits
+
+    def resolving(app, endpoint, *args, **kwargs):
+        resolved.append(endpoint)
+        return real(app, endpoint, *args, **kwargs)
+
+    monkeypatch.setattr(limiter.limit_manager, "resolve_limits", resolving)
+    with strict.app_context():
+        client = strict.test_client()
+        assert send(client, {}).status_code == 401  # anonymous: refused by the view, after the hooks
+        assert resolved == []
+        client.get("/auth/login")  # other endpoints are still checked
+        assert resolved == ["auth.login"]
+        db.session.remove()

@@ -12,7 +12,6 @@ import json
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -21,10 +20,10 @@ from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 
 from lms.auth.models import User
-from lms.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
+from lms.errors import Conflict, Forbidden, InvalidState, NotFound
 from lms.exams.questions import types as grading
-from lms.exams.questions.models import Question, QuestionType
-from lms.exams.questions.types import is_int, parse_response, to_shown_order
+from lms.exams.questions.models import Question
+from lms.exams.quizzes import saves
 from lms.exams.quizzes.models import (
     AttemptQuestion,
     AttemptState,
@@ -35,6 +34,7 @@ from lms.exams.quizzes.models import (
     QuizAttempt,
     QuizKind,
 )
+from lms.exams.quizzes.saves import SaveResult
 from lms.exams.quizzes.setup import Draw, draw_questions
 from lms.exams.quizzes.timing import (
     Availability,
@@ -45,17 +45,12 @@ from lms.exams.quizzes.timing import (
     effective_settings,
     is_overdue,
     may_see,
-    network_grace,
 )
 from lms.extensions import db
 
 log = logging.getLogger(__name__)
 
-# Time between two saves longer than this is not counted as time spent on a question
-# (the member left the page, or the phone slept).
-MAX_SECONDS_PER_SAVE = 600
-
-MAX_SEQ = 2**53
+MAX_SECONDS_PER_SAVE, MAX_SEQ = saves.MAX_SECONDS_PER_SAVE, saves.MAX_SEQ
 
 
 # --- Starting an attempt ----------------------------------------------------------------------
@@ -235,25 +230,23 @@ def _create_attempt(
         deadline=deadline,
         finalize_after=compute_finalize_after(quiz, deadline),
     )
-    max_score = 0.0
+    placed = []
     for position, draw in enumerate((d for d in draws if d.question_id in questions), start=1):
         question = questions[draw.question_id]
         order = list(range(len(question.options or []))) if grading.kind_of(question.type).has_options else []
         if quiz.shuffle_options:
             rng.shuffle(order)
-        attempt.questions.append(
-            AttemptQuestion(
-                position=position,
-                snapshot=snapshots[question.id],
-                question_id=question.id,
-                points=draw.points,
-                option_order=order,
-            )
-        )
-        max_score += draw.points
-    attempt.max_score = round(max_score, 4)
+        placed.append((position, question.id, draw.points, order))
+    attempt.max_score = round(sum(points for _, _, points, _ in placed), 4)
     db.session.add(attempt)
-    db.session.flush()
+    db.session.flush()  # the attempt's id and the new snapshots' ids
+    # The attempt's questions in one executemany (a start is a contest's burst: no ORM unit of work per row).
+    db.session.execute(sa.insert(AttemptQuestion), [
+        {"attempt_id": attempt.id, "position": position, "snapshot_id": snapshots[question_id].id,
+         "question_id": question_id, "points": points, "option_order": order}
+        for position, question_id, points, order in placed
+    ])  # fmt: skip
+    db.session.expire(attempt, ["questions"])  # loaded when first read
     log.info("attempt %s started (quiz %s, user %s, deadline %s)", attempt.id, quiz.id, user.id, deadline)
     return attempt
 
@@ -281,56 +274,8 @@ def _lock(attempt: QuizAttempt) -> QuizAttempt:
     )
 
 
-@dataclass(frozen=True)
-class SaveResult:
-    applied: bool  # False: an older or replayed save; the newer answer stays
-    position: int
-    seq: int
-    response: dict | None  # the answer now stored, in shown order
-    saved_at: datetime | None
-    remaining_seconds: int | None
-    answered: bool
-
-
-# The autosave is the hottest write of a quiz: its statements are built once (bound
-# parameters), and it runs as Core statements, not ORM loads.
-_SAVE_TARGET = (
-    sa.select(AttemptQuestion.id, AttemptQuestion.option_order, QuestionSnapshot.type, QuestionSnapshot.answer)
-    .join(QuizAttempt, QuizAttempt.id == AttemptQuestion.attempt_id)
-    .join(QuestionSnapshot, QuestionSnapshot.id == AttemptQuestion.snapshot_id)
-    .where(
-        QuizAttempt.id == sa.bindparam("attempt_id"),
-        QuizAttempt.user_id == sa.bindparam("user_id"),
-        AttemptQuestion.position == sa.bindparam("position"),
-    )
-)
-_SAVE_LOCK = (
-    sa.select(QuizAttempt.state, QuizAttempt.deadline, QuizAttempt.last_activity_at)
-    .where(QuizAttempt.id == sa.bindparam("attempt_id"))
-    .with_for_update()
-)
-_SAVE_WRITE = (
-    sa.update(AttemptQuestion)
-    .where(AttemptQuestion.id == sa.bindparam("b_question"), AttemptQuestion.client_seq < sa.bindparam("b_seq"))
-    .values(
-        response=sa.bindparam("b_response", type_=sa.JSON),
-        client_seq=sa.bindparam("b_seq"),
-        saved_at=sa.bindparam("b_now", type_=AttemptQuestion.saved_at.type),
-        time_spent_seconds=AttemptQuestion.time_spent_seconds + sa.bindparam("b_spent"),
-    )
-)
-_SAVE_TOUCH = (
-    sa.update(QuizAttempt)
-    .where(QuizAttempt.id == sa.bindparam("b_attempt"))
-    .values(last_activity_at=sa.bindparam("b_now", type_=QuizAttempt.last_activity_at.type))
-)
-_SAVE_STORED = sa.select(AttemptQuestion.client_seq, AttemptQuestion.response, AttemptQuestion.saved_at).where(
-    AttemptQuestion.id == sa.bindparam("question_id")
-)
-
-
 def save_answer(attempt_id: int, user: User, position: int, raw, seq: int, now: datetime) -> SaveResult:
-    """Store the member's answer to question ``position`` of their attempt.
+    """Store the member's answer to question ``position`` of their attempt (``saves``: the rules).
 
     ``seq`` is the client's sequence number for that question: a save whose
     seq is not above the stored one changes nothing (replays and saves arriving
@@ -338,25 +283,19 @@ def save_answer(attempt_id: int, user: User, position: int, raw, seq: int, now: 
     question's time spent (capped). Refused (InvalidState) once the attempt is
     final or after ``deadline + QUIZ_GRACE_SECONDS``; an overdue attempt is then
     closed on the spot. Raises ValidationFailed for an answer that does not fit.
+    Core statements on the session's connection; the save view group-commits
+    instead (``saves.SaveCommitter``) and closes an overdue attempt with ``refuse_save``.
     """
-    if not is_int(seq) or not 0 < seq < MAX_SEQ:
-        raise ValidationFailed(_l("The save carries no valid sequence number; reload the page."))
-    # What needs no lock comes first (the question's shape is frozen), so the write
-    # lock below is held for three short statements only: on SQLite every writer waits for it.
-    # Core statements on the session's connection: the ORM's handling of an UPDATE
-    # (synchronizing the identity map) costs more than the statement itself here.
-    connection = db.session.connection()
-    row = connection.execute(_SAVE_TARGET, {"attempt_id": attempt_id, "user_id": user.id, "position": position}).first()
-    if row is None:
-        get_own_attempt(attempt_id, user)  # another member's attempt looks missing
-        raise NotFound(_l("This question is not part of the attempt."))
-    question_type = QuestionType(row.type)
-    order = row.option_order or []
-    response = parse_response(question_type, order, grading.blank_count(row.answer), raw)
-    state, deadline, last_activity_at = connection.execute(_SAVE_LOCK, {"attempt_id": attempt_id}).one()
-    if state != AttemptState.IN_PROGRESS:
-        raise InvalidState(_l("This attempt has been submitted; its answers can no longer change."))
-    if deadline is not None and now > deadline + network_grace():
+    prepared = saves.prepare_save(attempt_id, user, position, raw, seq)
+    outcome = saves.apply_saves(db.session.connection(), [(prepared, now)])[0]
+    if isinstance(outcome, str):
+        refuse_save(outcome, attempt_id, user, now)
+    return outcome
+
+
+def refuse_save(outcome: str, attempt_id: int, user: User, now: datetime) -> None:
+    """Raise the InvalidState of a refused save (``saves.FINAL`` / ``OVERDUE``), closing an overdue attempt."""
+    if outcome == saves.OVERDUE:
         finalize_if_overdue(get_own_attempt(attempt_id, user), now)
         raise InvalidState(
             _l(
@@ -364,25 +303,7 @@ def save_answer(attempt_id: int, user: User, position: int, raw, seq: int, now: 
                 "Your answers saved before the deadline are kept."
             )
         )
-    spent = int(min(max((now - last_activity_at).total_seconds(), 0), MAX_SECONDS_PER_SAVE))
-    written = connection.execute(
-        _SAVE_WRITE, {"b_question": row.id, "b_seq": seq, "b_response": response, "b_now": now, "b_spent": spent}
-    )
-    applied = written.rowcount == 1
-    if applied:
-        connection.execute(_SAVE_TOUCH, {"b_attempt": attempt_id, "b_now": now})
-        stored_seq, stored, saved_at = seq, response, now
-    else:
-        stored_seq, stored, saved_at = connection.execute(_SAVE_STORED, {"question_id": row.id}).one()
-    return SaveResult(
-        applied=applied,
-        position=position,
-        seq=stored_seq,
-        response=to_shown_order(question_type, order, stored),
-        saved_at=saved_at,
-        remaining_seconds=None if deadline is None else max(int((deadline - now).total_seconds()), 0),
-        answered=grading.is_answered(question_type, stored),
-    )
+    raise InvalidState(_l("This attempt has been submitted; its answers can no longer change."))
 
 
 # --- Submitting and finalizing -------------------------------------------------------------------

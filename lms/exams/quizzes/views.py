@@ -14,7 +14,7 @@ from lms.errors import DomainError, InvalidState, NotFound, ValidationFailed, wa
 from lms.exams.questions import stems
 from lms.exams.questions import types as grading
 from lms.exams.quizzes import attempts as quiz_attempts
-from lms.exams.quizzes import corrections, review, setup, timing
+from lms.exams.quizzes import corrections, review, saves, setup, timing
 from lms.exams.quizzes import notebook as quiz_notebook
 from lms.exams.quizzes import results as quiz_results
 from lms.exams.quizzes import status as quizzes_status
@@ -187,11 +187,13 @@ def save(attempt_id: int):
     position = payload.get("position")
     if not isinstance(position, int) or isinstance(position, bool):
         return jsonify(ok=False, error=str(_l("The save could not be read; reload the page."))), 400
-    now = clock.utcnow()
     try:
-        result = quiz_attempts.save_answer(
-            attempt_id, current_user, position, payload.get("response"), payload.get("seq"), now
-        )
+        prepared = saves.prepare_save(attempt_id, current_user, position, payload.get("response"), payload.get("seq"))
+        # Group-committed with the process's other saves: answered once it is committed.
+        now = clock.utcnow()
+        result = saves.SaveCommitter.of(current_app._get_current_object()).submit(prepared, now)
+        if isinstance(result, str):
+            quiz_attempts.refuse_save(result, attempt_id, current_user, now)
     except InvalidState as error:
         db.session.commit()  # keeps the overdue attempt closed on the way
         return jsonify(
@@ -200,8 +202,7 @@ def save(attempt_id: int):
     except DomainError as error:
         db.session.rollback()
         return jsonify(ok=False, error=str(error.message)), error.status_code
-    db.session.commit()
-    return jsonify(
+    return jsonify(  # committed by the batch; the request's own session wrote nothing
         ok=True,
         applied=result.applied,
         position=result.position,

@@ -1,0 +1,218 @@
+"""Quiz answer saves (DESIGN.md §4), set-based and group-committed.
+
+The autosave is the hottest write of a quiz (every member saves each answer as
+they give it). ``prepare_save`` does what needs no lock (the question's shape is
+frozen: find it, parse the answer); ``apply_saves`` applies any number of
+prepared saves under their attempts' locks with three statements: one SELECT
+... IN ... FOR UPDATE of the attempts and their questions' stored answers (in
+attempt order), and one executemany each for the answers and the attempts' last
+activity. Each save is judged in order against the rows as the
+earlier saves of the batch left them, by the rules of one save: a seq not above
+the stored one changes nothing; the time since the attempt's previous save is
+added to the question's time spent (capped); a final attempt, or one past
+``deadline + QUIZ_GRACE_SECONDS``, refuses the save (``FINAL`` / ``OVERDUE``;
+the caller closes an overdue attempt).
+
+``SaveCommitter`` (``lms.group_commit``) applies the saves a process receives
+meanwhile in one transaction and answers each only once it is committed; the
+save view uses it. ``attempts.save_answer`` is the one-save service on the
+request's session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from lms.auth.models import User
+from lms.errors import NotFound, ValidationFailed
+from lms.exams.questions import types as grading
+from lms.exams.questions.models import QuestionType
+from lms.exams.questions.types import is_int, parse_response, to_shown_order
+from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuestionSnapshot, QuizAttempt
+from lms.exams.quizzes.timing import network_grace
+from lms.extensions import db
+from lms.group_commit import GroupCommitter, Pending
+
+# Time between two saves longer than this is not counted as time spent on a question
+# (the member left the page, or the phone slept).
+MAX_SECONDS_PER_SAVE = 600
+MAX_SEQ = 2**53
+
+FINAL = "final"  # the attempt is submitted or closed: answers no longer change
+OVERDUE = "overdue"  # past the deadline and its grace: refused, and the attempt is to be closed
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    applied: bool  # False: an older or replayed save; the newer answer stays
+    position: int
+    seq: int
+    response: dict | None  # the answer now stored, in shown order
+    saved_at: datetime | None
+    remaining_seconds: int | None
+    answered: bool
+
+
+@dataclass(frozen=True)
+class PreparedSave:
+    """A save checked and parsed (no lock needed): the attempt question it writes and the answer."""
+
+    attempt_id: int
+    question_id: int  # attempt_questions.id
+    position: int
+    seq: int
+    question_type: QuestionType
+    order: list
+    response: dict | None
+
+
+# Built once (bound parameters): the hot path only binds values.
+_SAVE_TARGET = (
+    sa.select(AttemptQuestion.id, AttemptQuestion.option_order, QuestionSnapshot.type, QuestionSnapshot.answer)
+    .join(QuizAttempt, QuizAttempt.id == AttemptQuestion.attempt_id)
+    .join(QuestionSnapshot, QuestionSnapshot.id == AttemptQuestion.snapshot_id)
+    .where(
+        QuizAttempt.id == sa.bindparam("attempt_id"),
+        QuizAttempt.user_id == sa.bindparam("user_id"),
+        AttemptQuestion.position == sa.bindparam("position"),
+    )
+)
+_OWN_ATTEMPT = sa.select(QuizAttempt.id).where(
+    QuizAttempt.id == sa.bindparam("attempt_id"), QuizAttempt.user_id == sa.bindparam("user_id")
+)
+# The attempts and their questions' stored answers, both locked (the latest versions on
+# PostgreSQL), attempt by attempt: every writer of an attempt's answers locks the attempt first.
+_LOCK = (
+    sa.select(
+        QuizAttempt.id.label("attempt_id"),
+        QuizAttempt.state,
+        QuizAttempt.deadline,
+        QuizAttempt.last_activity_at,
+        AttemptQuestion.id.label("question_id"),
+        AttemptQuestion.client_seq,
+        AttemptQuestion.response,
+        AttemptQuestion.saved_at,
+    )
+    .join(QuizAttempt, QuizAttempt.id == AttemptQuestion.attempt_id)
+    .where(AttemptQuestion.id.in_(sa.bindparam("p_questions", expanding=True)))
+    .order_by(QuizAttempt.id, AttemptQuestion.id)
+    .with_for_update(of=[QuizAttempt, AttemptQuestion])
+)
+_WRITE = (
+    sa.update(AttemptQuestion)
+    .where(AttemptQuestion.id == sa.bindparam("b_question"), AttemptQuestion.client_seq < sa.bindparam("b_seq"))
+    .values(
+        response=sa.bindparam("b_response", type_=sa.JSON),
+        client_seq=sa.bindparam("b_seq"),
+        saved_at=sa.bindparam("b_now", type_=AttemptQuestion.saved_at.type),
+        time_spent_seconds=AttemptQuestion.time_spent_seconds + sa.bindparam("b_spent"),
+    )
+)
+_TOUCH = (
+    sa.update(QuizAttempt)
+    .where(QuizAttempt.id == sa.bindparam("b_attempt"))
+    .values(last_activity_at=sa.bindparam("b_now", type_=QuizAttempt.last_activity_at.type))
+)
+
+
+def prepare_save(attempt_id: int, user: User, position: int, raw, seq, *, connection=None) -> PreparedSave:
+    """Check and parse a save of question ``position`` of the member's attempt; no lock, no write.
+
+    Raises ValidationFailed (no valid seq, an answer that does not fit the question)
+    and NotFound (not the member's attempt, no such question).
+    """
+    if not is_int(seq) or not 0 < seq < MAX_SEQ:
+        raise ValidationFailed(_l("The save carries no valid sequence number; reload the page."))
+    connection = connection if connection is not None else db.session.connection()
+    ids = {"attempt_id": attempt_id, "user_id": user.id}
+    row = connection.execute(_SAVE_TARGET, {**ids, "position": position}).first()
+    if row is None:
+        if connection.execute(_OWN_ATTEMPT, ids).first() is None:  # another member's attempt looks missing
+            raise NotFound(_l("This attempt does not exist."))
+        raise NotFound(_l("This question is not part of the attempt."))
+    question_type = QuestionType(row.type)
+    order = row.option_order or []
+    response = parse_response(question_type, order, grading.blank_count(row.answer), raw)
+    return PreparedSave(attempt_id, row.id, position, seq, question_type, order, response)
+
+
+def apply_saves(connection, saves: Sequence[tuple[PreparedSave, datetime]]) -> list[SaveResult | str]:
+    """Apply prepared saves, in order, under their attempts' locks: a SaveResult, FINAL or OVERDUE each."""
+    attempts: dict[int, SimpleNamespace] = {}
+    questions: dict[int, SimpleNamespace] = {}
+    for row in connection.execute(_LOCK, {"p_questions": sorted({save.question_id for save, _ in saves})}):
+        attempts.setdefault(row.attempt_id, SimpleNamespace(state=row.state, deadline=row.deadline,
+                                                            last_activity_at=row.last_activity_at))  # fmt: skip
+        questions[row.question_id] = SimpleNamespace(client_seq=row.client_seq, response=row.response,
+                                                     saved_at=row.saved_at)  # fmt: skip
+    writes: dict[int, dict] = {}
+    touches: dict[int, dict] = {}
+    results: list[SaveResult | str] = []
+    grace = network_grace()
+    for save, now in saves:
+        attempt = attempts.get(save.attempt_id)
+        if attempt is None or attempt.state != AttemptState.IN_PROGRESS:
+            results.append(FINAL)
+            continue
+        if attempt.deadline is not None and now > attempt.deadline + grace:
+            results.append(OVERDUE)
+            continue
+        question = questions[save.question_id]
+        applied = save.seq > question.client_seq
+        if applied:
+            spent = int(min(max((now - attempt.last_activity_at).total_seconds(), 0), MAX_SECONDS_PER_SAVE))
+            earlier = writes[save.question_id]["b_spent"] if save.question_id in writes else 0
+            writes[save.question_id] = {
+                "b_question": save.question_id, "b_seq": save.seq, "b_response": save.response, "b_now": now,
+                "b_spent": earlier + spent,
+            }  # fmt: skip
+            touches[save.attempt_id] = {"b_attempt": save.attempt_id, "b_now": now}
+            question.client_seq, question.response, question.saved_at = save.seq, save.response, now
+            attempt.last_activity_at = now
+        remaining = None if attempt.deadline is None else max(int((attempt.deadline - now).total_seconds()), 0)
+        results.append(SaveResult(
+            applied=applied,
+            position=save.position,
+            seq=question.client_seq,
+            response=to_shown_order(save.question_type, save.order, question.response),
+            saved_at=question.saved_at,
+            remaining_seconds=remaining,
+            answered=grading.is_answered(save.question_type, question.response),
+        ))  # fmt: skip
+    if writes:
+        connection.execute(_WRITE, list(writes.values()))
+    if touches:
+        connection.execute(_TOUCH, list(touches.values()))
+    return results
+
+
+@dataclass(eq=False)
+class PendingSave(Pending):
+    save: PreparedSave
+    now: datetime
+
+    def __post_init__(self) -> None:
+        Pending.__init__(self)
+
+
+class SaveCommitter(GroupCommitter):
+    """Group commit of answer saves (``lms.group_commit``), in attempt order; ``SaveCommitter.of(app)``."""
+
+    def submit(self, save: PreparedSave, now: datetime) -> SaveResult | str:
+        """The save's SaveResult (or FINAL / OVERDUE) once its batch is committed."""
+        return self.submit_pending(PendingSave(save, now))
+
+    def order_key(self, pending: PendingSave) -> int:
+        return pending.save.attempt_id
+
+    def transaction(self, ordered: list[PendingSave]) -> list:
+        with db.engine.connect() as connection:
+            outcomes = apply_saves(connection, [(pending.save, pending.now) for pending in ordered])
+            connection.commit()
+        return outcomes

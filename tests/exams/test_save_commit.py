@@ -1,0 +1,172 @@
+"""Answer saves, set-based and group-committed (lms.exams.quizzes.saves)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from lms.exams.quizzes import saves
+from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuizAttempt
+from lms.extensions import db
+
+
+def _start(client, quiz) -> int:
+    response = client.post(f"/quizzes/{quiz.id}/start")
+    assert response.status_code == 302
+    return int(response.headers["Location"].rsplit("/", 1)[-1])
+
+
+def stored(attempt_id: int) -> dict[int, tuple]:
+    """The attempt's answers as a new connection sees them: only committed rows."""
+    query = sa.select(AttemptQuestion.position, AttemptQuestion.client_seq, AttemptQuestion.response,
+                      AttemptQuestion.time_spent_seconds).where(AttemptQuestion.attempt_id == attempt_id)  # fmt: skip
+    with db.engine.connect() as connection:
+        return {row.position: tuple(row)[1:] for row in connection.execute(query)}
+
+
+def test_a_save_is_committed_before_it_is_answered(app, client, login, make_user, make_quiz, four_questions,
+                                                   frozen_clock):  # fmt: skip
+    login(make_user())
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    committer = saves.SaveCommitter.of(app)
+    before = committer.batches
+    response = client.post(f"/quizzes/attempts/{attempt_id}/answers",
+                           json={"position": 3, "response": {"value": True}, "seq": 1})  # fmt: skip
+    assert response.status_code == 200 and response.get_json()["applied"]
+    assert committer.batches == before + 1
+    assert stored(attempt_id)[3][:2] == (1, {"value": True})  # another connection sees it: it was committed
+
+
+def test_a_failed_commit_is_never_answered_as_saved(app, client, login, make_user, make_quiz, four_questions,
+                                                    frozen_clock, monkeypatch):  # fmt: skip
+    login(make_user())
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+
+    def failing_commit(connection):
+        raise sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(sa.engine.Connection, "commit", failing_commit)
+    with pytest.raises(sa.exc.OperationalError):
+        client.post(f"/quizzes/attempts/{attempt_id}/answers",
+                    json={"position": 3, "response": {"value": True}, "seq": 1})  # fmt: skip
+    monkeypatch.undo()
+    assert stored(attempt_id)[3][:2] == (0, None)
+
+
+def test_saves_waiting_together_are_applied_in_one_transaction_as_one_at_a_time(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock
+):
+    quiz = make_quiz(four_questions, time_limit_seconds=600)
+    members = [make_user() for _ in range(3)]
+    attempts = {}
+    for member in members:
+        login(member)
+        attempts[member.id] = _start(client, quiz)
+    frozen_clock.advance(30)
+    now = frozen_clock.now
+    items = []
+    for member in members:
+        attempt_id = attempts[member.id]
+        items += [
+            (saves.prepare_save(attempt_id, member, 3, {"value": True}, 1), now),
+            (saves.prepare_save(attempt_id, member, 3, {"value": False}, 3), now + timedelta(seconds=10)),
+            (saves.prepare_save(attempt_id, member, 3, {"value": True}, 2), now + timedelta(seconds=20)),  # stale
+            (saves.prepare_save(attempt_id, member, 1, {"choice": 0}, 1), now + timedelta(seconds=25)),
+        ]
+    db.session.rollback()
+    committer = saves.SaveCommitter(app)
+    answers: dict[int, object] = {}
+    with committer._cond:
+        committer._leading = True  # a busy leader: the saves queue as followers
+
+    def follower(index, prepared, moment):
+        with app.app_context():
+            answers[index] = committer.submit(prepared, moment)
+
+    threads = [threading.Thread(target=follower, args=(i, *item)) for i, item in enumerate(items)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(committer._waiting) < len(items):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    committer._lead(None)
+    with committer._cond:
+        committer._leading = False
+        committer._cond.notify_all()
+    for thread in threads:
+        thread.join(30)
+    assert committer.batches == 1
+    for offset in range(0, len(items), 4):
+        first, newer, stale, other = (answers[offset + k] for k in range(4))
+        assert first.applied and newer.applied and not stale.applied and other.applied
+        assert stale.seq == 3 and stale.response == {"value": False}  # the stale save answers what is stored
+    for member in members:
+        rows = stored(attempts[member.id])
+        # 30 s to the first save, 10 s to the second on the same question; the stale one counts nothing.
+        assert rows[3] == (3, {"value": False}, 40)
+        assert rows[1][0] == 1 and rows[1][2] == 15
+
+
+def test_a_batch_runs_each_statement_once(app, client, login, make_user, make_quiz, four_questions, frozen_clock):
+    quiz = make_quiz(four_questions, time_limit_seconds=600)
+    members = [make_user() for _ in range(3)]
+    prepared = []
+    for member in members:
+        login(member)
+        attempt_id = _start(client, quiz)
+        prepared.append((saves.prepare_save(attempt_id, member, 3, {"value": True}, 1), frozen_clock.now))
+    db.session.rollback()
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement.split()[0].upper())
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with db.engine.connect() as connection:
+            results = saves.apply_saves(connection, prepared)
+            connection.commit()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert all(result.applied for result in results)
+    # The attempts and their answers locked in one SELECT, one executemany per write.
+    assert [s for s in statements if s in ("SELECT", "INSERT", "UPDATE", "DELETE")] == ["SELECT", "UPDATE", "UPDATE"]
+
+
+def test_a_save_to_a_submitted_attempt_is_refused_through_the_batch(app, client, login, make_user, make_quiz,
+                                                                     four_questions, frozen_clock):  # fmt: skip
+    login(make_user())
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    assert client.post(f"/quizzes/attempts/{attempt_id}/submit").status_code in (200, 302)
+    response = client.post(f"/quizzes/attempts/{attempt_id}/answers",
+                           json={"position": 3, "response": {"value": True}, "seq": 1})  # fmt: skip
+    assert response.status_code == 409 and response.get_json()["final"] is True
+    assert db.session.get(QuizAttempt, attempt_id).state == AttemptState.FINISHED
+    assert stored(attempt_id)[3][:2] == (0, None)
+
+
+def test_a_start_inserts_its_questions_in_one_statement(app, make_user, make_quiz, four_questions, frozen_clock):
+    """A contest's burst of starts: the attempt's questions go in one executemany, and read back at once."""
+    from lms.exams.quizzes import attempts as quiz_attempts
+
+    quiz = make_quiz(four_questions, time_limit_seconds=600)
+    member = make_user()
+    inserts: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO ATTEMPT_QUESTIONS"):
+            inserts.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        attempt = quiz_attempts.start_attempt(quiz, member, frozen_clock.now)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert len(inserts) == 1
+    assert [question.position for question in attempt.questions] == [1, 2, 3, 4]
+    assert attempt.max_score == sum(question.points for question in attempt.questions)
