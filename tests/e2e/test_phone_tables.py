@@ -47,7 +47,7 @@ def test_the_bar_keeps_one_line_on_a_small_phone_in_english_too(browser, live_se
         _one_line_bar(page)
         with page.expect_navigation():  # measured once the new page has its styles
             page.get_by_test_id("switch-language").click()
-        expect(page.get_by_test_id("switch-language")).to_have_accessible_name("English")
+        expect(page.get_by_test_id("switch-language")).to_have_accessible_name("EN English")
         _one_line_bar(page)
     finally:
         context.close()
