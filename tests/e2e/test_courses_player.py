@@ -80,6 +80,7 @@ def open_lesson(page, live_server, lesson):
     # Mounted, but hls.js is fetched only when the member means to play (the lesson page stays light).
     page.wait_for_function("() => window.VanguardPlayer && window.VanguardPlayer.get(document.querySelector('video'))")
     assert not hls_requested(page)
+    expect(page.locator("[data-vanguard-quality-group]")).to_be_hidden()  # nothing to choose from yet
 
 
 def hls_requested(page) -> bool:
