@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from lms import clock
 from lms.auth.models import Role
-from lms.courses import services
+from lms.courses import services, tracking
 from lms.courses.models import LessonKind, LessonProgress, StudyLedgerEntry
 from lms.extensions import db
 from lms.media import jobs
@@ -77,7 +77,16 @@ def open_lesson(page, live_server, lesson):
     page.goto(live_server(f"/courses/lessons/{lesson.id}"))
     expect(page.locator("video[data-vanguard-player]")).to_be_visible()
     expect(page.locator(".lesson-list")).to_contain_text("课后阅读")
-    page.wait_for_function("() => document.querySelector('video').readyState >= 1", timeout=20_000)
+    # Mounted, but hls.js is fetched only when the member means to play (the lesson page stays light).
+    page.wait_for_function("() => window.VanguardPlayer && window.VanguardPlayer.get(document.querySelector('video'))")
+    assert not hls_requested(page)
+    expect(page.locator("[data-vanguard-quality-group]")).to_be_hidden()  # nothing to choose from yet
+
+
+def hls_requested(page) -> bool:
+    return page.evaluate(
+        "() => performance.getEntriesByType('resource').some(e => e.name.includes('hls.min.js'))"
+    )
 
 
 def wait_for_last_beat(page):
@@ -97,6 +106,8 @@ def test_playing_to_the_end_completes_the_lesson_with_its_time_credited(
     open_lesson(page, live_server, video_lesson)
     page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }")
     wait_for_last_beat(page)
+    assert hls_requested(page)
+    assert page.evaluate("() => window.VanguardPlayer.get(document.querySelector('video')).mode") == "hls.js"
     expect(page.get_by_test_id("lesson-complete")).to_be_visible()
     expect(page.locator("[data-tracker-watched]")).to_have_text(re.compile(r"^(9\d|100)(\.\d)?%$"))
     expect(page.locator("[data-tracker-credited]")).to_have_text(re.compile(r"0:0[45]"))
@@ -121,3 +132,25 @@ def test_seeking_to_the_end_at_once_does_not_complete_the_lesson(
     row = progress_of(member, video_lesson)
     assert row is not None and row.completed_at is None
     assert ledger_seconds(member) < 2.0
+
+
+def test_a_returning_member_resumes_where_they_stopped_and_only_the_rest_is_credited(
+    page, live_server, make_user, browser_login, video_lesson, monkeypatch
+):
+    """play() comes before hls.js has attached the source: the video still starts at the saved position."""
+    monkeypatch.setattr(tracking, "RESUME_END_MARGIN_SECONDS", 1.0)  # the clip is shorter than the real margin
+    member = make_user(username="wangfang", name="王芳")
+    db.session.add(LessonProgress(user_id=member.id, lesson_id=video_lesson.id, last_position_seconds=2.5))
+    db.session.commit()
+    browser_login(page, member)
+    open_lesson(page, live_server, video_lesson)
+    page.evaluate(
+        "() => { const v = document.querySelector('video'); v.muted = true; window.__firstPlayed = null;"
+        " v.addEventListener('timeupdate', () => { if (window.__firstPlayed === null && v.currentTime > 0)"
+        " window.__firstPlayed = v.currentTime; }); return v.play(); }"
+    )
+    wait_for_last_beat(page)
+    assert page.evaluate("() => window.__firstPlayed") >= 2.0
+    credited = ledger_seconds(member)
+    remaining = video_lesson.duration_seconds - 2.5
+    assert remaining - 1.0 <= credited <= remaining + 0.5

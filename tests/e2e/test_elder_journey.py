@@ -28,6 +28,29 @@ def _tall_enough(locator, at_least: float) -> None:
     assert box and box["height"] >= at_least - 0.5, box
 
 
+def _is_cards(table, labels: list[str]) -> None:
+    """A .table-cards table on a phone: the header row hidden, each body row a block, each value labelled."""
+    shape = table.evaluate(
+        "t => ({head: t.querySelector('thead').getBoundingClientRect().height,"
+        " rows: [...t.tBodies[0].rows].map(r => getComputedStyle(r).display),"
+        " labels: [...t.querySelectorAll('td[data-label]')].map(td => getComputedStyle(td, '::before').content)})"
+    )
+    assert shape["head"] <= 1, shape
+    assert shape["rows"] and set(shape["rows"]) == {"block"}, shape
+    assert all(f'"{label}"' in shape["labels"] for label in labels), shape
+
+
+def _one_line_bar(page) -> None:
+    """The bar's brand, bell, large-text switch, language switch and menu button share one row."""
+    tops = page.evaluate(
+        "() => ['.navbar-brand', '[data-testid=bell]', '[data-testid=large-text]', '[data-testid=switch-language]',"
+        " '.navbar-toggler'].map(s => { const b = document.querySelector(s).getBoundingClientRect();"
+        " return [s, Math.round(b.top + b.height / 2)]; })"
+    )
+    middles = {middle for _, middle in tops}
+    assert max(middles) - min(middles) <= 4, tops
+
+
 def test_large_text_phone_journey(browser, live_server, make_user, browser_login):
     now = clock.utcnow()
     admin = make_user(role=Role.ADMIN, username="boss")
@@ -58,8 +81,10 @@ def test_large_text_phone_journey(browser, live_server, make_user, browser_login
         _tall_enough(switch, 44)
         switch.click()
         expect(page.locator("html")).to_have_class("large-text")
+        page.wait_for_load_state("load")  # measured once the page has its styles
         assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 18
         _fits(page)
+        _one_line_bar(page)
 
         continue_button = page.get_by_test_id("continue-button")
         expect(page.get_by_test_id("continue-learning")).to_contain_text("不忘初心")
@@ -93,6 +118,23 @@ def test_large_text_phone_journey(browser, live_server, make_user, browser_login
         click_confirmed(page, start)  # the page's own dialog, not the browser's confirm()
         page.wait_for_url(re.compile(r"/quizzes/attempts/\d+$"))
         _fits(page)
+        option = page.get_by_test_id("option-1-true")
+        option.check()
+        expect(page.get_by_test_id("save-state")).to_have_text("答案已全部保存")
+        page.get_by_test_id("submit-attempt").click()
+        page.get_by_test_id("confirm-submit").click()
+        page.wait_for_url(re.compile(r"/quizzes/attempts/\d+$"))
+        expect(page.get_by_test_id("result")).to_be_visible()
+        _fits(page)
+
+        # Back on the quiz, the attempts table is one card per attempt, each value with its label.
+        page.goto(live_server(f"/quizzes/{quiz.id}"))
+        attempts = page.get_by_test_id("quiz-attempts")
+        expect(attempts).to_contain_text("第 1 次作答")
+        _is_cards(attempts, labels=["开始时间", "状态", "成绩"])
+        _tall_enough(attempts.get_by_role("link", name="查看"), 48)
+        _fits(page)
+        _one_line_bar(page)
         db.session.expire_all()
         assert db.session.get(type(member), member.id).large_text is True
     finally:

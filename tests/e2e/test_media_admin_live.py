@@ -74,7 +74,10 @@ def test_a_tap_on_the_picture_starts_the_video_on_a_phone(browser, live_server, 
         page.goto(live_server(f"/admin/media/{asset.id}"))
         video = page.locator("video[data-vanguard-player]")
         expect(video).to_be_visible()
-        page.wait_for_function("() => document.querySelector('video[data-vanguard-player]').readyState >= 1")
+        page.wait_for_function(
+            "() => window.VanguardPlayer"
+            " && window.VanguardPlayer.get(document.querySelector('video[data-vanguard-player]'))"
+        )
         assert page.evaluate("() => document.querySelector('video[data-vanguard-player]').paused")
         box = video.bounding_box()
         # The middle of the picture, well above the native control bar.

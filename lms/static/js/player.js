@@ -1,7 +1,14 @@
 // The Vanguard video player: hls.js on a plain <video>, native HLS where the
 // browser has it (iOS Safari), the MP4 fallback where neither exists.
 //
-//   window.VanguardPlayer.mount(video, options?) -> {video, hls, destroy()}
+// hls.js (600 kB) is not loaded with the page: where Media Source Extensions exist
+// the player stays empty (the poster shows) until the viewer means to play — a
+// pointer or key on the player, or a "play" (a play() before the source is attached
+// stays pending and goes on once hls.js has attached it). The script's URL is the
+// data-hls-src of this script's tag. player.hls is null until then; player.start()
+// does it now and returns a Promise that settles once the source is attached.
+//
+//   window.VanguardPlayer.mount(video, options?) -> {video, hls, mode, start(), destroy()}
 //   window.VanguardPlayer.get(video)             -> the mounted player or null
 //
 // Every <video data-vanguard-player> is mounted on DOMContentLoaded; then a
@@ -14,6 +21,33 @@
   "use strict";
 
   var SEEK_STEP = 5;
+  var script = document.currentScript;
+  var HLS_SRC = (script && script.getAttribute("data-hls-src")) || "";
+  var hlsLoading = null;
+
+  // The vendored hls.js, fetched once, on demand.
+  function loadHls() {
+    if (window.Hls) { return Promise.resolve(window.Hls); }
+    if (!hlsLoading) {
+      hlsLoading = new Promise(function (resolve, reject) {
+        if (!HLS_SRC) { reject(new Error("no hls.js")); return; }
+        var tag = document.createElement("script");
+        tag.src = HLS_SRC;
+        tag.async = true;
+        tag.onload = function () { if (window.Hls) { resolve(window.Hls); } else { reject(new Error("no Hls")); } };
+        tag.onerror = function () { hlsLoading = null; tag.remove(); reject(new Error("hls.js failed to load")); };
+        document.head.appendChild(tag);
+      });
+    }
+    return hlsLoading;
+  }
+
+  // What Hls.isSupported() asks, without hls.js: Media Source Extensions that take H.264 in MP4.
+  function mseLikely() {
+    var source = window.ManagedMediaSource || window.MediaSource || window.WebKitMediaSource;
+    return !!(source && typeof source.isTypeSupported === "function" &&
+      source.isTypeSupported('video/mp4; codecs="avc1.42E01E,mp4a.40.2"'));
+  }
 
   function byData(name, id) {
     return document.querySelector("[" + name + '="' + id + '"]');
@@ -189,9 +223,10 @@
       if (target > 0 && Math.abs(video.currentTime - target) > 0.5) { video.currentTime = target; }
     });
 
-    if (window.Hls && window.Hls.isSupported()) {
-      player.mode = "hls.js";
-      var hls = new window.Hls({
+    function startHls(Hls) {
+      if (destroyed || player.mode !== "hls.js") { return; }
+      if (!Hls.isSupported()) { nativeOrMp4(); return; }
+      var hls = new Hls({
         startPosition: startAt > 0 ? startAt : -1,
         capLevelToPlayerSize: true,
         maxBufferLength: 30,
@@ -199,12 +234,12 @@
       });
       player.hls = hls;
       var recoveries = 0;
-      hls.on(window.Hls.Events.ERROR, function (event, data) {
+      hls.on(Hls.Events.ERROR, function (event, data) {
         if (!data.fatal) { return; }
-        if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR && recoveries < 3) {
+        if (data.type === Hls.ErrorTypes.NETWORK_ERROR && recoveries < 3) {
           recoveries += 1;
           hls.startLoad();
-        } else if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR && recoveries < 3) {
+        } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR && recoveries < 3) {
           recoveries += 1;
           hls.recoverMediaError();
         } else {
@@ -214,13 +249,49 @@
       cleanups.push(setupQuality(video, hls));
       hls.loadSource(src);
       hls.attachMedia(video);
-    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      player.mode = "native";
-      video.src = src;
-    } else {
-      player.mode = "mp4";
-      video.src = fallback;
     }
+
+    function nativeOrMp4() {
+      if (video.canPlayType("application/vnd.apple.mpegurl")) {
+        player.mode = "native";
+        video.src = src;
+      } else {
+        player.mode = "mp4";
+        video.src = fallback;
+      }
+    }
+
+    // The first sign that the viewer means to play: fetch hls.js and attach the source.
+    var started = null;
+    function start() {
+      if (!started) {
+        disarm.forEach(function (fn) { fn(); });
+        started = loadHls().then(startHls, function () { if (!destroyed) { useFallback(); } });
+      }
+      return started;
+    }
+    var disarm = [];
+    function arm(target, type) {
+      var handler = function () { start(); };
+      target.addEventListener(type, handler, { passive: true });
+      disarm.push(function () { target.removeEventListener(type, handler, { passive: true }); });
+    }
+
+    var destroyed = false;
+    if (window.Hls ? window.Hls.isSupported() : mseLikely()) {
+      player.mode = "hls.js";
+      if (window.Hls) {
+        started = Promise.resolve(window.Hls).then(startHls);
+      } else {
+        var box = wrapperOf(video);
+        ["play", "pointerdown", "touchstart", "keydown", "focus"].forEach(function (type) { arm(video, type); });
+        ["pointerdown", "keydown", "focusin"].forEach(function (type) { arm(box, type); });
+        cleanups.push(function () { disarm.forEach(function (fn) { fn(); }); });
+      }
+    } else {
+      nativeOrMp4();
+    }
+    player.start = function () { return started || (player.mode === "hls.js" ? start() : Promise.resolve()); };
     listen(video, "error", function () {
       if (player.mode === "native") { useFallback(); } else if (player.mode === "mp4") { showError(video); }
     });
@@ -230,6 +301,7 @@
     setupTapToPlay(video, listen);
 
     function destroy() {
+      destroyed = true;
       cleanups.forEach(function (fn) { fn(); });
       cleanups = [];
       if (player.hls) { player.hls.destroy(); player.hls = null; }

@@ -1,0 +1,53 @@
+"""On a 375 px phone (normal text) the member's tables are cards and the bar keeps one line; on a desktop they
+stay tables."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.e2e.test_elder_journey import PHONE, _fits, _is_cards, _one_line_bar
+
+
+def _login(context, live_server, member, browser_login):
+    page = context.new_page()
+    browser_login(page, member)
+    return page
+
+
+def test_the_yearly_record_is_cards_on_a_phone_and_a_table_on_a_desktop(browser, live_server, make_user, browser_login):
+    member = make_user(username="liuwei", name="刘伟")
+    phone = browser.new_context(locale="zh-CN", **PHONE)
+    desktop = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+    try:
+        page = _login(phone, live_server, member, browser_login)
+        _one_line_bar(page)
+        page.goto(live_server("/assessment/record"))
+        hours = page.get_by_test_id("hours-by-source")
+        expect(hours).to_be_visible()
+        _is_cards(hours, labels=["视频课程", "阅读", "线下学习", "合计"])
+        _fits(page)
+        _one_line_bar(page)
+
+        page = _login(desktop, live_server, member, browser_login)
+        page.goto(live_server("/assessment/record"))
+        hours = page.get_by_test_id("hours-by-source")
+        assert hours.evaluate("t => getComputedStyle(t.tBodies[0].rows[0]).display") == "table-row"
+        assert hours.evaluate("t => t.querySelector('thead').getBoundingClientRect().height") > 10
+    finally:
+        phone.close()
+        desktop.close()
+
+
+def test_the_bar_keeps_one_line_on_a_small_phone_in_english_too(browser, live_server, make_user, browser_login):
+    member = make_user(username="zhanghua", name="张华", locale="en")
+    context = browser.new_context(locale="en-US", **{**PHONE, "viewport": {"width": 320, "height": 640}})
+    try:
+        page = _login(context, live_server, member, browser_login)
+        expect(page.get_by_test_id("switch-language")).to_have_text("中文")
+        _one_line_bar(page)
+        with page.expect_navigation():  # measured once the new page has its styles
+            page.get_by_test_id("switch-language").click()
+        expect(page.get_by_test_id("switch-language")).to_have_accessible_name("EN English")
+        _one_line_bar(page)
+    finally:
+        context.close()
