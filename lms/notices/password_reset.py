@@ -15,12 +15,12 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from lms import clock
 from lms.auth import password_reset, services
 from lms.auth.forms import PasswordChangeForm
 from lms.auth.models import User
 from lms.errors import ValidationFailed, show_on_form
 from lms.extensions import db, limiter
-from lms import clock
 from lms.notices.mail import mail_enabled
 from lms.notices.outbox import queue_mail
 

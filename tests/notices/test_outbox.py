@@ -88,7 +88,7 @@ def test_the_job_sends_queued_mail_once_over_one_connection(smtp, frozen_clock):
     queue(3, frozen_clock.now)
     assert outbox.send_outbox(frozen_clock.now) == 3
     assert len(smtp.connections) == 1
-    assert sorted(smtp.sent()) == [("m0@example.org", "主题0"), ("m1@example.org", "主题1"), ("m2@example.org", "主题2")]
+    assert sorted(smtp.sent()) == [(f"m{i}@example.org", f"主题{i}") for i in range(3)]
     assert all(m.sent_at == frozen_clock.now and m.attempts == 1 and m.claimed_by is None for m in rows())
     assert outbox.send_outbox(frozen_clock.advance(3600)) == 0
     assert len(smtp.sent()) == 3 and len(smtp.connections) == 1  # nothing to send: no connection either

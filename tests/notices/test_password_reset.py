@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from werkzeug.security import check_password_hash
-
 import sqlalchemy as sa
+from werkzeug.security import check_password_hash
 
 from lms.auth.models import User
 from lms.extensions import db
