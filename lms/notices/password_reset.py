@@ -79,7 +79,7 @@ def forgot():
                 name=user.name, n=password_reset.lifetime_minutes(), link=link,
             )
             queue_mail(user.email, _("Vanguard: set a new password"), body, now=clock.utcnow())
-        db.session.commit()  # either way: the same work, answer and time
+        db.session.commit()  # either way, and no SMTP: the answer's time tells nothing about the account
         flash(_l("If the account has an e-mail address, a link to set a new password is on its way."), "info")
         return redirect(url_for("auth.login"))
     return render_template("notices/forgot_password.html", form=form)

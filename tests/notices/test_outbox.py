@@ -162,13 +162,13 @@ def test_two_claims_never_take_the_same_row(app, smtp, frozen_clock):
     assert rows()[0].sent_at is None and rows()[0].claimed_by == third.token
 
 
-def test_the_scheduler_time_is_used_for_the_claim_and_untried_mail_is_handed_back(app, smtp, frozen_clock):
+def test_mail_not_tried_before_the_claims_half_life_is_handed_back_uncounted(app, smtp, frozen_clock):
+    app.config["MAIL_OUTBOX_CLAIM_SECONDS"] = 0  # the batch's time is up before the first mail
     queue(2, frozen_clock.now)
-    claim = outbox.claim_batch(now=frozen_clock.now)
-    db.session.commit()
-    outbox.release(claim.mails, claim.token)
-    db.session.commit()
-    assert [(m.claimed_by, m.attempts) for m in rows()] == [(None, 0), (None, 0)]
+    assert outbox.send_outbox(frozen_clock.now) == 0
+    assert smtp.sent() == []
+    assert [(m.claimed_by, m.attempts, m.last_error) for m in rows()] == [(None, 0, None)] * 2
+    app.config["MAIL_OUTBOX_CLAIM_SECONDS"] = 600
     assert outbox.send_outbox(frozen_clock.now) == 2
 
 
