@@ -64,6 +64,7 @@ def scheduled_jobs() -> list[JobSpec]:
     from lms.exams.quizzes.jobs import finalize_overdue_attempts
     from lms.media.jobs import process_transcode_queue
     from lms.meetings import jobs as meeting_jobs
+    from lms.notices import outbox
 
     ttl = current_app.config["SCHEDULER_LEASE_SECONDS"]
     return [
@@ -71,6 +72,8 @@ def scheduled_jobs() -> list[JobSpec]:
         JobSpec("finalize-overdue-attempts", finalize_overdue_attempts, seconds=30),
         JobSpec("contest-schedule", run_contest_schedule, seconds=30),
         JobSpec("transcode", process_transcode_queue, seconds=5, needs_lease=False),
+        JobSpec("mail-outbox", outbox.send_outbox, seconds=10, needs_lease=False),  # claims rows: any worker
+        JobSpec("mail-outbox-purge", outbox.purge_outbox, seconds=3600),
         JobSpec("assessment-nightly", assessment_jobs.nightly_results, seconds=900),
         JobSpec("assessment-reminders", assessment_jobs.weekly_reminders, seconds=3600),
         JobSpec("meeting-reminders", meeting_jobs.meeting_reminders, seconds=300),

@@ -3,7 +3,8 @@
 A member gets a reminder when, in the newest run of a target that applies to
 them, they are behind pace (below 80% of the hours expected by today) or have
 required items overdue or due within 14 days. The reminder is an in-app
-notification, plus an e-mail when SMTP is configured (``LMS_SMTP_*``).
+notification, plus an e-mail when SMTP is configured (``LMS_SMTP_*``), queued in the
+mail outbox (``lms.notices.outbox``) and sent by its job.
 
 "At most one per week" is data, not timing: each reminder and digest sent is a
 row of ``assessment_reminders`` unique per (member, ISO week, kind), so a job
@@ -31,7 +32,8 @@ from lms.assessment.periods import current_period, iso_week_key
 from lms.assessment.targets import active_targets
 from lms.auth.models import Branch, Role, User
 from lms.extensions import db
-from lms.notices.mail import mail_enabled, send_each
+from lms.notices.mail import mail_enabled
+from lms.notices.outbox import queue_mails
 from lms.notices.services import notify_each
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ def needs_reminder_clause(today: date):
 class ReminderBatch:
     reminders: int = 0
     digests: int = 0
-    emails: int = 0
+    emails: int = 0  # queued in the mail outbox
     week: str = ""
     skipped: str = ""
 
@@ -192,7 +194,7 @@ def _remind_members(runs: list[AssessmentRun], today: date, week: str, now: date
             mails.append((email, title, body))
     batch.reminders = notify_each(messages, kind="reminder", link=MEMBER_LINK, now=now)
     db.session.flush()
-    batch.emails += send_each(mails)
+    batch.emails += queue_mails(mails, now=now)
 
 
 @dataclass
@@ -273,4 +275,4 @@ def _send_digests(runs: list[AssessmentRun], today: date, week: str, now: dateti
     db.session.execute(sa.insert(SentReminder), sent_rows)
     batch.digests = notify_each(messages, kind="digest", link=DIGEST_LINK, now=now)
     db.session.flush()
-    batch.emails += send_each(mails)
+    batch.emails += queue_mails(mails, now=now)

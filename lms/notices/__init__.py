@@ -5,7 +5,8 @@ A small shared service so every domain can tell members something:
 writes one notification per user in a single INSERT ... SELECT (pass lazy Babel
 strings as title and body and each reader sees them in their own language:
 ``lms.notices.messages``), and
-``send_mail(recipients, subject, body)`` sends e-mail when ``LMS_SMTP_HOST`` is set.
+``outbox.queue_mail(recipient, subject, body, now=)`` queues e-mail (when
+``LMS_SMTP_HOST`` is set) for the ``mail-outbox`` job to send.
 It lives outside ``assessment`` because nothing may import from there.
 """
 

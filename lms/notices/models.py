@@ -66,3 +66,26 @@ class Announcement(AudienceMixin, TimestampMixin, db.Model):
     @property
     def is_published(self) -> bool:
         return self.published_at is not None
+
+
+class OutgoingMail(db.Model):
+    """One e-mail in the outbox (``lms.notices.outbox``): queued by a request or a job, sent by the
+    ``mail-outbox`` job. Pending while ``sent_at`` and ``failed_at`` are empty; ``claimed_by`` and
+    ``claimed_until`` hold it for one sending worker."""
+
+    __tablename__ = "outgoing_mails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(sa.String(254))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+    send_after: Mapped[datetime]  # not before (the next retry after a failure)
+    sent_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]  # given up after the last attempt
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(64))
+    claimed_until: Mapped[datetime | None]
+
+    __table_args__ = (sa.Index("ix_outgoing_mails_pending", "sent_at", "failed_at", "send_after"),)

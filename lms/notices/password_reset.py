@@ -15,12 +15,14 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from lms import clock
 from lms.auth import password_reset, services
 from lms.auth.forms import PasswordChangeForm
 from lms.auth.models import User
 from lms.errors import ValidationFailed, show_on_form
 from lms.extensions import db, limiter
-from lms.notices.mail import mail_enabled, send_mail
+from lms.notices.mail import mail_enabled
+from lms.notices.outbox import queue_mail
 
 bp = Blueprint("password_reset", __name__, url_prefix="/auth/forgot")
 
@@ -57,7 +59,11 @@ def _login_key() -> str:
 @limiter.limit(lambda: current_app.config.get("PASSWORD_RESET_LIMIT_PER_ACCOUNT", "3 per hour"), methods=["POST"],
                key_func=_login_key, scope="reset-account")
 def forgot():
-    """Ask for a reset link. The answer is the same whether or not the account exists."""
+    """Ask for a reset link. The answer is the same whether or not the account exists.
+
+    The mail is queued (``lms.notices.outbox``), never sent here: no SMTP server
+    delays the answer, so its time does not tell whether the account exists.
+    """
     if current_user.is_authenticated:
         return redirect(url_for("auth.change_password"))
     if not mail_enabled():
@@ -72,7 +78,8 @@ def forgot():
                 "If you did not ask for it, ignore this message: your password stays as it is.",
                 name=user.name, n=password_reset.lifetime_minutes(), link=link,
             )
-            send_mail([user.email], _("Vanguard: set a new password"), body)
+            queue_mail(user.email, _("Vanguard: set a new password"), body, now=clock.utcnow())
+        db.session.commit()  # either way, and no SMTP: the answer's time tells nothing about the account
         flash(_l("If the account has an e-mail address, a link to set a new password is on its way."), "info")
         return redirect(url_for("auth.login"))
     return render_template("notices/forgot_password.html", form=form)

@@ -10,6 +10,7 @@ from lms.assessment import reminders
 from lms.assessment.models import ReminderKind, SentReminder
 from lms.auth.models import Role
 from lms.extensions import db
+from lms.notices import outbox
 from lms.notices.models import Notification
 
 pytestmark = pytest.mark.postgres  # at most one reminder a week (unique rows)
@@ -126,10 +127,13 @@ def test_reminders_are_emailed_when_smtp_is_configured(app, branch_with_members)
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port)
         batch = reminders.send_weekly_reminders(MONDAY_10AM)
         db.session.commit()
+        assert received == []  # queued: the reminder job does not wait on the SMTP server
+        assert outbox.send_outbox(MONDAY_10AM) == 2
     finally:
         controller.stop()
     assert sorted(e.rcpt_tos[0] for e in received) == ["behind@example.com", "sec@example.com"]
     assert batch.emails == 2
+    assert outbox.send_outbox(MONDAY_10AM) == 0  # sent once
     assert db.session.scalar(sa.select(SentReminder.emailed).where(SentReminder.kind == ReminderKind.REMINDER))
 
 
