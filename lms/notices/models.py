@@ -81,6 +81,7 @@ class OutgoingMail(db.Model):
     body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime]
     send_after: Mapped[datetime]  # not before (the next retry after a failure)
+    expires_at: Mapped[datetime | None]  # not after (a password-reset link's lifetime): then given up
     sent_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]  # given up after the last attempt
     attempts: Mapped[int] = mapped_column(default=0)

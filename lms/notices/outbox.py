@@ -52,13 +52,19 @@ def setting(name: str) -> int:
     return int(current_app.config.get(name, DEFAULTS[name]))
 
 
-def queue_mail(recipient: str | None, subject: str, body: str, *, now: datetime) -> OutgoingMail | None:
-    """Put one plain-text mail in the outbox; None (nothing queued) without a recipient or an SMTP host. Flushes."""
+def queue_mail(
+    recipient: str | None, subject: str, body: str, *, now: datetime, expires_at: datetime | None = None
+) -> OutgoingMail | None:
+    """Put one plain-text mail in the outbox; None (nothing queued) without a recipient or an SMTP host. Flushes.
+
+    A mail with ``expires_at`` (a reset link that stops working) is given up rather than sent after it.
+    """
     recipient = (recipient or "").strip()
     if not recipient or not mail_enabled():
         return None
     mail = OutgoingMail(
-        recipient=recipient, subject=str(subject)[:300], body=str(body), created_at=now, send_after=now, attempts=0
+        recipient=recipient, subject=str(subject)[:300], body=str(body), created_at=now, send_after=now, attempts=0,
+        expires_at=expires_at,
     )
     db.session.add(mail)
     db.session.flush()
@@ -99,6 +105,7 @@ def _due(now: datetime):
         OutgoingMail.sent_at.is_(None),
         OutgoingMail.failed_at.is_(None),
         OutgoingMail.send_after <= now,
+        sa.or_(OutgoingMail.expires_at.is_(None), OutgoingMail.expires_at > now),
         sa.or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
     )
 
@@ -239,11 +246,27 @@ def send_outbox(now: datetime) -> int:
     """
     if not mail_enabled():
         return 0
+    expire_outbox(now)
     claim = claim_batch(now=now)
     db.session.commit()
     if not claim.mails:
         return 0
     return deliver(claim)
+
+
+def expire_outbox(now: datetime) -> int:
+    """Give up the pending mails whose time has passed (a reset link no longer works); return how many. Flushes."""
+    result = db.session.execute(
+        sa.update(OutgoingMail)
+        .where(
+            OutgoingMail.sent_at.is_(None),
+            OutgoingMail.failed_at.is_(None),
+            OutgoingMail.expires_at <= now,
+            sa.or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
+        )
+        .values(failed_at=now, last_error="expired before it could be sent", claimed_by=None, claimed_until=None)
+    )
+    return result.rowcount
 
 
 def purge_outbox(now: datetime) -> int:

@@ -6,6 +6,8 @@ and the new password goes through the same service (and rules) as a password cha
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -78,7 +80,9 @@ def forgot():
                 "If you did not ask for it, ignore this message: your password stays as it is.",
                 name=user.name, n=password_reset.lifetime_minutes(), link=link,
             )
-            queue_mail(user.email, _("Vanguard: set a new password"), body, now=clock.utcnow())
+            now = clock.utcnow()
+            expires = now + timedelta(minutes=password_reset.lifetime_minutes())
+            queue_mail(user.email, _("Vanguard: set a new password"), body, now=now, expires_at=expires)
         db.session.commit()  # either way, and no SMTP: the answer's time tells nothing about the account
         flash(_l("If the account has an e-mail address, a link to set a new password is on its way."), "info")
         return redirect(url_for("auth.login"))

@@ -231,3 +231,17 @@ def test_a_reset_request_queues_and_the_job_sends_the_link(app, client, make_use
     assert outbox.send_outbox(clock.utcnow()) == 1
     [message] = smtp.connections[0].messages
     assert message["To"] == "zhang@example.org" and "/auth/forgot/" in message.get_content()
+
+
+def test_a_reset_mail_is_given_up_once_its_link_has_expired(app, client, make_user, smtp, frozen_clock):
+    make_user(username="li", email="li@example.org")
+    assert client.post("/auth/forgot/", data={"login": "li"}).status_code == 302
+    [mail] = rows()
+    assert mail.expires_at is not None and mail.expires_at > frozen_clock.now
+    smtp.fail_connect = ConnectionRefusedError(111, "Connection refused")
+    assert outbox.send_outbox(frozen_clock.now) == 0  # first try fails; retries wait 2, 4, 8... minutes
+    smtp.fail_connect = None
+    late = frozen_clock.advance((mail.expires_at - frozen_clock.now).total_seconds() + 1)
+    assert outbox.send_outbox(late) == 0 and smtp.sent() == []  # the link no longer works: not sent
+    [mail] = rows()
+    assert mail.failed_at == late and mail.sent_at is None and "expired" in mail.last_error
