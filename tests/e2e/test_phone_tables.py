@@ -51,3 +51,18 @@ def test_the_bar_keeps_one_line_on_a_small_phone_in_english_too(browser, live_se
         _one_line_bar(page)
     finally:
         context.close()
+
+
+def test_the_desktop_menu_keeps_one_row_in_large_text(browser, live_server, make_user, browser_login):
+    member = make_user(username="gaoli", name="高丽", large_text=True)
+    for width in (1400, 1440, 1600):
+        context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 800})
+        try:
+            page = _login(context, live_server, member, browser_login)
+            tops = page.locator("#mainNav .navbar-nav .nav-link").evaluate_all(
+                "links => links.filter(a => a.offsetParent).map(a => Math.round(a.getBoundingClientRect().top))"
+            )
+            assert len(tops) >= 5 and len(set(tops)) == 1, (width, tops)  # every entry on one row
+            _fits(page)
+        finally:
+            context.close()
