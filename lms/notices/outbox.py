@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 
 DEFAULTS = {
     "MAIL_OUTBOX_BATCH": 50,  # mails per SMTP connection
-    "MAIL_OUTBOX_MAX_ATTEMPTS": 6,  # then given up (failed_at set, last_error kept)
-    "MAIL_OUTBOX_RETRY_SECONDS": 120,  # first retry after 2 min, then 4, 8, 16, 32 (capped at 6 h)
+    # then given up (failed_at set, last_error kept): 12 attempts span about 26 hours, so a
+    # mail server down overnight loses nothing (DESIGN.md §13)
+    "MAIL_OUTBOX_MAX_ATTEMPTS": 12,
+    "MAIL_OUTBOX_RETRY_SECONDS": 120,  # first retry after 2 min, then 4, 8, 16... (capped at 6 h)
     "MAIL_OUTBOX_CLAIM_SECONDS": 600,  # a claim not finished by then is taken over
     "MAIL_OUTBOX_KEEP_DAYS": 30,  # sent and given-up mails are deleted after this
 }
