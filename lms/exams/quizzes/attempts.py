@@ -68,27 +68,31 @@ def _content_hash(question: Question) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def _existing_snapshots(
-    questions: Sequence[Question],
-) -> tuple[dict[int, str], dict[tuple[int, str], QuestionSnapshot]]:
-    """Each question's content hash, and the snapshots of those contents that exist already."""
+# The columns a start reads: questions as rows (no ORM objects), snapshots' ids only.
+_QUESTION_COLUMNS = (
+    Question.id, Question.type, Question.stem, Question.options, Question.answer,
+    Question.explanation, Question.tags, Question.version,
+)  # fmt: skip
+_SNAPSHOT_IDS = sa.select(QuestionSnapshot.question_id, QuestionSnapshot.content_hash, QuestionSnapshot.id).where(
+    QuestionSnapshot.question_id.in_(sa.bindparam("b_questions", expanding=True)),
+    QuestionSnapshot.content_hash.in_(sa.bindparam("b_hashes", expanding=True)),
+)
+
+
+def _existing_snapshots(questions: Sequence) -> tuple[dict[int, str], dict[tuple[int, str], int]]:
+    """Each question's content hash, and the ids of the snapshots of those contents that exist already."""
     hashes = {question.id: _content_hash(question) for question in questions}
-    existing = {
-        (snapshot.question_id, snapshot.content_hash): snapshot
-        for snapshot in db.session.scalars(
-            sa.select(QuestionSnapshot).where(
-                QuestionSnapshot.question_id.in_(hashes), QuestionSnapshot.content_hash.in_(set(hashes.values()))
-            )
-        )
-    }
-    return hashes, existing
+    rows = db.session.connection().execute(
+        _SNAPSHOT_IDS, {"b_questions": list(hashes), "b_hashes": sorted(set(hashes.values()))}
+    )
+    return hashes, {(question_id, content_hash): id_ for question_id, content_hash, id_ in rows}
 
 
 def _snapshots_for(
-    questions: Sequence[Question], hashes: dict[int, str], existing: dict[tuple[int, str], QuestionSnapshot]
-) -> dict[int, QuestionSnapshot]:
-    """The snapshot of each question's current content, created where missing."""
-    result = {}
+    questions: Sequence, hashes: dict[int, str], existing: dict[tuple[int, str], int]
+) -> dict[int, int | QuestionSnapshot]:
+    """The snapshot id of each question's current content; a new (pending) snapshot where missing."""
+    result: dict[int, int | QuestionSnapshot] = {}
     for question in questions:
         snapshot = existing.get((question.id, hashes[question.id]))
         if snapshot is None:
@@ -120,13 +124,18 @@ def find_open_attempt(quiz_id: int, user_id: int) -> QuizAttempt | None:
     )
 
 
-def _check_may_start(quiz: Quiz, user: User, now: datetime, settings: EffectiveSettings) -> int:
+def _check_may_start(
+    quiz: Quiz, user: User, now: datetime, settings: EffectiveSettings, attempts: list[QuizAttempt] | None = None
+) -> int:
     """Raise why ``user`` may not start a new attempt; return the next attempt number."""
     if quiz.kind == QuizKind.QUIZ and not may_see(quiz, user):
         raise Forbidden(_l("This quiz is not open to you."))
-    attempts = list(
-        db.session.scalars(sa.select(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id, QuizAttempt.user_id == user.id))
-    )
+    if attempts is None:
+        attempts = list(
+            db.session.scalars(
+                sa.select(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id, QuizAttempt.user_id == user.id)
+            )
+        )
     availability, _, used, next_start = availability_of(quiz, settings, attempts, now)
     if availability == Availability.NOT_YET_OPEN:
         raise InvalidState(_l("This quiz opens at %(when)s.", when=format_datetime(settings.open_at, "short")))
@@ -149,6 +158,7 @@ def start_attempt(
     rng: random.Random | None = None,
     question_ids: Sequence[int] | None = None,
     draws: Sequence[Draw] | None = None,
+    attempts: Sequence[QuizAttempt] | None = None,
 ) -> QuizAttempt:
     """Start an attempt, or return the member's attempt already in progress.
 
@@ -157,17 +167,24 @@ def start_attempt(
     the database: when two requests start at once, the loser finds and returns
     the winner's attempt. ``question_ids`` replaces the draw (the wrong-answer
     practice, at the questions' own points); ``draws`` replaces it with questions
-    and points chosen by the caller (a contest's one set for everyone). Raises
+    and points chosen by the caller (a contest's one set for everyone).
+    ``attempts``: the member's attempts at this quiz, just read by the caller
+    (a contest's start has them; they are then not read again). Raises
     Forbidden (not in the audience), InvalidState (closed, not yet open, no
     attempts left, waiting, too few questions).
     """
-    existing = find_open_attempt(quiz.id, user.id)
+    if attempts is None:
+        existing = find_open_attempt(quiz.id, user.id)
+    else:
+        attempts = list(attempts)
+        existing = next((a for a in attempts if a.state == AttemptState.IN_PROGRESS), None)
     if existing is not None:
         if not is_overdue(existing, now):
             return existing
         finalize_if_overdue(existing, now)
+        attempts = None  # read again: one has just closed
     settings = effective_settings(quiz, user.id)
-    number = _check_may_start(quiz, user, now, settings)
+    number = _check_may_start(quiz, user, now, settings, attempts)
     rng = rng or random.SystemRandom()
     if draws is not None:
         draws = list(draws)
@@ -183,7 +200,10 @@ def start_attempt(
         if not draws:
             raise InvalidState(_l("There are no questions to practise."))
     questions = {
-        q.id: q for q in db.session.scalars(sa.select(Question).where(Question.id.in_([d.question_id for d in draws])))
+        row.id: row
+        for row in db.session.execute(
+            sa.select(*_QUESTION_COLUMNS).where(Question.id.in_([d.question_id for d in draws]))
+        )
     }
     for retry in range(2):
         # Reads first; the savepoint takes the write lock (on SQLite, the database's) for the inserts only.
@@ -212,9 +232,9 @@ def _create_attempt(
     settings: EffectiveSettings,
     draws: list[Draw],
     rng: random.Random,
-    questions: dict[int, Question],
+    questions: dict,
     hashes: dict[int, str],
-    existing: dict[tuple[int, str], QuestionSnapshot],
+    existing: dict[tuple[int, str], int],
 ) -> QuizAttempt:
     snapshots = _snapshots_for(list(questions.values()), hashes, existing)
     deadline = compute_deadline(now, settings)
@@ -240,9 +260,10 @@ def _create_attempt(
     attempt.max_score = round(sum(points for _, _, points, _ in placed), 4)
     db.session.add(attempt)
     db.session.flush()  # the attempt's id and the new snapshots' ids
+    snapshot_ids = {key: value if isinstance(value, int) else value.id for key, value in snapshots.items()}
     # The attempt's questions in one executemany (a start is a contest's burst: no ORM unit of work per row).
     db.session.execute(sa.insert(AttemptQuestion), [
-        {"attempt_id": attempt.id, "position": position, "snapshot_id": snapshots[question_id].id,
+        {"attempt_id": attempt.id, "position": position, "snapshot_id": snapshot_ids[question_id],
          "question_id": question_id, "points": points, "option_order": order}
         for position, question_id, points, order in placed
     ])  # fmt: skip
