@@ -276,11 +276,17 @@ def _create_attempt(
 
 
 def get_own_attempt(attempt_id: int, user: User, *, lock: bool = False) -> QuizAttempt:
-    """The member's own attempt (another member's id looks missing); ``lock`` selects it FOR UPDATE."""
-    query = sa.select(QuizAttempt).where(QuizAttempt.id == attempt_id, QuizAttempt.user_id == user.id)
+    """The member's own attempt (another member's id looks missing); ``lock`` selects it FOR UPDATE.
+
+    Without the lock, an attempt this session has loaded already is not read again.
+    """
     if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    attempt = db.session.scalar(query)
+        query = sa.select(QuizAttempt).where(QuizAttempt.id == attempt_id, QuizAttempt.user_id == user.id)
+        attempt = db.session.scalar(query.with_for_update().execution_options(populate_existing=True))
+    else:
+        attempt = db.session.get(QuizAttempt, attempt_id)
+        if attempt is not None and attempt.user_id != user.id:
+            attempt = None
     if attempt is None:
         raise NotFound(_l("This attempt does not exist."))
     return attempt
@@ -349,15 +355,16 @@ def submit_attempt(attempt_id: int, user: User, now: datetime) -> QuizAttempt:
     return _finalize_locked(attempt, now, FinishReason.SUBMITTED, snapshots)
 
 
-def _attempt_snapshots(attempt_id: int) -> dict[int, QuestionSnapshot]:
-    return {
-        snapshot.id: snapshot
-        for snapshot in db.session.scalars(
-            sa.select(QuestionSnapshot)
-            .join(AttemptQuestion, AttemptQuestion.snapshot_id == QuestionSnapshot.id)
-            .where(AttemptQuestion.attempt_id == attempt_id)
-        )
-    }
+_GRADING_SNAPSHOTS = (
+    sa.select(QuestionSnapshot.id, QuestionSnapshot.type, QuestionSnapshot.answer)
+    .join(AttemptQuestion, AttemptQuestion.snapshot_id == QuestionSnapshot.id)
+    .where(AttemptQuestion.attempt_id == sa.bindparam("b_attempt"))
+)
+
+
+def _attempt_snapshots(attempt_id: int) -> dict:
+    """What grading reads of the attempt's frozen snapshots (type and answer), as rows by snapshot id."""
+    return {row.id: row for row in db.session.connection().execute(_GRADING_SNAPSHOTS, {"b_attempt": attempt_id})}
 
 
 def finalize_attempt(attempt: QuizAttempt, now: datetime, reason: FinishReason = FinishReason.TIME_UP) -> QuizAttempt:
@@ -440,7 +447,7 @@ def _expire_loaded(model, matches) -> None:
 
 
 def _finalize_locked(
-    attempt: QuizAttempt, now: datetime, reason: FinishReason, snapshots: dict[int, QuestionSnapshot] | None = None
+    attempt: QuizAttempt, now: datetime, reason: FinishReason, snapshots: dict | None = None
 ) -> QuizAttempt:
     quiz = db.session.get(Quiz, attempt.quiz_id)
     if snapshots is None:
