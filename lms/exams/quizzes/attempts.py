@@ -224,6 +224,10 @@ def start_attempt(
     raise Conflict(_l("The attempt could not be started; please try again."))  # pragma: no cover
 
 
+_ATTEMPT_INSERT = sa.insert(QuizAttempt.__table__)
+_QUESTIONS_INSERT = sa.insert(AttemptQuestion.__table__)
+
+
 def _create_attempt(
     quiz: Quiz,
     user: User,
@@ -238,18 +242,6 @@ def _create_attempt(
 ) -> QuizAttempt:
     snapshots = _snapshots_for(list(questions.values()), hashes, existing)
     deadline = compute_deadline(now, settings)
-    attempt = QuizAttempt(
-        quiz_id=quiz.id,
-        user_id=user.id,
-        number=number,
-        state=AttemptState.IN_PROGRESS,
-        open_slot=1,
-        is_practice=quiz.is_practice or quiz.kind == QuizKind.NOTEBOOK,
-        started_at=now,
-        last_activity_at=now,
-        deadline=deadline,
-        finalize_after=compute_finalize_after(quiz, deadline),
-    )
     placed = []
     for position, draw in enumerate((d for d in draws if d.question_id in questions), start=1):
         question = questions[draw.question_id]
@@ -257,17 +249,40 @@ def _create_attempt(
         if quiz.shuffle_options:
             rng.shuffle(order)
         placed.append((position, question.id, draw.points, order))
-    attempt.max_score = round(sum(points for _, _, points, _ in placed), 4)
-    db.session.add(attempt)
-    db.session.flush()  # the attempt's id and the new snapshots' ids
+    values = {
+        "quiz_id": quiz.id,
+        "user_id": user.id,
+        "number": number,
+        "state": AttemptState.IN_PROGRESS,
+        "open_slot": 1,
+        "is_practice": quiz.is_practice or quiz.kind == QuizKind.NOTEBOOK,
+        "started_at": now,
+        "deadline": deadline,
+        "finalize_after": compute_finalize_after(quiz, deadline),
+        "last_activity_at": now,
+        "finished_at": None,
+        "finish_reason": None,
+        "score": None,
+        "max_score": round(sum(points for _, _, points, _ in placed), 4),
+        "score_percent": None,
+        "time_used_seconds": None,
+    }
+    if any(isinstance(snapshot, QuestionSnapshot) for snapshot in snapshots.values()):
+        db.session.flush()  # the new snapshots' ids
     snapshot_ids = {key: value if isinstance(value, int) else value.id for key, value in snapshots.items()}
-    # The attempt's questions in one executemany (a start is a contest's burst: no ORM unit of work per row).
-    db.session.execute(sa.insert(AttemptQuestion), [
-        {"attempt_id": attempt.id, "position": position, "snapshot_id": snapshot_ids[question_id],
+    # Core statements (a start is a contest's burst: no ORM unit of work): the attempt,
+    # then its questions in one executemany.
+    connection = db.session.connection()
+    attempt_id = connection.execute(_ATTEMPT_INSERT, values).inserted_primary_key[0]
+    connection.execute(_QUESTIONS_INSERT, [
+        {"attempt_id": attempt_id, "position": position, "snapshot_id": snapshot_ids[question_id],
          "question_id": question_id, "points": points, "option_order": order}
         for position, question_id, points, order in placed
     ])  # fmt: skip
-    db.session.expire(attempt, ["questions"])  # loaded when first read
+    # The session's object of the row just written, every column known (its questions load when first read).
+    attempt = QuizAttempt(id=attempt_id, **values)
+    sa.orm.make_transient_to_detached(attempt)
+    db.session.add(attempt)
     log.info("attempt %s started (quiz %s, user %s, deadline %s)", attempt.id, quiz.id, user.id, deadline)
     return attempt
 
