@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from babel.lists import format_list
-from flask import Flask, has_request_context, session
+from flask import Flask, g, has_app_context, has_request_context, session
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import get_translations
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from markupsafe import Markup, escape
@@ -64,8 +65,33 @@ def join_list(items: Iterable[object]) -> str:
     return format_list(words, locale=get_locale() or "zh_Hans") if words else ""
 
 
+def _page_translations():
+    """Flask-Babel's ``get_translations()``, remembered for the request while its locale is the same.
+
+    A page calls ``_()`` a hundred times; Flask-Babel looks the locale and the
+    catalogue up again each time. ``force_locale`` and ``refresh`` replace the
+    locale object, so the remembered catalogue is then looked up again.
+    """
+    if not has_app_context():
+        return get_translations()
+    locale = getattr(g.get("_flask_babel"), "babel_locale", None)
+    remembered = g.get("_lms_translations")
+    if remembered is not None and locale is not None and remembered[0] is locale:
+        return remembered[1]
+    translations = get_translations()
+    g._lms_translations = (getattr(g.get("_flask_babel"), "babel_locale", None), translations)
+    return translations
+
+
 def init_babel(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.install_gettext_callables(  # as Flask-Babel's, with the catalogue remembered per request
+        gettext=lambda s: _page_translations().ugettext(s),
+        ngettext=lambda s, p, n: _page_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _page_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _page_translations().unpgettext(c, s, p, n),
+    )
     app.json = _JSON(app)
 
     @app.context_processor

@@ -46,3 +46,18 @@ def test_a_message_naming_a_tag_shows_the_tag_as_text(client, login, make_user):
     login(admin)
     page = upload(client, bank, b"<?xml version='1.0'?><notquiz/>", "bank.xml", "moodle_xml").get_data(as_text=True)
     assert "&lt;quiz&gt;" in page and "<quiz>" not in page
+
+
+def test_a_page_follows_the_locale_when_it_changes_within_a_request(app):
+    """Templates remember the catalogue for the request (``lms.i18n._page_translations``), not past a locale change."""
+    from flask_babel import force_locale, refresh
+
+    page = "{{ _('This attempt does not exist.') }}"
+    with app.test_request_context():
+        chinese = render_template_string(page)
+        with force_locale("en"):
+            assert render_template_string(page) == "This attempt does not exist."
+        assert render_template_string(page) == chinese != "This attempt does not exist."
+        with force_locale("en"):
+            refresh()  # the locale chosen again inside: still English
+            assert render_template_string(page) == "This attempt does not exist."

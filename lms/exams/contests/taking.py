@@ -113,10 +113,15 @@ def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: r
         draws = [quiz_setup.Draw(int(question_id), float(points)) for question_id, points in contest.frozen_draw or []]
         if quiz.shuffle_questions:
             rng.shuffle(draws)
+    known = ([status.open_attempt] if status.open_attempt else []) + status.finished
     try:
         with db.session.begin_nested():
-            attempt = quiz_attempts.start_attempt(quiz, user, now, rng=rng, draws=draws)
-            _ensure_entry(contest, attempt)
+            attempt = quiz_attempts.start_attempt(quiz, user, now, rng=rng, draws=draws, attempts=known)
+            if attempt is status.open_attempt:
+                _ensure_entry(contest, attempt)
+            else:
+                # A new attempt has no entry yet (a race winner's has one: the insert then fails below).
+                _insert_entry(contest, attempt)
     except sa.exc.IntegrityError:
         # The same member's other request recorded this attempt first (a second tab), or
         # the database refused a second attempt at a one-attempt contest.
@@ -124,6 +129,22 @@ def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: r
         if attempt is None:
             raise InvalidState(_l("You have already taken part in this contest.")) from None
     return attempt
+
+
+_ENTRY_INSERT = sa.insert(ContestEntry.__table__)
+
+
+def _insert_entry(contest: Contest, attempt: QuizAttempt) -> None:
+    db.session.connection().execute(
+        _ENTRY_INSERT,
+        {
+            "contest_id": contest.id,
+            "user_id": attempt.user_id,
+            "attempt_id": attempt.id,
+            "once_slot": 1 if contest.quiz.attempts_allowed == 1 else None,
+            "created_at": attempt.started_at,
+        },
+    )
 
 
 def _ensure_entry(contest: Contest, attempt: QuizAttempt) -> ContestEntry:

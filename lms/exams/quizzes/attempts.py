@@ -68,27 +68,31 @@ def _content_hash(question: Question) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def _existing_snapshots(
-    questions: Sequence[Question],
-) -> tuple[dict[int, str], dict[tuple[int, str], QuestionSnapshot]]:
-    """Each question's content hash, and the snapshots of those contents that exist already."""
+# The columns a start reads: questions as rows (no ORM objects), snapshots' ids only.
+_QUESTION_COLUMNS = (
+    Question.id, Question.type, Question.stem, Question.options, Question.answer,
+    Question.explanation, Question.tags, Question.version,
+)  # fmt: skip
+_SNAPSHOT_IDS = sa.select(QuestionSnapshot.question_id, QuestionSnapshot.content_hash, QuestionSnapshot.id).where(
+    QuestionSnapshot.question_id.in_(sa.bindparam("b_questions", expanding=True)),
+    QuestionSnapshot.content_hash.in_(sa.bindparam("b_hashes", expanding=True)),
+)
+
+
+def _existing_snapshots(questions: Sequence) -> tuple[dict[int, str], dict[tuple[int, str], int]]:
+    """Each question's content hash, and the ids of the snapshots of those contents that exist already."""
     hashes = {question.id: _content_hash(question) for question in questions}
-    existing = {
-        (snapshot.question_id, snapshot.content_hash): snapshot
-        for snapshot in db.session.scalars(
-            sa.select(QuestionSnapshot).where(
-                QuestionSnapshot.question_id.in_(hashes), QuestionSnapshot.content_hash.in_(set(hashes.values()))
-            )
-        )
-    }
-    return hashes, existing
+    rows = db.session.connection().execute(
+        _SNAPSHOT_IDS, {"b_questions": list(hashes), "b_hashes": sorted(set(hashes.values()))}
+    )
+    return hashes, {(question_id, content_hash): id_ for question_id, content_hash, id_ in rows}
 
 
 def _snapshots_for(
-    questions: Sequence[Question], hashes: dict[int, str], existing: dict[tuple[int, str], QuestionSnapshot]
-) -> dict[int, QuestionSnapshot]:
-    """The snapshot of each question's current content, created where missing."""
-    result = {}
+    questions: Sequence, hashes: dict[int, str], existing: dict[tuple[int, str], int]
+) -> dict[int, int | QuestionSnapshot]:
+    """The snapshot id of each question's current content; a new (pending) snapshot where missing."""
+    result: dict[int, int | QuestionSnapshot] = {}
     for question in questions:
         snapshot = existing.get((question.id, hashes[question.id]))
         if snapshot is None:
@@ -120,13 +124,18 @@ def find_open_attempt(quiz_id: int, user_id: int) -> QuizAttempt | None:
     )
 
 
-def _check_may_start(quiz: Quiz, user: User, now: datetime, settings: EffectiveSettings) -> int:
+def _check_may_start(
+    quiz: Quiz, user: User, now: datetime, settings: EffectiveSettings, attempts: list[QuizAttempt] | None = None
+) -> int:
     """Raise why ``user`` may not start a new attempt; return the next attempt number."""
     if quiz.kind == QuizKind.QUIZ and not may_see(quiz, user):
         raise Forbidden(_l("This quiz is not open to you."))
-    attempts = list(
-        db.session.scalars(sa.select(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id, QuizAttempt.user_id == user.id))
-    )
+    if attempts is None:
+        attempts = list(
+            db.session.scalars(
+                sa.select(QuizAttempt).where(QuizAttempt.quiz_id == quiz.id, QuizAttempt.user_id == user.id)
+            )
+        )
     availability, _, used, next_start = availability_of(quiz, settings, attempts, now)
     if availability == Availability.NOT_YET_OPEN:
         raise InvalidState(_l("This quiz opens at %(when)s.", when=format_datetime(settings.open_at, "short")))
@@ -149,6 +158,7 @@ def start_attempt(
     rng: random.Random | None = None,
     question_ids: Sequence[int] | None = None,
     draws: Sequence[Draw] | None = None,
+    attempts: Sequence[QuizAttempt] | None = None,
 ) -> QuizAttempt:
     """Start an attempt, or return the member's attempt already in progress.
 
@@ -157,17 +167,24 @@ def start_attempt(
     the database: when two requests start at once, the loser finds and returns
     the winner's attempt. ``question_ids`` replaces the draw (the wrong-answer
     practice, at the questions' own points); ``draws`` replaces it with questions
-    and points chosen by the caller (a contest's one set for everyone). Raises
+    and points chosen by the caller (a contest's one set for everyone).
+    ``attempts``: the member's attempts at this quiz, just read by the caller
+    (a contest's start has them; they are then not read again). Raises
     Forbidden (not in the audience), InvalidState (closed, not yet open, no
     attempts left, waiting, too few questions).
     """
-    existing = find_open_attempt(quiz.id, user.id)
+    if attempts is None:
+        existing = find_open_attempt(quiz.id, user.id)
+    else:
+        attempts = list(attempts)
+        existing = next((a for a in attempts if a.state == AttemptState.IN_PROGRESS), None)
     if existing is not None:
         if not is_overdue(existing, now):
             return existing
         finalize_if_overdue(existing, now)
+        attempts = None  # read again: one has just closed
     settings = effective_settings(quiz, user.id)
-    number = _check_may_start(quiz, user, now, settings)
+    number = _check_may_start(quiz, user, now, settings, attempts)
     rng = rng or random.SystemRandom()
     if draws is not None:
         draws = list(draws)
@@ -183,7 +200,10 @@ def start_attempt(
         if not draws:
             raise InvalidState(_l("There are no questions to practise."))
     questions = {
-        q.id: q for q in db.session.scalars(sa.select(Question).where(Question.id.in_([d.question_id for d in draws])))
+        row.id: row
+        for row in db.session.execute(
+            sa.select(*_QUESTION_COLUMNS).where(Question.id.in_([d.question_id for d in draws]))
+        )
     }
     for retry in range(2):
         # Reads first; the savepoint takes the write lock (on SQLite, the database's) for the inserts only.
@@ -204,6 +224,10 @@ def start_attempt(
     raise Conflict(_l("The attempt could not be started; please try again."))  # pragma: no cover
 
 
+_ATTEMPT_INSERT = sa.insert(QuizAttempt.__table__)
+_QUESTIONS_INSERT = sa.insert(AttemptQuestion.__table__)
+
+
 def _create_attempt(
     quiz: Quiz,
     user: User,
@@ -212,24 +236,12 @@ def _create_attempt(
     settings: EffectiveSettings,
     draws: list[Draw],
     rng: random.Random,
-    questions: dict[int, Question],
+    questions: dict,
     hashes: dict[int, str],
-    existing: dict[tuple[int, str], QuestionSnapshot],
+    existing: dict[tuple[int, str], int],
 ) -> QuizAttempt:
     snapshots = _snapshots_for(list(questions.values()), hashes, existing)
     deadline = compute_deadline(now, settings)
-    attempt = QuizAttempt(
-        quiz_id=quiz.id,
-        user_id=user.id,
-        number=number,
-        state=AttemptState.IN_PROGRESS,
-        open_slot=1,
-        is_practice=quiz.is_practice or quiz.kind == QuizKind.NOTEBOOK,
-        started_at=now,
-        last_activity_at=now,
-        deadline=deadline,
-        finalize_after=compute_finalize_after(quiz, deadline),
-    )
     placed = []
     for position, draw in enumerate((d for d in draws if d.question_id in questions), start=1):
         question = questions[draw.question_id]
@@ -237,16 +249,40 @@ def _create_attempt(
         if quiz.shuffle_options:
             rng.shuffle(order)
         placed.append((position, question.id, draw.points, order))
-    attempt.max_score = round(sum(points for _, _, points, _ in placed), 4)
-    db.session.add(attempt)
-    db.session.flush()  # the attempt's id and the new snapshots' ids
-    # The attempt's questions in one executemany (a start is a contest's burst: no ORM unit of work per row).
-    db.session.execute(sa.insert(AttemptQuestion), [
-        {"attempt_id": attempt.id, "position": position, "snapshot_id": snapshots[question_id].id,
+    values = {
+        "quiz_id": quiz.id,
+        "user_id": user.id,
+        "number": number,
+        "state": AttemptState.IN_PROGRESS,
+        "open_slot": 1,
+        "is_practice": quiz.is_practice or quiz.kind == QuizKind.NOTEBOOK,
+        "started_at": now,
+        "deadline": deadline,
+        "finalize_after": compute_finalize_after(quiz, deadline),
+        "last_activity_at": now,
+        "finished_at": None,
+        "finish_reason": None,
+        "score": None,
+        "max_score": round(sum(points for _, _, points, _ in placed), 4),
+        "score_percent": None,
+        "time_used_seconds": None,
+    }
+    if any(isinstance(snapshot, QuestionSnapshot) for snapshot in snapshots.values()):
+        db.session.flush()  # the new snapshots' ids
+    snapshot_ids = {key: value if isinstance(value, int) else value.id for key, value in snapshots.items()}
+    # Core statements (a start is a contest's burst: no ORM unit of work): the attempt,
+    # then its questions in one executemany.
+    connection = db.session.connection()
+    attempt_id = connection.execute(_ATTEMPT_INSERT, values).inserted_primary_key[0]
+    connection.execute(_QUESTIONS_INSERT, [
+        {"attempt_id": attempt_id, "position": position, "snapshot_id": snapshot_ids[question_id],
          "question_id": question_id, "points": points, "option_order": order}
         for position, question_id, points, order in placed
     ])  # fmt: skip
-    db.session.expire(attempt, ["questions"])  # loaded when first read
+    # The session's object of the row just written, every column known (its questions load when first read).
+    attempt = QuizAttempt(id=attempt_id, **values)
+    sa.orm.make_transient_to_detached(attempt)
+    db.session.add(attempt)
     log.info("attempt %s started (quiz %s, user %s, deadline %s)", attempt.id, quiz.id, user.id, deadline)
     return attempt
 
@@ -255,11 +291,17 @@ def _create_attempt(
 
 
 def get_own_attempt(attempt_id: int, user: User, *, lock: bool = False) -> QuizAttempt:
-    """The member's own attempt (another member's id looks missing); ``lock`` selects it FOR UPDATE."""
-    query = sa.select(QuizAttempt).where(QuizAttempt.id == attempt_id, QuizAttempt.user_id == user.id)
+    """The member's own attempt (another member's id looks missing); ``lock`` selects it FOR UPDATE.
+
+    Without the lock, an attempt this session has loaded already is not read again.
+    """
     if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    attempt = db.session.scalar(query)
+        query = sa.select(QuizAttempt).where(QuizAttempt.id == attempt_id, QuizAttempt.user_id == user.id)
+        attempt = db.session.scalar(query.with_for_update().execution_options(populate_existing=True))
+    else:
+        attempt = db.session.get(QuizAttempt, attempt_id)
+        if attempt is not None and attempt.user_id != user.id:
+            attempt = None
     if attempt is None:
         raise NotFound(_l("This attempt does not exist."))
     return attempt
@@ -328,15 +370,16 @@ def submit_attempt(attempt_id: int, user: User, now: datetime) -> QuizAttempt:
     return _finalize_locked(attempt, now, FinishReason.SUBMITTED, snapshots)
 
 
-def _attempt_snapshots(attempt_id: int) -> dict[int, QuestionSnapshot]:
-    return {
-        snapshot.id: snapshot
-        for snapshot in db.session.scalars(
-            sa.select(QuestionSnapshot)
-            .join(AttemptQuestion, AttemptQuestion.snapshot_id == QuestionSnapshot.id)
-            .where(AttemptQuestion.attempt_id == attempt_id)
-        )
-    }
+_GRADING_SNAPSHOTS = (
+    sa.select(QuestionSnapshot.id, QuestionSnapshot.type, QuestionSnapshot.answer)
+    .join(AttemptQuestion, AttemptQuestion.snapshot_id == QuestionSnapshot.id)
+    .where(AttemptQuestion.attempt_id == sa.bindparam("b_attempt"))
+)
+
+
+def _attempt_snapshots(attempt_id: int) -> dict:
+    """What grading reads of the attempt's frozen snapshots (type and answer), as rows by snapshot id."""
+    return {row.id: row for row in db.session.connection().execute(_GRADING_SNAPSHOTS, {"b_attempt": attempt_id})}
 
 
 def finalize_attempt(attempt: QuizAttempt, now: datetime, reason: FinishReason = FinishReason.TIME_UP) -> QuizAttempt:
@@ -419,7 +462,7 @@ def _expire_loaded(model, matches) -> None:
 
 
 def _finalize_locked(
-    attempt: QuizAttempt, now: datetime, reason: FinishReason, snapshots: dict[int, QuestionSnapshot] | None = None
+    attempt: QuizAttempt, now: datetime, reason: FinishReason, snapshots: dict | None = None
 ) -> QuizAttempt:
     quiz = db.session.get(Quiz, attempt.quiz_id)
     if snapshots is None:

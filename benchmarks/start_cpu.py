@@ -1,0 +1,101 @@
+"""CPU per contest request in one process: start, the attempt page, save, submit, board (no server, no load).
+
+The contest benchmark's database (``contest.build_database``: members and an open
+10-question contest) on SQLite; each of N members starts through the Flask test
+client (``POST /contests/<id>/start``), opens the attempt page, saves one answer and
+submits, while a viewer polls the board. CPU time (``time.process_time``) per
+request kind is stable on a loaded machine, unlike wall time. ``--profile KIND``
+prints a cProfile (CPU clock) of that kind's requests.
+
+    .venv/bin/python benchmarks/start_cpu.py [--members 300] [--profile start] [--sort tottime]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import contest as contest_bench  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=300)
+    parser.add_argument("--profile", choices=["start", "take", "save", "submit", "board", "no-op"])
+    parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--sort", choices=["cumulative", "tottime"], default="cumulative")
+    args = parser.parse_args()
+
+    from lms import create_app
+
+    workdir = Path(tempfile.mkdtemp(prefix="start-cpu-"))
+    try:
+        url = f"sqlite:///{workdir / 'bench.db'}"
+        contest_id, members, viewers = contest_bench.build_database(url, args.members, 1)
+        app = create_app(
+            {
+                "SECRET_KEY": contest_bench.SECRET,
+                "DATABASE_URL": url,
+                "ENV_NAME": "benchmark",
+                "RATELIMIT_ENABLED": False,
+                "SCHEDULER": "off",
+            }
+        )
+        client = app.test_client()
+        cpu: dict[str, float] = {}
+        profiler = cProfile.Profile(time.process_time) if args.profile else None
+
+        def request(kind: str, method: str, path: str, cookie: str, token: str, **options):
+            client.set_cookie("session", cookie)
+            headers = {"X-CSRFToken": token, "User-Agent": contest_bench.USER_AGENT, "Accept": "application/json"}
+            began = time.process_time()
+            if profiler and kind == args.profile:
+                profiler.enable()
+            response = client.open(path, method=method, headers=headers, **options)
+            if profiler and kind == args.profile:
+                profiler.disable()
+            cpu[kind] = cpu.get(kind, 0.0) + time.process_time() - began
+            return response
+
+        viewer_cookie, viewer_token = viewers[0]
+        for cookie, token in members:
+            response = request("start", "POST", f"/contests/{contest_id}/start", cookie, token,
+                               data={"csrf_token": token})  # fmt: skip
+            assert response.status_code == 302 and response.location.endswith("/take"), response.status_code
+            page = request("take", "GET", f"/contests/{contest_id}/take", cookie, token).get_data(as_text=True)
+            marker = 'data-attempt="'
+            attempt = int(page[page.index(marker) + len(marker) :].split('"', 1)[0])
+            body = {"position": 1, "response": {"choice": 1}, "seq": 1}
+            response = request("save", "POST", f"/quizzes/attempts/{attempt}/answers", cookie, token, json=body)
+            assert response.status_code == 200 and response.get_json()["applied"], response.status_code
+            response = request("submit", "POST", f"/contests/{contest_id}/attempts/{attempt}/submit", cookie, token,
+                               json={})  # fmt: skip
+            assert response.status_code == 200 and response.get_json()["state"] == "finished"
+            response = request("board", "GET", f"/contests/{contest_id}/board.json", viewer_cookie, viewer_token)
+            assert response.status_code == 200
+            response = request("no-op", "POST", "/quizzes/ping", viewer_cookie, viewer_token, json={})
+            assert response.status_code == 200
+        n = len(members)
+        for kind, seconds in cpu.items():
+            print(f"{kind:<7} {seconds / n * 1000:7.2f} ms CPU per request ({seconds / cpu['no-op']:.2f}x the no-op)")
+        contestant = sum(cpu[k] for k in ("start", "take", "save", "submit"))
+        print(f"a contestant's start+take+save+submit against the no-op: {contestant / cpu['no-op']:.2f}x")
+        if profiler:
+            pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
