@@ -43,13 +43,20 @@ class _JSON(DefaultJSONProvider):
 
 
 def select_locale() -> str:
-    """The user's saved language, else the one chosen this session, else zh_Hans."""
+    """The user's saved language, else the one chosen this session, else zh_Hans.
+
+    A view that read the member's saved language itself puts it in ``g.user_locale``
+    (None: none saved): then the user is not loaded for it (the heartbeat's fast path).
+    """
     from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
-    if current_user and current_user.is_authenticated and current_user.locale in languages:
+    if "user_locale" in g:
+        if g.user_locale in languages:
+            return g.user_locale
+    elif current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
     chosen = session.get("locale")
     if chosen in languages:

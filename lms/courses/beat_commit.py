@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g, has_request_context
 
 from lms.auth.models import User
 from lms.courses import tracking
@@ -36,7 +36,7 @@ from lms.group_commit import GroupCommitter, Pending
 LOGIN = "login"  # not logged in (unknown, deactivated, or the session was revoked)
 FORCED_CHANGE = "forced_change"  # must change the password before anything else
 
-_AUTH = sa.select(User.id, User.is_active, User.session_version, User.must_change_password).where(
+_AUTH = sa.select(User.id, User.is_active, User.session_version, User.must_change_password, User.locale).where(
     User.id.in_(sa.bindparam("p_user_ids", expanding=True))
 )
 
@@ -50,6 +50,7 @@ class PendingBeat(Pending):
 
     def __post_init__(self) -> None:
         Pending.__init__(self)
+        self.locale: str | None = None  # the member's saved language, read with the login (set when applied)
 
 
 class BeatCommitter(GroupCommitter):
@@ -59,8 +60,16 @@ class BeatCommitter(GroupCommitter):
     """
 
     def submit(self, user_id: int, session_version: int, beat: tracking.Heartbeat, now: datetime):
-        """The beat's BeatResult once committed, or LOGIN / FORCED_CHANGE when the login check refuses it."""
-        return self.submit_pending(PendingBeat(user_id, session_version, beat, now))
+        """The beat's BeatResult once committed, or LOGIN / FORCED_CHANGE when the login check refuses it.
+
+        The member's saved language, read in the same query, goes to ``g.user_locale``
+        (``lms.i18n.select_locale``), so the beat's message needs no load of the user.
+        """
+        pending = PendingBeat(user_id, session_version, beat, now)
+        outcome = self.submit_pending(pending)
+        if outcome not in (LOGIN, FORCED_CHANGE) and has_request_context():
+            g.user_locale = pending.locale
+        return outcome
 
     def order_key(self, pending: PendingBeat) -> int:
         return pending.user_id
@@ -75,16 +84,18 @@ class BeatCommitter(GroupCommitter):
         """
         with db.engine.connect() as connection:
             rows = tracking.lock_beat_rows(connection, {pending.user_id for pending in ordered})
-            logins = {user_id: (row.user_is_active, row.user_session_version, row.user_must_change_password)
-                      for user_id, row in rows.items()}  # fmt: skip
+            logins = {user_id: (row.user_is_active, row.user_session_version, row.user_must_change_password,
+                                row.user_locale) for user_id, row in rows.items()}  # fmt: skip
             missing = sorted({pending.user_id for pending in ordered} - logins.keys())
             if missing:
                 for row in connection.execute(_AUTH, {"p_user_ids": missing}):
-                    logins[row.id] = (row.is_active, row.session_version, row.must_change_password)
+                    logins[row.id] = (row.is_active, row.session_version, row.must_change_password, row.locale)
             outcomes: list = []
             accepted: list[int] = []
             for index, pending in enumerate(ordered):
-                is_active, session_version, must_change_password = logins.get(pending.user_id, (False, None, False))
+                is_active, session_version, must_change_password, pending.locale = logins.get(
+                    pending.user_id, (False, None, False, None)
+                )
                 if not is_active or session_version != pending.session_version:
                     outcomes.append(LOGIN)
                 elif must_change_password:

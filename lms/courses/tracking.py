@@ -239,6 +239,7 @@ _SELECT_FOR_BEATS = (
         User.is_active.label("user_is_active"),
         User.session_version.label("user_session_version"),
         User.must_change_password.label("user_must_change_password"),
+        User.locale.label("user_locale"),  # the language of the beat's message, without loading the user
         Branch.path.label("branch_path"),
     )
     .join(
@@ -343,7 +344,7 @@ def lock_beat_rows(connection: sa.Connection, user_ids) -> dict[int, SimpleNames
 
     One SELECT ... IN ... FOR UPDATE in member order; members without a playback session are
     missing. Rows carry the login state (``user_is_active``, ``user_session_version``,
-    ``user_must_change_password``) for ``beat_commit``'s login check."""
+    ``user_must_change_password``) for ``beat_commit``'s login check, and ``user_locale``."""
     members = sorted(user_ids)
     return {row.user_id: SimpleNamespace(**row._asdict())
             for row in connection.execute(_SELECT_FOR_BEATS, {"p_user_ids": members})}  # fmt: skip

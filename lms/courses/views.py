@@ -36,7 +36,7 @@ from lms.courses import beat_commit, certificates, images, ledger, presence, res
 from lms.courses.completion import completed_lesson_ids
 from lms.courses.models import Course, LessonKind, StudySource
 from lms.extensions import csrf, db, limiter
-from lms.inputs import BadInput, body_limit, json_object
+from lms.inputs import BadInput, body_limit, checks_own_body, json_object
 from lms.media import services as media_services
 from lms.media.models import MediaAsset
 from lms.spreadsheets import XLSX_MIMETYPE, xlsx_bytes
@@ -276,6 +276,7 @@ def _refused(reason: str, status: int):
 @bp.route("/heartbeat", methods=["POST"])
 @csrf.exempt
 @body_limit(MAX_HEARTBEAT_BYTES)
+@checks_own_body
 @limiter.exempt  # limited per member on the member's session row instead (below)
 def heartbeat():
     """Credit a heartbeat. JSON in, JSON out; rule refusals answer ok with credited=0 and a reason.

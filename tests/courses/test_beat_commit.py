@@ -89,6 +89,27 @@ def test_the_fast_path_does_not_load_the_user(app, client, login, make_user, vid
     assert response.status_code == 200 and response.get_json()["credited"] == 15
 
 
+@pytest.mark.parametrize(("saved", "expected"), [("en", "Only the part that could really have been played"),
+                                                  (None, "只计入了实际可能播放的部分")])  # fmt: skip
+def test_a_beats_message_is_in_the_members_language_without_loading_the_user(
+    app, client, login, make_user, video, frozen_clock, monkeypatch, saved, expected
+):
+    member = make_user()
+    db.session.get(User, member.id).locale = saved
+    db.session.commit()
+    login(member)
+    session_id = start(client, video)
+    frozen_clock.advance(5)
+
+    def no_loading(user_id):
+        raise AssertionError("the heartbeat loaded the user")
+
+    monkeypatch.setattr(login_manager, "_user_callback", no_loading)
+    body = send(client, beat_body(session_id, video, 0, 15)).get_json()  # 15 s claimed 5 s after the start
+    assert body["reason"] == "faster_than_plausible" and 0 < body["credited"] < 15
+    assert body["message"].startswith(expected)
+
+
 @pytest.mark.parametrize("change", ["deactivated", "revoked", "deleted"])
 def test_a_deactivated_member_or_a_revoked_session_is_refused(app, client, login, make_user, video, frozen_clock,
                                                                 change):  # fmt: skip

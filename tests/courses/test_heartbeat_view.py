@@ -217,3 +217,19 @@ def test_heartbeats_are_rate_limited_per_member_even_with_forged_ids(app, client
     frozen_clock.advance(60)  # a new minute
     assert send(client, {"session_id": session_id, "from": 25, "to": 30}).get_json()["credited"] == 5
     assert credited(member) == 5 + 5 + 5
+
+
+def test_the_body_is_checked_once_by_the_view_not_by_the_request_hook(client, login, member, video, frozen_clock):
+    """``checks_own_body``: the heartbeat skips ``check_request_text`` and ``json_object`` still refuses bad bodies."""
+    from lms.courses.views import heartbeat
+
+    assert heartbeat.checks_own_body is True
+    anonymous = client.post("/courses/heartbeat", data="[1]", headers={"Content-Type": "application/json"})
+    assert anonymous.status_code == 401  # the login is checked first; the hook did not read the body
+    login(member)
+    session_id = open_session(client, video)
+    frozen_clock.advance(15)
+    for raw in ("[1]", json.dumps({"session_id": session_id, "from": 0, "to": 15, "x": "\x00"})):
+        response = client.post("/courses/heartbeat", data=raw, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400 and response.get_json()["reason"] == "malformed"
+    assert credited() == 0
