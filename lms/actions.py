@@ -6,7 +6,7 @@ rule (services flush, the view commits once) and the way errors reach the user a
 everywhere::
 
     # a button: the error is flashed and the page redirected
-    return run_action(lambda: services.delete_lesson(lesson), to=course_url, success=_l("Lesson deleted."))
+    return run_action(lambda: services.delete_lesson(lesson), to=course_url(course_id), success=_l("Lesson deleted."))
 
     # a form: the error goes next to its field and the view renders the form again
     if form.validate_on_submit():
@@ -59,8 +59,11 @@ def run_action(
     redirect to ``failed_to`` (default ``to``).
 
     Otherwise: commit, flash ``success`` (when there is one) and redirect to ``to``. ``to``
-    and ``success`` may be functions of the action's result.
+    and ``success`` may be functions of the action's result; a failure without ``form`` has no
+    result, so a function ``to`` needs ``failed_to`` then.
     """
+    if form is None and failed_to is None and callable(to):
+        raise TypeError("run_action: a function `to` needs `failed_to` (a failed action has no result)")
     try:
         result = action()
     except DomainError as error:

@@ -30,6 +30,7 @@ def test_success_commits_flashes_and_redirects_to_a_url_of_the_result(app):
         response = run_action(
             lambda: services.create_branch("一支部", BranchKind.BRANCH, None),
             to=lambda branch: f"/branches/{branch.id}",
+            failed_to="/branches",
             success=lambda branch: f"{branch.name} created",
         )
         assert response.status_code == 302
@@ -96,3 +97,10 @@ def _raises(field: str):
         raise ValidationFailed("Wrong.", field)
 
     return action
+
+
+def test_a_function_target_without_a_failure_target_is_refused_before_anything_runs(app):
+    ran = []
+    with app.test_request_context(), pytest.raises(TypeError, match="failed_to"):
+        run_action(lambda: ran.append(1), to=lambda result: f"/x/{result}")
+    assert ran == []
