@@ -183,14 +183,15 @@ def check_request_text() -> None:
 
     A JSON body is checked for every view, not only those that call ``json_object``:
     Flask-WTF reads one as form data, and a list there was a 500. NUL in a query or
-    form value is refused because PostgreSQL cannot store it. Skipped for a view
-    marked ``checks_own_body``.
+    form value is refused because PostgreSQL cannot store it. A view marked
+    ``checks_own_body`` skips the body checks, never the Content-Length one (a header:
+    free, and a declared 300 MB body is refused as too large before anything else).
     """
-    if getattr(current_app.view_functions.get(request.endpoint or ""), "checks_own_body", False):
-        return
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         raise RequestEntityTooLarge()  # refused on its Content-Length, even where the view reads no body
+    if getattr(current_app.view_functions.get(request.endpoint or ""), "checks_own_body", False):
+        return
     if request.is_json and request.method in ("POST", "PUT", "PATCH", "DELETE") and request.get_data(cache=True):
         json_object()
     sources = [request.args]
