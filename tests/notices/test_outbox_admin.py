@@ -64,7 +64,7 @@ def audit_rows(action: str) -> list[AuditEntry]:
 
 
 def recipients_shown(html: str) -> set[str]:
-    return set(re.findall(r'<td class="text-break">([^<]+)</td>', html))
+    return set(re.findall(r'<td class="text-break outbox-address">([^<]+)</td>', html))
 
 
 def row_of(html: str, row: OutgoingMail) -> str:
