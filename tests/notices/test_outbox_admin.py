@@ -158,6 +158,8 @@ def test_retry_makes_a_failed_mail_due_now_with_a_fresh_budget_and_is_audited(cl
     assert entry.before["failed_at"] is not None and entry.after["failed_at"] is None
     assert "body" not in entry.before and "body" not in entry.after
     assert f"Mail #{failed.id} will be sent at the next run." in client.get(back).get_data(as_text=True)
+    log = client.get("/admin/audit").get_data(as_text=True)
+    assert "Outgoing mail" in log and "Queued to send again" in log and "Attempts: 12 → 0" in log
 
 
 def test_the_retried_mail_is_claimed_by_the_job(app, admin, client, outbox_rows):
