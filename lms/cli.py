@@ -26,6 +26,7 @@ DEMO_MODULES = (
     "lms.courses.demo",
     "lms.assessment.demo",
     "lms.meetings.demo",
+    "lms.notices.demo",
     "lms.search.demo",
 )
 # Each module has ``register(group)`` adding its commands to `flask lms`.

@@ -98,6 +98,12 @@ FIELD_LABELS = {
     "study_hours": lazy_pgettext("audit field", "Study hours"),
     "needs_sign_out": lazy_pgettext("audit field", "Sign-out required"),
     "position": lazy_pgettext("audit field", "Order"),
+    # the mail outbox
+    "send_after": lazy_pgettext("audit field", "Next try"),
+    "sent_at": lazy_pgettext("audit field", "Sent at"),
+    "failed_at": lazy_pgettext("audit field", "Given up at"),
+    "attempts": lazy_pgettext("audit field", "Attempts"),
+    "last_error": lazy_pgettext("audit field", "Last error"),
     # imports and exports
     "created": lazy_pgettext("audit field", "Created"),
     "skipped": lazy_pgettext("audit field", "Skipped"),

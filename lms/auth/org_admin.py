@@ -50,6 +50,7 @@ OBJECT_TYPE_LABELS = {
     "export": _l("Export of personal data"),
     "meeting": _l("Meeting"),
     "meeting_kind": _l("Meeting kind"),
+    "outgoing_mail": _l("Outgoing mail"),
 }
 
 
@@ -88,6 +89,8 @@ ACTION_VERBS = {
     "attendance": lazy_pgettext("audit action", "Attendance changed"),
     "leave_approve": lazy_pgettext("audit action", "Leave approved"),
     "leave_refuse": lazy_pgettext("audit action", "Leave refused"),
+    "retry": lazy_pgettext("audit action", "Queued to send again"),
+    "discard": lazy_pgettext("audit action", "Discarded"),
 }
 # What was exported ("export.archives").
 EXPORT_KINDS = {

@@ -23,4 +23,5 @@ def init_app(app) -> None:
     register_nav("notices.notifications", _l("Messages"), order=80)
     register_nav("notices.manage_announcements", _l("Announcements"), roles=(Role.ADMIN, Role.SECRETARY), order=60,
                  section="manage")  # fmt: skip
+    register_nav("notices.outbox_mails", _l("Mail outbox"), roles=(Role.ADMIN,), order=61, section="manage")
     register_home_panel("announcements", announcements_panel, order=5)

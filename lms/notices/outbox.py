@@ -48,6 +48,9 @@ DEFAULTS = {
     "MAIL_OUTBOX_KEEP_DAYS": 30,  # sent and given-up mails are deleted after this
 }
 MAX_RETRY_SECONDS = 6 * 3600
+# ``last_error`` of a mail given up without an error of its own (the admin page names these states).
+EXPIRED = "expired before it could be sent"
+DISCARDED = "discarded by an administrator"
 
 
 def setting(name: str) -> int:
@@ -266,7 +269,7 @@ def expire_outbox(now: datetime) -> int:
             OutgoingMail.expires_at <= now,
             sa.or_(OutgoingMail.claimed_until.is_(None), OutgoingMail.claimed_until < now),
         )
-        .values(failed_at=now, last_error="expired before it could be sent", claimed_by=None, claimed_until=None)
+        .values(failed_at=now, last_error=EXPIRED, claimed_by=None, claimed_until=None)
     )
     return result.rowcount
 

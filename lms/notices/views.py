@@ -13,12 +13,13 @@ from lms.auth.audience import audience_includes
 from lms.auth.auditing import record_content
 from lms.auth.forms import fill_audience_choices
 from lms.auth.models import Branch
-from lms.auth.permissions import branch_scope_clause, secretary_required
+from lms.auth.permissions import admin_required, branch_scope_clause, secretary_required
 from lms.errors import DomainError
 from lms.extensions import db
 from lms.inputs import page_arg
-from lms.notices import services
+from lms.notices import outbox, outbox_admin, services
 from lms.notices.forms import AnnouncementForm
+from lms.notices.mail import mail_enabled
 from lms.notices.models import Announcement
 from lms.security import safe_next_url
 
@@ -163,3 +164,72 @@ def delete_announcement(announcement_id: int):
     db.session.commit()
     flash(_l("Announcement deleted."), "success")
     return redirect(url_for("notices.manage_announcements"))
+
+
+# --- The mail outbox (organisation admins) -------------------------------------------
+
+OUTBOX_PAGE_SIZE = 50
+
+
+@bp.route("/admin/outbox")
+@admin_required
+def outbox_mails():
+    """Mail waiting, sent, failed, expired or discarded, newest first; filtered by state and recipient."""
+    now = clock.utcnow()
+    state = request.args.get("state", "")
+    state = state if state in outbox_admin.STATES else ""
+    recipient = request.args.get("recipient", "").strip()[:254]
+    query = outbox_admin.mails_query(now=now, state=state or None, recipient=recipient or None)
+    pagination = db.paginate(query, page=page_arg(), per_page=OUTBOX_PAGE_SIZE, error_out=False)
+    return render_template(
+        "notices/outbox.html",
+        pagination=pagination,
+        counts=outbox_admin.state_counts(now),
+        state=state,
+        recipient=recipient,
+        now=now,
+        mail_on=mail_enabled(),
+        max_attempts=outbox.setting("MAIL_OUTBOX_MAX_ATTEMPTS"),
+        keep_days=outbox.setting("MAIL_OUTBOX_KEEP_DAYS"),
+        labels=outbox_admin.STATE_LABELS,
+        state_of=outbox_admin.state_of,
+        is_sending=outbox_admin.is_sending,
+        error_text=_error_text,
+    )
+
+
+def _error_text(mail) -> str:
+    """The last error in words: the outbox's own notes translated, an SMTP error as it came, links hidden."""
+    if mail.last_error == outbox.DISCARDED:
+        return str(_l("Discarded by an administrator."))
+    if mail.last_error == outbox.EXPIRED:
+        return str(_l("Its link expired before it could be sent."))
+    return outbox_admin.redact_links(mail.last_error, str(_l("[link hidden]")))
+
+
+def _outbox_action(mail_id: int, change, action: str, success):
+    """Run ``change(mail_id, now=)``, audit it (never the body) and go back to the list as it was filtered."""
+    back = safe_next_url(request.form.get("next"))
+    if not (back or "").startswith(url_for("notices.outbox_mails")):
+        back = url_for("notices.outbox_mails")
+
+    def run():
+        mail, before, after = change(mail_id, now=clock.utcnow())
+        audit.record(action, "outgoing_mail", mail.id, before, after, label=mail.recipient)
+        return mail
+
+    return run_action(run, to=back, success=success)
+
+
+@bp.route("/admin/outbox/<int:mail_id>/retry", methods=["POST"])
+@admin_required
+def retry_mail(mail_id: int):
+    return _outbox_action(mail_id, outbox_admin.retry_mail, "outgoing_mail.retry",
+                          lambda mail: _l("Mail #%(id)d will be sent at the next run.", id=mail.id))  # fmt: skip
+
+
+@bp.route("/admin/outbox/<int:mail_id>/discard", methods=["POST"])
+@admin_required
+def discard_mail(mail_id: int):
+    return _outbox_action(mail_id, outbox_admin.discard_mail, "outgoing_mail.discard",
+                          lambda mail: _l("Mail #%(id)d will not be sent.", id=mail.id))  # fmt: skip

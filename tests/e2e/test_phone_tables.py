@@ -3,6 +3,7 @@ stay tables."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.test_elder_journey import PHONE, _fits, _is_cards, _one_line_bar
@@ -66,3 +67,35 @@ def test_the_desktop_menu_keeps_one_row_in_large_text(browser, live_server, make
             _fits(page)
         finally:
             context.close()
+
+
+BAR_BUTTONS = "['[data-testid=bell]', '[data-testid=large-text]', '[data-testid=switch-language]', '.navbar-toggler']"
+BRAND_JS = """() => { const b = document.querySelector('.navbar-brand'); const s = getComputedStyle(b);
+  return {text: b.textContent.trim(), scroll: b.scrollWidth, client: b.clientWidth, size: parseFloat(s.fontSize),
+          buttons: BUTTONS.map(sel => {
+            const r = document.querySelector(sel).getBoundingClientRect(); return [sel, r.width, r.height]; })}; }
+""".replace("BUTTONS", BAR_BUTTONS)
+
+
+@pytest.mark.parametrize("large_text", [False, True], ids=["normal", "large"])
+def test_the_brand_is_whole_on_a_320_px_phone_in_both_languages(browser, live_server, make_user, browser_login,
+                                                                 large_text):  # fmt: skip
+    """At 320 px (and 375 px) the bar keeps one line and shows "★ 先锋学堂" / "★ Vanguard" whole, at 16 px or more,
+    beside buttons of full size (no ellipsis: the text fits its box)."""
+    for locale, brand in (("zh_Hans", "★ 先锋学堂"), ("en", "★ Vanguard")):
+        member = make_user(username=f"brand-{locale[:2]}-{int(large_text)}", name="张华", locale=locale,
+                           large_text=large_text)  # fmt: skip
+        for width in (320, 375):
+            context = browser.new_context(locale="zh-CN", **{**PHONE, "viewport": {"width": width, "height": 640}})
+            try:
+                page = _login(context, live_server, member, browser_login)
+                shown = page.evaluate(BRAND_JS)
+                assert shown["text"] == brand, shown
+                assert shown["scroll"] <= shown["client"], (locale, large_text, width, shown)  # not cut short
+                assert shown["size"] >= 16, shown
+                target = 48 if large_text else 44
+                assert all(w >= target - 0.5 and h >= target - 0.5 for _, w, h in shown["buttons"]), shown
+                _one_line_bar(page)
+                _fits(page)
+            finally:
+                context.close()
