@@ -3,9 +3,12 @@ stay tables."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
+from lms.auth.models import Role
 from tests.e2e.test_elder_journey import PHONE, _fits, _is_cards, _one_line_bar
 
 
@@ -99,3 +102,46 @@ def test_the_brand_is_whole_on_a_320_px_phone_in_both_languages(browser, live_se
                 _fits(page)
             finally:
                 context.close()
+
+
+def _menu_rows(page) -> int:
+    tops = page.locator("#mainNav .navbar-nav .nav-link").evaluate_all(
+        "links => links.filter(a => a.offsetParent).map(a => Math.round(a.getBoundingClientRect().top))"
+    )
+    return len(set(tops))
+
+
+@pytest.mark.parametrize(
+    ("role", "locale", "large_text", "width", "box"),
+    [(Role.ADMIN, "zh_Hans", False, 1280, False), (Role.ADMIN, "zh_Hans", False, 1600, True),
+     (Role.ADMIN, "zh_Hans", True, 1440, False), (Role.LEARNER, "en", False, 1440, False)],
+    ids=["admin-zh-1280", "admin-zh-1600", "admin-zh-large-1440", "member-en-1440"],
+)  # fmt: skip
+def test_the_desktop_menu_keeps_one_row_where_the_search_box_gives_way(browser, live_server, make_user,
+                                                                       browser_login, role, locale, large_text, width,
+                                                                       box):  # fmt: skip
+    """An organisation admin's bar in Chinese (eight entries and 管理) and a member's in English keep one row:
+    where the search box has no room, a magnifier stands in for it and opens the search page, whose own box
+    searches. (An admin's English entries are 856 px long: from 1400 px they take two rows.)"""
+    user = make_user(role=role, username=f"bar-{role}-{locale[:2]}-{int(large_text)}-{width}", name="王管理员",
+                     locale=locale, large_text=large_text)  # fmt: skip
+    entries = 9 if role == Role.ADMIN else 8
+    context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": 700})
+    try:
+        page = _login(context, live_server, user, browser_login)
+        assert page.locator("#mainNav .navbar-nav .nav-link:visible").count() >= entries
+        assert _menu_rows(page) == 1
+        _fits(page)
+        if box:
+            expect(page.locator("#nav-search")).to_be_visible()
+            expect(page.get_by_test_id("search-link")).to_be_hidden()
+            return
+        expect(page.locator("#nav-search")).to_be_hidden()
+        link = page.get_by_test_id("search-link")
+        size = link.bounding_box()
+        assert size["width"] >= 44 and size["height"] >= 44, size
+        link.click()
+        page.wait_for_url(re.compile(r"/search/"))
+        expect(page.get_by_test_id("search-form")).to_be_visible()
+    finally:
+        context.close()
