@@ -63,34 +63,37 @@ class PolledViewer:
     branch: PolledBranch | None
 
 
+_users, _branches = User.__table__.c, Branch.__table__.c
+_contests, _quizzes = Contest.__table__.c, Quiz.__table__.c
+# Table columns (not ORM attributes): the statement runs on the connection, without the ORM's layer.
 _QUERY = (
     sa.select(
-        User.id,
-        User.is_active,
-        User.session_version,
-        User.must_change_password,
-        User.status,
-        User.role,
-        Branch.path,
-        Contest.id.label("contest_id"),
-        Contest.quiz_id,
-        Contest.created_at,
-        Contest.finalized_at,
-        Contest.board_visibility,
-        Contest.freeze_minutes,
-        Contest.board_size,
-        Quiz.is_published,
-        Quiz.open_at,
-        Quiz.close_at,
-        Quiz.audience_statuses,
-        Quiz.audience_roles,
-        Quiz.audience_branch_ids,
+        _users.id,
+        _users.is_active,
+        _users.session_version,
+        _users.must_change_password,
+        _users.status,
+        _users.role,
+        _branches.path,
+        _contests.id.label("contest_id"),
+        _contests.quiz_id,
+        _contests.created_at,
+        _contests.finalized_at,
+        _contests.board_visibility,
+        _contests.freeze_minutes,
+        _contests.board_size,
+        _quizzes.is_published,
+        _quizzes.open_at,
+        _quizzes.close_at,
+        _quizzes.audience_statuses,
+        _quizzes.audience_roles,
+        _quizzes.audience_branch_ids,
     )
-    .select_from(User)
-    .outerjoin(Branch, Branch.id == User.branch_id)
-    .join(Contest, Contest.id == sa.bindparam("contest_id"))
-    .join(Quiz, Quiz.id == Contest.quiz_id)
-    .where(User.id == sa.bindparam("user_id"))
+    .select_from(User.__table__)
+    .outerjoin(Branch.__table__, _branches.id == _users.branch_id)
+    .join(Contest.__table__, _contests.id == sa.bindparam("contest_id"))
+    .join(Quiz.__table__, _quizzes.id == _contests.quiz_id)
+    .where(_users.id == sa.bindparam("user_id"))
 )
 
 
@@ -99,7 +102,7 @@ def poll_view(contest_id: int, identity: tuple[int, int] | None) -> tuple[Polled
     if identity is None:
         return None
     user_id, session_version = identity
-    row = db.session.execute(_QUERY, {"contest_id": contest_id, "user_id": user_id}).first()
+    row = db.session.connection().execute(_QUERY, {"contest_id": contest_id, "user_id": user_id}).first()
     if row is None or not row.is_active or row.session_version != session_version or row.must_change_password:
         return None
     quiz = PolledQuiz(
