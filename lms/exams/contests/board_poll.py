@@ -65,7 +65,7 @@ class PolledViewer:
 
 _users, _branches = User.__table__.c, Branch.__table__.c
 _contests, _quizzes = Contest.__table__.c, Quiz.__table__.c
-# Table columns (not ORM attributes): the statement runs on the connection, without the ORM's layer.
+# Table columns (not ORM attributes): the statement runs on a connection, without the ORM's layer.
 _QUERY = (
     sa.select(
         _users.id,
@@ -102,7 +102,9 @@ def poll_view(contest_id: int, identity: tuple[int, int] | None) -> tuple[Polled
     if identity is None:
         return None
     user_id, session_version = identity
-    row = db.session.connection().execute(_QUERY, {"contest_id": contest_id, "user_id": user_id}).first()
+    # A connection of its own: the request opens no ORM session (nor closes one) for a poll.
+    with db.engine.connect() as connection:
+        row = connection.execute(_QUERY, {"contest_id": contest_id, "user_id": user_id}).first()
     if row is None or not row.is_active or row.session_version != session_version or row.must_change_password:
         return None
     quiz = PolledQuiz(
