@@ -12,6 +12,8 @@ from lms.exams.contests import board_poll
 from lms.extensions import db
 from tests.exams.contest_factories import create_contest, take
 
+pytestmark = pytest.mark.postgres  # the poll's one query (types, the joined contest) on PostgreSQL too
+
 OPEN = datetime(2026, 5, 4, 1, 0, tzinfo=UTC)
 
 
