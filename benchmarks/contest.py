@@ -392,6 +392,7 @@ def main() -> int:
                 assert status == 200 and json.loads(payload)["state"] == "finished", (status, payload[:200])
                 with lock:
                     finished["submitted"] += 1
+                    finished["last"] = max(finished.get("last", 0.0), time.perf_counter() - begin)
                 return None
 
             return start
@@ -427,8 +428,10 @@ def main() -> int:
             scheduler.add(first, "board", poll)
 
         load_started = time.time()
+        server_cpu, client_cpu = servers.cpu_seconds(), time.process_time()
         scheduler.run()
         load_seconds = time.time() - load_started
+        server_cpu, client_cpu = servers.cpu_seconds() - server_cpu, time.process_time() - client_cpu
         servers.stop()
         done = _count_finished(database_url, contest_id, answers)
     finally:
@@ -465,6 +468,17 @@ def main() -> int:
     if scheduler.errors:
         print(f"{len(scheduler.errors)} requests failed, e.g. {scheduler.errors[:3]}")
     print(f"finished attempts in the database: {done} of {contestants}")
+    print(
+        f"last contestant submitted {finished.get('last', 0.0):.1f} s after the first start "
+        f"(starts spread over {window:.0f} s; each contestant's own steps take ~{1.0 + 0.5 * answers:.1f} s)"
+    )
+    # A start is two requests: the POST and the attempt page it redirects to.
+    served = sum(len(values) for values in scheduler.latencies.values()) + len(scheduler.latencies.get("start", []))
+    print(
+        f"CPU during the load: servers {server_cpu:.1f} s ({server_cpu / load_seconds:.2f} cores, "
+        f"{server_cpu / max(served, 1) * 1000:.2f} ms a request), this client {client_cpu:.1f} s "
+        f"({client_cpu / load_seconds:.2f} cores)"
+    )
     board = results.get("board", {"n": 0, "rate": 0.0, "p99": 0.0})
     ranking_per_second = len(computed) / load_seconds
     expected = (1 if shared else args.workers) / BOARD_SECONDS

@@ -90,6 +90,16 @@ def main() -> int:
             print(f"{kind:<7} {seconds / n * 1000:7.2f} ms CPU per request ({seconds / cpu['no-op']:.2f}x the no-op)")
         contestant = sum(cpu[k] for k in ("start", "take", "save", "submit"))
         print(f"a contestant's start+take+save+submit against the no-op: {contestant / cpu['no-op']:.2f}x")
+        # The full contest load (benchmarks/contest.py, nominal): 2,000 contestants (start, page,
+        # 3 saves, submit) and 2,000 viewers polling every 5 s for the 60 s window and the 10 s
+        # after it, one no-op per five polls. Its CPU in one process (no HTTP server) over its 70 s.
+        per = {kind: seconds / n for kind, seconds in cpu.items()}
+        polls = 2000 * 70 / contest_bench.POLL_SECONDS
+        counts = {"start": 2000, "take": 2000, "save": 6000, "submit": 2000, "board": polls, "no-op": polls / 5}
+        total = sum(per[kind] * count for kind, count in counts.items())
+        shares = f"boards {per['board'] * polls / total:.0%}, no-ops {per['no-op'] * polls / 5 / total:.0%}"
+        cores = total / 70
+        print(f"the full contest load in this process: {total:.0f} CPU s = {cores:.2f} cores over its 70 s ({shares})")
         if profiler:
             pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
     finally:

@@ -231,9 +231,11 @@ def _global_state():
     """Every test starts with a running clock and an empty ``lms.cache`` (ids restart with each database)."""
     clock.freeze(None)
     cache._local.clear()
+    cache._remote_copies.clear()
     yield
     clock.freeze(None)
     cache._local.clear()
+    cache._remote_copies.clear()
 
 
 @pytest.fixture

@@ -146,3 +146,40 @@ def test_an_invalidated_key_is_recomputed_once_and_others_get_the_previous_value
     results = _herd(app, "hot-board", slow)
     assert len(calls) == 1
     assert results.count({"rows": 1}) == 1 and results.count({"rows": 0}) == 11
+
+
+def test_a_fresh_shared_value_is_decoded_once_per_version_in_a_process(app, redis_url, monkeypatch):
+    from lms import cache
+
+    cached("big-board", 60, lambda: {"rows": list(range(2000))})
+    cache._remote_copies.clear()  # as another process would start: nothing decoded yet
+    decoded = []
+    real_loads = cache.json.loads
+    monkeypatch.setattr(cache.json, "loads", lambda raw: decoded.append(1) or real_loads(raw))
+    first = cached("big-board", 60, lambda: {"rows": []})
+    again = cached("big-board", 60, lambda: {"rows": []})
+    assert first == {"rows": list(range(2000))} and again is first  # one decode, then the process's copy
+    assert len(decoded) == 1
+
+
+def test_a_new_version_stored_by_another_process_replaces_the_local_copy(app, redis_url):
+    from lms import cache
+
+    cached("moving-board", 60, lambda: {"rows": 1})
+    own_copy = dict(cache._remote_copies)  # what this process has decoded
+    invalidate("moving-board")
+    assert cached("moving-board", 60, lambda: {"rows": 2}) == {"rows": 2}  # "another process" recomputes
+    cache._remote_copies.clear()
+    cache._remote_copies.update(own_copy)  # this process still holds version 1
+    assert cached("moving-board", 60, lambda: {"rows": 3}) == {"rows": 2}
+    invalidate("moving-board")  # stale now: while one refreshes, the others get the last version
+    assert cache._load(cache._redis(), "moving-board", "lms:cache:moving-board") == {"rows": 2}
+
+
+def test_a_value_stored_without_a_version_is_still_read(app, redis_url):
+    from lms import cache
+
+    client = cache._redis()
+    client.set("lms:cache:old-board", b'{"rows": 7}')
+    client.set("lms:fresh:old-board", "1", px=60_000)
+    assert cached("old-board", 60, lambda: {"rows": 0}) == {"rows": 7}

@@ -27,21 +27,22 @@ from flask_login import current_user, login_required
 
 from lms import clock
 from lms.actions import run_action
+from lms.auth.login import SELF_CHECKED_ENDPOINTS, session_identity
 from lms.auth.models import Role
 from lms.auth.permissions import get_branch_or_404
 from lms.downloads import download
 from lms.errors import DomainError, InvalidState, NotFound, wants_json
 from lms.exams.contests import banner as contest_banner
 from lms.exams.contests import board as contest_board
+from lms.exams.contests import board_poll, closing, phases, taking
 from lms.exams.contests import challenge as challenges
-from lms.exams.contests import closing, phases, taking
 from lms.exams.contests.models import Contest
 from lms.exams.quizzes import attempts as quiz_attempts
 from lms.exams.quizzes import results, timing
 from lms.exams.quizzes import setup as quiz_setup
 from lms.exams.quizzes.models import AttemptState
 from lms.exams.quizzes.review import question_views
-from lms.extensions import db, limiter
+from lms.extensions import db, limiter, login_manager
 from lms.inputs import body_limit, json_object
 
 bp = Blueprint("contests", __name__, url_prefix="/contests")
@@ -259,13 +260,31 @@ def board(contest_id: int):
 
 
 @bp.route("/<int:contest_id>/board.json")
-@login_required
 def board_json(contest_id: int):
-    """The live board for polling: served from the cache (one ranking query per refresh for everyone)."""
-    contest = _contest_or_404(contest_id)
-    response = jsonify(contest_board.board_payload(contest, current_user, clock.utcnow()))
+    """The live board for polling: served from the cache (one ranking query per refresh for everyone).
+
+    The viewer's login and the contest are read in one query (``board_poll``) instead of
+    Flask-Login's user load and the ORM contest; a login it cannot vouch for (stale,
+    deactivated, forced password change, remember-me only) or a missing contest takes
+    the ordinary path with its refusals.
+    """
+    polled = board_poll.poll_view(contest_id, session_identity())
+    if polled is None:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if current_user.must_change_password:
+            return redirect(url_for("auth.change_password"))
+        contest, viewer = _contest_or_404(contest_id), current_user
+    else:
+        contest, viewer = polled
+        if not phases.may_see(contest, viewer):
+            raise NotFound(_l("This contest does not exist or is not open to you."))
+    response = jsonify(contest_board.board_payload(contest, viewer, clock.utcnow()))
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+SELF_CHECKED_ENDPOINTS.add("contests.board_json")
 
 
 @bp.route("/<int:contest_id>/banner")

@@ -1,0 +1,34 @@
+"""``_()`` in templates: Jinja's newstyle gettext semantics, in one context call."""
+
+from __future__ import annotations
+
+import jinja2.runtime
+from flask import render_template_string
+from flask_babel import force_locale
+
+
+def test_template_gettext_translates_formats_and_escapes_as_jinjas_newstyle(app):
+    with app.test_request_context():
+        with force_locale("zh_Hans"):
+            assert render_template_string('{{ _("Cancel") }}') == "取消"
+            assert render_template_string('{{ _("Question %(n)d", n=3) }}') == "第 3 题"
+        with force_locale("en"):
+            # Values are escaped under autoescape; the message itself is trusted markup.
+            assert render_template_string('{{ _("Question %(n)s", n="<b>") }}') == "Question &lt;b&gt;"
+            # Always a format string, as in Jinja's newstyle gettext: %% is one %.
+            assert render_template_string('{{ _("100%% done") }}') == "100% done"
+            assert render_template_string('{{ _("Cancel") ~ "<i>" }}') == "Cancel&lt;i&gt;"
+
+
+def test_template_gettext_is_one_context_call(app, monkeypatch):
+    calls = []
+    original = jinja2.runtime.Context.call
+
+    def counted(self, function, *args, **kwargs):
+        calls.append(function)
+        return original(self, function, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.runtime.Context, "call", counted)
+    with app.test_request_context():
+        assert render_template_string('{{ _("Question %(n)d", n=3) }}')
+    assert len(calls) == 1  # Jinja's own: the alias, the newstyle wrapper, the callable
