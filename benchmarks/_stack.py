@@ -152,7 +152,33 @@ def database(args: argparse.Namespace, workdir: Path, name: str) -> Database:
     _postgres(admin_url, f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in url else "?"
     app_url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
-    return Database(f"{app_url}{separator}options=-csearch_path%3D{schema}", True, schema, admin_url)
+    search_path = ",".join([schema, *_extension_schemas(admin_url)])
+    return Database(f"{app_url}{separator}options=-csearch_path%3D{search_path}", True, schema, admin_url)
+
+
+def _extension_schemas(url: str) -> list[str]:
+    """The schemas of the database's pg_trgm, when installed: they follow the benchmark's schema on its path.
+
+    An extension is installed once per database, in one schema (``public`` when made
+    there, e.g. by ``--stack``'s migrations or by hand). ``CREATE EXTENSION IF NOT
+    EXISTS`` then does nothing in the benchmark's schema, and its operator classes must
+    be visible for the search indexes to be made. A schema holding tables is refused
+    rather than put on the path (the app would find them instead of making its own).
+    """
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        schemas = [name for (name,) in connection.execute(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+            "WHERE e.extname = 'pg_trgm' AND n.nspname <> 'pg_catalog'")]  # fmt: skip
+        for name in schemas:
+            tables = connection.execute(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = %s", (name,)
+            ).fetchone()[0]
+            if tables:
+                raise SystemExit(f"pg_trgm is installed in schema {name!r}, which holds {tables} tables: give the "
+                                 "benchmark a database whose extension schema holds none")  # fmt: skip
+    return schemas
 
 
 # --- the servers --------------------------------------------------------------------
