@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 import sqlalchemy as sa
 
 from lms.courses import raw_sql, tracking
 from lms.courses.models import LessonKind, LessonProgress, StudySource
 from lms.extensions import db
+
+pytestmark = pytest.mark.postgres  # the pyformat paramstyle and psycopg's result types
 
 
 def test_the_beat_select_reads_what_sqlalchemy_reads(app, make_user, make_course, lesson_of, start, beat,
