@@ -386,3 +386,79 @@ def test_the_rate_limiter_skips_the_heartbeat_without_resolving_limits(tmp_path,
         client.get("/auth/login")  # other endpoints are still checked
         assert resolved == ["auth.login"]
         db.session.remove()
+
+
+def _beat_now(committer, member, session_id, lesson, frozen_clock, start_at: float):
+    frozen_clock.advance(15)
+    beat = tracking.Heartbeat(session_id=session_id, lesson_id=lesson.id, start=start_at, end=start_at + 15)
+    return committer.submit(member.id, member.session_version, beat, frozen_clock.now)
+
+
+@pytest.mark.postgres  # pre-ping, locks
+def test_batches_run_on_one_kept_connection(app, client, login, make_user, video, frozen_clock):
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    committer = beat_commit.BeatCommitter(app)
+    checkouts = []
+
+    def count(*args):
+        checkouts.append(1)
+
+    sa.event.listen(db.engine.pool, "checkout", count)
+    try:
+        for second in range(3):
+            assert _beat_now(committer, member, session_id, video, frozen_clock, second * 15).credited == 15
+    finally:
+        sa.event.remove(db.engine.pool, "checkout", count)
+    assert len(checkouts) == 1  # no pool checkout (nor pre-ping on PostgreSQL) per batch
+    assert committer.batches == 3 and fresh_total(app, member.id) == 45
+    assert not committer._connection.in_transaction()  # nothing held between batches
+
+
+@pytest.mark.postgres  # pre-ping, locks
+def test_a_failed_batch_leaves_no_transaction_behind(app, client, login, make_user, video, frozen_clock,
+                                                     monkeypatch):  # fmt: skip
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    committer = beat_commit.BeatCommitter(app)
+    assert _beat_now(committer, member, session_id, video, frozen_clock, 0).credited == 15
+    kept = committer._connection
+
+    def broken(connection, rows, beats):
+        tracking.lock_beat_rows(connection, [member.id])  # the write lock (SQLite) / row locks (PostgreSQL) taken
+        raise RuntimeError("broken row")
+
+    monkeypatch.setattr(tracking, "apply_heartbeats", broken)
+    with pytest.raises(RuntimeError):
+        _beat_now(committer, member, session_id, video, frozen_clock, 15)
+    monkeypatch.undo()
+    assert kept.closed and committer._connection is None  # rolled back and closed: no lock is left held
+    with db.engine.connect() as other:  # another writer gets in at once
+        other.execute(sa.update(User).where(User.id == member.id).values(name="改名"))
+        other.commit()
+    assert _beat_now(committer, member, session_id, video, frozen_clock, 15).credited == 15
+    assert committer._connection is not kept and fresh_total(app, member.id) == 30
+
+
+@pytest.mark.postgres  # pre-ping, locks
+def test_the_kept_connection_follows_the_engines_pool_and_the_process(app, client, login, make_user, video,
+                                                                      frozen_clock, monkeypatch):  # fmt: skip
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    committer = beat_commit.BeatCommitter(app)
+    _beat_now(committer, member, session_id, video, frozen_clock, 0)
+    first = committer._connection
+    db.engine.dispose()  # e.g. the tests' database moved, or a worker's post-fork hook
+    assert _beat_now(committer, member, session_id, video, frozen_clock, 15).credited == 15
+    second = committer._connection
+    assert second is not first and first.closed
+    pid = beat_commit.os.getpid()
+    monkeypatch.setattr(beat_commit.os, "getpid", lambda: pid + 1)  # a forked child
+    assert _beat_now(committer, member, session_id, video, frozen_clock, 30).credited == 15
+    assert committer._connection is not second and not second.closed  # the parent's connection is left alone
+    monkeypatch.undo()
+    second.close()
+    assert fresh_total(app, member.id) == 45
