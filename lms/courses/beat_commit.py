@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from flask import Flask, g, has_request_context
 
 from lms.auth.models import User
-from lms.courses import tracking
+from lms.courses import raw_sql, tracking
 from lms.extensions import db
 from lms.group_commit import GroupCommitter, Pending
 
@@ -86,7 +86,12 @@ class BeatCommitter(GroupCommitter):
         connection, self._connection, self._connection_of = self._connection, None, None
         if connection is not None and close:
             with contextlib.suppress(Exception):
-                connection.close()  # rolls back what the failed batch left
+                # Discarded, not returned to the pool: after a failure inside psycopg's pipeline the
+                # connection may not come back from its error state by a rollback. Closing it ends (and
+                # so rolls back) its transaction and, on SQLite, releases the write gate.
+                connection.invalidate()
+            with contextlib.suppress(Exception):
+                connection.close()
 
     def submit(self, user_id: int, session_version: int, beat: tracking.Heartbeat, now: datetime):
         """The beat's BeatResult once committed, or LOGIN / FORCED_CHANGE when the login check refuses it.
@@ -114,14 +119,14 @@ class BeatCommitter(GroupCommitter):
         connection = self._batch_connection()
         try:
             outcomes = self._apply_beats(connection, ordered)
-            connection.commit()
         except BaseException:
             self._drop_connection()
             raise
         return outcomes
 
     def _apply_beats(self, connection: sa.Connection, ordered: list[PendingBeat]) -> list:
-        """The beats' outcomes, written in ``connection``'s transaction (not committed)."""
+        """The beats' outcomes, written and committed on ``connection`` (on PostgreSQL the writes and the
+        COMMIT in one round trip: ``raw_sql.pipeline``)."""
         rows = tracking.lock_beat_rows(connection, {pending.user_id for pending in ordered})
         logins = {user_id: (row.user_is_active, row.user_session_version, row.user_must_change_password,
                             row.user_locale) for user_id, row in rows.items()}  # fmt: skip
@@ -142,12 +147,14 @@ class BeatCommitter(GroupCommitter):
             else:
                 outcomes.append(None)
                 accepted.append(index)
-        if accepted:
-            results = tracking.apply_heartbeats(
-                connection, rows, [(ordered[i].user_id, ordered[i].beat, ordered[i].now) for i in accepted]
-            )
-            for index, result in zip(accepted, results, strict=True):
-                outcomes[index] = result
+        with raw_sql.pipeline(connection):
+            if accepted:
+                results = tracking.apply_heartbeats(
+                    connection, rows, [(ordered[i].user_id, ordered[i].beat, ordered[i].now) for i in accepted]
+                )
+                for index, result in zip(accepted, results, strict=True):
+                    outcomes[index] = result
+            connection.commit()
         return outcomes
 
 

@@ -18,11 +18,28 @@ called, without an execution context).
 
 from __future__ import annotations
 
+import contextlib
 from types import SimpleNamespace
 
 import sqlalchemy as sa
 
 from lms.db import GatedConnection
+
+
+@contextlib.contextmanager
+def pipeline(connection: sa.Connection):
+    """On PostgreSQL (psycopg), the statements run inside and the commit that ends it go in one round trip.
+
+    psycopg's pipeline mode: statements are sent without waiting for each result; the
+    commit waits for all of them (an error in any raises there, and nothing is
+    committed). Elsewhere it does nothing.
+    """
+    dbapi_connection = connection.connection.dbapi_connection
+    if connection.dialect.name != "postgresql" or not hasattr(dbapi_connection, "pipeline"):
+        yield
+        return
+    with dbapi_connection.pipeline():
+        yield
 
 
 def lock_for_writes(connection: sa.Connection) -> None:

@@ -462,3 +462,54 @@ def test_the_kept_connection_follows_the_engines_pool_and_the_process(app, clien
     monkeypatch.undo()
     second.close()
     assert fresh_total(app, member.id) == 45
+
+
+@pytest.mark.postgres  # PostgreSQL: the writes and the COMMIT go in one pipeline (raw_sql.pipeline)
+def test_a_write_failing_after_the_others_were_sent_commits_nothing(app, client, login, make_user, video,
+                                                                     frozen_clock, monkeypatch):  # fmt: skip
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    committer = beat_commit.BeatCommitter(app)
+    assert _beat_now(committer, member, session_id, video, frozen_clock, 0).credited == 15
+    real = tracking.add_study_seconds_many
+
+    def to_a_missing_lesson(rows, *, connection):  # the last write of the batch breaks a foreign key
+        real([(user_id, 10**9, day, source, seconds) for user_id, _, day, source, seconds in rows],
+             connection=connection)  # fmt: skip
+
+    monkeypatch.setattr(tracking, "add_study_seconds_many", to_a_missing_lesson)
+    with pytest.raises(Exception) as raised:  # noqa: PT011 (psycopg or sqlite3, raised at the commit or at once)
+        _beat_now(committer, member, session_id, video, frozen_clock, 15)
+    assert "foreign key" in str(raised.value).lower()
+    monkeypatch.undo()
+    with db.engine.connect() as connection:  # the session and progress updates sent before it were not committed
+        progress = connection.execute(sa.text(
+            "SELECT watched_seconds FROM lesson_progress WHERE user_id = :u"), {"u": member.id}).scalar()  # fmt: skip
+    assert progress == 15 and fresh_total(app, member.id) == 15
+    assert _beat_now(committer, member, session_id, video, frozen_clock, 15).credited == 15
+    assert fresh_total(app, member.id) == 30
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_writes_and_the_commit_go_in_one_pipeline(app, client, login, make_user, video,
+                                                                     frozen_clock):  # fmt: skip
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("psycopg's pipeline mode")
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    committer = beat_commit.BeatCommitter(app)
+    seen = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        seen.append((statement.split()[0], cursor.connection.pgconn.pipeline_status))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert _beat_now(committer, member, session_id, video, frozen_clock, 0).credited == 15
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    off = 0  # psycopg.pq.PipelineStatus.OFF
+    assert [verb for verb, status in seen if status != off] == ["UPDATE", "UPDATE", "INSERT"]
+    assert [verb for verb, status in seen if status == off] == ["SELECT"]  # its rows are needed to judge the beat
