@@ -125,9 +125,10 @@ class BeatCommitter(GroupCommitter):
         return outcomes
 
     def _apply_beats(self, connection: sa.Connection, ordered: list[PendingBeat]) -> list:
-        """The beats' outcomes, written and committed on ``connection`` (on PostgreSQL the writes and the
-        COMMIT in one round trip: ``raw_sql.pipeline``)."""
-        rows = tracking.lock_beat_rows(connection, {pending.user_id for pending in ordered})
+        """The beats' outcomes, written and committed on ``connection`` (on PostgreSQL in two round trips:
+        BEGIN with the SELECT, then the writes with the COMMIT: ``raw_sql.pipeline``)."""
+        with raw_sql.pipeline(connection):  # PostgreSQL: its BEGIN and the SELECT in one round trip
+            rows = tracking.lock_beat_rows(connection, {pending.user_id for pending in ordered})
         logins = {user_id: (row.user_is_active, row.user_session_version, row.user_must_change_password,
                             row.user_locale) for user_id, row in rows.items()}  # fmt: skip
         missing = sorted({pending.user_id for pending in ordered} - logins.keys())

@@ -492,7 +492,7 @@ def test_a_write_failing_after_the_others_were_sent_commits_nothing(app, client,
 
 
 @pytest.mark.postgres
-def test_on_postgresql_the_writes_and_the_commit_go_in_one_pipeline(app, client, login, make_user, video,
+def test_on_postgresql_a_batch_is_sent_in_pipelines(app, client, login, make_user, video,
                                                                      frozen_clock):  # fmt: skip
     if db.engine.dialect.name != "postgresql":
         pytest.skip("psycopg's pipeline mode")
@@ -511,5 +511,4 @@ def test_on_postgresql_the_writes_and_the_commit_go_in_one_pipeline(app, client,
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
     off = 0  # psycopg.pq.PipelineStatus.OFF
-    assert [verb for verb, status in seen if status != off] == ["UPDATE", "UPDATE", "INSERT"]
-    assert [verb for verb, status in seen if status == off] == ["SELECT"]  # its rows are needed to judge the beat
+    assert [verb for verb, status in seen if status != off] == ["SELECT", "UPDATE", "UPDATE", "INSERT"]
