@@ -127,6 +127,10 @@ class BeatCommitter(GroupCommitter):
     def _apply_beats(self, connection: sa.Connection, ordered: list[PendingBeat]) -> list:
         """The beats' outcomes, written and committed on ``connection`` (on PostgreSQL in two round trips:
         BEGIN with the SELECT, then the writes with the COMMIT: ``raw_sql.pipeline``)."""
+        # SQLite: the write lock first (the write gate, often held by the other process's batch); the beats
+        # that arrived while it was awaited join this batch instead of waiting for the lock again.
+        raw_sql.lock_for_writes(connection)
+        self.join_waiting(ordered)
         with raw_sql.pipeline(connection):  # PostgreSQL: its BEGIN and the SELECT in one round trip
             rows = tracking.lock_beat_rows(connection, {pending.user_id for pending in ordered})
         logins = {user_id: (row.user_is_active, row.user_session_version, row.user_must_change_password,

@@ -512,3 +512,42 @@ def test_on_postgresql_a_batch_is_sent_in_pipelines(app, client, login, make_use
         sa.event.remove(db.engine, "before_cursor_execute", record)
     off = 0  # psycopg.pq.PipelineStatus.OFF
     assert [verb for verb, status in seen if status != off] == ["SELECT", "UPDATE", "UPDATE", "INSERT"]
+
+
+def test_a_beat_arriving_while_the_batch_waits_for_the_write_lock_joins_the_batch(app, client, login, make_user,
+                                                                                   video, frozen_clock):  # fmt: skip
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write gate")
+    first, second = make_user(), make_user()
+    sessions = {}
+    for member in (first, second):
+        login(member)
+        sessions[member.id] = start(client, video)
+    frozen_clock.advance(15)
+    committer = beat_commit.BeatCommitter(app)
+    answers = {}
+
+    def submit(member):
+        with app.app_context():
+            beat = tracking.Heartbeat(session_id=sessions[member.id], lesson_id=video.id, start=0.0, end=15.0)
+            answers[member.id] = committer.submit(member.id, member.session_version, beat, frozen_clock.now)
+
+    with db.engine.connect() as other:  # another writer (e.g. the other process's batch) holds the write lock
+        other.execute(sa.update(User).where(User.id == first.id).values(name="改名"))
+        leader = threading.Thread(target=submit, args=(first,))
+        leader.start()
+        deadline = time.monotonic() + 30
+        while committer._waiting or not committer._leading:  # the leader took its beat and waits for the lock
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        follower = threading.Thread(target=submit, args=(second,))
+        follower.start()
+        while not committer._waiting:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        other.commit()
+    leader.join(30)
+    follower.join(30)
+    assert answers[first.id].credited == 15 and answers[second.id].credited == 15
+    assert committer.batches == 1  # not a second wait for the lock
+    assert fresh_total(app) == 30
