@@ -152,7 +152,29 @@ def database(args: argparse.Namespace, workdir: Path, name: str) -> Database:
     _postgres(admin_url, f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in url else "?"
     app_url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
-    return Database(f"{app_url}{separator}options=-csearch_path%3D{schema}", True, schema, admin_url)
+    search_path = ",".join([schema, *_extension_schemas(admin_url)])
+    return Database(f"{app_url}{separator}options=-csearch_path%3D{search_path}", True, schema, admin_url)
+
+
+def _extension_schemas(url: str) -> list[str]:
+    """The schema of the database's pg_trgm, when installed and holding no tables: it follows the benchmark's
+    schema on its search path, so the app's search indexes can use its operator classes.
+
+    An extension is installed once per database, in one schema (``public`` when made
+    there, e.g. by hand or by migrations; another run's ``bench_*`` schema while that
+    run lasts). ``CREATE EXTENSION IF NOT EXISTS`` then does nothing in the benchmark's
+    schema; an extension outside the search path leaves the app without trigram indexes.
+    """
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        schemas = [name for (name,) in connection.execute(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+            "WHERE e.extname = 'pg_trgm' AND n.nspname <> 'pg_catalog'")]  # fmt: skip
+        # Not a schema holding tables (another run's, or the site's): the app would find them instead of
+        # making its own. Then the app makes no trigram indexes (lms.search.models.create_full_text).
+        return [name for name in schemas if not connection.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = %s", (name,)).fetchone()[0]]  # fmt: skip
 
 
 # --- the servers --------------------------------------------------------------------

@@ -242,6 +242,7 @@ class Tally:
     ok: int = 0
     accepted: int = 0
     errors: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)  # why beats were refused (answered 200, not accepted)
     latencies: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -252,8 +253,13 @@ class Tally:
                 self.errors += 1
                 return
             self.ok += 1
-            if is_beat and b'"reason":null' in body:
+            if not is_beat:
+                return
+            if b'"reason":null' in body:
                 self.accepted += 1
+            else:
+                reason = json.loads(body).get("reason")
+                self.reasons[reason] = self.reasons.get(reason, 0) + 1
 
     def p(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -370,7 +376,7 @@ def main() -> None:
                   f"  errors {noop.errors}")  # fmt: skip
             print(f"capacity  beats: {beat_rate:8.1f} accepted/s  p50 {beats.p(0.5):6.1f} ms  "
                   f"p99 {beats.p(0.99):6.1f} ms  errors {beats.errors}  "
-                  f"refused {beats.ok - beats.accepted}")  # fmt: skip
+                  f"refused {beats.ok - beats.accepted} {beats.reasons or ''}")  # fmt: skip
             print(f"server CPU per request: no-op {cpu_noop * 1000:.2f} ms, beat {cpu_beat * 1000:.2f} ms "
                   f"(no-op / beat {cpu_noop / cpu_beat if cpu_beat else float('nan'):.2f}x); servers busy "
                   f"{cpu_noop * len(noop.latencies) / seconds:.2f} / {cpu_beat * len(beats.latencies) / seconds:.2f} "
@@ -380,7 +386,8 @@ def main() -> None:
             print(f"at {args.rate:.0f}/s   no-op: p50 {paced_noop.p(0.5):6.1f} ms  p99 {paced_noop.p(0.99):6.1f} ms  "
                   f"errors {paced_noop.errors}")  # fmt: skip
             print(f"at {args.rate:.0f}/s   beats: p50 {paced.p(0.5):6.1f} ms  p99 {paced.p(0.99):6.1f} ms  "
-                  f"accepted {paced.accepted}/{int(seconds * args.rate)}  errors {paced.errors}")  # fmt: skip
+                  f"accepted {paced.accepted}/{int(seconds * args.rate)}  errors {paced.errors} "
+                  f"{paced.reasons or ''}")  # fmt: skip
             servers.stop()
             print(f"load average at the end: {_stack.load_average()} (other processes share the CPUs)")
             accepted_total = sum(viewer.position for viewer in viewers)

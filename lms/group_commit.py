@@ -17,7 +17,9 @@ alone.
 
 A subclass says how a batch is applied (``transaction``: the outcomes in the
 items' order, committed) and in which order (``order_key``: rows locked in one
-order by every process, so two processes' batches never wait in a cycle).
+order by every process, so two processes' batches never wait in a cycle). A
+transaction that waits for a write lock first may take in what arrived while it
+waited (``join_waiting``).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class GroupCommitter(ABC):
         self._cond = threading.Condition()
         self._waiting: list = []
         self._leading = False
+        self._one_by_one = False  # the leader is applying a failed batch's items one by one
 
     def submit_pending(self, pending):
         """The item's outcome once its batch is committed; raises what applying it raised.
@@ -123,32 +126,54 @@ class GroupCommitter(ABC):
                 del self._waiting[:MAX_BATCH]
             if not batch:
                 return
+            ordered = sorted(batch, key=self.order_key)
             try:
-                self._apply(batch)
+                self._apply(ordered)  # ``ordered`` may grow (``join_waiting``)
             except BaseException as error:  # never leave a request waiting
                 log.exception("%s: a batch failed", type(self).__name__)
-                for pending in batch:
+                for pending in ordered:
                     if not pending.done.is_set():
                         pending.answer(error=error)
             finally:
                 with self._cond:
                     self._cond.notify_all()  # the followers whose items were in the batch
 
-    def _apply(self, batch: list) -> None:
-        ordered = sorted(batch, key=self.order_key)
+    def join_waiting(self, ordered: list) -> None:
+        """Add to ``ordered`` (in order) the items that arrived since its batch was taken, up to ``MAX_BATCH``.
+
+        For a transaction that has just waited for the database's write lock: what arrived
+        meanwhile is applied with it instead of waiting for the lock once more. Call it before
+        the batch locks any row (the rows of a batch are locked in one order). A member's
+        items keep their arrival order (the sort is stable; these arrived later).
+        """
+        if self._one_by_one:  # applying a failed batch's items alone: each fails alone
+            return
+        with self._cond:
+            room = max(MAX_BATCH - len(ordered), 0)
+            arrived = self._waiting[:room]
+            del self._waiting[:room]
+        if arrived:
+            ordered.extend(arrived)
+            ordered.sort(key=self.order_key)
+
+    def _apply(self, ordered: list) -> None:
         try:
             outcomes = self._transaction(ordered)  # rolled back when it fails (its connection closes)
         except Exception:
             if len(ordered) == 1:
                 raise
             log.warning("a batch of %d writes failed; applying them one by one", len(ordered), exc_info=True)
-            for pending in ordered:
-                try:
-                    outcome = self._transaction([pending])[0]
-                except Exception as error:
-                    pending.answer(error=error)
-                else:
-                    pending.answer(outcome)
+            self._one_by_one = True
+            try:
+                for pending in ordered:
+                    try:
+                        outcome = self._transaction([pending])[0]
+                    except Exception as error:
+                        pending.answer(error=error)
+                    else:
+                        pending.answer(outcome)
+            finally:
+                self._one_by_one = False
             return
         for pending, outcome in zip(ordered, outcomes, strict=True):
             pending.answer(outcome)

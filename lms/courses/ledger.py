@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from lms import clock, org_settings
 from lms.auth.models import User
 from lms.courses.models import Lesson, StudyLedgerEntry, StudySource
+from lms.courses.raw_sql import RawStatement
 from lms.extensions import db
 
 
@@ -30,6 +31,7 @@ def _insert(model):
 
 
 _LEDGER_UPSERTS: dict[str, sa.Insert] = {}
+_RAW_LEDGER_UPSERTS: dict[str, RawStatement] = {}
 
 
 def _ledger_upsert(dialect: str) -> sa.Insert:
@@ -88,8 +90,11 @@ def add_study_seconds_many(rows, *, connection) -> None:
     now = clock.utcnow()
     values = [{"p_user_id": user_id, "p_lesson_id": lesson_id, "p_day": day, "p_source": StudySource(source),
                "p_seconds": seconds, "p_now": now} for user_id, lesson_id, day, source, seconds in rows if seconds > 0]
-    if values:
-        connection.execute(_ledger_upsert(connection.dialect.name), values)  # fmt: skip
+    if values:  # on the DBAPI cursor (``raw_sql``): the heartbeat batch's hot path
+        dialect = connection.dialect.name
+        if dialect not in _RAW_LEDGER_UPSERTS:
+            _RAW_LEDGER_UPSERTS[dialect] = RawStatement(_ledger_upsert(dialect))
+        _RAW_LEDGER_UPSERTS[dialect].execute_many(connection, values)
 
 
 def replace_meeting_credits(meeting_id: int, day: date, seconds: float, user_ids: Iterable[int], *, now) -> int:

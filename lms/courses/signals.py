@@ -15,6 +15,7 @@ from flask import current_app
 
 from lms import clock
 from lms.courses.models import StudyDaySignal
+from lms.courses.raw_sql import RawStatement
 
 # Refusals that an honest player does not provoke. Not counted: a hidden page
 # (players report hidden stretches by design), replays, a finished article, and a
@@ -33,6 +34,7 @@ SUSPICIOUS_REASONS = frozenset(
 )
 
 _UPSERTS: dict[str, sa.Insert] = {}
+_RAW_UPSERTS: dict[str, RawStatement] = {}
 
 
 def _upsert(dialect: str) -> sa.Insert:
@@ -76,8 +78,11 @@ def add_signals(
 def add_signals_many(connection, rows) -> None:
     """``add_signals`` for many (member, day) rows in one executemany: ``rows`` of
     (user_id, day, refused, parallel, night, now), at most one per (member, day)."""
-    connection.execute(
-        _upsert(connection.dialect.name),
+    dialect = connection.dialect.name
+    if dialect not in _RAW_UPSERTS:
+        _RAW_UPSERTS[dialect] = RawStatement(_upsert(dialect))
+    _RAW_UPSERTS[dialect].execute_many(  # on the DBAPI cursor (``raw_sql``): the heartbeat batch's hot path
+        connection,
         [{"p_user_id": user_id, "p_day": day, "p_refused": refused, "p_parallel": parallel, "p_night": night,
           "p_now": now} for user_id, day, refused, parallel, night, now in rows],
     )  # fmt: skip

@@ -29,7 +29,7 @@ from flask_babel import lazy_gettext as _l
 from lms import clock
 from lms.auth.audience import audience_includes
 from lms.auth.models import Branch, Role, User
-from lms.courses import presence, signals
+from lms.courses import presence, raw_sql, signals
 from lms.courses import progress as rules
 from lms.courses.ledger import add_study_seconds_many, insert_ignoring_conflict, upsert
 from lms.courses.models import (
@@ -205,8 +205,8 @@ def _finite(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-# Built once: the hot path only binds values (no statement construction per beat).
-_SELECT_FOR_BEATS = (
+# Compiled once, run on the DBAPI cursor (``raw_sql``): the hot path only binds values.
+_SELECT_FOR_BEATS = raw_sql.RawStatement(
     sa.select(
         PlaybackSession.user_id,
         PlaybackSession.id,
@@ -258,7 +258,7 @@ _SELECT_FOR_BEATS = (
     .order_by(PlaybackSession.user_id)
     .with_for_update(of=[PlaybackSession, LessonProgress])
 )
-_TOUCH_SESSION = (
+_TOUCH_SESSION = raw_sql.RawStatement(
     sa.update(PlaybackSession)
     .where(PlaybackSession.user_id == sa.bindparam("p_user_id"))
     .values(
@@ -268,7 +268,7 @@ _TOUCH_SESSION = (
         window_beats=sa.bindparam("p_window_beats"),
     )
 )
-_SAVE_PROGRESS = (
+_SAVE_PROGRESS = raw_sql.RawStatement(
     sa.update(LessonProgress)
     .where(LessonProgress.user_id == sa.bindparam("p_user_id"), LessonProgress.lesson_id == sa.bindparam("p_lesson_id"))
     .values(
@@ -345,9 +345,8 @@ def lock_beat_rows(connection: sa.Connection, user_ids) -> dict[int, SimpleNames
     One SELECT ... IN ... FOR UPDATE in member order; members without a playback session are
     missing. Rows carry the login state (``user_is_active``, ``user_session_version``,
     ``user_must_change_password``) for ``beat_commit``'s login check, and ``user_locale``."""
-    members = sorted(user_ids)
-    return {row.user_id: SimpleNamespace(**row._asdict())
-            for row in connection.execute(_SELECT_FOR_BEATS, {"p_user_ids": members})}  # fmt: skip
+    raw_sql.lock_for_writes(connection)  # the cursor below fires no hook: SQLite's write lock is taken here
+    return {row.user_id: row for row in _SELECT_FOR_BEATS.rows(connection, {"p_user_ids": sorted(user_ids)})}
 
 
 def apply_heartbeats(connection: sa.Connection, rows: dict[int, SimpleNamespace],
@@ -394,9 +393,9 @@ class _BeatWrites:
 
     def apply(self, connection) -> None:
         if self.sessions:
-            connection.execute(_TOUCH_SESSION, list(self.sessions.values()))
+            _TOUCH_SESSION.execute_many(connection, list(self.sessions.values()))
         if self.progress:
-            connection.execute(_SAVE_PROGRESS, list(self.progress.values()))
+            _SAVE_PROGRESS.execute_many(connection, list(self.progress.values()))
         if self.ledger:
             add_study_seconds_many(
                 [(user_id, lesson_id, day, source, seconds) for (user_id, lesson_id, day, source), seconds

@@ -70,10 +70,13 @@ POSTGRES_INDEXES = (
 
 
 def has_trigram_extension(connection) -> bool:
-    """True when PostgreSQL's pg_trgm is installed (so ``similarity()`` exists)."""
+    """True when PostgreSQL's pg_trgm is installed in a schema on the search path (so ``similarity()`` exists)."""
     if connection.dialect.name != "postgresql":
         return False
-    return bool(connection.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").scalar())
+    return bool(connection.exec_driver_sql(
+        "SELECT 1 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+        "WHERE e.extname = 'pg_trgm' AND n.nspname = ANY (current_schemas(true))"
+    ).scalar())  # fmt: skip
 
 
 def create_full_text(connection) -> None:
@@ -88,6 +91,9 @@ def create_full_text(connection) -> None:
                 connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         except sa.exc.DBAPIError:
             log.warning("pg_trgm is not available: search runs without trigram indexes")
+            return
+        if not has_trigram_extension(connection):  # installed in a schema outside the search path
+            log.warning("pg_trgm is installed outside the search path: search runs without trigram indexes")
             return
         for statement in POSTGRES_INDEXES:
             connection.exec_driver_sql(statement)

@@ -386,3 +386,168 @@ def test_the_rate_limiter_skips_the_heartbeat_without_resolving_limits(tmp_path,
         client.get("/auth/login")  # other endpoints are still checked
         assert resolved == ["auth.login"]
         db.session.remove()
+
+
+def _beat_now(committer, member, session_id, lesson, frozen_clock, start_at: float):
+    frozen_clock.advance(15)
+    beat = tracking.Heartbeat(session_id=session_id, lesson_id=lesson.id, start=start_at, end=start_at + 15)
+    return committer.submit(member.id, member.session_version, beat, frozen_clock.now)
+
+
+@pytest.mark.postgres  # pre-ping, locks
+def test_batches_run_on_one_kept_connection(app, client, login, make_user, video, frozen_clock):
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    committer = beat_commit.BeatCommitter(app)
+    checkouts = []
+
+    def count(*args):
+        checkouts.append(1)
+
+    sa.event.listen(db.engine.pool, "checkout", count)
+    try:
+        for second in range(3):
+            assert _beat_now(committer, member, session_id, video, frozen_clock, second * 15).credited == 15
+    finally:
+        sa.event.remove(db.engine.pool, "checkout", count)
+    assert len(checkouts) == 1  # no pool checkout (nor pre-ping on PostgreSQL) per batch
+    assert committer.batches == 3 and fresh_total(app, member.id) == 45
+    assert not committer._connection.in_transaction()  # nothing held between batches
+
+
+@pytest.mark.postgres  # pre-ping, locks
+def test_a_failed_batch_leaves_no_transaction_behind(app, client, login, make_user, video, frozen_clock,
+                                                     monkeypatch):  # fmt: skip
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    committer = beat_commit.BeatCommitter(app)
+    assert _beat_now(committer, member, session_id, video, frozen_clock, 0).credited == 15
+    kept = committer._connection
+
+    def broken(connection, rows, beats):
+        tracking.lock_beat_rows(connection, [member.id])  # the write lock (SQLite) / row locks (PostgreSQL) taken
+        raise RuntimeError("broken row")
+
+    monkeypatch.setattr(tracking, "apply_heartbeats", broken)
+    with pytest.raises(RuntimeError):
+        _beat_now(committer, member, session_id, video, frozen_clock, 15)
+    monkeypatch.undo()
+    assert kept.closed and committer._connection is None  # rolled back and closed: no lock is left held
+    with db.engine.connect() as other:  # another writer gets in at once
+        other.execute(sa.update(User).where(User.id == member.id).values(name="改名"))
+        other.commit()
+    assert _beat_now(committer, member, session_id, video, frozen_clock, 15).credited == 15
+    assert committer._connection is not kept and fresh_total(app, member.id) == 30
+
+
+@pytest.mark.postgres  # pre-ping, locks
+def test_the_kept_connection_follows_the_engines_pool_and_the_process(app, client, login, make_user, video,
+                                                                      frozen_clock, monkeypatch):  # fmt: skip
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    committer = beat_commit.BeatCommitter(app)
+    _beat_now(committer, member, session_id, video, frozen_clock, 0)
+    first = committer._connection
+    db.engine.dispose()  # e.g. the tests' database moved, or a worker's post-fork hook
+    assert _beat_now(committer, member, session_id, video, frozen_clock, 15).credited == 15
+    second = committer._connection
+    assert second is not first and first.closed
+    pid = beat_commit.os.getpid()
+    monkeypatch.setattr(beat_commit.os, "getpid", lambda: pid + 1)  # a forked child
+    assert _beat_now(committer, member, session_id, video, frozen_clock, 30).credited == 15
+    assert committer._connection is not second and not second.closed  # the parent's connection is left alone
+    monkeypatch.undo()
+    second.close()
+    assert fresh_total(app, member.id) == 45
+
+
+@pytest.mark.postgres  # PostgreSQL: the writes and the COMMIT go in one pipeline (raw_sql.pipeline)
+def test_a_write_failing_after_the_others_were_sent_commits_nothing(app, client, login, make_user, video,
+                                                                     frozen_clock, monkeypatch):  # fmt: skip
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    committer = beat_commit.BeatCommitter(app)
+    assert _beat_now(committer, member, session_id, video, frozen_clock, 0).credited == 15
+    real = tracking.add_study_seconds_many
+
+    def to_a_missing_lesson(rows, *, connection):  # the last write of the batch breaks a foreign key
+        real([(user_id, 10**9, day, source, seconds) for user_id, _, day, source, seconds in rows],
+             connection=connection)  # fmt: skip
+
+    monkeypatch.setattr(tracking, "add_study_seconds_many", to_a_missing_lesson)
+    with pytest.raises(Exception) as raised:  # noqa: PT011 (psycopg or sqlite3, raised at the commit or at once)
+        _beat_now(committer, member, session_id, video, frozen_clock, 15)
+    assert "foreign key" in str(raised.value).lower()
+    monkeypatch.undo()
+    with db.engine.connect() as connection:  # the session and progress updates sent before it were not committed
+        progress = connection.execute(sa.text(
+            "SELECT watched_seconds FROM lesson_progress WHERE user_id = :u"), {"u": member.id}).scalar()  # fmt: skip
+    assert progress == 15 and fresh_total(app, member.id) == 15
+    assert _beat_now(committer, member, session_id, video, frozen_clock, 15).credited == 15
+    assert fresh_total(app, member.id) == 30
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_batch_is_sent_in_pipelines(app, client, login, make_user, video,
+                                                                     frozen_clock):  # fmt: skip
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("psycopg's pipeline mode")
+    member = make_user()
+    login(member)
+    session_id = start(client, video)
+    committer = beat_commit.BeatCommitter(app)
+    seen = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        seen.append((statement.split()[0], cursor.connection.pgconn.pipeline_status))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert _beat_now(committer, member, session_id, video, frozen_clock, 0).credited == 15
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    off = 0  # psycopg.pq.PipelineStatus.OFF
+    assert [verb for verb, status in seen if status != off] == ["SELECT", "UPDATE", "UPDATE", "INSERT"]
+
+
+def test_a_beat_arriving_while_the_batch_waits_for_the_write_lock_joins_the_batch(app, client, login, make_user,
+                                                                                   video, frozen_clock):  # fmt: skip
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write gate")
+    first, second = make_user(), make_user()
+    sessions = {}
+    for member in (first, second):
+        login(member)
+        sessions[member.id] = start(client, video)
+    frozen_clock.advance(15)
+    committer = beat_commit.BeatCommitter(app)
+    answers = {}
+
+    def submit(member):
+        with app.app_context():
+            beat = tracking.Heartbeat(session_id=sessions[member.id], lesson_id=video.id, start=0.0, end=15.0)
+            answers[member.id] = committer.submit(member.id, member.session_version, beat, frozen_clock.now)
+
+    with db.engine.connect() as other:  # another writer (e.g. the other process's batch) holds the write lock
+        other.execute(sa.update(User).where(User.id == first.id).values(name="改名"))
+        leader = threading.Thread(target=submit, args=(first,))
+        leader.start()
+        deadline = time.monotonic() + 30
+        while committer._waiting or not committer._leading:  # the leader took its beat and waits for the lock
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        follower = threading.Thread(target=submit, args=(second,))
+        follower.start()
+        while not committer._waiting:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        other.commit()
+    leader.join(30)
+    follower.join(30)
+    assert answers[first.id].credited == 15 and answers[second.id].credited == 15
+    assert committer.batches == 1  # not a second wait for the lock
+    assert fresh_total(app) == 30
