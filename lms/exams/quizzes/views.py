@@ -10,6 +10,8 @@ from flask_login import current_user, login_required
 
 from lms import clock
 from lms.actions import run_action
+from lms.auth import login
+from lms.auth.login import session_identity
 from lms.errors import DomainError, InvalidState, NotFound, ValidationFailed, wants_json
 from lms.exams.questions import stems
 from lms.exams.questions import types as grading
@@ -20,8 +22,8 @@ from lms.exams.quizzes import results as quiz_results
 from lms.exams.quizzes import status as quizzes_status
 from lms.exams.quizzes.models import AttemptState, Quiz, QuizAttempt, QuizKind
 from lms.exams.quizzes.review import format_seconds, question_views
-from lms.extensions import db, limiter
-from lms.inputs import body_limit, json_object, page_arg
+from lms.extensions import db, limiter, login_manager
+from lms.inputs import body_limit, checks_own_body, json_object, page_arg
 
 bp = Blueprint("exams", __name__, url_prefix="/quizzes")
 
@@ -174,26 +176,58 @@ def _save_limit() -> str:
 
 
 def _user_key() -> str:
+    identity = session_identity()  # not ``current_user``: the save view does not load the member
+    if identity is not None:
+        return f"quiz-save:{identity[0]}"
     return f"quiz-save:{current_user.get_id() if current_user.is_authenticated else request.remote_addr}"
 
 
+def _flask_login_identity() -> tuple[int, int] | None:
+    """(id, session version) of Flask-Login's current user (e.g. logged in by a remember-me cookie)."""
+    if not current_user.is_authenticated:
+        return None
+    return current_user.id, current_user.session_version
+
+
 @bp.route("/attempts/<int:attempt_id>/answers", methods=["POST"])
-@login_required
 @limiter.limit(_save_limit, key_func=_user_key, scope="quiz-save")
 @body_limit(16 * 1024)
+@checks_own_body
 def save(attempt_id: int):
-    """Autosave of one answer: ``{"position": 3, "response": {...}, "seq": 7}`` (JSON, CSRF header)."""
+    """Autosave of one answer: ``{"position": 3, "response": {...}, "seq": 7}`` (JSON, CSRF header).
+
+    The login is checked without loading the member (the heartbeat's fast path): the
+    session's (id, session version) is checked against the member's row in the save's
+    own SELECT (``saves.prepare_save``: active, same session version, no forced password
+    change); a session without it (a remember-me cookie) goes through Flask-Login.
+    """
+    identity = session_identity() or _flask_login_identity()
+    if identity is None:
+        return login_manager.unauthorized()
     payload = json_object()
     position = payload.get("position")
     if not isinstance(position, int) or isinstance(position, bool):
-        return jsonify(ok=False, error=str(_l("The save could not be read; reload the page."))), 400
+        position = None  # answered 400 once the login is checked
     try:
-        prepared = saves.prepare_save(attempt_id, current_user, position, payload.get("response"), payload.get("seq"))
+        try:
+            prepared = _prepare(attempt_id, identity, position, payload)
+        except saves.StaleLogin as refused:
+            fallback = _flask_login_identity() if refused.outcome == saves.LOGIN else None
+            if fallback is None or fallback == identity:
+                raise
+            prepared = _prepare(attempt_id, fallback, position, payload)
+        if prepared is None:
+            return jsonify(ok=False, error=str(_l("The save could not be read; reload the page."))), 400
         # Group-committed with the process's other saves: answered once it is committed.
         now = clock.utcnow()
         result = saves.SaveCommitter.of(current_app._get_current_object()).submit(prepared, now)
         if isinstance(result, str):
             quiz_attempts.refuse_save(result, attempt_id, current_user, now)
+    except saves.StaleLogin as refused:
+        db.session.rollback()
+        if refused.outcome == saves.FORCED_CHANGE:
+            return redirect(url_for("auth.change_password"))
+        return login_manager.unauthorized()
     except InvalidState as error:
         db.session.commit()  # keeps the overdue attempt closed on the way
         return jsonify(
@@ -211,6 +245,20 @@ def save(attempt_id: int):
         answered=result.answered,
         saved_at=result.saved_at.isoformat() if result.saved_at else None,
         remaining_seconds=result.remaining_seconds,
+    )
+
+
+login.SELF_CHECKED_ENDPOINTS.add("exams.save")
+
+
+def _prepare(attempt_id: int, identity: tuple[int, int], position: int | None, payload: dict):
+    """The save prepared for the member ``identity`` (whose login it checks); None for a malformed position."""
+    user_id, session_version = identity
+    if position is None:
+        saves.check_login(user_id, session_version)
+        return None
+    return saves.prepare_save(
+        attempt_id, user_id, position, payload.get("response"), payload.get("seq"), session_version=session_version
     )
 
 
