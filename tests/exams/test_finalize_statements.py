@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from lms.exams.questions.models import Outcome, QuestionType
 from lms.exams.quizzes import attempts as quizzes
+from lms.exams.quizzes import saves
 from lms.exams.quizzes.models import AttemptQuestion, WrongAnswer
 from lms.extensions import db
 
@@ -55,3 +56,57 @@ def test_a_notebook_entry_loaded_before_a_second_mistake_is_refreshed(make_user,
         sa.select(AttemptQuestion.id).where(AttemptQuestion.attempt_id == attempt.id, AttemptQuestion.position == 1)
     )
     assert entry.attempt_question_id == latest
+
+
+def _graded_then(monkeypatch, between):
+    """Make ``between()`` run right after the submit graded the answers before taking the lock."""
+    original = quizzes._graded_questions
+    calls = []
+
+    def graded(attempt_id, quiz):
+        result = original(attempt_id, quiz)
+        calls.append(attempt_id)
+        if len(calls) == 1:
+            between()
+        return result
+
+    monkeypatch.setattr(quizzes, "_graded_questions", graded)
+    return calls
+
+
+def test_answers_graded_before_the_lock_are_not_graded_again(make_user, make_quiz, make_question, frozen_clock,
+                                                              monkeypatch):  # fmt: skip
+    member = make_user()
+    now = frozen_clock.now
+    attempt = quizzes.start_attempt(_quiz(make_quiz, make_question), member, now)
+    quizzes.save_answer(attempt.id, member, 1, {"value": True}, 1, now)
+    db.session.commit()
+    calls = _graded_then(monkeypatch, lambda: None)
+    assert quizzes.submit_attempt(attempt.id, member, now).score == 1.0
+    assert len(calls) == 1  # the seqs under the lock matched: graded once, outside the lock
+
+
+def test_a_save_between_the_grading_and_the_lock_is_graded(make_user, make_quiz, make_question, frozen_clock,
+                                                           monkeypatch):  # fmt: skip
+    """The answers are graded before the lock; a save that lands before the lock is taken still counts."""
+    member = make_user()
+    now = frozen_clock.now
+    attempt = quizzes.start_attempt(_quiz(make_quiz, make_question), member, now)
+    quizzes.save_answer(attempt.id, member, 1, {"value": False}, 1, now)
+    db.session.commit()
+
+    def concurrent_save():  # another request's save, committed on a connection of its own
+        prepared = saves.prepare_save(attempt.id, member.id, 1, {"value": True}, 2)
+        with db.engine.connect() as connection:
+            saves.apply_saves(connection, [(prepared, now)])
+            connection.commit()
+
+    calls = _graded_then(monkeypatch, concurrent_save)
+    finished = quizzes.submit_attempt(attempt.id, member, now)
+    db.session.commit()
+    assert len(calls) == 2  # graded again under the lock
+    assert finished.score == 1.0
+    outcomes = db.session.scalars(sa.select(AttemptQuestion.outcome).where(AttemptQuestion.attempt_id == attempt.id)
+                                  .order_by(AttemptQuestion.position)).all()  # fmt: skip
+    assert outcomes == [Outcome.CORRECT, Outcome.UNANSWERED, Outcome.UNANSWERED]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(WrongAnswer)) == 0

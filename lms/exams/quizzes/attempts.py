@@ -354,32 +354,52 @@ def refuse_save(outcome: str, attempt_id: int, user: User, now: datetime) -> Non
 def submit_attempt(attempt_id: int, user: User, now: datetime) -> QuizAttempt:
     """The member submits their attempt: graded now. Idempotent: submitting a final
     attempt again changes nothing. Past the point where it is overdue, the quiz's
-    overdue rule decides instead (graded at the deadline, or not counted)."""
+    overdue rule decides instead (graded at the deadline, or not counted).
+
+    The answers are read and graded before the attempt is locked; under the lock only
+    their sequence numbers are read again (every save raises one), and the answers are
+    graded again only if a save came in between. On SQLite the lock is the database's
+    write lock, which every writer waits for: it then covers only the checks and the writes.
+    """
     attempt = get_own_attempt(attempt_id, user)
     if attempt.state != AttemptState.IN_PROGRESS:
         return attempt
-    # The quiz and the frozen snapshots are read before the lock, which then covers
-    # only the responses and the writes.
-    db.session.get(Quiz, attempt.quiz_id)
-    snapshots = _attempt_snapshots(attempt.id)
+    quiz = db.session.get(Quiz, attempt.quiz_id)
+    graded = _graded_questions(attempt.id, quiz)
     attempt = get_own_attempt(attempt_id, user, lock=True)
     if attempt.state != AttemptState.IN_PROGRESS:
         return attempt
     if is_overdue(attempt, now):
         return finalize_if_overdue(attempt, now)
-    return _finalize_locked(attempt, now, FinishReason.SUBMITTED, snapshots)
+    return _finalize_locked(attempt, now, FinishReason.SUBMITTED, graded)
 
 
-_GRADING_SNAPSHOTS = (
-    sa.select(QuestionSnapshot.id, QuestionSnapshot.type, QuestionSnapshot.answer)
-    .join(AttemptQuestion, AttemptQuestion.snapshot_id == QuestionSnapshot.id)
+# The attempt's questions with what grading reads of their frozen snapshots, in position order.
+_GRADING_ROWS = (
+    sa.select(
+        AttemptQuestion.id, AttemptQuestion.snapshot_id, AttemptQuestion.question_id, AttemptQuestion.response,
+        AttemptQuestion.points, AttemptQuestion.client_seq, QuestionSnapshot.type, QuestionSnapshot.answer,
+    )
+    .join(QuestionSnapshot, QuestionSnapshot.id == AttemptQuestion.snapshot_id)
     .where(AttemptQuestion.attempt_id == sa.bindparam("b_attempt"))
+    .order_by(AttemptQuestion.position)
+)  # fmt: skip
+# What a save changes (it raises the question's seq), to tell whether answers graded before the lock still stand.
+_SEQS = (
+    sa.select(AttemptQuestion.id, AttemptQuestion.client_seq)
+    .where(AttemptQuestion.attempt_id == sa.bindparam("b_attempt"))
+    .order_by(AttemptQuestion.position)
 )
 
 
-def _attempt_snapshots(attempt_id: int) -> dict:
-    """What grading reads of the attempt's frozen snapshots (type and answer), as rows by snapshot id."""
-    return {row.id: row for row in db.session.connection().execute(_GRADING_SNAPSHOTS, {"b_attempt": attempt_id})}
+def _graded_questions(attempt_id: int, quiz: Quiz) -> list[SimpleNamespace]:
+    """The attempt's questions as stored now, each graded (``score``, ``outcome``), in position order."""
+    questions = []
+    for row in db.session.connection().execute(_GRADING_ROWS, {"b_attempt": attempt_id}):
+        result = grading.grade(row.type, row.answer, row.response, row.points, partial_credit=quiz.partial_credit)
+        questions.append(SimpleNamespace(id=row.id, question_id=row.question_id, client_seq=row.client_seq,
+                                         score=result.points, outcome=result.outcome))  # fmt: skip
+    return questions
 
 
 def finalize_attempt(attempt: QuizAttempt, now: datetime, reason: FinishReason = FinishReason.TIME_UP) -> QuizAttempt:
@@ -436,17 +456,6 @@ def finalize_overdue(now: datetime, limit: int = 500) -> int:
     return closed
 
 
-_FINALIZE_QUESTIONS = (
-    sa.select(
-        AttemptQuestion.id,
-        AttemptQuestion.snapshot_id,
-        AttemptQuestion.question_id,
-        AttemptQuestion.response,
-        AttemptQuestion.points,
-    )
-    .where(AttemptQuestion.attempt_id == sa.bindparam("b_attempt"))
-    .order_by(AttemptQuestion.position)
-)
 _FINALIZE_GRADE = (
     sa.update(AttemptQuestion)
     .where(AttemptQuestion.id == sa.bindparam("b_id"))
@@ -462,17 +471,9 @@ def _expire_loaded(model, matches) -> None:
 
 
 def _finalize_locked(
-    attempt: QuizAttempt, now: datetime, reason: FinishReason, snapshots: dict | None = None
+    attempt: QuizAttempt, now: datetime, reason: FinishReason, graded: list[SimpleNamespace] | None = None
 ) -> QuizAttempt:
-    quiz = db.session.get(Quiz, attempt.quiz_id)
-    if snapshots is None:
-        snapshots = _attempt_snapshots(attempt.id)
-    # Core statements while the attempt is locked (on SQLite, while every writer waits):
-    # the questions' responses as rows, their grades as one executemany.
-    connection = db.session.connection()
-    questions = [
-        SimpleNamespace(**row._asdict()) for row in connection.execute(_FINALIZE_QUESTIONS, {"b_attempt": attempt.id})
-    ]
+    """Close the locked attempt; ``graded``: its questions graded before the lock (``_graded_questions``)."""
     end = now
     if reason != FinishReason.SUBMITTED and attempt.deadline is not None:
         end = min(now, attempt.deadline)
@@ -486,19 +487,17 @@ def _finalize_locked(
         db.session.flush()
         log.info("attempt %s abandoned (not submitted in time)", attempt.id)
         return attempt
-    score = 0.0
-    for question in questions:
-        snapshot = snapshots[question.snapshot_id]
-        result = grading.grade(
-            snapshot.type,
-            snapshot.answer,
-            question.response,
-            question.points,
-            partial_credit=quiz.partial_credit,
-        )
-        question.score = result.points
-        question.outcome = result.outcome
-        score += result.points
+    quiz = db.session.get(Quiz, attempt.quiz_id)
+    # Core statements while the attempt is locked (on SQLite, while every writer waits):
+    # the answers graded before the lock stand unless a save changed one since; the grades
+    # go as one executemany.
+    connection = db.session.connection()
+    if graded is not None:
+        seqs = [tuple(row) for row in connection.execute(_SEQS, {"b_attempt": attempt.id})]
+        if seqs != [(question.id, question.client_seq) for question in graded]:
+            graded = None
+    questions = graded if graded is not None else _graded_questions(attempt.id, quiz)
+    score = sum(question.score for question in questions)
     if questions:
         connection.execute(
             _FINALIZE_GRADE, [{"b_id": q.id, "b_score": q.score, "b_outcome": q.outcome} for q in questions]

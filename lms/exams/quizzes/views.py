@@ -274,12 +274,12 @@ def ping():
 @bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
 @login_required
 def submit(attempt_id: int):
-    attempt = quiz_attempts.submit_attempt(attempt_id, current_user, clock.utcnow())
-    db.session.commit()
-    target = url_for(".attempt", attempt_id=attempt.id)
+    state = quiz_attempts.submit_attempt(attempt_id, current_user, clock.utcnow()).state
+    db.session.commit()  # read before: the commit expires the attempt, which would be loaded again
+    target = url_for(".attempt", attempt_id=attempt_id)
     if wants_json():
-        return jsonify(ok=True, state=str(attempt.state), redirect=target)
-    if attempt.state == AttemptState.ABANDONED:
+        return jsonify(ok=True, state=str(state), redirect=target)
+    if state == AttemptState.ABANDONED:
         flash(_l("Time ran out before the attempt was submitted, so it does not count."), "warning")
     return redirect(target)
 
