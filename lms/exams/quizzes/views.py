@@ -254,12 +254,13 @@ login.SELF_CHECKED_ENDPOINTS.add("exams.save")
 def _prepare(attempt_id: int, identity: tuple[int, int], position: int | None, payload: dict):
     """The save prepared for the member ``identity`` (whose login it checks); None for a malformed position."""
     user_id, session_version = identity
-    if position is None:
-        saves.check_login(user_id, session_version)
-        return None
-    return saves.prepare_save(
-        attempt_id, user_id, position, payload.get("response"), payload.get("seq"), session_version=session_version
-    )
+    # A connection of its own, not the session's: a read in autocommit, no unit of work to close.
+    with db.engine.connect() as connection:
+        if position is None:
+            saves.check_login(user_id, session_version, connection=connection)
+            return None
+        return saves.prepare_save(attempt_id, user_id, position, payload.get("response"), payload.get("seq"),
+                                  session_version=session_version, connection=connection)  # fmt: skip
 
 
 @bp.route("/ping", methods=["POST"])
