@@ -21,6 +21,7 @@ request's session.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -254,17 +255,42 @@ class PendingSave(Pending):
 
 
 class SaveCommitter(GroupCommitter):
-    """Group commit of answer saves (``lms.group_commit``), in attempt order; ``SaveCommitter.of(app)``."""
+    """Group commit of answer saves (``lms.group_commit``), in attempt order; ``SaveCommitter.of(app)``.
 
-    def submit(self, save: PreparedSave, now: datetime) -> SaveResult | str:
+    A request may lend the connection it prepared its save on (``submit(..., connection=)``):
+    if it becomes the leader, its batches go on that connection instead of one checked out
+    for them (on PostgreSQL a checkout costs a ping and its return a rollback). The lent
+    connection must hold no write (a prepared save only read on it).
+    """
+
+    def __init__(self, app) -> None:
+        super().__init__(app)
+        self._lent = threading.local()  # the leader's own connection, seen from its thread only
+
+    def submit(self, save: PreparedSave, now: datetime, *, connection=None) -> SaveResult | str:
         """The save's SaveResult (or FINAL / OVERDUE) once its batch is committed."""
-        return self.submit_pending(PendingSave(save, now))
+        self._lent.connection = connection
+        try:
+            return self.submit_pending(PendingSave(save, now))
+        finally:
+            self._lent.connection = None
 
     def order_key(self, pending: PendingSave) -> int:
         return pending.save.attempt_id
 
     def transaction(self, ordered: list[PendingSave]) -> list:
-        with db.engine.connect() as connection:
-            outcomes = apply_saves(connection, [(pending.save, pending.now) for pending in ordered])
-            connection.commit()
+        lent = getattr(self._lent, "connection", None)
+        if lent is None:
+            with db.engine.connect() as connection:
+                return self._commit(connection, ordered)
+        try:
+            return self._commit(lent, ordered)
+        except BaseException:
+            lent.rollback()  # the lender's connection is left usable (a retry one by one runs on it)
+            raise
+
+    @staticmethod
+    def _commit(connection, ordered: list[PendingSave]) -> list:
+        outcomes = apply_saves(connection, [(pending.save, pending.now) for pending in ordered])
+        connection.commit()
         return outcomes

@@ -209,18 +209,22 @@ def save(attempt_id: int):
     if not isinstance(position, int) or isinstance(position, bool):
         position = None  # answered 400 once the login is checked
     try:
-        try:
-            prepared = _prepare(attempt_id, identity, position, payload)
-        except saves.StaleLogin as refused:
-            fallback = _flask_login_identity() if refused.outcome == saves.LOGIN else None
-            if fallback is None or fallback == identity:
-                raise
-            prepared = _prepare(attempt_id, fallback, position, payload)
-        if prepared is None:
-            return jsonify(ok=False, error=str(_l("The save could not be read; reload the page."))), 400
-        # Group-committed with the process's other saves: answered once it is committed.
-        now = clock.utcnow()
-        result = saves.SaveCommitter.of(current_app._get_current_object()).submit(prepared, now)
+        # A connection of its own, not the session's: the save is read in autocommit, and if
+        # this request leads the group commit its batches go on it.
+        with db.engine.connect() as connection:
+            try:
+                prepared = _prepare(connection, attempt_id, identity, position, payload)
+            except saves.StaleLogin as refused:
+                fallback = _flask_login_identity() if refused.outcome == saves.LOGIN else None
+                if fallback is None or fallback == identity:
+                    raise
+                prepared = _prepare(connection, attempt_id, fallback, position, payload)
+            if prepared is None:
+                return jsonify(ok=False, error=str(_l("The save could not be read; reload the page."))), 400
+            # Group-committed with the process's other saves: answered once it is committed.
+            now = clock.utcnow()
+            committer = saves.SaveCommitter.of(current_app._get_current_object())
+            result = committer.submit(prepared, now, connection=connection)
         if isinstance(result, str):
             quiz_attempts.refuse_save(result, attempt_id, current_user, now)
     except saves.StaleLogin as refused:
@@ -251,16 +255,14 @@ def save(attempt_id: int):
 login.SELF_CHECKED_ENDPOINTS.add("exams.save")
 
 
-def _prepare(attempt_id: int, identity: tuple[int, int], position: int | None, payload: dict):
+def _prepare(connection, attempt_id: int, identity: tuple[int, int], position: int | None, payload: dict):
     """The save prepared for the member ``identity`` (whose login it checks); None for a malformed position."""
     user_id, session_version = identity
-    # A connection of its own, not the session's: a read in autocommit, no unit of work to close.
-    with db.engine.connect() as connection:
-        if position is None:
-            saves.check_login(user_id, session_version, connection=connection)
-            return None
-        return saves.prepare_save(attempt_id, user_id, position, payload.get("response"), payload.get("seq"),
-                                  session_version=session_version, connection=connection)  # fmt: skip
+    if position is None:
+        saves.check_login(user_id, session_version, connection=connection)
+        return None
+    return saves.prepare_save(attempt_id, user_id, position, payload.get("response"), payload.get("seq"),
+                              session_version=session_version, connection=connection)  # fmt: skip
 
 
 @bp.route("/ping", methods=["POST"])
