@@ -3,6 +3,7 @@ already holds (the attempt's questions, notebook entries) is refreshed, never le
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from lms.exams.questions.models import Outcome, QuestionType
@@ -10,6 +11,8 @@ from lms.exams.quizzes import attempts as quizzes
 from lms.exams.quizzes import saves
 from lms.exams.quizzes.models import AttemptQuestion, WrongAnswer
 from lms.extensions import db
+
+pytestmark = pytest.mark.postgres  # grading before the lock, a save committed in between
 
 
 def _quiz(make_quiz, make_question):

@@ -13,6 +13,8 @@ from lms.exams.quizzes import saves
 from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuizAttempt
 from lms.extensions import db
 
+pytestmark = pytest.mark.postgres  # row locks, the lent connection, parallel batches on PostgreSQL
+
 
 def _start(client, quiz) -> int:
     response = client.post(f"/quizzes/{quiz.id}/start")
@@ -81,7 +83,7 @@ def test_saves_waiting_together_are_applied_in_one_transaction_as_one_at_a_time(
     committer = saves.SaveCommitter(app)
     answers: dict[int, object] = {}
     with committer._cond:
-        committer._leading = True  # a busy leader: the saves queue as followers
+        committer._leading = committer.max_leaders()  # busy leaders: the saves queue as followers
 
     def follower(index, prepared, moment):
         with app.app_context():
@@ -96,7 +98,7 @@ def test_saves_waiting_together_are_applied_in_one_transaction_as_one_at_a_time(
         time.sleep(0.01)
     committer._lead(None)
     with committer._cond:
-        committer._leading = False
+        committer._leading = 0
         committer._cond.notify_all()
     for thread in threads:
         thread.join(30)
@@ -220,3 +222,9 @@ def test_a_failed_batch_on_a_lent_connection_is_applied_one_by_one_on_it(
     assert committer.batches == 3  # the failed batch counts nothing; then one by one
     for save in prepared:
         assert stored(save.attempt_id)[3][:2] == (1, {"value": True})
+
+
+def test_batches_run_one_at_a_time_on_sqlite_and_in_parallel_elsewhere(app):
+    expected = 1 if db.engine.dialect.name == "sqlite" else saves.PARALLEL_BATCHES
+    assert saves.SaveCommitter(app).max_leaders() == expected
+    assert saves.PARALLEL_BATCHES > 1

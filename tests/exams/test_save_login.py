@@ -11,6 +11,8 @@ from lms.auth.models import User
 from lms.exams.quizzes.models import AttemptQuestion
 from lms.extensions import db, login_manager
 
+pytestmark = pytest.mark.postgres  # the login read in the save's own SELECT
+
 
 def _start(client, quiz) -> int:
     response = client.post(f"/quizzes/{quiz.id}/start")

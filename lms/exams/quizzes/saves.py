@@ -45,6 +45,11 @@ from lms.group_commit import GroupCommitter, Pending
 # (the member left the page, or the phone slept).
 MAX_SECONDS_PER_SAVE = 600
 MAX_SEQ = 2**53
+# Batches of a process applied at once on PostgreSQL: a batch waits for its commit's WAL
+# flush (a few ms), in which the next saves need not wait (the database flushes concurrent
+# commits together anyway); each batch locks its attempts in attempt order, so two never
+# wait for each other in a cycle.
+PARALLEL_BATCHES = 2
 
 FINAL = "final"  # the attempt is submitted or closed: answers no longer change
 OVERDUE = "overdue"  # past the deadline and its grace: refused, and the attempt is to be closed
@@ -266,6 +271,7 @@ class SaveCommitter(GroupCommitter):
     def __init__(self, app) -> None:
         super().__init__(app)
         self._lent = threading.local()  # the leader's own connection, seen from its thread only
+        self._parallel: int | None = None
 
     def submit(self, save: PreparedSave, now: datetime, *, connection=None) -> SaveResult | str:
         """The save's SaveResult (or FINAL / OVERDUE) once its batch is committed."""
@@ -277,6 +283,12 @@ class SaveCommitter(GroupCommitter):
 
     def order_key(self, pending: PendingSave) -> int:
         return pending.save.attempt_id
+
+    def max_leaders(self) -> int:
+        """On SQLite one batch at a time (the database has one writer); elsewhere ``PARALLEL_BATCHES``."""
+        if self._parallel is None:
+            self._parallel = 1 if db.engine.dialect.name == "sqlite" else PARALLEL_BATCHES
+        return self._parallel
 
     def transaction(self, ordered: list[PendingSave]) -> list:
         lent = getattr(self._lent, "connection", None)
