@@ -470,6 +470,22 @@ def _expire_loaded(model, matches) -> None:
             db.session.expire(loaded)
 
 
+_CLOSE_COLUMNS = ("open_slot", "finished_at", "finish_reason", "time_used_seconds", "state", "score", "score_percent")
+_CLOSE = (
+    sa.update(QuizAttempt)
+    .where(QuizAttempt.id == sa.bindparam("b_id"))
+    .values({key: sa.bindparam(f"b_{key}", type_=QuizAttempt.__table__.c[key].type) for key in _CLOSE_COLUMNS})
+)
+
+
+def _close(attempt: QuizAttempt, **values) -> None:
+    """Write the closing ``values`` (every one of ``_CLOSE_COLUMNS``) to the locked attempt's row (one
+    Core UPDATE, no unit of work to flush) and to its object."""
+    db.session.connection().execute(_CLOSE, {"b_id": attempt.id, **{f"b_{key}": values[key] for key in _CLOSE_COLUMNS}})
+    for key in _CLOSE_COLUMNS:
+        sa.orm.attributes.set_committed_value(attempt, key, values[key])
+
+
 def _finalize_locked(
     attempt: QuizAttempt, now: datetime, reason: FinishReason, graded: list[SimpleNamespace] | None = None
 ) -> QuizAttempt:
@@ -477,14 +493,15 @@ def _finalize_locked(
     end = now
     if reason != FinishReason.SUBMITTED and attempt.deadline is not None:
         end = min(now, attempt.deadline)
-    attempt.open_slot = None
-    attempt.finished_at = end
-    attempt.finish_reason = reason
     limit_end = min(end, attempt.deadline) if attempt.deadline else end
-    attempt.time_used_seconds = max(int((limit_end - attempt.started_at).total_seconds()), 0)
+    closing = {
+        "open_slot": None,
+        "finished_at": end,
+        "finish_reason": reason,
+        "time_used_seconds": max(int((limit_end - attempt.started_at).total_seconds()), 0),
+    }
     if reason == FinishReason.ABANDONED:
-        attempt.state = AttemptState.ABANDONED
-        db.session.flush()
+        _close(attempt, **closing, state=AttemptState.ABANDONED, score=None, score_percent=None)
         log.info("attempt %s abandoned (not submitted in time)", attempt.id)
         return attempt
     quiz = db.session.get(Quiz, attempt.quiz_id)
@@ -503,10 +520,8 @@ def _finalize_locked(
             _FINALIZE_GRADE, [{"b_id": q.id, "b_score": q.score, "b_outcome": q.outcome} for q in questions]
         )
     _expire_loaded(AttemptQuestion, lambda question: question.attempt_id == attempt.id)
-    attempt.state = AttemptState.FINISHED
-    attempt.score = round(score, 4)
-    attempt.score_percent = round(100.0 * score / attempt.max_score, 2) if attempt.max_score else 0.0
-    db.session.flush()
+    percent = round(100.0 * score / attempt.max_score, 2) if attempt.max_score else 0.0
+    _close(attempt, **closing, state=AttemptState.FINISHED, score=round(score, 4), score_percent=percent)
     from lms.exams.quizzes.mistakes import record_attempt
 
     record_attempt(attempt, questions, quiz, now)
