@@ -1,5 +1,6 @@
-"""The answer save's login fast path: the member's row is checked in the save's own SELECT,
-without Flask-Login loading the user (lms.exams.quizzes.views.save, saves.prepare_save)."""
+"""The answer save's and the submit's login fast path: the member's row is checked in their own
+first SELECT, without Flask-Login loading the user (lms.exams.quizzes.views.save and submit,
+saves.prepare_save, attempts.submit_attempt)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sqlalchemy as sa
 from flask import url_for
 
 from lms.auth.models import User
-from lms.exams.quizzes.models import AttemptQuestion
+from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuizAttempt
 from lms.extensions import db, login_manager
 
 pytestmark = pytest.mark.postgres  # the login read in the save's own SELECT
@@ -127,3 +128,69 @@ def test_a_remember_me_cookie_still_logs_the_save_in(app, client, taking, sessio
     response = _save(client, attempt_id, {"position": 3, "response": {"value": True}, "seq": 1})
     assert response.status_code == 200 and response.get_json()["applied"]
     assert _stored(attempt_id, 3) == (1, {"value": True})
+
+
+def _state(attempt_id: int) -> AttemptState:
+    with db.engine.connect() as connection:
+        return connection.execute(sa.select(QuizAttempt.state).where(QuizAttempt.id == attempt_id)).scalar_one()
+
+
+def _submit(client, attempt_id: int):
+    return client.post(f"/quizzes/attempts/{attempt_id}/submit", json={}, headers={"Accept": "application/json"})
+
+
+def test_a_submit_does_not_load_the_user(client, taking, monkeypatch):
+    _, attempt_id = taking
+    assert _save(client, attempt_id, {"position": 3, "response": {"value": True}, "seq": 1}).status_code == 200
+    _no_loading(monkeypatch)
+    response = _submit(client, attempt_id)
+    assert response.status_code == 200 and response.get_json()["state"] == "finished"
+    assert _state(attempt_id) == AttemptState.FINISHED
+    again = _submit(client, attempt_id)  # idempotent
+    assert again.status_code == 200 and again.get_json()["state"] == "finished"
+
+
+def test_a_form_submit_redirects_to_the_result(client, taking):
+    _, attempt_id = taking
+    response = client.post(f"/quizzes/attempts/{attempt_id}/submit")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/quizzes/attempts/{attempt_id}")
+    assert _state(attempt_id) == AttemptState.FINISHED
+
+
+@pytest.mark.parametrize("change", ["deactivated", "revoked"])
+def test_a_submit_of_a_deactivated_member_or_a_revoked_session_is_refused(client, taking, change):
+    member, attempt_id = taking
+    user = db.session.get(User, member.id)
+    if change == "deactivated":
+        user.is_active = False
+    else:
+        user.session_version += 1
+    db.session.commit()
+    assert _submit(client, attempt_id).status_code == 401
+    assert _state(attempt_id) == AttemptState.IN_PROGRESS
+
+
+def test_a_submit_waits_for_a_forced_password_change(app, client, taking):
+    member, attempt_id = taking
+    db.session.get(User, member.id).must_change_password = True
+    db.session.commit()
+    response = _submit(client, attempt_id)
+    assert response.status_code == 302
+    with app.test_request_context():
+        assert response.headers["Location"].endswith(url_for("auth.change_password"))
+    assert _state(attempt_id) == AttemptState.IN_PROGRESS
+
+
+def test_a_submit_of_another_members_attempt_looks_missing(client, login, make_user, taking):
+    _, attempt_id = taking
+    login(make_user())
+    assert _submit(client, attempt_id).status_code == 404
+    assert _state(attempt_id) == AttemptState.IN_PROGRESS
+
+
+def test_an_anonymous_submit_is_refused(client, taking):
+    _, attempt_id = taking
+    with client.session_transaction() as session:
+        session.clear()
+    assert _submit(client, attempt_id).status_code == 401
+    assert _state(attempt_id) == AttemptState.IN_PROGRESS

@@ -290,17 +290,19 @@ def _create_attempt(
 # --- Saving answers ----------------------------------------------------------------------------
 
 
-def get_own_attempt(attempt_id: int, user: User, *, lock: bool = False) -> QuizAttempt:
-    """The member's own attempt (another member's id looks missing); ``lock`` selects it FOR UPDATE.
+def get_own_attempt(attempt_id: int, user: User | int, *, lock: bool = False) -> QuizAttempt:
+    """The member's (or member id's) own attempt (another member's id looks missing); ``lock``
+    selects it FOR UPDATE.
 
     Without the lock, an attempt this session has loaded already is not read again.
     """
+    user_id = user if isinstance(user, int) else user.id
     if lock:
-        query = sa.select(QuizAttempt).where(QuizAttempt.id == attempt_id, QuizAttempt.user_id == user.id)
+        query = sa.select(QuizAttempt).where(QuizAttempt.id == attempt_id, QuizAttempt.user_id == user_id)
         attempt = db.session.scalar(query.with_for_update().execution_options(populate_existing=True))
     else:
         attempt = db.session.get(QuizAttempt, attempt_id)
-        if attempt is not None and attempt.user_id != user.id:
+        if attempt is not None and attempt.user_id != user_id:
             attempt = None
     if attempt is None:
         raise NotFound(_l("This attempt does not exist."))
@@ -351,22 +353,44 @@ def refuse_save(outcome: str, attempt_id: int, user: User, now: datetime) -> Non
 # --- Submitting and finalizing -------------------------------------------------------------------
 
 
-def submit_attempt(attempt_id: int, user: User, now: datetime) -> QuizAttempt:
+# The attempt's state and quiz, with its member's login (checked by the submit view's fast path).
+_SUBMIT_READ = (
+    sa.select(QuizAttempt.state, QuizAttempt.quiz_id, User.is_active, User.session_version,
+              User.must_change_password, User.locale)
+    .join(User, User.id == QuizAttempt.user_id)
+    .where(QuizAttempt.id == sa.bindparam("attempt_id"), QuizAttempt.user_id == sa.bindparam("user_id"))
+)  # fmt: skip
+
+
+def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_version: int | None = None
+                   ) -> QuizAttempt:  # fmt: skip
     """The member submits their attempt: graded now. Idempotent: submitting a final
     attempt again changes nothing. Past the point where it is overdue, the quiz's
     overdue rule decides instead (graded at the deadline, or not counted).
 
-    The answers are read and graded before the attempt is locked; under the lock only
-    their sequence numbers are read again (every save raises one), and the answers are
-    graded again only if a save came in between. On SQLite the lock is the database's
-    write lock, which every writer waits for: it then covers only the checks and the writes.
+    ``user``: the member or their id. With ``session_version`` (a session's login not yet
+    checked) the member's row is checked in the attempt's first read, as a save's
+    (``saves.StaleLogin``). The answers are read and graded before the attempt is locked;
+    under the lock only their sequence numbers are read again (every save raises one),
+    and the answers are graded again only if a save came in between. On SQLite the lock is
+    the database's write lock, which every writer waits for: it then covers only the
+    checks and the writes.
     """
-    attempt = get_own_attempt(attempt_id, user)
-    if attempt.state != AttemptState.IN_PROGRESS:
-        return attempt
-    quiz = db.session.get(Quiz, attempt.quiz_id)
-    graded = _graded_questions(attempt.id, quiz)
-    attempt = get_own_attempt(attempt_id, user, lock=True)
+    user_id = user if isinstance(user, int) else user.id
+    connection = db.session.connection()
+    row = connection.execute(_SUBMIT_READ, {"attempt_id": attempt_id, "user_id": user_id}).first()
+    if session_version is not None:
+        if row is None:
+            saves.check_login(user_id, session_version, connection=connection)
+        else:
+            saves.check_login_row(row, session_version)
+    if row is None:
+        raise NotFound(_l("This attempt does not exist."))
+    if row.state != AttemptState.IN_PROGRESS:
+        return get_own_attempt(attempt_id, user_id)
+    quiz = db.session.get(Quiz, row.quiz_id)
+    graded = _graded_questions(attempt_id, quiz)
+    attempt = get_own_attempt(attempt_id, user_id, lock=True)
     if attempt.state != AttemptState.IN_PROGRESS:
         return attempt
     if is_overdue(attempt, now):

@@ -150,8 +150,9 @@ _TOUCH = (
 )
 
 
-def _check_login(row, session_version: int) -> None:
-    """Raise StaleLogin unless the member's row accepts a session of ``session_version``.
+def check_login_row(row, session_version: int) -> None:
+    """Raise StaleLogin unless the member's row (is_active, session_version, must_change_password,
+    locale) accepts a session of ``session_version``.
 
     The member's saved language, read in the same query, goes to ``g.user_locale``
     (``lms.i18n.select_locale``), so the save's messages need no load of the member.
@@ -167,7 +168,7 @@ def _check_login(row, session_version: int) -> None:
 def check_login(user_id: int, session_version: int, *, connection=None) -> None:
     """StaleLogin unless the member's row accepts a session of ``session_version`` (``prepare_save``'s check)."""
     connection = connection if connection is not None else db.session.connection()
-    _check_login(connection.execute(_LOGIN_ROW, {"user_id": user_id}).first(), session_version)
+    check_login_row(connection.execute(_LOGIN_ROW, {"user_id": user_id}).first(), session_version)
 
 
 def prepare_save(
@@ -187,7 +188,7 @@ def prepare_save(
     ids = {"attempt_id": attempt_id, "user_id": user_id}
     row = connection.execute(_SAVE_TARGET, {**ids, "position": position}).first()
     if session_version is not None:
-        _check_login(row if row is not None else connection.execute(_LOGIN_ROW, ids).first(), session_version)
+        check_login_row(row if row is not None else connection.execute(_LOGIN_ROW, ids).first(), session_version)
     if not is_int(seq) or not 0 < seq < MAX_SEQ:
         raise ValidationFailed(_l("The save carries no valid sequence number; reload the page."))
     if row is None:

@@ -201,9 +201,8 @@ def save(attempt_id: int):
     own SELECT (``saves.prepare_save``: active, same session version, no forced password
     change); a session without it (a remember-me cookie) goes through Flask-Login.
     """
-    identity = session_identity() or _flask_login_identity()
-    if identity is None:
-        return login_manager.unauthorized()
+    if session_identity() is None and not current_user.is_authenticated:
+        return login_manager.unauthorized()  # before the body is read
     payload = json_object()
     position = payload.get("position")
     if not isinstance(position, int) or isinstance(position, bool):
@@ -212,13 +211,10 @@ def save(attempt_id: int):
         # A connection of its own, not the session's: the save is read in autocommit, and if
         # this request leads the group commit its batches go on it.
         with db.engine.connect() as connection:
-            try:
-                prepared = _prepare(connection, attempt_id, identity, position, payload)
-            except saves.StaleLogin as refused:
-                fallback = _flask_login_identity() if refused.outcome == saves.LOGIN else None
-                if fallback is None or fallback == identity:
-                    raise
-                prepared = _prepare(connection, attempt_id, fallback, position, payload)
+            prepared, refusal = _as_member(lambda user_id, version: _prepare(
+                connection, attempt_id, user_id, version, position, payload))  # fmt: skip
+            if refusal is not None:
+                return refusal
             if prepared is None:
                 return jsonify(ok=False, error=str(_l("The save could not be read; reload the page."))), 400
             # Group-committed with the process's other saves: answered once it is committed.
@@ -227,11 +223,6 @@ def save(attempt_id: int):
             result = committer.submit(prepared, now, connection=connection)
         if isinstance(result, str):
             quiz_attempts.refuse_save(result, attempt_id, current_user, now)
-    except saves.StaleLogin as refused:
-        db.session.rollback()
-        if refused.outcome == saves.FORCED_CHANGE:
-            return redirect(url_for("auth.change_password"))
-        return login_manager.unauthorized()
     except InvalidState as error:
         db.session.commit()  # keeps the overdue attempt closed on the way
         return jsonify(
@@ -253,11 +244,37 @@ def save(attempt_id: int):
 
 
 login.SELF_CHECKED_ENDPOINTS.add("exams.save")
+login.SELF_CHECKED_ENDPOINTS.add("exams.submit")
 
 
-def _prepare(connection, attempt_id: int, identity: tuple[int, int], position: int | None, payload: dict):
-    """The save prepared for the member ``identity`` (whose login it checks); None for a malformed position."""
-    user_id, session_version = identity
+def _as_member(action):
+    """(``action(user_id, session_version)``, None) for the session's login, or (None, the refusing response).
+
+    The action checks the login itself (``saves.StaleLogin``: the member's row read in its
+    own first query). A login the session holds but the row refuses is tried again as
+    Flask-Login's current user (a remember-me cookie may log the member in anew).
+    """
+    identity = session_identity() or _flask_login_identity()
+    if identity is None:
+        return None, login_manager.unauthorized()
+    try:
+        try:
+            return action(*identity), None
+        except saves.StaleLogin as refused:
+            fallback = _flask_login_identity() if refused.outcome == saves.LOGIN else None
+            if fallback is None or fallback == identity:
+                raise
+            db.session.rollback()
+            return action(*fallback), None
+    except saves.StaleLogin as refused:
+        db.session.rollback()
+        if refused.outcome == saves.FORCED_CHANGE:
+            return None, redirect(url_for("auth.change_password"))
+        return None, login_manager.unauthorized()
+
+
+def _prepare(connection, attempt_id: int, user_id: int, session_version: int, position: int | None, payload: dict):
+    """The save prepared for the member (whose login it checks); None for a malformed position."""
     if position is None:
         saves.check_login(user_id, session_version, connection=connection)
         return None
@@ -275,9 +292,14 @@ def ping():
 
 
 @bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
-@login_required
 def submit(attempt_id: int):
-    state = quiz_attempts.submit_attempt(attempt_id, current_user, clock.utcnow()).state
+    """The member submits (JSON or a form); the login is checked as a save's, without loading the member."""
+    now = clock.utcnow()
+    attempt, refusal = _as_member(lambda user_id, version: quiz_attempts.submit_attempt(
+        attempt_id, user_id, now, session_version=version))  # fmt: skip
+    if refusal is not None:
+        return refusal
+    state = attempt.state
     db.session.commit()  # read before: the commit expires the attempt, which would be loaded again
     target = url_for(".attempt", attempt_id=attempt_id)
     if wants_json():
