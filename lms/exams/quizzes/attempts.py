@@ -353,10 +353,12 @@ def refuse_save(outcome: str, attempt_id: int, user: User, now: datetime) -> Non
 # --- Submitting and finalizing -------------------------------------------------------------------
 
 
-# The attempt's state and quiz, with its member's login (checked by the submit view's fast path).
+# The attempt's state, what grading and the notebook need of its quiz, and its member's login
+# (checked by the submit view's fast path).
 _SUBMIT_READ = (
-    sa.select(QuizAttempt.state, QuizAttempt.quiz_id, User.is_active, User.session_version,
+    sa.select(QuizAttempt.state, Quiz.partial_credit, Quiz.kind, User.is_active, User.session_version,
               User.must_change_password, User.locale)
+    .join(Quiz, Quiz.id == QuizAttempt.quiz_id)
     .join(User, User.id == QuizAttempt.user_id)
     .where(QuizAttempt.id == sa.bindparam("attempt_id"), QuizAttempt.user_id == sa.bindparam("user_id"))
 )  # fmt: skip
@@ -388,14 +390,14 @@ def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_
         raise NotFound(_l("This attempt does not exist."))
     if row.state != AttemptState.IN_PROGRESS:
         return get_own_attempt(attempt_id, user_id)
-    quiz = db.session.get(Quiz, row.quiz_id)
+    quiz = SimpleNamespace(partial_credit=row.partial_credit, kind=row.kind)  # settings that never change
     graded = _graded_questions(attempt_id, quiz)
     attempt = get_own_attempt(attempt_id, user_id, lock=True)
     if attempt.state != AttemptState.IN_PROGRESS:
         return attempt
     if is_overdue(attempt, now):
         return finalize_if_overdue(attempt, now)
-    return _finalize_locked(attempt, now, FinishReason.SUBMITTED, graded)
+    return _finalize_locked(attempt, now, FinishReason.SUBMITTED, graded, quiz)
 
 
 # The attempt's questions with what grading reads of their frozen snapshots, in position order.
@@ -416,7 +418,7 @@ _SEQS = (
 )
 
 
-def _graded_questions(attempt_id: int, quiz: Quiz) -> list[SimpleNamespace]:
+def _graded_questions(attempt_id: int, quiz) -> list[SimpleNamespace]:
     """The attempt's questions as stored now, each graded (``score``, ``outcome``), in position order."""
     questions = []
     for row in db.session.connection().execute(_GRADING_ROWS, {"b_attempt": attempt_id}):
@@ -511,9 +513,14 @@ def _close(attempt: QuizAttempt, **values) -> None:
 
 
 def _finalize_locked(
-    attempt: QuizAttempt, now: datetime, reason: FinishReason, graded: list[SimpleNamespace] | None = None
+    attempt: QuizAttempt,
+    now: datetime,
+    reason: FinishReason,
+    graded: list[SimpleNamespace] | None = None,
+    quiz=None,
 ) -> QuizAttempt:
-    """Close the locked attempt; ``graded``: its questions graded before the lock (``_graded_questions``)."""
+    """Close the locked attempt; ``graded``: its questions graded before the lock (``_graded_questions``),
+    ``quiz``: its quiz's ``partial_credit`` and ``kind`` when read already (else the quiz is loaded)."""
     end = now
     if reason != FinishReason.SUBMITTED and attempt.deadline is not None:
         end = min(now, attempt.deadline)
@@ -528,7 +535,7 @@ def _finalize_locked(
         _close(attempt, **closing, state=AttemptState.ABANDONED, score=None, score_percent=None)
         log.info("attempt %s abandoned (not submitted in time)", attempt.id)
         return attempt
-    quiz = db.session.get(Quiz, attempt.quiz_id)
+    quiz = quiz if quiz is not None else db.session.get(Quiz, attempt.quiz_id)
     # Core statements while the attempt is locked (on SQLite, while every writer waits):
     # the answers graded before the lock stand unless a save changed one since; the grades
     # go as one executemany.

@@ -25,7 +25,7 @@ from lms.extensions import db
 
 
 def record_attempt(attempt: QuizAttempt, questions: Sequence[AttemptQuestion], quiz: Quiz, now: datetime) -> None:
-    """Update the member's notebook from a just-graded attempt.
+    """Update the member's notebook from a just-graded attempt (of ``quiz``: only its ``kind`` is read).
 
     Wrong and partly right answers are added (or counted again and brought
     back); right answers in notebook practice mark the entry as mastered.
