@@ -113,3 +113,35 @@ def test_a_save_between_the_grading_and_the_lock_is_graded(make_user, make_quiz,
                                   .order_by(AttemptQuestion.position)).all()  # fmt: skip
     assert outcomes == [Outcome.CORRECT, Outcome.UNANSWERED, Outcome.UNANSWERED]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(WrongAnswer)) == 0
+
+
+def test_the_notebook_is_written_in_one_statement_without_a_savepoint(make_user, make_quiz, make_question,
+                                                                       frozen_clock):  # fmt: skip
+    """Inside the submit's lock: one upsert adds new entries and counts existing ones again."""
+    member = make_user()
+    quiz = _quiz(make_quiz, make_question)
+    now = frozen_clock.now
+    first = quizzes.start_attempt(quiz, member, now)
+    quizzes.save_answer(first.id, member, 1, {"value": False}, 1, now)
+    db.session.commit()
+    quizzes.submit_attempt(first.id, member, now)
+    db.session.commit()
+    attempt = quizzes.start_attempt(quiz, member, now)
+    quizzes.save_answer(attempt.id, member, 1, {"value": False}, 1, now)  # wrong again
+    quizzes.save_answer(attempt.id, member, 2, {"value": False}, 1, now)  # wrong for the first time
+    db.session.commit()
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()[:3]).upper())
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        quizzes.submit_attempt(attempt.id, member, now)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    db.session.commit()
+    assert not [s for s in statements if "SAVEPOINT" in s]
+    assert [s for s in statements if "WRONG_ANSWERS" in s] == ["INSERT INTO WRONG_ANSWERS"]
+    counts = db.session.scalars(sa.select(WrongAnswer.wrong_count).where(WrongAnswer.user_id == member.id))
+    assert sorted(counts) == [1, 2]
