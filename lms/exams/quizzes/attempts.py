@@ -374,9 +374,10 @@ def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_
     checked) the member's row is checked in the attempt's first read, as a save's
     (``saves.StaleLogin``). The answers are read and graded before the attempt is locked;
     under the lock only their sequence numbers are read again (every save raises one),
-    and the answers are graded again only if a save came in between. On SQLite the lock is
-    the database's write lock, which every writer waits for: it then covers only the
-    checks and the writes.
+    and the answers are graded again only if a save came in between. That is on SQLite,
+    where the lock is the database's write lock, which every writer waits for: it then
+    covers only the checks and the writes. On PostgreSQL (a row lock) they are read and
+    graded under the lock.
     """
     user_id = user if isinstance(user, int) else user.id
     connection = db.session.connection()
@@ -391,7 +392,9 @@ def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_
     if row.state != AttemptState.IN_PROGRESS:
         return get_own_attempt(attempt_id, user_id)
     quiz = SimpleNamespace(partial_credit=row.partial_credit, kind=row.kind)  # settings that never change
-    graded = _graded_questions(attempt_id, quiz)
+    # On SQLite the lock is the database's one write lock: grade first. On PostgreSQL it is the
+    # attempt's row lock, which holds back only this attempt's saves: grade under it (one read).
+    graded = _graded_questions(attempt_id, quiz) if connection.dialect.name == "sqlite" else None
     attempt = get_own_attempt(attempt_id, user_id, lock=True)
     if attempt.state != AttemptState.IN_PROGRESS:
         return attempt
