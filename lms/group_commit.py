@@ -11,9 +11,11 @@ Leader and followers, as databases group their commits: a request that finds no
 batch being applied becomes the leader and applies every item waiting (its own
 among them); requests arriving meanwhile wait, and are answered when the batch
 holding their item commits. When the leader's own item is done it steps down and
-a waiting request takes over. No thread of its own. If a batch fails it is rolled
-back and each item is applied again in its own transaction, so one bad item fails
-alone.
+a waiting request takes over. No thread of its own. A subclass may let several
+leaders apply batches at once (``max_leaders``; PostgreSQL, where a batch spends
+most of its time waiting for its commit's flush): an item is in exactly one batch.
+If a batch fails it is rolled back and each item is applied again in its own
+transaction, so one bad item fails alone.
 
 A subclass says how a batch is applied (``transaction``: the outcomes in the
 items' order, committed) and in which order (``order_key``: rows locked in one
@@ -44,6 +46,7 @@ class Pending:
 
     def __init__(self) -> None:
         self.done = threading.Event()
+        self.taken = False  # in a batch being applied (its request waits for that batch)
         self.outcome: Any = None
         self.error: BaseException | None = None
 
@@ -77,12 +80,20 @@ class GroupCommitter(ABC):
         """The order a batch is applied in (stable: equal keys keep their arrival order)."""
         return 0
 
+    def max_leaders(self) -> int:
+        """How many of the process's batches may be applied at once (1: one after the other).
+
+        More than one only where the database lets concurrent transactions commit at once
+        (PostgreSQL: a batch that waits for its commit's flush need not hold the next one back).
+        """
+        return 1
+
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._cond = threading.Condition()
         self._waiting: list = []
-        self._leading = False
-        self._one_by_one = False  # the leader is applying a failed batch's items one by one
+        self._leading = 0  # leaders applying batches now
+        self._one_by_one = 0  # leaders applying a failed batch's items one by one
 
     def submit_pending(self, pending):
         """The item's outcome once its batch is committed; raises what applying it raised.
@@ -93,9 +104,10 @@ class GroupCommitter(ABC):
         if self._pid != os.getpid():  # forked: the parent's waiters and lock are not ours
             self._reset()
         deadline = time.monotonic() + ANSWER_TIMEOUT_SECONDS
+        limit = self.max_leaders()
         with self._cond:
             self._waiting.append(pending)
-            while self._leading and not pending.done.is_set():
+            while not pending.done.is_set() and (pending.taken or self._leading >= limit):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     if pending in self._waiting:
@@ -104,13 +116,13 @@ class GroupCommitter(ABC):
                 self._cond.wait(remaining)
             leader = not pending.done.is_set()
             if leader:
-                self._leading = True
+                self._leading += 1
         if leader:
             try:
                 self._lead(pending)
             finally:
                 with self._cond:
-                    self._leading = False
+                    self._leading -= 1
                     self._cond.notify_all()
         if not pending.done.is_set():
             raise RuntimeError("the write was not applied")
@@ -124,7 +136,13 @@ class GroupCommitter(ABC):
             with self._cond:
                 batch = self._waiting[:MAX_BATCH]
                 del self._waiting[:MAX_BATCH]
+                for pending in batch:
+                    pending.taken = True
             if not batch:
+                if own is not None:  # taken by another leader's batch (several leaders): wait for it
+                    with self._cond:
+                        while not own.done.is_set():
+                            self._cond.wait()
                 return
             ordered = sorted(batch, key=self.order_key)
             try:
@@ -152,6 +170,8 @@ class GroupCommitter(ABC):
             room = max(MAX_BATCH - len(ordered), 0)
             arrived = self._waiting[:room]
             del self._waiting[:room]
+            for pending in arrived:
+                pending.taken = True
         if arrived:
             ordered.extend(arrived)
             ordered.sort(key=self.order_key)
@@ -163,7 +183,8 @@ class GroupCommitter(ABC):
             if len(ordered) == 1:
                 raise
             log.warning("a batch of %d writes failed; applying them one by one", len(ordered), exc_info=True)
-            self._one_by_one = True
+            with self._cond:
+                self._one_by_one += 1
             try:
                 for pending in ordered:
                     try:
@@ -173,7 +194,8 @@ class GroupCommitter(ABC):
                     else:
                         pending.answer(outcome)
             finally:
-                self._one_by_one = False
+                with self._cond:
+                    self._one_by_one -= 1
             return
         for pending, outcome in zip(ordered, outcomes, strict=True):
             pending.answer(outcome)

@@ -13,6 +13,8 @@ from lms.exams.quizzes import saves
 from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuizAttempt
 from lms.extensions import db
 
+pytestmark = pytest.mark.postgres  # row locks, the lent connection, parallel batches on PostgreSQL
+
 
 def _start(client, quiz) -> int:
     response = client.post(f"/quizzes/{quiz.id}/start")
@@ -81,7 +83,7 @@ def test_saves_waiting_together_are_applied_in_one_transaction_as_one_at_a_time(
     committer = saves.SaveCommitter(app)
     answers: dict[int, object] = {}
     with committer._cond:
-        committer._leading = True  # a busy leader: the saves queue as followers
+        committer._leading = committer.max_leaders()  # busy leaders: the saves queue as followers
 
     def follower(index, prepared, moment):
         with app.app_context():
@@ -96,7 +98,7 @@ def test_saves_waiting_together_are_applied_in_one_transaction_as_one_at_a_time(
         time.sleep(0.01)
     committer._lead(None)
     with committer._cond:
-        committer._leading = False
+        committer._leading = 0
         committer._cond.notify_all()
     for thread in threads:
         thread.join(30)
@@ -170,3 +172,59 @@ def test_a_start_inserts_its_questions_in_one_statement(app, make_user, make_qui
     assert len(inserts) == 1
     assert [question.position for question in attempt.questions] == [1, 2, 3, 4]
     assert attempt.max_score == sum(question.points for question in attempt.questions)
+
+
+def test_a_save_checks_out_one_connection(app, client, login, make_user, make_quiz, four_questions, frozen_clock):
+    """The save is prepared and, its request leading, committed on one connection (a checkout costs a ping)."""
+    login(make_user())
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    checkouts = []
+
+    def checkout(dbapi_connection, record, proxy):
+        checkouts.append(dbapi_connection)
+
+    sa.event.listen(db.engine.pool, "checkout", checkout)
+    try:
+        response = client.post(f"/quizzes/attempts/{attempt_id}/answers",
+                               json={"position": 3, "response": {"value": True}, "seq": 1})  # fmt: skip
+    finally:
+        sa.event.remove(db.engine.pool, "checkout", checkout)
+    assert response.status_code == 200 and response.get_json()["applied"]
+    assert len(checkouts) == 1
+    assert stored(attempt_id)[3][:2] == (1, {"value": True})
+
+
+def test_a_failed_batch_on_a_lent_connection_is_applied_one_by_one_on_it(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock, monkeypatch
+):
+    quiz = make_quiz(four_questions, time_limit_seconds=600)
+    members = [make_user() for _ in range(2)]
+    prepared = []
+    for member in members:
+        login(member)
+        attempt_id = _start(client, quiz)
+        prepared.append(saves.prepare_save(attempt_id, member, 3, {"value": True}, 1))
+    db.session.rollback()
+    # A save of a question its attempt does not have: with its attempt's other save in the batch, the
+    # batch fails after it took the lock (KeyError); alone, it finds no attempt (FINAL).
+    bad = saves.PreparedSave(prepared[1].attempt_id, 10**9, 3, 1, prepared[1].question_type, [], {"value": True})
+    committer = saves.SaveCommitter(app)
+    others = [saves.PendingSave(prepared[0], frozen_clock.now), saves.PendingSave(bad, frozen_clock.now)]
+    rollbacks = []
+    with db.engine.connect() as lent:
+        sa.event.listen(lent, "rollback", lambda conn: rollbacks.append(conn))
+        with committer._cond:
+            committer._waiting += others
+        result = committer.submit(prepared[1], frozen_clock.now, connection=lent)
+        assert rollbacks == [lent]  # the failed batch rolled back on the lender's connection, which goes on
+    assert result.applied
+    assert others[0].outcome.applied and others[1].outcome == saves.FINAL
+    assert committer.batches == 3  # the failed batch counts nothing; then one by one
+    for save in prepared:
+        assert stored(save.attempt_id)[3][:2] == (1, {"value": True})
+
+
+def test_batches_run_one_at_a_time_on_sqlite_and_in_parallel_elsewhere(app):
+    expected = 1 if db.engine.dialect.name == "sqlite" else saves.PARALLEL_BATCHES
+    assert saves.SaveCommitter(app).max_leaders() == expected
+    assert saves.PARALLEL_BATCHES > 1

@@ -290,17 +290,19 @@ def _create_attempt(
 # --- Saving answers ----------------------------------------------------------------------------
 
 
-def get_own_attempt(attempt_id: int, user: User, *, lock: bool = False) -> QuizAttempt:
-    """The member's own attempt (another member's id looks missing); ``lock`` selects it FOR UPDATE.
+def get_own_attempt(attempt_id: int, user: User | int, *, lock: bool = False) -> QuizAttempt:
+    """The member's (or member id's) own attempt (another member's id looks missing); ``lock``
+    selects it FOR UPDATE.
 
     Without the lock, an attempt this session has loaded already is not read again.
     """
+    user_id = user if isinstance(user, int) else user.id
     if lock:
-        query = sa.select(QuizAttempt).where(QuizAttempt.id == attempt_id, QuizAttempt.user_id == user.id)
+        query = sa.select(QuizAttempt).where(QuizAttempt.id == attempt_id, QuizAttempt.user_id == user_id)
         attempt = db.session.scalar(query.with_for_update().execution_options(populate_existing=True))
     else:
         attempt = db.session.get(QuizAttempt, attempt_id)
-        if attempt is not None and attempt.user_id != user.id:
+        if attempt is not None and attempt.user_id != user_id:
             attempt = None
     if attempt is None:
         raise NotFound(_l("This attempt does not exist."))
@@ -351,35 +353,82 @@ def refuse_save(outcome: str, attempt_id: int, user: User, now: datetime) -> Non
 # --- Submitting and finalizing -------------------------------------------------------------------
 
 
-def submit_attempt(attempt_id: int, user: User, now: datetime) -> QuizAttempt:
+# The attempt's state, what grading and the notebook need of its quiz, and its member's login
+# (checked by the submit view's fast path).
+_SUBMIT_READ = (
+    sa.select(QuizAttempt.state, Quiz.partial_credit, Quiz.kind, User.is_active, User.session_version,
+              User.must_change_password, User.locale)
+    .join(Quiz, Quiz.id == QuizAttempt.quiz_id)
+    .join(User, User.id == QuizAttempt.user_id)
+    .where(QuizAttempt.id == sa.bindparam("attempt_id"), QuizAttempt.user_id == sa.bindparam("user_id"))
+)  # fmt: skip
+
+
+def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_version: int | None = None
+                   ) -> QuizAttempt:  # fmt: skip
     """The member submits their attempt: graded now. Idempotent: submitting a final
     attempt again changes nothing. Past the point where it is overdue, the quiz's
-    overdue rule decides instead (graded at the deadline, or not counted)."""
-    attempt = get_own_attempt(attempt_id, user)
-    if attempt.state != AttemptState.IN_PROGRESS:
-        return attempt
-    # The quiz and the frozen snapshots are read before the lock, which then covers
-    # only the responses and the writes.
-    db.session.get(Quiz, attempt.quiz_id)
-    snapshots = _attempt_snapshots(attempt.id)
-    attempt = get_own_attempt(attempt_id, user, lock=True)
+    overdue rule decides instead (graded at the deadline, or not counted).
+
+    ``user``: the member or their id. With ``session_version`` (a session's login not yet
+    checked) the member's row is checked in the attempt's first read, as a save's
+    (``saves.StaleLogin``). The answers are read and graded before the attempt is locked;
+    under the lock only their sequence numbers are read again (every save raises one),
+    and the answers are graded again only if a save came in between. That is on SQLite,
+    where the lock is the database's write lock, which every writer waits for: it then
+    covers only the checks and the writes. On PostgreSQL (a row lock) they are read and
+    graded under the lock.
+    """
+    user_id = user if isinstance(user, int) else user.id
+    connection = db.session.connection()
+    row = connection.execute(_SUBMIT_READ, {"attempt_id": attempt_id, "user_id": user_id}).first()
+    if session_version is not None:
+        if row is None:
+            saves.check_login(user_id, session_version, connection=connection)
+        else:
+            saves.check_login_row(row, session_version)
+    if row is None:
+        raise NotFound(_l("This attempt does not exist."))
+    if row.state != AttemptState.IN_PROGRESS:
+        return get_own_attempt(attempt_id, user_id)
+    quiz = SimpleNamespace(partial_credit=row.partial_credit, kind=row.kind)  # settings that never change
+    # On SQLite the lock is the database's one write lock: grade first. On PostgreSQL it is the
+    # attempt's row lock, which holds back only this attempt's saves: grade under it (one read).
+    graded = _graded_questions(attempt_id, quiz) if connection.dialect.name == "sqlite" else None
+    attempt = get_own_attempt(attempt_id, user_id, lock=True)
     if attempt.state != AttemptState.IN_PROGRESS:
         return attempt
     if is_overdue(attempt, now):
         return finalize_if_overdue(attempt, now)
-    return _finalize_locked(attempt, now, FinishReason.SUBMITTED, snapshots)
+    return _finalize_locked(attempt, now, FinishReason.SUBMITTED, graded, quiz)
 
 
-_GRADING_SNAPSHOTS = (
-    sa.select(QuestionSnapshot.id, QuestionSnapshot.type, QuestionSnapshot.answer)
-    .join(AttemptQuestion, AttemptQuestion.snapshot_id == QuestionSnapshot.id)
+# The attempt's questions with what grading reads of their frozen snapshots, in position order.
+_GRADING_ROWS = (
+    sa.select(
+        AttemptQuestion.id, AttemptQuestion.snapshot_id, AttemptQuestion.question_id, AttemptQuestion.response,
+        AttemptQuestion.points, AttemptQuestion.client_seq, QuestionSnapshot.type, QuestionSnapshot.answer,
+    )
+    .join(QuestionSnapshot, QuestionSnapshot.id == AttemptQuestion.snapshot_id)
     .where(AttemptQuestion.attempt_id == sa.bindparam("b_attempt"))
+    .order_by(AttemptQuestion.position)
+)  # fmt: skip
+# What a save changes (it raises the question's seq), to tell whether answers graded before the lock still stand.
+_SEQS = (
+    sa.select(AttemptQuestion.id, AttemptQuestion.client_seq)
+    .where(AttemptQuestion.attempt_id == sa.bindparam("b_attempt"))
+    .order_by(AttemptQuestion.position)
 )
 
 
-def _attempt_snapshots(attempt_id: int) -> dict:
-    """What grading reads of the attempt's frozen snapshots (type and answer), as rows by snapshot id."""
-    return {row.id: row for row in db.session.connection().execute(_GRADING_SNAPSHOTS, {"b_attempt": attempt_id})}
+def _graded_questions(attempt_id: int, quiz) -> list[SimpleNamespace]:
+    """The attempt's questions as stored now, each graded (``score``, ``outcome``), in position order."""
+    questions = []
+    for row in db.session.connection().execute(_GRADING_ROWS, {"b_attempt": attempt_id}):
+        result = grading.grade(row.type, row.answer, row.response, row.points, partial_credit=quiz.partial_credit)
+        questions.append(SimpleNamespace(id=row.id, question_id=row.question_id, client_seq=row.client_seq,
+                                         score=result.points, outcome=result.outcome))  # fmt: skip
+    return questions
 
 
 def finalize_attempt(attempt: QuizAttempt, now: datetime, reason: FinishReason = FinishReason.TIME_UP) -> QuizAttempt:
@@ -436,17 +485,6 @@ def finalize_overdue(now: datetime, limit: int = 500) -> int:
     return closed
 
 
-_FINALIZE_QUESTIONS = (
-    sa.select(
-        AttemptQuestion.id,
-        AttemptQuestion.snapshot_id,
-        AttemptQuestion.question_id,
-        AttemptQuestion.response,
-        AttemptQuestion.points,
-    )
-    .where(AttemptQuestion.attempt_id == sa.bindparam("b_attempt"))
-    .order_by(AttemptQuestion.position)
-)
 _FINALIZE_GRADE = (
     sa.update(AttemptQuestion)
     .where(AttemptQuestion.id == sa.bindparam("b_id"))
@@ -461,53 +499,63 @@ def _expire_loaded(model, matches) -> None:
             db.session.expire(loaded)
 
 
+_CLOSE_COLUMNS = ("open_slot", "finished_at", "finish_reason", "time_used_seconds", "state", "score", "score_percent")
+_CLOSE = (
+    sa.update(QuizAttempt)
+    .where(QuizAttempt.id == sa.bindparam("b_id"))
+    .values({key: sa.bindparam(f"b_{key}", type_=QuizAttempt.__table__.c[key].type) for key in _CLOSE_COLUMNS})
+)
+
+
+def _close(attempt: QuizAttempt, **values) -> None:
+    """Write the closing ``values`` (every one of ``_CLOSE_COLUMNS``) to the locked attempt's row (one
+    Core UPDATE, no unit of work to flush) and to its object."""
+    db.session.connection().execute(_CLOSE, {"b_id": attempt.id, **{f"b_{key}": values[key] for key in _CLOSE_COLUMNS}})
+    for key in _CLOSE_COLUMNS:
+        sa.orm.attributes.set_committed_value(attempt, key, values[key])
+
+
 def _finalize_locked(
-    attempt: QuizAttempt, now: datetime, reason: FinishReason, snapshots: dict | None = None
+    attempt: QuizAttempt,
+    now: datetime,
+    reason: FinishReason,
+    graded: list[SimpleNamespace] | None = None,
+    quiz=None,
 ) -> QuizAttempt:
-    quiz = db.session.get(Quiz, attempt.quiz_id)
-    if snapshots is None:
-        snapshots = _attempt_snapshots(attempt.id)
-    # Core statements while the attempt is locked (on SQLite, while every writer waits):
-    # the questions' responses as rows, their grades as one executemany.
-    connection = db.session.connection()
-    questions = [
-        SimpleNamespace(**row._asdict()) for row in connection.execute(_FINALIZE_QUESTIONS, {"b_attempt": attempt.id})
-    ]
+    """Close the locked attempt; ``graded``: its questions graded before the lock (``_graded_questions``),
+    ``quiz``: its quiz's ``partial_credit`` and ``kind`` when read already (else the quiz is loaded)."""
     end = now
     if reason != FinishReason.SUBMITTED and attempt.deadline is not None:
         end = min(now, attempt.deadline)
-    attempt.open_slot = None
-    attempt.finished_at = end
-    attempt.finish_reason = reason
     limit_end = min(end, attempt.deadline) if attempt.deadline else end
-    attempt.time_used_seconds = max(int((limit_end - attempt.started_at).total_seconds()), 0)
+    closing = {
+        "open_slot": None,
+        "finished_at": end,
+        "finish_reason": reason,
+        "time_used_seconds": max(int((limit_end - attempt.started_at).total_seconds()), 0),
+    }
     if reason == FinishReason.ABANDONED:
-        attempt.state = AttemptState.ABANDONED
-        db.session.flush()
+        _close(attempt, **closing, state=AttemptState.ABANDONED, score=None, score_percent=None)
         log.info("attempt %s abandoned (not submitted in time)", attempt.id)
         return attempt
-    score = 0.0
-    for question in questions:
-        snapshot = snapshots[question.snapshot_id]
-        result = grading.grade(
-            snapshot.type,
-            snapshot.answer,
-            question.response,
-            question.points,
-            partial_credit=quiz.partial_credit,
-        )
-        question.score = result.points
-        question.outcome = result.outcome
-        score += result.points
+    quiz = quiz if quiz is not None else db.session.get(Quiz, attempt.quiz_id)
+    # Core statements while the attempt is locked (on SQLite, while every writer waits):
+    # the answers graded before the lock stand unless a save changed one since; the grades
+    # go as one executemany.
+    connection = db.session.connection()
+    if graded is not None:
+        seqs = [tuple(row) for row in connection.execute(_SEQS, {"b_attempt": attempt.id})]
+        if seqs != [(question.id, question.client_seq) for question in graded]:
+            graded = None
+    questions = graded if graded is not None else _graded_questions(attempt.id, quiz)
+    score = sum(question.score for question in questions)
     if questions:
         connection.execute(
             _FINALIZE_GRADE, [{"b_id": q.id, "b_score": q.score, "b_outcome": q.outcome} for q in questions]
         )
     _expire_loaded(AttemptQuestion, lambda question: question.attempt_id == attempt.id)
-    attempt.state = AttemptState.FINISHED
-    attempt.score = round(score, 4)
-    attempt.score_percent = round(100.0 * score / attempt.max_score, 2) if attempt.max_score else 0.0
-    db.session.flush()
+    percent = round(100.0 * score / attempt.max_score, 2) if attempt.max_score else 0.0
+    _close(attempt, **closing, state=AttemptState.FINISHED, score=round(score, 4), score_percent=percent)
     from lms.exams.quizzes.mistakes import record_attempt
 
     record_attempt(attempt, questions, quiz, now)

@@ -25,7 +25,7 @@ from lms.extensions import db
 
 
 def record_attempt(attempt: QuizAttempt, questions: Sequence[AttemptQuestion], quiz: Quiz, now: datetime) -> None:
-    """Update the member's notebook from a just-graded attempt.
+    """Update the member's notebook from a just-graded attempt (of ``quiz``: only its ``kind`` is read).
 
     Wrong and partly right answers are added (or counted again and brought
     back); right answers in notebook practice mark the entry as mastered.
@@ -36,61 +36,63 @@ def record_attempt(attempt: QuizAttempt, questions: Sequence[AttemptQuestion], q
         right = set()
     if not wrong and not right:
         return
-    for retry in range(2):
-        try:
-            with db.session.begin_nested():
-                _upsert(attempt.user_id, wrong, right, now)
-            return
-        except sa.exc.IntegrityError:
-            # Another attempt of the same member added the same question at this moment.
-            if retry:
-                raise
+    # Core statements (this runs inside a submit's lock), in question order (two finalizes of
+    # one member lock the same entries in the same order): the wrong answers in one upsert
+    # (a new entry, or counted again and brought back; atomic, so two attempts of the member
+    # adding the same question at once both count), the mastered ones in one UPDATE.
+    connection = db.session.connection()
+    if wrong:
+        connection.execute(_wrong_upsert(connection.dialect.name), [
+            {"b_user": attempt.user_id, "b_question": question_id, "b_attempt_question": wrong[question_id].id,
+             "b_now": now}
+            for question_id in sorted(wrong)
+        ])  # fmt: skip
+    if right:
+        connection.execute(
+            _NOTEBOOK_MASTERED,
+            [{"b_user": attempt.user_id, "b_question": question_id, "b_now": now} for question_id in sorted(right)],
+        )
+    for loaded in list(db.session.identity_map.values()):  # objects of the rows changed above
+        if isinstance(loaded, WrongAnswer) and loaded.user_id == attempt.user_id:
+            db.session.expire(loaded)
 
 
-_NOTEBOOK_ROWS = sa.select(WrongAnswer.id, WrongAnswer.question_id, WrongAnswer.mastered_at).where(
-    WrongAnswer.user_id == sa.bindparam("b_user"),
-    WrongAnswer.question_id.in_(sa.bindparam("b_questions", expanding=True)),
-)
-_NOTEBOOK_WRONG_AGAIN = (
-    sa.update(WrongAnswer)
-    .where(WrongAnswer.id == sa.bindparam("b_id"))
-    .values(
-        wrong_count=WrongAnswer.wrong_count + 1,
-        attempt_question_id=sa.bindparam("b_attempt_question"),
-        last_wrong_at=sa.bindparam("b_now", type_=WrongAnswer.last_wrong_at.type),
-        mastered_at=None,
-    )
-)
+_WRONG_UPSERTS: dict[str, sa.Insert] = {}
+
+
+def _wrong_upsert(dialect: str) -> sa.Insert:
+    """INSERT a wrong answer's entry, or count it again on the existing one (built once per dialect)."""
+    if dialect not in _WRONG_UPSERTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = insert(WrongAnswer).values(
+            user_id=sa.bindparam("b_user"),
+            question_id=sa.bindparam("b_question"),
+            attempt_question_id=sa.bindparam("b_attempt_question"),
+            wrong_count=1,
+            last_wrong_at=sa.bindparam("b_now", type_=WrongAnswer.last_wrong_at.type),
+            mastered_at=None,
+        )
+        _WRONG_UPSERTS[dialect] = statement.on_conflict_do_update(
+            index_elements=["user_id", "question_id"],
+            set_={
+                "wrong_count": WrongAnswer.wrong_count + 1,
+                "attempt_question_id": statement.excluded.attempt_question_id,
+                "last_wrong_at": statement.excluded.last_wrong_at,
+                "mastered_at": None,
+            },
+        )
+    return _WRONG_UPSERTS[dialect]
+
+
 _NOTEBOOK_MASTERED = (
     sa.update(WrongAnswer)
-    .where(WrongAnswer.id == sa.bindparam("b_id"))
+    .where(
+        WrongAnswer.user_id == sa.bindparam("b_user"),
+        WrongAnswer.question_id == sa.bindparam("b_question"),
+        WrongAnswer.mastered_at.is_(None),
+    )
     .values(mastered_at=sa.bindparam("b_now", type_=WrongAnswer.mastered_at.type))
 )
-
-
-def _upsert(user_id: int, wrong: dict[int, AttemptQuestion], right: set[int], now: datetime) -> None:
-    """Core statements (this runs inside a submit's lock): one SELECT, then one executemany each."""
-    connection = db.session.connection()
-    entries = {
-        row.question_id: row
-        for row in connection.execute(_NOTEBOOK_ROWS, {"b_user": user_id, "b_questions": sorted(set(wrong) | right)})
-    }
-    new = [
-        {"user_id": user_id, "question_id": question_id, "attempt_question_id": attempt_question.id,
-         "wrong_count": 1, "last_wrong_at": now, "mastered_at": None}
-        for question_id, attempt_question in wrong.items() if question_id not in entries
-    ]  # fmt: skip
-    again = [{"b_id": entries[question_id].id, "b_attempt_question": attempt_question.id, "b_now": now}
-             for question_id, attempt_question in wrong.items() if question_id in entries]  # fmt: skip
-    mastered = [{"b_id": entries[question_id].id, "b_now": now} for question_id in right
-                if question_id in entries and entries[question_id].mastered_at is None]  # fmt: skip
-    if new:
-        connection.execute(sa.insert(WrongAnswer), new)
-    if again:
-        connection.execute(_NOTEBOOK_WRONG_AGAIN, again)
-    if mastered:
-        connection.execute(_NOTEBOOK_MASTERED, mastered)
-    if again or mastered:
-        for loaded in list(db.session.identity_map.values()):  # objects of the rows changed above
-            if isinstance(loaded, WrongAnswer) and loaded.user_id == user_id:
-                db.session.expire(loaded)

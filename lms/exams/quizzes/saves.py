@@ -21,12 +21,14 @@ request's session.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 
 import sqlalchemy as sa
+from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 
 from lms.auth.models import User
@@ -43,6 +45,14 @@ from lms.group_commit import GroupCommitter, Pending
 # (the member left the page, or the phone slept).
 MAX_SECONDS_PER_SAVE = 600
 MAX_SEQ = 2**53
+# Batches of a process applied at once on PostgreSQL: a batch spends most of its time
+# waiting for its commit's WAL flush (a few ms), and a save that waits for another batch's
+# flush holds its server thread idle, so a save never waits for one (as many as the
+# server's threads: gunicorn runs 4 a process); PostgreSQL flushes concurrent commits
+# together itself. Each batch locks its attempts in attempt order: two never wait for
+# each other in a cycle. (Measured with quiz_submit on PostgreSQL, 2 x 4 threads: about
+# 0.8x the no-op's throughput against 0.6x with two batches at once and 0.45x with one.)
+PARALLEL_BATCHES = 16
 
 FINAL = "final"  # the attempt is submitted or closed: answers no longer change
 OVERDUE = "overdue"  # past the deadline and its grace: refused, and the attempt is to be closed
@@ -72,19 +82,41 @@ class PreparedSave:
     response: dict | None
 
 
-# Built once (bound parameters): the hot path only binds values.
+class StaleLogin(Exception):
+    """The save's login check refused it: ``LOGIN`` (unknown or deactivated member, or a revoked
+    session) or ``FORCED_CHANGE`` (the member must change the password first)."""
+
+    def __init__(self, outcome: str) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
+LOGIN = "login"
+FORCED_CHANGE = "forced_change"
+
+
+# Built once (bound parameters): the hot path only binds values. The member's row comes
+# along for the login check of the save view's fast path (what Flask-Login's user loader
+# and the forced password change check, without loading the user).
 _SAVE_TARGET = (
-    sa.select(AttemptQuestion.id, AttemptQuestion.option_order, QuestionSnapshot.type, QuestionSnapshot.answer)
+    sa.select(
+        AttemptQuestion.id, AttemptQuestion.option_order, QuestionSnapshot.type, QuestionSnapshot.answer,
+        User.is_active, User.session_version, User.must_change_password, User.locale,
+    )
     .join(QuizAttempt, QuizAttempt.id == AttemptQuestion.attempt_id)
     .join(QuestionSnapshot, QuestionSnapshot.id == AttemptQuestion.snapshot_id)
+    .join(User, User.id == QuizAttempt.user_id)
     .where(
         QuizAttempt.id == sa.bindparam("attempt_id"),
         QuizAttempt.user_id == sa.bindparam("user_id"),
         AttemptQuestion.position == sa.bindparam("position"),
     )
-)
+)  # fmt: skip
 _OWN_ATTEMPT = sa.select(QuizAttempt.id).where(
     QuizAttempt.id == sa.bindparam("attempt_id"), QuizAttempt.user_id == sa.bindparam("user_id")
+)
+_LOGIN_ROW = sa.select(User.is_active, User.session_version, User.must_change_password, User.locale).where(
+    User.id == sa.bindparam("user_id")
 )
 # The attempts and their questions' stored answers, both locked (the latest versions on
 # PostgreSQL), attempt by attempt: every writer of an attempt's answers locks the attempt first.
@@ -121,17 +153,47 @@ _TOUCH = (
 )
 
 
-def prepare_save(attempt_id: int, user: User, position: int, raw, seq, *, connection=None) -> PreparedSave:
+def check_login_row(row, session_version: int) -> None:
+    """Raise StaleLogin unless the member's row (is_active, session_version, must_change_password,
+    locale) accepts a session of ``session_version``.
+
+    The member's saved language, read in the same query, goes to ``g.user_locale``
+    (``lms.i18n.select_locale``), so the save's messages need no load of the member.
+    """
+    if row is None or not row.is_active or row.session_version != session_version:
+        raise StaleLogin(LOGIN)
+    if row.must_change_password:
+        raise StaleLogin(FORCED_CHANGE)
+    if has_request_context():
+        g.user_locale = row.locale
+
+
+def check_login(user_id: int, session_version: int, *, connection=None) -> None:
+    """StaleLogin unless the member's row accepts a session of ``session_version`` (``prepare_save``'s check)."""
+    connection = connection if connection is not None else db.session.connection()
+    check_login_row(connection.execute(_LOGIN_ROW, {"user_id": user_id}).first(), session_version)
+
+
+def prepare_save(
+    attempt_id: int, user: User | int, position: int, raw, seq, *, session_version: int | None = None, connection=None
+) -> PreparedSave:
     """Check and parse a save of question ``position`` of the member's attempt; no lock, no write.
 
-    Raises ValidationFailed (no valid seq, an answer that does not fit the question)
-    and NotFound (not the member's attempt, no such question).
+    ``user``: the member or their id. With ``session_version`` (the login of a session cookie
+    not yet checked: ``lms.auth.login.session_identity``) the member's row is checked in the
+    same query first: StaleLogin unless the member exists, is active, has that session
+    version and no forced password change. Raises ValidationFailed (no valid seq, an
+    answer that does not fit the question) and NotFound (not the member's attempt, no
+    such question).
     """
+    user_id = user if isinstance(user, int) else user.id
+    connection = connection if connection is not None else db.session.connection()
+    ids = {"attempt_id": attempt_id, "user_id": user_id}
+    row = connection.execute(_SAVE_TARGET, {**ids, "position": position}).first()
+    if session_version is not None:
+        check_login_row(row if row is not None else connection.execute(_LOGIN_ROW, ids).first(), session_version)
     if not is_int(seq) or not 0 < seq < MAX_SEQ:
         raise ValidationFailed(_l("The save carries no valid sequence number; reload the page."))
-    connection = connection if connection is not None else db.session.connection()
-    ids = {"attempt_id": attempt_id, "user_id": user.id}
-    row = connection.execute(_SAVE_TARGET, {**ids, "position": position}).first()
     if row is None:
         if connection.execute(_OWN_ATTEMPT, ids).first() is None:  # another member's attempt looks missing
             raise NotFound(_l("This attempt does not exist."))
@@ -202,17 +264,49 @@ class PendingSave(Pending):
 
 
 class SaveCommitter(GroupCommitter):
-    """Group commit of answer saves (``lms.group_commit``), in attempt order; ``SaveCommitter.of(app)``."""
+    """Group commit of answer saves (``lms.group_commit``), in attempt order; ``SaveCommitter.of(app)``.
 
-    def submit(self, save: PreparedSave, now: datetime) -> SaveResult | str:
+    A request may lend the connection it prepared its save on (``submit(..., connection=)``):
+    if it becomes the leader, its batches go on that connection instead of one checked out
+    for them (on PostgreSQL a checkout costs a ping and its return a rollback). The lent
+    connection must hold no write (a prepared save only read on it).
+    """
+
+    def __init__(self, app) -> None:
+        super().__init__(app)
+        self._lent = threading.local()  # the leader's own connection, seen from its thread only
+        self._parallel: int | None = None
+
+    def submit(self, save: PreparedSave, now: datetime, *, connection=None) -> SaveResult | str:
         """The save's SaveResult (or FINAL / OVERDUE) once its batch is committed."""
-        return self.submit_pending(PendingSave(save, now))
+        self._lent.connection = connection
+        try:
+            return self.submit_pending(PendingSave(save, now))
+        finally:
+            self._lent.connection = None
 
     def order_key(self, pending: PendingSave) -> int:
         return pending.save.attempt_id
 
+    def max_leaders(self) -> int:
+        """On SQLite one batch at a time (the database has one writer); elsewhere ``PARALLEL_BATCHES``."""
+        if self._parallel is None:
+            self._parallel = 1 if db.engine.dialect.name == "sqlite" else PARALLEL_BATCHES
+        return self._parallel
+
     def transaction(self, ordered: list[PendingSave]) -> list:
-        with db.engine.connect() as connection:
-            outcomes = apply_saves(connection, [(pending.save, pending.now) for pending in ordered])
-            connection.commit()
+        lent = getattr(self._lent, "connection", None)
+        if lent is None:
+            with db.engine.connect() as connection:
+                return self._commit(connection, ordered)
+        try:
+            return self._commit(lent, ordered)
+        except BaseException:
+            lent.rollback()  # the lender's connection is left usable (a retry one by one runs on it)
+            raise
+
+    @staticmethod
+    def _commit(connection, ordered: list[PendingSave]) -> list:
+        outcomes = apply_saves(connection, [(pending.save, pending.now) for pending in ordered])
+        connection.commit()
         return outcomes

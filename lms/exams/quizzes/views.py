@@ -10,6 +10,8 @@ from flask_login import current_user, login_required
 
 from lms import clock
 from lms.actions import run_action
+from lms.auth import login
+from lms.auth.login import session_identity
 from lms.errors import DomainError, InvalidState, NotFound, ValidationFailed, wants_json
 from lms.exams.questions import stems
 from lms.exams.questions import types as grading
@@ -20,8 +22,8 @@ from lms.exams.quizzes import results as quiz_results
 from lms.exams.quizzes import status as quizzes_status
 from lms.exams.quizzes.models import AttemptState, Quiz, QuizAttempt, QuizKind
 from lms.exams.quizzes.review import format_seconds, question_views
-from lms.extensions import db, limiter
-from lms.inputs import body_limit, json_object, page_arg
+from lms.extensions import db, limiter, login_manager
+from lms.inputs import body_limit, checks_own_body, json_object, page_arg
 
 bp = Blueprint("exams", __name__, url_prefix="/quizzes")
 
@@ -174,24 +176,51 @@ def _save_limit() -> str:
 
 
 def _user_key() -> str:
+    identity = session_identity()  # not ``current_user``: the save view does not load the member
+    if identity is not None:
+        return f"quiz-save:{identity[0]}"
     return f"quiz-save:{current_user.get_id() if current_user.is_authenticated else request.remote_addr}"
 
 
+def _flask_login_identity() -> tuple[int, int] | None:
+    """(id, session version) of Flask-Login's current user (e.g. logged in by a remember-me cookie)."""
+    if not current_user.is_authenticated:
+        return None
+    return current_user.id, current_user.session_version
+
+
 @bp.route("/attempts/<int:attempt_id>/answers", methods=["POST"])
-@login_required
 @limiter.limit(_save_limit, key_func=_user_key, scope="quiz-save")
 @body_limit(16 * 1024)
+@checks_own_body
 def save(attempt_id: int):
-    """Autosave of one answer: ``{"position": 3, "response": {...}, "seq": 7}`` (JSON, CSRF header)."""
+    """Autosave of one answer: ``{"position": 3, "response": {...}, "seq": 7}`` (JSON, CSRF header).
+
+    The login is checked without loading the member (the heartbeat's fast path): the
+    session's (id, session version) is checked against the member's row in the save's
+    own SELECT (``saves.prepare_save``: active, same session version, no forced password
+    change); a session without it (a remember-me cookie) goes through Flask-Login.
+    """
+    if session_identity() is None and not current_user.is_authenticated:
+        return login_manager.unauthorized()  # before the body is read
     payload = json_object()
     position = payload.get("position")
     if not isinstance(position, int) or isinstance(position, bool):
-        return jsonify(ok=False, error=str(_l("The save could not be read; reload the page."))), 400
+        position = None  # answered 400 once the login is checked
     try:
-        prepared = saves.prepare_save(attempt_id, current_user, position, payload.get("response"), payload.get("seq"))
-        # Group-committed with the process's other saves: answered once it is committed.
-        now = clock.utcnow()
-        result = saves.SaveCommitter.of(current_app._get_current_object()).submit(prepared, now)
+        # A connection of its own, not the session's: the save is read in autocommit, and if
+        # this request leads the group commit its batches go on it.
+        with db.engine.connect() as connection:
+            prepared, refusal = _as_member(lambda user_id, version: _prepare(
+                connection, attempt_id, user_id, version, position, payload))  # fmt: skip
+            if refusal is not None:
+                return refusal
+            if prepared is None:
+                return jsonify(ok=False, error=str(_l("The save could not be read; reload the page."))), 400
+            # Group-committed with the process's other saves: answered once it is committed.
+            now = clock.utcnow()
+            committer = saves.SaveCommitter.of(current_app._get_current_object())
+            result = committer.submit(prepared, now, connection=connection)
         if isinstance(result, str):
             quiz_attempts.refuse_save(result, attempt_id, current_user, now)
     except InvalidState as error:
@@ -214,6 +243,45 @@ def save(attempt_id: int):
     )
 
 
+login.SELF_CHECKED_ENDPOINTS.add("exams.save")
+login.SELF_CHECKED_ENDPOINTS.add("exams.submit")
+
+
+def _as_member(action):
+    """(``action(user_id, session_version)``, None) for the session's login, or (None, the refusing response).
+
+    The action checks the login itself (``saves.StaleLogin``: the member's row read in its
+    own first query). A login the session holds but the row refuses is tried again as
+    Flask-Login's current user (a remember-me cookie may log the member in anew).
+    """
+    identity = session_identity() or _flask_login_identity()
+    if identity is None:
+        return None, login_manager.unauthorized()
+    try:
+        try:
+            return action(*identity), None
+        except saves.StaleLogin as refused:
+            fallback = _flask_login_identity() if refused.outcome == saves.LOGIN else None
+            if fallback is None or fallback == identity:
+                raise
+            db.session.rollback()
+            return action(*fallback), None
+    except saves.StaleLogin as refused:
+        db.session.rollback()
+        if refused.outcome == saves.FORCED_CHANGE:
+            return None, redirect(url_for("auth.change_password"))
+        return None, login_manager.unauthorized()
+
+
+def _prepare(connection, attempt_id: int, user_id: int, session_version: int, position: int | None, payload: dict):
+    """The save prepared for the member (whose login it checks); None for a malformed position."""
+    if position is None:
+        saves.check_login(user_id, session_version, connection=connection)
+        return None
+    return saves.prepare_save(attempt_id, user_id, position, payload.get("response"), payload.get("seq"),
+                              session_version=session_version, connection=connection)  # fmt: skip
+
+
 @bp.route("/ping", methods=["POST"])
 @login_required
 @body_limit(4 * 1024)
@@ -224,14 +292,19 @@ def ping():
 
 
 @bp.route("/attempts/<int:attempt_id>/submit", methods=["POST"])
-@login_required
 def submit(attempt_id: int):
-    attempt = quiz_attempts.submit_attempt(attempt_id, current_user, clock.utcnow())
-    db.session.commit()
-    target = url_for(".attempt", attempt_id=attempt.id)
+    """The member submits (JSON or a form); the login is checked as a save's, without loading the member."""
+    now = clock.utcnow()
+    attempt, refusal = _as_member(lambda user_id, version: quiz_attempts.submit_attempt(
+        attempt_id, user_id, now, session_version=version))  # fmt: skip
+    if refusal is not None:
+        return refusal
+    state = attempt.state
+    db.session.commit()  # read before: the commit expires the attempt, which would be loaded again
+    target = url_for(".attempt", attempt_id=attempt_id)
     if wants_json():
-        return jsonify(ok=True, state=str(attempt.state), redirect=target)
-    if attempt.state == AttemptState.ABANDONED:
+        return jsonify(ok=True, state=str(state), redirect=target)
+    if state == AttemptState.ABANDONED:
         flash(_l("Time ran out before the attempt was submitted, so it does not count."), "warning")
     return redirect(target)
 
