@@ -32,6 +32,7 @@ from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 
 from lms.auth.models import User
+from lms.courses.raw_sql import RawStatement, lock_for_writes, pipeline
 from lms.errors import NotFound, ValidationFailed
 from lms.exams.questions import types as grading
 from lms.exams.questions.models import QuestionType
@@ -112,6 +113,7 @@ _SAVE_TARGET = (
         AttemptQuestion.position == sa.bindparam("position"),
     )
 )  # fmt: skip
+_SAVE_TARGET_RAW = RawStatement(_SAVE_TARGET)
 _OWN_ATTEMPT = sa.select(QuizAttempt.id).where(
     QuizAttempt.id == sa.bindparam("attempt_id"), QuizAttempt.user_id == sa.bindparam("user_id")
 )
@@ -151,6 +153,9 @@ _TOUCH = (
     .where(QuizAttempt.id == sa.bindparam("b_attempt"))
     .values(last_activity_at=sa.bindparam("b_now", type_=QuizAttempt.last_activity_at.type))
 )
+# The batch's statements run on the DBAPI cursor, compiled once (``lms.courses.raw_sql``: no
+# SQLAlchemy execution overhead per statement, the hot path's main client cost).
+_LOCK_RAW, _WRITE_RAW, _TOUCH_RAW = RawStatement(_LOCK), RawStatement(_WRITE), RawStatement(_TOUCH)
 
 
 def check_login_row(row, session_version: int) -> None:
@@ -189,7 +194,8 @@ def prepare_save(
     user_id = user if isinstance(user, int) else user.id
     connection = connection if connection is not None else db.session.connection()
     ids = {"attempt_id": attempt_id, "user_id": user_id}
-    row = connection.execute(_SAVE_TARGET, {**ids, "position": position}).first()
+    found = _SAVE_TARGET_RAW.rows(connection, {**ids, "position": position})
+    row = found[0] if found else None
     if session_version is not None:
         check_login_row(row if row is not None else connection.execute(_LOGIN_ROW, ids).first(), session_version)
     if not is_int(seq) or not 0 < seq < MAX_SEQ:
@@ -204,11 +210,19 @@ def prepare_save(
     return PreparedSave(attempt_id, row.id, position, seq, question_type, order, response)
 
 
-def apply_saves(connection, saves: Sequence[tuple[PreparedSave, datetime]]) -> list[SaveResult | str]:
-    """Apply prepared saves, in order, under their attempts' locks: a SaveResult, FINAL or OVERDUE each."""
+def apply_saves(connection, saves: Sequence[tuple[PreparedSave, datetime]], *, commit: bool = False) -> list[SaveResult | str]:
+    """Apply prepared saves, in order, under their attempts' locks: a SaveResult, FINAL or OVERDUE each.
+
+    With ``commit`` the transaction is committed too; on PostgreSQL (psycopg) the batch then
+    takes two round trips: the lock (with its BEGIN), then the writes with the COMMIT
+    (``raw_sql.pipeline``: an error in any write raises at the commit, and nothing is committed).
+    """
+    lock_for_writes(connection)  # SQLite: the write lock now, before the SELECT ... FOR UPDATE
     attempts: dict[int, SimpleNamespace] = {}
     questions: dict[int, SimpleNamespace] = {}
-    for row in connection.execute(_LOCK, {"p_questions": sorted({save.question_id for save, _ in saves})}):
+    with pipeline(connection):  # PostgreSQL: a BEGIN not yet sent goes with the SELECT
+        locked = _LOCK_RAW.rows(connection, {"p_questions": sorted({save.question_id for save, _ in saves})})
+    for row in locked:
         attempts.setdefault(row.attempt_id, SimpleNamespace(state=row.state, deadline=row.deadline,
                                                             last_activity_at=row.last_activity_at))  # fmt: skip
         questions[row.question_id] = SimpleNamespace(client_seq=row.client_seq, response=row.response,
@@ -247,10 +261,11 @@ def apply_saves(connection, saves: Sequence[tuple[PreparedSave, datetime]]) -> l
             remaining_seconds=remaining,
             answered=grading.is_answered(save.question_type, question.response),
         ))  # fmt: skip
-    if writes:
-        connection.execute(_WRITE, list(writes.values()))
-    if touches:
-        connection.execute(_TOUCH, list(touches.values()))
+    with pipeline(connection):
+        _WRITE_RAW.execute_many(connection, list(writes.values()))
+        _TOUCH_RAW.execute_many(connection, list(touches.values()))
+        if commit:
+            connection.commit()
     return results
 
 
@@ -296,17 +311,16 @@ class SaveCommitter(GroupCommitter):
 
     def transaction(self, ordered: list[PendingSave]) -> list:
         lent = getattr(self._lent, "connection", None)
-        if lent is None:
-            with db.engine.connect() as connection:
-                return self._commit(connection, ordered)
+        connection = lent if lent is not None else db.engine.connect()
         try:
-            return self._commit(lent, ordered)
+            return apply_saves(connection, [(pending.save, pending.now) for pending in ordered], commit=True)
         except BaseException:
-            lent.rollback()  # the lender's connection is left usable (a retry one by one runs on it)
+            # Discarded, not rolled back for reuse: after a failure inside psycopg's pipeline the
+            # connection may not come back from its error state. The lender's Connection stays usable
+            # (a retry one by one runs on it): it takes a new database connection on its next statement.
+            connection.invalidate()
+            connection.rollback()
             raise
-
-    @staticmethod
-    def _commit(connection, ordered: list[PendingSave]) -> list:
-        outcomes = apply_saves(connection, [(pending.save, pending.now) for pending in ordered])
-        connection.commit()
-        return outcomes
+        finally:
+            if lent is None:
+                connection.close()
