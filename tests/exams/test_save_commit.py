@@ -228,3 +228,71 @@ def test_batches_run_one_at_a_time_on_sqlite_and_in_parallel_elsewhere(app):
     expected = 1 if db.engine.dialect.name == "sqlite" else saves.PARALLEL_BATCHES
     assert saves.SaveCommitter(app).max_leaders() == expected
     assert saves.PARALLEL_BATCHES > 1
+
+
+def test_a_batch_locks_in_one_step_and_writes_with_its_commit_in_another(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock, monkeypatch
+):
+    """On PostgreSQL each step is one psycopg pipeline (one round trip): the SELECT ... FOR UPDATE
+    with its BEGIN, then both UPDATEs with the COMMIT; the answer is only then given."""
+    member = make_user()
+    login(member)
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    prepared = saves.prepare_save(attempt_id, member, 3, {"value": True}, 1)
+    db.session.rollback()
+    steps: list[list[str]] = []
+    real_pipeline = saves.pipeline
+
+    def recording_pipeline(connection):
+        step: list[str] = []
+        steps.append(step)
+
+        def statement(conn, cursor, sql, params, context, executemany):
+            step.append(sql.split()[0].upper())
+
+        def commit(conn):
+            step.append("COMMIT")
+
+        sa.event.listen(db.engine, "before_cursor_execute", statement)
+        sa.event.listen(connection, "commit", commit)
+        try:
+            with real_pipeline(connection):
+                yield
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", statement)
+            sa.event.remove(connection, "commit", commit)
+
+    monkeypatch.setattr(saves, "pipeline", __import__("contextlib").contextmanager(recording_pipeline))
+    result = saves.SaveCommitter(app).submit(prepared, frozen_clock.now)
+    assert result.applied
+    assert steps == [["SELECT"], ["UPDATE", "UPDATE", "COMMIT"]]
+    assert stored(attempt_id)[3][:2] == (1, {"value": True})
+
+
+def test_a_write_failing_in_the_batch_commits_nothing_and_leaves_the_lent_connection_usable(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock, monkeypatch
+):
+    member = make_user()
+    login(member)
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    prepared = saves.prepare_save(attempt_id, member, 3, {"value": True}, 1)
+    db.session.rollback()
+    with db.engine.connect() as connection:
+        touched_before = connection.scalar(sa.select(QuizAttempt.last_activity_at).where(QuizAttempt.id == attempt_id))
+    # The answer's UPDATE fails in the database (NOT NULL; on PostgreSQL inside the pipeline).
+    failing = saves.RawStatement(
+        sa.text("UPDATE attempt_questions SET time_spent_seconds = NULL WHERE id = :b_question")
+    )
+    monkeypatch.setattr(saves, "_WRITE_RAW", failing)
+    frozen_clock.advance(5)
+    with db.engine.connect() as lent:
+        with pytest.raises(db.engine.dialect.dbapi.IntegrityError):  # raised by the driver (raw_sql)
+            saves.SaveCommitter(app).submit(prepared, frozen_clock.now, connection=lent)
+        assert lent.scalar(sa.select(sa.literal(1))) == 1  # the lender's connection goes on
+        lent.rollback()
+    assert stored(attempt_id)[3][:2] == (0, None)
+    with db.engine.connect() as connection:  # the attempt's touch, written before the failure, was not committed
+        assert (
+            connection.scalar(sa.select(QuizAttempt.last_activity_at).where(QuizAttempt.id == attempt_id))
+            == touched_before
+        )

@@ -210,7 +210,9 @@ def prepare_save(
     return PreparedSave(attempt_id, row.id, position, seq, question_type, order, response)
 
 
-def apply_saves(connection, saves: Sequence[tuple[PreparedSave, datetime]], *, commit: bool = False) -> list[SaveResult | str]:
+def apply_saves(
+    connection, saves: Sequence[tuple[PreparedSave, datetime]], *, commit: bool = False
+) -> list[SaveResult | str]:
     """Apply prepared saves, in order, under their attempts' locks: a SaveResult, FINAL or OVERDUE each.
 
     With ``commit`` the transaction is committed too; on PostgreSQL (psycopg) the batch then
