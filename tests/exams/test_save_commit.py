@@ -190,8 +190,89 @@ def test_a_save_checks_out_one_connection(app, client, login, make_user, make_qu
     finally:
         sa.event.remove(db.engine.pool, "checkout", checkout)
     assert response.status_code == 200 and response.get_json()["applied"]
-    assert len(checkouts) == 1
+    assert len(checkouts) <= 1  # none on PostgreSQL once the thread keeps one (below)
     assert stored(attempt_id)[3][:2] == (1, {"value": True})
+
+
+def _pings_on_checkout() -> bool:
+    return bool(getattr(db.engine.pool, "_pre_ping", False))
+
+
+def _save(client, attempt_id: int, position: int, seq: int):
+    return client.post(f"/quizzes/attempts/{attempt_id}/answers",
+                       json={"position": position, "response": {"value": True}, "seq": seq})  # fmt: skip
+
+
+def test_where_checkouts_ping_a_thread_keeps_its_save_connection_between_saves(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock
+):
+    login(make_user())
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    assert _save(client, attempt_id, 3, 1).get_json()["applied"]
+    checkouts = []
+
+    def checkout(dbapi_connection, record, proxy):
+        checkouts.append(dbapi_connection)
+
+    sa.event.listen(db.engine.pool, "checkout", checkout)
+    try:
+        for seq in (2, 3):
+            assert _save(client, attempt_id, 3, seq).get_json()["applied"]
+        refused = _save(client, attempt_id, 99, 4)  # no such question: refused, the connection kept
+        assert refused.status_code == 404
+        assert _save(client, attempt_id, 3, 5).get_json()["applied"]
+    finally:
+        sa.event.remove(db.engine.pool, "checkout", checkout)
+    kept = getattr(saves.SaveCommitter.of(app)._kept, "entry", None)
+    if _pings_on_checkout():
+        assert checkouts == []  # no checkout, so no ping round trip, per save
+        assert kept is not None and not kept[0].in_transaction()  # no transaction left open between requests
+    else:
+        assert len(checkouts) == 4 and kept is None  # SQLite: from the pool each time
+    assert stored(attempt_id)[3][0] == 5
+
+
+def test_a_kept_save_connection_that_died_while_idle_is_replaced(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock, monkeypatch
+):
+    if not _pings_on_checkout():
+        pytest.skip("connections are kept only where the pool pings them (PostgreSQL)")
+    login(make_user())
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    assert _save(client, attempt_id, 3, 1).get_json()["applied"]
+    committer = saves.SaveCommitter.of(app)
+    dead = committer._kept.entry[0]
+    pid = dead.connection.dbapi_connection.info.backend_pid
+    with db.engine.connect() as admin:  # the database drops it (a restart, an idle timeout)
+        admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.commit()
+    monkeypatch.setattr(saves, "KEPT_IDLE_PING_SECONDS", 0.0)
+    response = _save(client, attempt_id, 3, 2)
+    assert response.status_code == 200 and response.get_json()["applied"]
+    assert committer._kept.entry[0] is not dead
+    assert stored(attempt_id)[3][0] == 2
+
+
+def test_a_save_request_failing_drops_its_kept_connection(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock, monkeypatch
+):
+    if not _pings_on_checkout():
+        pytest.skip("connections are kept only where the pool pings them (PostgreSQL)")
+    login(make_user())
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    assert _save(client, attempt_id, 3, 1).get_json()["applied"]
+    committer = saves.SaveCommitter.of(app)
+    used = committer._kept.entry[0]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(saves, "apply_saves", broken)
+    with pytest.raises(RuntimeError):
+        _save(client, attempt_id, 3, 2)
+    monkeypatch.undo()
+    assert committer._kept.entry is None and used.closed
+    assert _save(client, attempt_id, 3, 2).get_json()["applied"]
 
 
 def test_a_failed_batch_on_a_lent_connection_is_applied_one_by_one_on_it(

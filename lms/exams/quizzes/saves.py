@@ -21,7 +21,10 @@ request's session.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +36,7 @@ from flask_babel import lazy_gettext as _l
 
 from lms.auth.models import User
 from lms.courses.raw_sql import RawStatement, lock_for_writes, pipeline
-from lms.errors import NotFound, ValidationFailed
+from lms.errors import DomainError, NotFound, ValidationFailed
 from lms.exams.questions import types as grading
 from lms.exams.questions.models import QuestionType
 from lms.exams.questions.types import is_int, parse_response, to_shown_order
@@ -54,6 +57,9 @@ MAX_SEQ = 2**53
 # each other in a cycle. (Measured with quiz_submit on PostgreSQL, 2 x 4 threads: about
 # 0.8x the no-op's throughput against 0.6x with two batches at once and 0.45x with one.)
 PARALLEL_BATCHES = 16
+# A server thread's kept connection (``SaveCommitter.request_connection``) idle longer than
+# this is pinged before a save uses it, as the pool pings every checkout.
+KEPT_IDLE_PING_SECONDS = 5.0
 
 FINAL = "final"  # the attempt is submitted or closed: answers no longer change
 OVERDUE = "overdue"  # past the deadline and its grace: refused, and the attempt is to be closed
@@ -286,13 +292,77 @@ class SaveCommitter(GroupCommitter):
     A request may lend the connection it prepared its save on (``submit(..., connection=)``):
     if it becomes the leader, its batches go on that connection instead of one checked out
     for them (on PostgreSQL a checkout costs a ping and its return a rollback). The lent
-    connection must hold no write (a prepared save only read on it).
+    connection must hold no write (a prepared save only read on it). The save view takes
+    it from ``request_connection``.
     """
 
     def __init__(self, app) -> None:
         super().__init__(app)
         self._lent = threading.local()  # the leader's own connection, seen from its thread only
+        self._kept = threading.local()  # a server thread's connection for its save requests
         self._parallel: int | None = None
+
+    @contextlib.contextmanager
+    def request_connection(self):
+        """The connection a save request prepares its save on and lends to ``submit``.
+
+        Where the pool pings every checkout (``pool_pre_ping``, as on PostgreSQL) each server
+        thread keeps one between its save requests: no checkout, and no ping round trip per
+        save (a kept connection idle over ``KEPT_IDLE_PING_SECONDS`` is pinged, and replaced
+        when the ping fails). It leaves every request with no transaction open (the read of a
+        save that another request committed is rolled back, as the pool's return would) and is
+        dropped when a request fails otherwise than by a refusal (``DomainError``), when the
+        engine's pool is replaced and in a forked child. Elsewhere: one from the pool, returned after.
+        """
+        if not getattr(db.engine.pool, "_pre_ping", False):
+            with db.engine.connect() as connection:
+                yield connection
+            return
+        connection = self._kept_connection()
+        try:
+            yield connection
+        except DomainError:
+            try:
+                connection.rollback()
+            except Exception:
+                self._drop_kept()
+            raise
+        except BaseException:
+            self._drop_kept()
+            raise
+        if connection.in_transaction():
+            connection.rollback()
+        self._kept.used_at = time.monotonic()
+
+    def _kept_connection(self) -> sa.Connection:
+        owner = (os.getpid(), db.engine.pool)
+        kept = getattr(self._kept, "entry", None)
+        if kept is not None:
+            connection, of = kept
+            stale = of != owner or connection.closed or connection.invalidated
+            if not stale and time.monotonic() - self._kept.used_at > KEPT_IDLE_PING_SECONDS:
+                stale = not self._pings(connection)
+            if not stale:
+                return connection
+            self._drop_kept(close=of[0] == owner[0])  # never close a parent process's connection
+        connection = db.engine.connect()  # the pool pings it
+        self._kept.entry, self._kept.used_at = (connection, owner), time.monotonic()
+        return connection
+
+    @staticmethod
+    def _pings(connection: sa.Connection) -> bool:
+        try:
+            return bool(connection.dialect.do_ping(connection.connection.dbapi_connection))
+        except Exception:  # the database closed it (a restart, an idle timeout)
+            return False
+
+    def _drop_kept(self, *, close: bool = True) -> None:
+        kept, self._kept.entry = getattr(self._kept, "entry", None), None
+        if kept is not None and close:
+            with contextlib.suppress(Exception):
+                kept[0].invalidate()  # its transaction ends with it; a failed pipeline may have left it unusable
+            with contextlib.suppress(Exception):
+                kept[0].close()
 
     def submit(self, save: PreparedSave, now: datetime, *, connection=None) -> SaveResult | str:
         """The save's SaveResult (or FINAL / OVERDUE) once its batch is committed."""
