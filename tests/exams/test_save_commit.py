@@ -232,8 +232,8 @@ def test_where_checkouts_ping_a_thread_keeps_its_save_connection_between_saves(
     assert stored(attempt_id)[3][0] == 5
 
 
-def test_a_kept_save_connection_that_died_while_idle_is_replaced(
-    app, client, login, make_user, make_quiz, four_questions, frozen_clock, monkeypatch
+def test_a_kept_save_connection_the_server_closed_is_replaced(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock
 ):
     if not _pings_on_checkout():
         pytest.skip("connections are kept only where the pool pings them (PostgreSQL)")
@@ -246,8 +246,10 @@ def test_a_kept_save_connection_that_died_while_idle_is_replaced(
     with db.engine.connect() as admin:  # the database drops it (a restart, an idle timeout)
         admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         admin.commit()
-    monkeypatch.setattr(saves, "KEPT_IDLE_PING_SECONDS", 0.0)
-    response = _save(client, attempt_id, 3, 2)
+    deadline = time.monotonic() + 5  # the server's end of the socket closes as the backend exits
+    while not saves.SaveCommitter._closed_by_server(dead) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    response = _save(client, attempt_id, 3, 2)  # used at once: not idle long enough to be pinged anyway
     assert response.status_code == 200 and response.get_json()["applied"]
     assert committer._kept.entry[0] is not dead
     assert stored(attempt_id)[3][0] == 2
@@ -377,3 +379,23 @@ def test_a_write_failing_in_the_batch_commits_nothing_and_leaves_the_lent_connec
             connection.scalar(sa.select(QuizAttempt.last_activity_at).where(QuizAttempt.id == attempt_id))
             == touched_before
         )
+
+
+def test_a_kept_save_connection_idle_for_long_is_pinged_first(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock, monkeypatch
+):
+    if not _pings_on_checkout():
+        pytest.skip("connections are kept only where the pool pings them (PostgreSQL)")
+    login(make_user())
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    assert _save(client, attempt_id, 3, 1).get_json()["applied"]
+    pings = []
+    real_ping = db.engine.dialect.do_ping
+    monkeypatch.setattr(
+        db.engine.dialect, "do_ping", lambda dbapi_connection: pings.append(1) or real_ping(dbapi_connection)
+    )
+    assert _save(client, attempt_id, 3, 2).get_json()["applied"]
+    assert pings == []  # used a moment ago: no ping
+    monkeypatch.setattr(saves, "KEPT_IDLE_PING_SECONDS", 0.0)
+    assert _save(client, attempt_id, 3, 3).get_json()["applied"]
+    assert pings == [1]

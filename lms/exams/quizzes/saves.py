@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import threading
 import time
 from collections.abc import Sequence
@@ -308,11 +309,12 @@ class SaveCommitter(GroupCommitter):
 
         Where the pool pings every checkout (``pool_pre_ping``, as on PostgreSQL) each server
         thread keeps one between its save requests: no checkout, and no ping round trip per
-        save (a kept connection idle over ``KEPT_IDLE_PING_SECONDS`` is pinged, and replaced
-        when the ping fails). It leaves every request with no transaction open (the read of a
-        save that another request committed is rolled back, as the pool's return would) and is
-        dropped when a request fails otherwise than by a refusal (``DomainError``), when the
-        engine's pool is replaced and in a forked child. Elsewhere: one from the pool, returned after.
+        save (a kept connection the server closed, seen by a poll of its socket, or idle over
+        ``KEPT_IDLE_PING_SECONDS`` is pinged, and replaced when the ping fails). It leaves every
+        request with no transaction open (the read of a save that another request committed is
+        rolled back, as the pool's return would) and is dropped when a request fails otherwise
+        than by a refusal (``DomainError``), when the engine's pool is replaced and in a forked
+        child. Elsewhere: one from the pool, returned after.
         """
         if not getattr(db.engine.pool, "_pre_ping", False):
             with db.engine.connect() as connection:
@@ -340,7 +342,8 @@ class SaveCommitter(GroupCommitter):
         if kept is not None:
             connection, of = kept
             stale = of != owner or connection.closed or connection.invalidated
-            if not stale and time.monotonic() - self._kept.used_at > KEPT_IDLE_PING_SECONDS:
+            if not stale and (self._closed_by_server(connection)
+                              or time.monotonic() - self._kept.used_at > KEPT_IDLE_PING_SECONDS):  # fmt: skip
                 stale = not self._pings(connection)
             if not stale:
                 return connection
@@ -348,6 +351,18 @@ class SaveCommitter(GroupCommitter):
         connection = db.engine.connect()  # the pool pings it
         self._kept.entry, self._kept.used_at = (connection, owner), time.monotonic()
         return connection
+
+    @staticmethod
+    def _closed_by_server(connection: sa.Connection) -> bool:
+        """Whether the idle connection's socket has something to read: the server closed it (a restart,
+        a terminated backend) or sent a notice; either way it is pinged before use. One poll, no round trip."""
+        fileno = getattr(connection.connection.dbapi_connection, "fileno", None)
+        if fileno is None:
+            return False
+        try:
+            return bool(select.select([fileno()], [], [], 0)[0])
+        except Exception:  # no socket any more
+            return True
 
     @staticmethod
     def _pings(connection: sa.Connection) -> bool:
