@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from datetime import timedelta
@@ -400,3 +401,29 @@ def test_a_kept_save_connection_idle_for_long_is_pinged_first(
     monkeypatch.setattr(saves, "KEPT_IDLE_PING_SECONDS", 0.0)
     assert _save(client, attempt_id, 3, 3).get_json()["applied"]
     assert pings == [1]
+
+
+def test_a_kept_save_connection_goes_back_to_the_pool_when_its_thread_ends(app):
+    """A server that starts a thread per request (Werkzeug's) leaks no connection."""
+    if not _pings_on_checkout():
+        pytest.skip("connections are kept only where the pool pings them (PostgreSQL)")
+    db.session.remove()
+    checked_out = db.engine.pool.checkedout()
+    outcomes = []
+
+    def request_thread():
+        with app.test_request_context():
+            committer = saves.SaveCommitter.of(app)
+            with committer.request_connection() as connection:
+                outcomes.append(connection.scalar(sa.select(sa.literal(1))))
+            outcomes.append(committer._kept.entry[0])
+
+    thread = threading.Thread(target=request_thread)
+    thread.start()
+    thread.join()
+    assert outcomes[0] == 1
+    kept = outcomes.pop()
+    del thread
+    gc.collect()
+    assert kept.closed
+    assert db.engine.pool.checkedout() == checked_out

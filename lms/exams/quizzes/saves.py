@@ -26,6 +26,7 @@ import os
 import select
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -278,6 +279,17 @@ def apply_saves(
     return results
 
 
+class _ThreadEnd:
+    """Lives in a thread's locals beside its kept save connection (``SaveCommitter.request_connection``)."""
+
+
+def _return_kept(connection: sa.Connection, pid: int) -> None:
+    """A kept save connection whose thread ended goes back to the pool (never a parent process's)."""
+    if os.getpid() == pid:
+        with contextlib.suppress(Exception):
+            connection.close()
+
+
 @dataclass(eq=False)
 class PendingSave(Pending):
     save: PreparedSave
@@ -350,6 +362,10 @@ class SaveCommitter(GroupCommitter):
             self._drop_kept(close=of[0] == owner[0])  # never close a parent process's connection
         connection = db.engine.connect()  # the pool pings it
         self._kept.entry, self._kept.used_at = (connection, owner), time.monotonic()
+        # When the thread ends (a server that starts a thread per request) its locals go, and
+        # with them this marker: the connection then goes back to the pool.
+        self._kept.thread_end = _ThreadEnd()
+        weakref.finalize(self._kept.thread_end, _return_kept, connection, owner[0])
         return connection
 
     @staticmethod
@@ -372,7 +388,7 @@ class SaveCommitter(GroupCommitter):
             return False
 
     def _drop_kept(self, *, close: bool = True) -> None:
-        kept, self._kept.entry = getattr(self._kept, "entry", None), None
+        kept, self._kept.entry, self._kept.thread_end = getattr(self._kept, "entry", None), None, None
         if kept is not None and close:
             with contextlib.suppress(Exception):
                 kept[0].invalidate()  # its transaction ends with it; a failed pipeline may have left it unusable
