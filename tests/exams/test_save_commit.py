@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from datetime import timedelta
@@ -190,8 +191,91 @@ def test_a_save_checks_out_one_connection(app, client, login, make_user, make_qu
     finally:
         sa.event.remove(db.engine.pool, "checkout", checkout)
     assert response.status_code == 200 and response.get_json()["applied"]
-    assert len(checkouts) == 1
+    assert len(checkouts) <= 1  # none on PostgreSQL once the thread keeps one (below)
     assert stored(attempt_id)[3][:2] == (1, {"value": True})
+
+
+def _pings_on_checkout() -> bool:
+    return bool(getattr(db.engine.pool, "_pre_ping", False))
+
+
+def _save(client, attempt_id: int, position: int, seq: int):
+    return client.post(f"/quizzes/attempts/{attempt_id}/answers",
+                       json={"position": position, "response": {"value": True}, "seq": seq})  # fmt: skip
+
+
+def test_where_checkouts_ping_a_thread_keeps_its_save_connection_between_saves(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock
+):
+    login(make_user())
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    assert _save(client, attempt_id, 3, 1).get_json()["applied"]
+    checkouts = []
+
+    def checkout(dbapi_connection, record, proxy):
+        checkouts.append(dbapi_connection)
+
+    sa.event.listen(db.engine.pool, "checkout", checkout)
+    try:
+        for seq in (2, 3):
+            assert _save(client, attempt_id, 3, seq).get_json()["applied"]
+        refused = _save(client, attempt_id, 99, 4)  # no such question: refused, the connection kept
+        assert refused.status_code == 404
+        assert _save(client, attempt_id, 3, 5).get_json()["applied"]
+    finally:
+        sa.event.remove(db.engine.pool, "checkout", checkout)
+    kept = getattr(saves.SaveCommitter.of(app)._kept, "entry", None)
+    if _pings_on_checkout():
+        assert checkouts == []  # no checkout, so no ping round trip, per save
+        assert kept is not None and not kept[0].in_transaction()  # no transaction left open between requests
+    else:
+        assert len(checkouts) == 4 and kept is None  # SQLite: from the pool each time
+    assert stored(attempt_id)[3][0] == 5
+
+
+def test_a_kept_save_connection_the_server_closed_is_replaced(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock
+):
+    if not _pings_on_checkout():
+        pytest.skip("connections are kept only where the pool pings them (PostgreSQL)")
+    login(make_user())
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    assert _save(client, attempt_id, 3, 1).get_json()["applied"]
+    committer = saves.SaveCommitter.of(app)
+    dead = committer._kept.entry[0]
+    pid = dead.connection.dbapi_connection.info.backend_pid
+    with db.engine.connect() as admin:  # the database drops it (a restart, an idle timeout)
+        admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.commit()
+    deadline = time.monotonic() + 5  # the server's end of the socket closes as the backend exits
+    while not saves.SaveCommitter._closed_by_server(dead) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    response = _save(client, attempt_id, 3, 2)  # used at once: not idle long enough to be pinged anyway
+    assert response.status_code == 200 and response.get_json()["applied"]
+    assert committer._kept.entry[0] is not dead
+    assert stored(attempt_id)[3][0] == 2
+
+
+def test_a_save_request_failing_drops_its_kept_connection(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock, monkeypatch
+):
+    if not _pings_on_checkout():
+        pytest.skip("connections are kept only where the pool pings them (PostgreSQL)")
+    login(make_user())
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    assert _save(client, attempt_id, 3, 1).get_json()["applied"]
+    committer = saves.SaveCommitter.of(app)
+    used = committer._kept.entry[0]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(saves, "apply_saves", broken)
+    with pytest.raises(RuntimeError):
+        _save(client, attempt_id, 3, 2)
+    monkeypatch.undo()
+    assert committer._kept.entry is None and used.closed
+    assert _save(client, attempt_id, 3, 2).get_json()["applied"]
 
 
 def test_a_failed_batch_on_a_lent_connection_is_applied_one_by_one_on_it(
@@ -228,3 +312,118 @@ def test_batches_run_one_at_a_time_on_sqlite_and_in_parallel_elsewhere(app):
     expected = 1 if db.engine.dialect.name == "sqlite" else saves.PARALLEL_BATCHES
     assert saves.SaveCommitter(app).max_leaders() == expected
     assert saves.PARALLEL_BATCHES > 1
+
+
+def test_a_batch_locks_in_one_step_and_writes_with_its_commit_in_another(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock, monkeypatch
+):
+    """On PostgreSQL each step is one psycopg pipeline (one round trip): the SELECT ... FOR UPDATE
+    with its BEGIN, then both UPDATEs with the COMMIT; the answer is only then given."""
+    member = make_user()
+    login(member)
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    prepared = saves.prepare_save(attempt_id, member, 3, {"value": True}, 1)
+    db.session.rollback()
+    steps: list[list[str]] = []
+    real_pipeline = saves.pipeline
+
+    def recording_pipeline(connection):
+        step: list[str] = []
+        steps.append(step)
+
+        def statement(conn, cursor, sql, params, context, executemany):
+            step.append(sql.split()[0].upper())
+
+        def commit(conn):
+            step.append("COMMIT")
+
+        sa.event.listen(db.engine, "before_cursor_execute", statement)
+        sa.event.listen(connection, "commit", commit)
+        try:
+            with real_pipeline(connection):
+                yield
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", statement)
+            sa.event.remove(connection, "commit", commit)
+
+    monkeypatch.setattr(saves, "pipeline", __import__("contextlib").contextmanager(recording_pipeline))
+    result = saves.SaveCommitter(app).submit(prepared, frozen_clock.now)
+    assert result.applied
+    assert steps == [["SELECT"], ["UPDATE", "UPDATE", "COMMIT"]]
+    assert stored(attempt_id)[3][:2] == (1, {"value": True})
+
+
+def test_a_write_failing_in_the_batch_commits_nothing_and_leaves_the_lent_connection_usable(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock, monkeypatch
+):
+    member = make_user()
+    login(member)
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    prepared = saves.prepare_save(attempt_id, member, 3, {"value": True}, 1)
+    db.session.rollback()
+    with db.engine.connect() as connection:
+        touched_before = connection.scalar(sa.select(QuizAttempt.last_activity_at).where(QuizAttempt.id == attempt_id))
+    # The answer's UPDATE fails in the database (NOT NULL; on PostgreSQL inside the pipeline).
+    failing = saves.RawStatement(
+        sa.text("UPDATE attempt_questions SET time_spent_seconds = NULL WHERE id = :b_question")
+    )
+    monkeypatch.setattr(saves, "_WRITE_RAW", failing)
+    frozen_clock.advance(5)
+    with db.engine.connect() as lent:
+        # By the driver (raw_sql), or by SQLAlchemy's commit when psycopg's pipeline reports it there.
+        with pytest.raises((db.engine.dialect.dbapi.IntegrityError, sa.exc.IntegrityError)):
+            saves.SaveCommitter(app).submit(prepared, frozen_clock.now, connection=lent)
+        assert lent.scalar(sa.select(sa.literal(1))) == 1  # the lender's connection goes on
+        lent.rollback()
+    assert stored(attempt_id)[3][:2] == (0, None)
+    with db.engine.connect() as connection:  # the attempt's touch, written before the failure, was not committed
+        assert (
+            connection.scalar(sa.select(QuizAttempt.last_activity_at).where(QuizAttempt.id == attempt_id))
+            == touched_before
+        )
+
+
+def test_a_kept_save_connection_idle_for_long_is_pinged_first(
+    app, client, login, make_user, make_quiz, four_questions, frozen_clock, monkeypatch
+):
+    if not _pings_on_checkout():
+        pytest.skip("connections are kept only where the pool pings them (PostgreSQL)")
+    login(make_user())
+    attempt_id = _start(client, make_quiz(four_questions, time_limit_seconds=600))
+    assert _save(client, attempt_id, 3, 1).get_json()["applied"]
+    pings = []
+    real_ping = db.engine.dialect.do_ping
+    monkeypatch.setattr(
+        db.engine.dialect, "do_ping", lambda dbapi_connection: pings.append(1) or real_ping(dbapi_connection)
+    )
+    assert _save(client, attempt_id, 3, 2).get_json()["applied"]
+    assert pings == []  # used a moment ago: no ping
+    monkeypatch.setattr(saves, "KEPT_IDLE_PING_SECONDS", 0.0)
+    assert _save(client, attempt_id, 3, 3).get_json()["applied"]
+    assert pings == [1]
+
+
+def test_a_kept_save_connection_goes_back_to_the_pool_when_its_thread_ends(app):
+    """A server that starts a thread per request (Werkzeug's) leaks no connection."""
+    if not _pings_on_checkout():
+        pytest.skip("connections are kept only where the pool pings them (PostgreSQL)")
+    db.session.remove()
+    checked_out = db.engine.pool.checkedout()
+    outcomes = []
+
+    def request_thread():
+        with app.test_request_context():
+            committer = saves.SaveCommitter.of(app)
+            with committer.request_connection() as connection:
+                outcomes.append(connection.scalar(sa.select(sa.literal(1))))
+            outcomes.append(committer._kept.entry[0])
+
+    thread = threading.Thread(target=request_thread)
+    thread.start()
+    thread.join()
+    assert outcomes[0] == 1
+    kept = outcomes.pop()
+    del thread
+    gc.collect()
+    assert kept.closed
+    assert db.engine.pool.checkedout() == checked_out

@@ -21,7 +21,12 @@ request's session.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
 import threading
+import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +37,8 @@ from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 
 from lms.auth.models import User
-from lms.errors import NotFound, ValidationFailed
+from lms.courses.raw_sql import RawStatement, lock_for_writes, pipeline
+from lms.errors import DomainError, NotFound, ValidationFailed
 from lms.exams.questions import types as grading
 from lms.exams.questions.models import QuestionType
 from lms.exams.questions.types import is_int, parse_response, to_shown_order
@@ -53,6 +59,9 @@ MAX_SEQ = 2**53
 # each other in a cycle. (Measured with quiz_submit on PostgreSQL, 2 x 4 threads: about
 # 0.8x the no-op's throughput against 0.6x with two batches at once and 0.45x with one.)
 PARALLEL_BATCHES = 16
+# A server thread's kept connection (``SaveCommitter.request_connection``) idle longer than
+# this is pinged before a save uses it, as the pool pings every checkout.
+KEPT_IDLE_PING_SECONDS = 5.0
 
 FINAL = "final"  # the attempt is submitted or closed: answers no longer change
 OVERDUE = "overdue"  # past the deadline and its grace: refused, and the attempt is to be closed
@@ -112,6 +121,7 @@ _SAVE_TARGET = (
         AttemptQuestion.position == sa.bindparam("position"),
     )
 )  # fmt: skip
+_SAVE_TARGET_RAW = RawStatement(_SAVE_TARGET)
 _OWN_ATTEMPT = sa.select(QuizAttempt.id).where(
     QuizAttempt.id == sa.bindparam("attempt_id"), QuizAttempt.user_id == sa.bindparam("user_id")
 )
@@ -151,6 +161,9 @@ _TOUCH = (
     .where(QuizAttempt.id == sa.bindparam("b_attempt"))
     .values(last_activity_at=sa.bindparam("b_now", type_=QuizAttempt.last_activity_at.type))
 )
+# The batch's statements run on the DBAPI cursor, compiled once (``lms.courses.raw_sql``: no
+# SQLAlchemy execution overhead per statement, the hot path's main client cost).
+_LOCK_RAW, _WRITE_RAW, _TOUCH_RAW = RawStatement(_LOCK), RawStatement(_WRITE), RawStatement(_TOUCH)
 
 
 def check_login_row(row, session_version: int) -> None:
@@ -189,7 +202,8 @@ def prepare_save(
     user_id = user if isinstance(user, int) else user.id
     connection = connection if connection is not None else db.session.connection()
     ids = {"attempt_id": attempt_id, "user_id": user_id}
-    row = connection.execute(_SAVE_TARGET, {**ids, "position": position}).first()
+    found = _SAVE_TARGET_RAW.rows(connection, {**ids, "position": position})
+    row = found[0] if found else None
     if session_version is not None:
         check_login_row(row if row is not None else connection.execute(_LOGIN_ROW, ids).first(), session_version)
     if not is_int(seq) or not 0 < seq < MAX_SEQ:
@@ -204,11 +218,21 @@ def prepare_save(
     return PreparedSave(attempt_id, row.id, position, seq, question_type, order, response)
 
 
-def apply_saves(connection, saves: Sequence[tuple[PreparedSave, datetime]]) -> list[SaveResult | str]:
-    """Apply prepared saves, in order, under their attempts' locks: a SaveResult, FINAL or OVERDUE each."""
+def apply_saves(
+    connection, saves: Sequence[tuple[PreparedSave, datetime]], *, commit: bool = False
+) -> list[SaveResult | str]:
+    """Apply prepared saves, in order, under their attempts' locks: a SaveResult, FINAL or OVERDUE each.
+
+    With ``commit`` the transaction is committed too; on PostgreSQL (psycopg) the batch then
+    takes two round trips: the lock (with its BEGIN), then the writes with the COMMIT
+    (``raw_sql.pipeline``: an error in any write raises at the commit, and nothing is committed).
+    """
+    lock_for_writes(connection)  # SQLite: the write lock now, before the SELECT ... FOR UPDATE
     attempts: dict[int, SimpleNamespace] = {}
     questions: dict[int, SimpleNamespace] = {}
-    for row in connection.execute(_LOCK, {"p_questions": sorted({save.question_id for save, _ in saves})}):
+    with pipeline(connection):  # PostgreSQL: a BEGIN not yet sent goes with the SELECT
+        locked = _LOCK_RAW.rows(connection, {"p_questions": sorted({save.question_id for save, _ in saves})})
+    for row in locked:
         attempts.setdefault(row.attempt_id, SimpleNamespace(state=row.state, deadline=row.deadline,
                                                             last_activity_at=row.last_activity_at))  # fmt: skip
         questions[row.question_id] = SimpleNamespace(client_seq=row.client_seq, response=row.response,
@@ -247,11 +271,23 @@ def apply_saves(connection, saves: Sequence[tuple[PreparedSave, datetime]]) -> l
             remaining_seconds=remaining,
             answered=grading.is_answered(save.question_type, question.response),
         ))  # fmt: skip
-    if writes:
-        connection.execute(_WRITE, list(writes.values()))
-    if touches:
-        connection.execute(_TOUCH, list(touches.values()))
+    with pipeline(connection):
+        _WRITE_RAW.execute_many(connection, list(writes.values()))
+        _TOUCH_RAW.execute_many(connection, list(touches.values()))
+        if commit:
+            connection.commit()
     return results
+
+
+class _ThreadEnd:
+    """Lives in a thread's locals beside its kept save connection (``SaveCommitter.request_connection``)."""
+
+
+def _return_kept(connection: sa.Connection, pid: int) -> None:
+    """A kept save connection whose thread ended goes back to the pool (never a parent process's)."""
+    if os.getpid() == pid:
+        with contextlib.suppress(Exception):
+            connection.close()
 
 
 @dataclass(eq=False)
@@ -269,13 +305,95 @@ class SaveCommitter(GroupCommitter):
     A request may lend the connection it prepared its save on (``submit(..., connection=)``):
     if it becomes the leader, its batches go on that connection instead of one checked out
     for them (on PostgreSQL a checkout costs a ping and its return a rollback). The lent
-    connection must hold no write (a prepared save only read on it).
+    connection must hold no write (a prepared save only read on it). The save view takes
+    it from ``request_connection``.
     """
 
     def __init__(self, app) -> None:
         super().__init__(app)
         self._lent = threading.local()  # the leader's own connection, seen from its thread only
+        self._kept = threading.local()  # a server thread's connection for its save requests
         self._parallel: int | None = None
+
+    @contextlib.contextmanager
+    def request_connection(self):
+        """The connection a save request prepares its save on and lends to ``submit``.
+
+        Where the pool pings every checkout (``pool_pre_ping``, as on PostgreSQL) each server
+        thread keeps one between its save requests: no checkout, and no ping round trip per
+        save (a kept connection the server closed, seen by a poll of its socket, or idle over
+        ``KEPT_IDLE_PING_SECONDS`` is pinged, and replaced when the ping fails). It leaves every
+        request with no transaction open (the read of a save that another request committed is
+        rolled back, as the pool's return would) and is dropped when a request fails otherwise
+        than by a refusal (``DomainError``), when the engine's pool is replaced and in a forked
+        child. Elsewhere: one from the pool, returned after.
+        """
+        if not getattr(db.engine.pool, "_pre_ping", False):
+            with db.engine.connect() as connection:
+                yield connection
+            return
+        connection = self._kept_connection()
+        try:
+            yield connection
+        except DomainError:
+            try:
+                connection.rollback()
+            except Exception:
+                self._drop_kept()
+            raise
+        except BaseException:
+            self._drop_kept()
+            raise
+        if connection.in_transaction():
+            connection.rollback()
+        self._kept.used_at = time.monotonic()
+
+    def _kept_connection(self) -> sa.Connection:
+        owner = (os.getpid(), db.engine.pool)
+        kept = getattr(self._kept, "entry", None)
+        if kept is not None:
+            connection, of = kept
+            stale = of != owner or connection.closed or connection.invalidated
+            if not stale and (self._closed_by_server(connection)
+                              or time.monotonic() - self._kept.used_at > KEPT_IDLE_PING_SECONDS):  # fmt: skip
+                stale = not self._pings(connection)
+            if not stale:
+                return connection
+            self._drop_kept(close=of[0] == owner[0])  # never close a parent process's connection
+        connection = db.engine.connect()  # the pool pings it
+        self._kept.entry, self._kept.used_at = (connection, owner), time.monotonic()
+        # When the thread ends (a server that starts a thread per request) its locals go, and
+        # with them this marker: the connection then goes back to the pool.
+        self._kept.thread_end = _ThreadEnd()
+        weakref.finalize(self._kept.thread_end, _return_kept, connection, owner[0])
+        return connection
+
+    @staticmethod
+    def _closed_by_server(connection: sa.Connection) -> bool:
+        """Whether the idle connection's socket has something to read: the server closed it (a restart,
+        a terminated backend) or sent a notice; either way it is pinged before use. One poll, no round trip."""
+        fileno = getattr(connection.connection.dbapi_connection, "fileno", None)
+        if fileno is None:
+            return False
+        try:
+            return bool(select.select([fileno()], [], [], 0)[0])
+        except Exception:  # no socket any more
+            return True
+
+    @staticmethod
+    def _pings(connection: sa.Connection) -> bool:
+        try:
+            return bool(connection.dialect.do_ping(connection.connection.dbapi_connection))
+        except Exception:  # the database closed it (a restart, an idle timeout)
+            return False
+
+    def _drop_kept(self, *, close: bool = True) -> None:
+        kept, self._kept.entry, self._kept.thread_end = getattr(self._kept, "entry", None), None, None
+        if kept is not None and close:
+            with contextlib.suppress(Exception):
+                kept[0].invalidate()  # its transaction ends with it; a failed pipeline may have left it unusable
+            with contextlib.suppress(Exception):
+                kept[0].close()
 
     def submit(self, save: PreparedSave, now: datetime, *, connection=None) -> SaveResult | str:
         """The save's SaveResult (or FINAL / OVERDUE) once its batch is committed."""
@@ -296,17 +414,16 @@ class SaveCommitter(GroupCommitter):
 
     def transaction(self, ordered: list[PendingSave]) -> list:
         lent = getattr(self._lent, "connection", None)
-        if lent is None:
-            with db.engine.connect() as connection:
-                return self._commit(connection, ordered)
+        connection = lent if lent is not None else db.engine.connect()
         try:
-            return self._commit(lent, ordered)
+            return apply_saves(connection, [(pending.save, pending.now) for pending in ordered], commit=True)
         except BaseException:
-            lent.rollback()  # the lender's connection is left usable (a retry one by one runs on it)
+            # Discarded, not rolled back for reuse: after a failure inside psycopg's pipeline the
+            # connection may not come back from its error state. The lender's Connection stays usable
+            # (a retry one by one runs on it): it takes a new database connection on its next statement.
+            connection.invalidate()
+            connection.rollback()
             raise
-
-    @staticmethod
-    def _commit(connection, ordered: list[PendingSave]) -> list:
-        outcomes = apply_saves(connection, [(pending.save, pending.now) for pending in ordered])
-        connection.commit()
-        return outcomes
+        finally:
+            if lent is None:
+                connection.close()

@@ -208,9 +208,10 @@ def save(attempt_id: int):
     if not isinstance(position, int) or isinstance(position, bool):
         position = None  # answered 400 once the login is checked
     try:
-        # A connection of its own, not the session's: the save is read in autocommit, and if
-        # this request leads the group commit its batches go on it.
-        with db.engine.connect() as connection:
+        # A connection of its own, not the session's (on PostgreSQL the thread's kept one: no
+        # checkout ping); if this request leads the group commit its batches go on it.
+        committer = saves.SaveCommitter.of(current_app._get_current_object())
+        with committer.request_connection() as connection:
             prepared, refusal = _as_member(lambda user_id, version: _prepare(
                 connection, attempt_id, user_id, version, position, payload))  # fmt: skip
             if refusal is not None:
@@ -219,7 +220,6 @@ def save(attempt_id: int):
                 return jsonify(ok=False, error=str(_l("The save could not be read; reload the page."))), 400
             # Group-committed with the process's other saves: answered once it is committed.
             now = clock.utcnow()
-            committer = saves.SaveCommitter.of(current_app._get_current_object())
             result = committer.submit(prepared, now, connection=connection)
         if isinstance(result, str):
             quiz_attempts.refuse_save(result, attempt_id, current_user, now)
