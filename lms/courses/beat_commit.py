@@ -30,8 +30,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import Flask, g, has_request_context
 
+from lms import raw_sql
 from lms.auth.models import User
-from lms.courses import raw_sql, tracking
+from lms.courses import tracking
 from lms.extensions import db
 from lms.group_commit import GroupCommitter, Pending
 

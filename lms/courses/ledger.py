@@ -17,8 +17,8 @@ from flask_babel import lazy_gettext as _l
 from lms import clock, org_settings
 from lms.auth.models import User
 from lms.courses.models import Lesson, StudyLedgerEntry, StudySource
-from lms.courses.raw_sql import RawStatement
 from lms.extensions import db
+from lms.raw_sql import RawStatement
 
 
 def _insert(model):

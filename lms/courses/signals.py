@@ -15,7 +15,7 @@ from flask import current_app
 
 from lms import clock
 from lms.courses.models import StudyDaySignal
-from lms.courses.raw_sql import RawStatement
+from lms.raw_sql import RawStatement
 
 # Refusals that an honest player does not provoke. Not counted: a hidden page
 # (players report hidden stretches by design), replays, a finished article, and a

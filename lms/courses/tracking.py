@@ -26,10 +26,10 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from lms import clock
+from lms import clock, raw_sql
 from lms.auth.audience import audience_includes
 from lms.auth.models import Branch, Role, User
-from lms.courses import presence, raw_sql, signals
+from lms.courses import presence, signals
 from lms.courses import progress as rules
 from lms.courses.ledger import add_study_seconds_many, insert_ignoring_conflict, upsert
 from lms.courses.models import (

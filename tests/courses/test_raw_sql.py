@@ -1,4 +1,4 @@
-"""Core statements on the DBAPI cursor (lms.courses.raw_sql): the same rows and writes as SQLAlchemy's."""
+"""Core statements on the DBAPI cursor (lms.raw_sql): the same rows and writes as SQLAlchemy's."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from lms import clock
-from lms.courses import raw_sql, tracking
+from lms import clock, raw_sql
+from lms.courses import tracking
 from lms.courses.models import (
     LessonKind,
     LessonProgress,

@@ -37,7 +37,6 @@ from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 
 from lms.auth.models import User
-from lms.courses.raw_sql import RawStatement, lock_for_writes, pipeline
 from lms.errors import DomainError, NotFound, ValidationFailed
 from lms.exams.questions import types as grading
 from lms.exams.questions.models import QuestionType
@@ -46,6 +45,7 @@ from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuestionSnap
 from lms.exams.quizzes.timing import network_grace
 from lms.extensions import db
 from lms.group_commit import GroupCommitter, Pending
+from lms.raw_sql import RawStatement, lock_for_writes, pipeline
 
 # Time between two saves longer than this is not counted as time spent on a question
 # (the member left the page, or the phone slept).
@@ -161,7 +161,7 @@ _TOUCH = (
     .where(QuizAttempt.id == sa.bindparam("b_attempt"))
     .values(last_activity_at=sa.bindparam("b_now", type_=QuizAttempt.last_activity_at.type))
 )
-# The batch's statements run on the DBAPI cursor, compiled once (``lms.courses.raw_sql``: no
+# The batch's statements run on the DBAPI cursor, compiled once (``lms.raw_sql``: no
 # SQLAlchemy execution overhead per statement, the hot path's main client cost).
 _LOCK_RAW, _WRITE_RAW, _TOUCH_RAW = RawStatement(_LOCK), RawStatement(_WRITE), RawStatement(_TOUCH)
 
