@@ -93,6 +93,19 @@ def test_a_short_answer_after_a_text_that_marks_its_blank_fills_that_blank_with_
     assert only("党的宗旨是 {=为人民服务} ，不是（ ）。").question.stem == "党的宗旨是 {{1}} ，不是（ ）。"  # in place
 
 
+@pytest.mark.parametrize("stem", ["(){{1}}", "遵义会议（1935年）召开于（ ）{{1}}", "填空：____{{1}}"])
+def test_our_own_export_of_a_text_with_its_own_mark_before_the_blank_reads_back_the_same(stem):
+    """A stem whose text has one （ ）/____ of its own and ends with its blank: the export says the block is
+    the blank ("[blank:end]"), so the mark stays text (found by the export property test)."""
+    from lms.exams.questions.importers import ParsedQuestion
+    from lms.exams.questions.importers.gift import write_gift
+
+    question = ParsedQuestion("fill", stem, [], {"blanks": [["答案"]]}, points=1.0, difficulty=2)
+    source = write_gift([question], "bank")
+    assert "// [blank:end]" in source
+    assert only(source.split("\n\n", 1)[1]).question.stem == stem
+
+
 def test_partial_credit_short_answers_are_not_accepted_and_noted():
     item = only("Who? {=%100%no one =nobody =%50%Grant}")
 

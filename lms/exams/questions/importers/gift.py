@@ -67,7 +67,7 @@ _ESCAPE = re.compile(r"\\([\\~=#{}:n>])")
 _PRIVATE = re.compile("[\ue000-\ue00f]")
 _FORMAT = re.compile(r"^\s*\[(html|moodle|plain|markdown)\]", re.IGNORECASE)
 _WEIGHT = re.compile(r"^%(-?\d+(?:\.\d+)?)%")
-_META = re.compile(r"\[(tag|points|difficulty|id|scoring|type):([^\]]*)\]", re.IGNORECASE)
+_META = re.compile(r"\[(tag|points|difficulty|id|scoring|type|blank):([^\]]*)\]", re.IGNORECASE)
 _FULL_WIDTH_MARKS = str.maketrans({"＝": "=", "～": "~", "＃": "#", "％": "%"})
 _SUB = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
 _SUP = str.maketrans("0123456789+-=()n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿ")
@@ -230,7 +230,8 @@ def _parse_question(source: str, line: int, comments: list[str], category_tag: s
         else:
             blanks, problem = _read_short_answers(inside, feedback, item, text_of)
             question.type, question.answer = FILL, {"blanks": [blanks]}
-            if not embedded and len(HTML_BLANK_SPOT.findall(before)) == 1:
+            # ([blank:end]: our own export of a stem whose text has a （ ） of its own before the blank)
+            if not embedded and meta["blank"] != "end" and len(HTML_BLANK_SPOT.findall(before)) == 1:
                 # "…确立了（ ）的原则。{=…}": the answer goes in the blank the text marks, not after the text
                 question.stem = text_of(HTML_BLANK_SPOT.sub("{{1}}", before))
                 item.notes.append(
@@ -422,13 +423,14 @@ def _read_short_answers(
 
 
 def _meta(comments: list[str]) -> dict:
-    meta: dict = {"tags": [], "points": None, "difficulty": None, "scoring": "", "type": "", "problems": []}
+    meta: dict = {"tags": [], "points": None, "difficulty": None, "scoring": "", "type": "", "blank": "",
+                  "problems": []}  # fmt: skip
     for comment in comments:
         for key, value in _META.findall(comment):
             key, value = key.lower(), value.strip()
             if key == "tag" and value:
                 meta["tags"].append(value)
-            elif key in ("scoring", "type"):
+            elif key in ("scoring", "type", "blank"):
                 meta[key] = value.casefold()
             elif key == "points":
                 try:
@@ -519,6 +521,9 @@ def write_gift(questions: Iterable[ParsedQuestion], bank_name: str = "") -> str:
                     block = " ".join("=" + _blank_answer(word, html_format) for word in blanks[int(part) - 1])
                     last = index == len(parts) - 2
                     text.append("{" + block + (general if last else "") + "}")
+            if len(blanks) == 1 and parts[-1] == "" and len(HTML_BLANK_SPOT.findall(text[0])) == 1:
+                # The text's own "（ ）" or "____" would be read as the blank: say that the block is the blank.
+                out.append("// [blank:end]")
             out.append(head + "".join(text))
         elif question.type == TRUE_FALSE:
             out.append(
