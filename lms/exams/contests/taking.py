@@ -115,13 +115,14 @@ def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: r
             rng.shuffle(draws)
     known = ([status.open_attempt] if status.open_attempt else []) + status.finished
     try:
-        with db.session.begin_nested():
-            attempt = quiz_attempts.start_attempt(quiz, user, now, rng=rng, draws=draws, attempts=known)
-            if attempt is status.open_attempt:
+        # A new attempt's entry is written in the attempt's own savepoint (one savepoint a start);
+        # a race winner's attempt comes back with the entry its own request wrote.
+        attempt = quiz_attempts.start_attempt(
+            quiz, user, now, rng=rng, draws=draws, attempts=known, on_created=lambda new: _insert_entry(contest, new)
+        )
+        if attempt is status.open_attempt:
+            with db.session.begin_nested():
                 _ensure_entry(contest, attempt)
-            else:
-                # A new attempt has no entry yet (a race winner's has one: the insert then fails below).
-                _insert_entry(contest, attempt)
     except sa.exc.IntegrityError:
         # The same member's other request recorded this attempt first (a second tab), or
         # the database refused a second attempt at a one-attempt contest.
