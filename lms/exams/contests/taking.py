@@ -10,6 +10,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask_babel import format_datetime
@@ -28,6 +29,7 @@ from lms.exams.quizzes import setup as quiz_setup
 from lms.exams.quizzes.models import (
     AttemptQuestion,
     AttemptState,
+    QuestionSnapshot,
     QuizAttempt,
 )
 from lms.extensions import db
@@ -176,16 +178,50 @@ def open_attempt_of(contest: Contest, user: User) -> QuizAttempt | None:
     return quiz_attempts.find_open_attempt(contest.quiz_id, user.id)
 
 
-def attempt_questions(attempt: QuizAttempt) -> list[AttemptQuestion]:
-    """The attempt's questions with their snapshots, in one query (the attempt page shows them all)."""
-    return list(
-        db.session.scalars(
-            sa.select(AttemptQuestion)
-            .where(AttemptQuestion.attempt_id == attempt.id)
-            .options(sa.orm.joinedload(AttemptQuestion.snapshot))
-            .order_by(AttemptQuestion.position)
-        )
+_ATTEMPT_PAGE = (
+    sa.select(
+        QuizAttempt.id, QuizAttempt.state, QuizAttempt.deadline, QuizAttempt.finalize_after,
+        AttemptQuestion.position, AttemptQuestion.points, AttemptQuestion.option_order, AttemptQuestion.response,
+        AttemptQuestion.client_seq, AttemptQuestion.time_spent_seconds,
+        QuestionSnapshot.type, QuestionSnapshot.stem, QuestionSnapshot.options, QuestionSnapshot.answer,
     )
+    .select_from(QuizAttempt)
+    .outerjoin(AttemptQuestion, AttemptQuestion.attempt_id == QuizAttempt.id)
+    .outerjoin(QuestionSnapshot, QuestionSnapshot.id == AttemptQuestion.snapshot_id)
+    .where(
+        QuizAttempt.quiz_id == sa.bindparam("b_quiz"),
+        QuizAttempt.user_id == sa.bindparam("b_user"),
+        QuizAttempt.state == AttemptState.IN_PROGRESS,
+    )
+    .order_by(AttemptQuestion.position)
+)  # fmt: skip
+
+
+def open_attempt_page(contest: Contest, user: User) -> tuple[SimpleNamespace | None, list[SimpleNamespace]]:
+    """The member's attempt in progress and its questions (with their snapshots), in one read.
+
+    Rows, not ORM objects (the page of 2,000 contestants at once): the attempt as
+    ``id, state, deadline, finalize_after``, each question with the attributes
+    ``review.question_view`` reads without answers or scores (the snapshot's answer only
+    shapes the inputs, e.g. a fill-in's blanks). (None, []) when no attempt is in progress.
+    """
+    rows = db.session.execute(_ATTEMPT_PAGE, {"b_quiz": contest.quiz_id, "b_user": user.id}).all()
+    if not rows:
+        return None, []
+    first = rows[0]
+    attempt = SimpleNamespace(
+        id=first.id, state=first.state, deadline=first.deadline, finalize_after=first.finalize_after
+    )
+    questions = [
+        SimpleNamespace(
+            position=row.position, points=row.points, option_order=row.option_order, response=row.response,
+            client_seq=row.client_seq, time_spent_seconds=row.time_spent_seconds,
+            snapshot=SimpleNamespace(type=row.type, stem=row.stem, options=row.options, answer=row.answer),
+        )
+        for row in rows
+        if row.position is not None
+    ]  # fmt: skip
+    return attempt, questions
 
 
 def submit_contest_attempt(contest: Contest, attempt_id: int, user: User, now: datetime) -> QuizAttempt:
