@@ -106,8 +106,10 @@ def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: r
         raise InvalidState(_l("The contest opens at %(when)s.", when=format_datetime(quiz.open_at, "short")))
     if current != Phase.OPEN:
         raise InvalidState(_l("The contest has closed."))
-    status = member_status(contest, user, now)
-    if status.open_attempt is None and status.attempts_left == 0:
+    own = own_attempt_rows(contest, user)
+    open_id = next((row.id for row in own if row.state == AttemptState.IN_PROGRESS), None)
+    allowed = quiz.attempts_allowed
+    if open_id is None and allowed and len(own) >= allowed:
         raise InvalidState(_l("You have already taken part in this contest."))
     rng = rng or random.SystemRandom()
     draws = None
@@ -115,14 +117,16 @@ def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: r
         draws = [quiz_setup.Draw(int(question_id), float(points)) for question_id, points in contest.frozen_draw or []]
         if quiz.shuffle_questions:
             rng.shuffle(draws)
-    known = ([status.open_attempt] if status.open_attempt else []) + status.finished
+    # Without an attempt in progress the rows are all the start needs; with one (a second tab)
+    # the start reads it as an object.
+    known = own if open_id is None else None
     try:
         # A new attempt's entry is written in the attempt's own savepoint (one savepoint a start);
         # a race winner's attempt comes back with the entry its own request wrote.
         attempt = quiz_attempts.start_attempt(
             quiz, user, now, rng=rng, draws=draws, attempts=known, on_created=lambda new: _insert_entry(contest, new)
         )
-        if attempt is status.open_attempt:
+        if attempt.id == open_id:
             with db.session.begin_nested():
                 _ensure_entry(contest, attempt)
     except sa.exc.IntegrityError:
@@ -132,6 +136,16 @@ def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: r
         if attempt is None:
             raise InvalidState(_l("You have already taken part in this contest.")) from None
     return attempt
+
+
+_OWN_ATTEMPTS = sa.select(QuizAttempt.id, QuizAttempt.number, QuizAttempt.state, QuizAttempt.finished_at).where(
+    QuizAttempt.quiz_id == sa.bindparam("b_quiz"), QuizAttempt.user_id == sa.bindparam("b_user")
+)
+
+
+def own_attempt_rows(contest: Contest, user: User) -> list[sa.Row]:
+    """The member's attempts at the contest as rows (id, number, state, finished_at): what a start checks."""
+    return db.session.execute(_OWN_ATTEMPTS, {"b_quiz": contest.quiz_id, "b_user": user.id}).all()
 
 
 _ENTRY_INSERT = sa.insert(ContestEntry.__table__)

@@ -170,7 +170,8 @@ def start_attempt(
     practice, at the questions' own points); ``draws`` replaces it with questions
     and points chosen by the caller (a contest's one set for everyone).
     ``attempts``: the member's attempts at this quiz, just read by the caller
-    (a contest's start has them; they are then not read again). ``on_created``
+    (a contest's start has them; they are then not read again): objects, or rows
+    with ``number``, ``state`` and ``finished_at`` when none is in progress. ``on_created``
     writes the caller's rows of a new attempt inside the same savepoint (a
     contest's entry): their IntegrityError is handled as the attempt's. Raises
     Forbidden (not in the audience), InvalidState (closed, not yet open, no
