@@ -32,3 +32,18 @@ def test_template_gettext_is_one_context_call(app, monkeypatch):
     with app.test_request_context():
         assert render_template_string('{{ _("Question %(n)d", n=3) }}')
     assert len(calls) == 1  # Jinja's own: the alias, the newstyle wrapper, the callable
+
+
+def test_numbers_are_formatted_without_markups_escaping(app, monkeypatch):
+    import markupsafe
+
+    def refused(self, arg):
+        raise AssertionError("escaped a number")
+
+    with app.test_request_context(), force_locale("en"):
+        monkeypatch.setattr(markupsafe.Markup, "__mod__", refused)
+        page = render_template_string('{{ _("Question %(n)d", n=3) }} {{ _("%(points)s pts", points=1.5) }}')
+        assert page == "Question 3 1.5 pts"
+        monkeypatch.undo()
+        # Anything else is still escaped, and the result is markup either way.
+        assert render_template_string('{{ _("Question %(n)s", n=True) ~ "<i>" }}') == "Question True&lt;i&gt;"

@@ -21,6 +21,7 @@ from lms.exams.quizzes.models import (
     OverdueHandling,
     QuestionSnapshot,
     QuizAttempt,
+    QuizOverride,
 )
 from lms.extensions import db
 
@@ -498,3 +499,31 @@ def test_submitted_in_time_counts_under_not_counted_rule(make_user, make_quiz, f
     attempt = attempts.start_attempt(quiz, member, frozen_clock.now)
     finished = attempts.submit_attempt(attempt.id, member, attempt.deadline + timedelta(seconds=GRACE - 1))
     assert finished.state == AttemptState.FINISHED
+
+
+def test_effective_settings_read_the_override_as_values_not_an_object(
+    make_user, make_quiz, four_questions, frozen_clock
+):
+    member = make_user()
+    quiz = make_quiz(four_questions, attempts_allowed=1, time_limit_seconds=600)
+    setup.set_override(
+        quiz, member, time_limit_seconds=None, attempts_allowed=3, open_at=None, close_at=None, now=frozen_clock.now
+    )
+    db.session.commit()
+    quiz_id, member_id = quiz.id, member.id
+    db.session.expunge_all()
+    quiz = db.session.get(type(quiz), quiz_id)
+    loaded = []
+
+    def on_load(target, context):
+        loaded.append(target)
+
+    sa.event.listen(QuizOverride, "load", on_load)
+    try:
+        settings = timing.effective_settings(quiz, member_id)
+    finally:
+        sa.event.remove(QuizOverride, "load", on_load)
+    assert (settings.time_limit_seconds, settings.attempts_allowed, settings.has_override) == (600, 3, True)
+    # Every start reads it: a row, not an ORM object.
+    assert loaded == []
+    assert timing.effective_settings(quiz, make_user().id).has_override is False

@@ -46,9 +46,10 @@ def test_a_start_writes_the_attempt_its_questions_and_entry_in_few_statements(ap
     db.session.refresh(contest), db.session.refresh(member)  # as the view has them: loaded
     attempt, seen = _statements(lambda: contest_taking.start_contest_attempt(contest, member, OPEN))
     # The member's attempts, their override, the questions, the snapshots' ids; the attempt,
-    # its questions (one executemany), the entry; two savepoints.
+    # its questions (one executemany), the entry; one savepoint around the three inserts.
     assert seen.count("SELECT") == 4 and seen.count("INSERT") == 3, seen
-    assert len(seen) <= 11, seen
+    assert seen.count("SAVEPOINT") == 1 and seen.index("SAVEPOINT") == seen.index("INSERT") - 1, seen
+    assert len(seen) <= 9, seen
     db.session.commit()
     row = db.session.execute(sa.select(QuizAttempt.__table__).where(QuizAttempt.id == attempt.id)).one()
     for column, value in row._mapping.items():
@@ -67,8 +68,8 @@ def test_a_start_that_lost_a_race_returns_the_winners_attempt(app, contest, make
     db.session.commit()
     winner_id = winner.id
     # This request read the member's attempts before the winner's commit: it saw none.
-    real = contest_taking.member_status
-    monkeypatch.setattr(contest_taking, "member_status", lambda c, u, now: real(c, make_user(), now))
+    real = contest_taking.own_attempt_rows
+    monkeypatch.setattr(contest_taking, "own_attempt_rows", lambda c, u: real(c, make_user()))
     attempt = contest_taking.start_contest_attempt(contest, member, OPEN + timedelta(seconds=1))
     assert attempt.id == winner_id
     assert db.session.scalar(sa.select(sa.func.count(ContestEntry.id))) == 1
@@ -87,3 +88,29 @@ def test_an_attempt_rolled_back_with_its_entry_leaves_nothing_in_the_session(app
         contest_taking.start_contest_attempt(contest, member, OPEN)
     assert created and db.session.get(QuizAttempt, created[0]) is None
     assert db.session.scalar(sa.select(sa.func.count(QuizAttempt.id))) == 0
+
+
+def test_a_second_start_reads_the_members_attempts_as_rows(app, make_question, make_user):
+    questions = [make_question(QuestionType.SINGLE, points=2) for _ in range(3)]
+    contest = create_contest(questions, open_at=OPEN, close_at=CLOSE, time_limit_seconds=600, attempts_allowed=3)
+    member = make_user()
+    first = contest_taking.start_contest_attempt(contest, member, OPEN)
+    contest_taking.submit_contest_attempt(contest, first.id, member, OPEN + timedelta(minutes=1))
+    db.session.commit()
+    first_id = first.id
+    db.session.expunge_all()
+    contest, member = db.session.merge(contest, load=True), db.session.merge(member, load=True)
+    loaded = []
+
+    def on_load(target, context):
+        loaded.append(target.id)
+
+    sa.event.listen(QuizAttempt, "load", on_load)
+    try:
+        second = contest_taking.start_contest_attempt(contest, member, OPEN + timedelta(minutes=2))
+    finally:
+        sa.event.remove(QuizAttempt, "load", on_load)
+    assert loaded == []  # the finished attempt was counted from a row, not loaded as an object
+    assert second.number == 2 and second.id != first_id
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count(ContestEntry.id))) == 2

@@ -10,6 +10,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask_babel import format_datetime
@@ -28,6 +29,7 @@ from lms.exams.quizzes import setup as quiz_setup
 from lms.exams.quizzes.models import (
     AttemptQuestion,
     AttemptState,
+    QuestionSnapshot,
     QuizAttempt,
 )
 from lms.extensions import db
@@ -104,8 +106,10 @@ def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: r
         raise InvalidState(_l("The contest opens at %(when)s.", when=format_datetime(quiz.open_at, "short")))
     if current != Phase.OPEN:
         raise InvalidState(_l("The contest has closed."))
-    status = member_status(contest, user, now)
-    if status.open_attempt is None and status.attempts_left == 0:
+    own = own_attempt_rows(contest, user)
+    open_id = next((row.id for row in own if row.state == AttemptState.IN_PROGRESS), None)
+    allowed = quiz.attempts_allowed
+    if open_id is None and allowed and len(own) >= allowed:
         raise InvalidState(_l("You have already taken part in this contest."))
     rng = rng or random.SystemRandom()
     draws = None
@@ -113,15 +117,18 @@ def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: r
         draws = [quiz_setup.Draw(int(question_id), float(points)) for question_id, points in contest.frozen_draw or []]
         if quiz.shuffle_questions:
             rng.shuffle(draws)
-    known = ([status.open_attempt] if status.open_attempt else []) + status.finished
+    # Without an attempt in progress the rows are all the start needs; with one (a second tab)
+    # the start reads it as an object.
+    known = own if open_id is None else None
     try:
-        with db.session.begin_nested():
-            attempt = quiz_attempts.start_attempt(quiz, user, now, rng=rng, draws=draws, attempts=known)
-            if attempt is status.open_attempt:
+        # A new attempt's entry is written in the attempt's own savepoint (one savepoint a start);
+        # a race winner's attempt comes back with the entry its own request wrote.
+        attempt = quiz_attempts.start_attempt(
+            quiz, user, now, rng=rng, draws=draws, attempts=known, on_created=lambda new: _insert_entry(contest, new)
+        )
+        if attempt.id == open_id:
+            with db.session.begin_nested():
                 _ensure_entry(contest, attempt)
-            else:
-                # A new attempt has no entry yet (a race winner's has one: the insert then fails below).
-                _insert_entry(contest, attempt)
     except sa.exc.IntegrityError:
         # The same member's other request recorded this attempt first (a second tab), or
         # the database refused a second attempt at a one-attempt contest.
@@ -129,6 +136,16 @@ def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: r
         if attempt is None:
             raise InvalidState(_l("You have already taken part in this contest.")) from None
     return attempt
+
+
+_OWN_ATTEMPTS = sa.select(QuizAttempt.id, QuizAttempt.number, QuizAttempt.state, QuizAttempt.finished_at).where(
+    QuizAttempt.quiz_id == sa.bindparam("b_quiz"), QuizAttempt.user_id == sa.bindparam("b_user")
+)
+
+
+def own_attempt_rows(contest: Contest, user: User) -> list[sa.Row]:
+    """The member's attempts at the contest as rows (id, number, state, finished_at): what a start checks."""
+    return db.session.execute(_OWN_ATTEMPTS, {"b_quiz": contest.quiz_id, "b_user": user.id}).all()
 
 
 _ENTRY_INSERT = sa.insert(ContestEntry.__table__)
@@ -175,16 +192,50 @@ def open_attempt_of(contest: Contest, user: User) -> QuizAttempt | None:
     return quiz_attempts.find_open_attempt(contest.quiz_id, user.id)
 
 
-def attempt_questions(attempt: QuizAttempt) -> list[AttemptQuestion]:
-    """The attempt's questions with their snapshots, in one query (the attempt page shows them all)."""
-    return list(
-        db.session.scalars(
-            sa.select(AttemptQuestion)
-            .where(AttemptQuestion.attempt_id == attempt.id)
-            .options(sa.orm.joinedload(AttemptQuestion.snapshot))
-            .order_by(AttemptQuestion.position)
-        )
+_ATTEMPT_PAGE = (
+    sa.select(
+        QuizAttempt.id, QuizAttempt.state, QuizAttempt.deadline, QuizAttempt.finalize_after,
+        AttemptQuestion.position, AttemptQuestion.points, AttemptQuestion.option_order, AttemptQuestion.response,
+        AttemptQuestion.client_seq, AttemptQuestion.time_spent_seconds,
+        QuestionSnapshot.type, QuestionSnapshot.stem, QuestionSnapshot.options, QuestionSnapshot.answer,
     )
+    .select_from(QuizAttempt)
+    .outerjoin(AttemptQuestion, AttemptQuestion.attempt_id == QuizAttempt.id)
+    .outerjoin(QuestionSnapshot, QuestionSnapshot.id == AttemptQuestion.snapshot_id)
+    .where(
+        QuizAttempt.quiz_id == sa.bindparam("b_quiz"),
+        QuizAttempt.user_id == sa.bindparam("b_user"),
+        QuizAttempt.state == AttemptState.IN_PROGRESS,
+    )
+    .order_by(AttemptQuestion.position)
+)  # fmt: skip
+
+
+def open_attempt_page(contest: Contest, user: User) -> tuple[SimpleNamespace | None, list[SimpleNamespace]]:
+    """The member's attempt in progress and its questions (with their snapshots), in one read.
+
+    Rows, not ORM objects (the page of 2,000 contestants at once): the attempt as
+    ``id, state, deadline, finalize_after``, each question with the attributes
+    ``review.question_view`` reads without answers or scores (the snapshot's answer only
+    shapes the inputs, e.g. a fill-in's blanks). (None, []) when no attempt is in progress.
+    """
+    rows = db.session.execute(_ATTEMPT_PAGE, {"b_quiz": contest.quiz_id, "b_user": user.id}).all()
+    if not rows:
+        return None, []
+    first = rows[0]
+    attempt = SimpleNamespace(
+        id=first.id, state=first.state, deadline=first.deadline, finalize_after=first.finalize_after
+    )
+    questions = [
+        SimpleNamespace(
+            position=row.position, points=row.points, option_order=row.option_order, response=row.response,
+            client_seq=row.client_seq, time_spent_seconds=row.time_spent_seconds,
+            snapshot=SimpleNamespace(type=row.type, stem=row.stem, options=row.options, answer=row.answer),
+        )
+        for row in rows
+        if row.position is not None
+    ]  # fmt: skip
+    return attempt, questions
 
 
 def submit_contest_attempt(contest: Contest, attempt_id: int, user: User, now: datetime) -> QuizAttempt:

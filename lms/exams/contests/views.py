@@ -149,10 +149,12 @@ def take(contest_id: int):
     """The member's attempt in progress (every tab gets the same one), on the quizzes' page."""
     contest = _contest_or_404(contest_id)
     now = clock.utcnow()
-    attempt = taking.open_attempt_of(contest, current_user)
+    attempt, questions = taking.open_attempt_page(contest, current_user)  # rows: one read, no ORM objects
     if attempt is not None and timing.is_overdue(attempt, now):
-        quiz_attempts.finalize_if_overdue(attempt, now)
-        db.session.commit()
+        overdue = taking.open_attempt_of(contest, current_user)
+        if overdue is not None:
+            quiz_attempts.finalize_if_overdue(overdue, now)
+            db.session.commit()
         attempt = None
     if attempt is None:
         return redirect(url_for(".result", contest_id=contest.id))
@@ -161,7 +163,7 @@ def take(contest_id: int):
         contest=contest,
         attempt=attempt,
         quiz=contest.quiz,
-        questions=question_views(taking.attempt_questions(attempt), show_answers=False),
+        questions=question_views(questions, show_answers=False),
         remaining=timing.remaining_seconds(attempt, now),
         accepts_saves=timing.accepts_saves(attempt, now),
         submit_url=url_for(".submit", contest_id=contest.id, attempt_id=attempt.id),

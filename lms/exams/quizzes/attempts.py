@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -159,6 +159,7 @@ def start_attempt(
     question_ids: Sequence[int] | None = None,
     draws: Sequence[Draw] | None = None,
     attempts: Sequence[QuizAttempt] | None = None,
+    on_created: Callable[[QuizAttempt], None] | None = None,
 ) -> QuizAttempt:
     """Start an attempt, or return the member's attempt already in progress.
 
@@ -169,7 +170,10 @@ def start_attempt(
     practice, at the questions' own points); ``draws`` replaces it with questions
     and points chosen by the caller (a contest's one set for everyone).
     ``attempts``: the member's attempts at this quiz, just read by the caller
-    (a contest's start has them; they are then not read again). Raises
+    (a contest's start has them; they are then not read again): objects, or rows
+    with ``number``, ``state`` and ``finished_at`` when none is in progress. ``on_created``
+    writes the caller's rows of a new attempt inside the same savepoint (a
+    contest's entry): their IntegrityError is handled as the attempt's. Raises
     Forbidden (not in the audience), InvalidState (closed, not yet open, no
     attempts left, waiting, too few questions).
     """
@@ -211,6 +215,10 @@ def start_attempt(
         try:
             with db.session.begin_nested():
                 attempt = _create_attempt(quiz, user, now, number, settings, draws, rng, questions, hashes, existing)
+                if on_created is not None:
+                    on_created(attempt)
+            # Into the session once the savepoint holds: a rolled-back attempt never enters it.
+            db.session.add(attempt)
             return attempt
         except sa.exc.IntegrityError:
             # Another request of the same member won the race (open slot or number taken),
@@ -279,10 +287,10 @@ def _create_attempt(
          "question_id": question_id, "points": points, "option_order": order}
         for position, question_id, points, order in placed
     ])  # fmt: skip
-    # The session's object of the row just written, every column known (its questions load when first read).
+    # The object of the row just written, every column known (its questions load when first read);
+    # the caller adds it to the session.
     attempt = QuizAttempt(id=attempt_id, **values)
     sa.orm.make_transient_to_detached(attempt)
-    db.session.add(attempt)
     log.info("attempt %s started (quiz %s, user %s, deadline %s)", attempt.id, quiz.id, user.id, deadline)
     return attempt
 

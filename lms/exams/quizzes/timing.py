@@ -47,12 +47,16 @@ class EffectiveSettings:
     has_override: bool = False
 
 
+_OVERRIDE_VALUES = sa.select(
+    QuizOverride.time_limit_seconds, QuizOverride.attempts_allowed, QuizOverride.open_at, QuizOverride.close_at
+).where(QuizOverride.quiz_id == sa.bindparam("b_quiz"), QuizOverride.user_id == sa.bindparam("b_user"))
+
+
 def effective_settings(quiz: Quiz, user_id: int, override: QuizOverride | None = None) -> EffectiveSettings:
     """The quiz's rules for ``user_id``: the override's values where it sets them."""
     if override is None:
-        override = db.session.scalar(
-            sa.select(QuizOverride).where(QuizOverride.quiz_id == quiz.id, QuizOverride.user_id == user_id)
-        )
+        # Its values as a row (no ORM object: every start reads it, and it is nearly always absent).
+        override = db.session.execute(_OVERRIDE_VALUES, {"b_quiz": quiz.id, "b_user": user_id}).first()
     time_limit = quiz.time_limit_seconds
     attempts = quiz.attempts_allowed
     open_at, close_at = quiz.open_at, quiz.close_at
