@@ -500,8 +500,10 @@ def main() -> int:
     print(
         f"board requests per ranking query: {per_query:.0f}x "
         f"(ranking {ranking_per_second:.2f}/s vs board {board['rate']:.1f}/s; "
-        f"submit p99 {results['submit']['p99']:.0f} ms, board p99 {board['p99']:.0f} ms; load {load_seconds:.0f} s "
-        f"for a {window:.0f} s window; {database.label}, load average {_stack.load_average()})"
+        f"submit p99 {results['submit']['p99']:.0f} ms, board p99 {board['p99']:.0f} ms; the last of "
+        f"{contestants} submitted {finished.get('last', 0.0):.1f} s after the first start for a {window:.0f} s window "
+        f"(+{1.0 + 0.5 * answers:.1f} s of its own steps); the {window + 10:.0f} s schedule took {load_seconds:.1f} s; "
+        f"{database.label}, load average {_stack.load_average()})"
     )
     return 0
 

@@ -551,3 +551,50 @@ def test_a_beat_arriving_while_the_batch_waits_for_the_write_lock_joins_the_batc
     assert answers[first.id].credited == 15 and answers[second.id].credited == 15
     assert committer.batches == 1  # not a second wait for the lock
     assert fresh_total(app) == 30
+
+
+@pytest.mark.postgres  # several batches at once only where the database has more than one writer
+def test_on_postgresql_a_batch_goes_ahead_while_another_waits_for_its_commit(app, login, make_user, video,
+                                                                             frozen_clock, monkeypatch):  # fmt: skip
+    """A second member's beat is committed while the first batch is held open (on SQLite it waits)."""
+    members = [make_user(), make_user()]
+    sessions = {}
+    for member in members:
+        sessions[member.id] = start(login(member, on=app.test_client()), video)
+    committer = beat_commit.BeatCommitter(app)
+    parallel = db.engine.dialect.name != "sqlite"
+    assert committer.max_leaders() == (beat_commit.PARALLEL_BATCHES if parallel else 1)
+    held, release = threading.Event(), threading.Event()
+    apply_beats = committer._apply_beats
+
+    def slow_first(connection, ordered):
+        if ordered[0].user_id == members[0].id:
+            held.set()
+            assert release.wait(30)
+        return apply_beats(connection, ordered)
+
+    monkeypatch.setattr(committer, "_apply_beats", slow_first)
+    frozen_clock.advance(30)
+    now = frozen_clock.now
+    results = {}
+
+    def beat(member):
+        with app.app_context():
+            heartbeat = tracking.Heartbeat(session_id=sessions[member.id], lesson_id=video.id, start=0, end=15)
+            results[member.id] = committer.submit(member.id, member.session_version, heartbeat, now)
+
+    first = threading.Thread(target=beat, args=(members[0],))
+    first.start()
+    assert held.wait(30)
+    second = threading.Thread(target=beat, args=(members[1],))
+    second.start()
+    second.join(3 if parallel else 0.5)
+    try:
+        assert (members[1].id in results) == parallel  # committed while the first batch is still open
+    finally:
+        release.set()
+        first.join(30)
+        second.join(30)
+    assert results[members[0].id].credited == 15 and results[members[1].id].credited == 15
+    assert fresh_total(app) == 30
+    assert not committer._kept_busy
