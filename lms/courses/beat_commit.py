@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,8 +38,6 @@ from lms.group_commit import GroupCommitter, Pending
 
 LOGIN = "login"  # not logged in (unknown, deactivated, or the session was revoked)
 FORCED_CHANGE = "forced_change"  # must change the password before anything else
-# PostgreSQL: batches of one process applied at once (a gunicorn process has a few threads).
-PARALLEL_BATCHES = 4
 
 _AUTH = sa.select(User.id, User.is_active, User.session_version, User.must_change_password, User.locale).where(
     User.id.in_(sa.bindparam("p_user_ids", expanding=True))
@@ -63,29 +60,16 @@ class BeatCommitter(GroupCommitter):
     """One per app and process (``lms.group_commit``); ``submit`` blocks until the beat is committed (or refused).
 
     Beats are applied in member order (a member's own beats in arrival order). The
-    batches run on one connection kept between them (only one leader uses it at a time):
-    no pool checkout per batch, and on PostgreSQL no pre-ping round trip before each
-    batch. It is dropped when a batch fails, when the engine's pool is replaced
-    (``engine.dispose()``) and in a forked child. On PostgreSQL a batch that starts while
-    another holds the kept connection takes one from the pool (``max_leaders``).
+    batches run on one connection kept between them (only the leader uses it): no pool
+    checkout per batch, and on PostgreSQL no pre-ping round trip before each batch. It is
+    dropped when a batch fails, when the engine's pool is replaced (``engine.dispose()``)
+    and in a forked child.
     """
 
     def __init__(self, app: Flask) -> None:
         super().__init__(app)
         self._connection: sa.Connection | None = None
         self._connection_of: tuple[int, object] | None = None  # (process, pool) it was taken in
-        self._kept_busy = False  # a leader is applying a batch on the kept connection
-        self._kept_lock = threading.Lock()
-
-    def max_leaders(self) -> int:
-        """On SQLite one batch at a time (one writer); on PostgreSQL up to ``PARALLEL_BATCHES`` at once.
-
-        A PostgreSQL batch spends most of its time waiting for its commit's flush; meanwhile
-        another batch of the process may lock other members' rows (every batch locks in member
-        order, so two never wait in a cycle). The first runs on the kept connection, the others
-        on connections from the pool.
-        """
-        return 1 if db.engine.dialect.name == "sqlite" else PARALLEL_BATCHES
 
     def _batch_connection(self) -> sa.Connection:
         """The connection the batches run on (see the class docstring)."""
@@ -133,25 +117,13 @@ class BeatCommitter(GroupCommitter):
         members' rows in the beats' own SELECT (``tracking.lock_beat_rows``); only
         members without a playback session need a query of their own.
         """
-        with self._kept_lock:
-            kept, self._kept_busy = not self._kept_busy, True
-        if not kept:  # another leader's batch is on the kept connection (PostgreSQL: ``max_leaders``)
-            with db.engine.connect() as connection:
-                try:
-                    return self._apply_beats(connection, ordered)
-                except BaseException:
-                    connection.invalidate()  # after a failure in a pipeline a rollback may not bring it back
-                    raise
+        connection = self._batch_connection()
         try:
-            connection = self._batch_connection()
-            try:
-                return self._apply_beats(connection, ordered)
-            except BaseException:
-                self._drop_connection()
-                raise
-        finally:
-            with self._kept_lock:
-                self._kept_busy = False
+            outcomes = self._apply_beats(connection, ordered)
+        except BaseException:
+            self._drop_connection()
+            raise
+        return outcomes
 
     def _apply_beats(self, connection: sa.Connection, ordered: list[PendingBeat]) -> list:
         """The beats' outcomes, written and committed on ``connection`` (on PostgreSQL in two round trips:
