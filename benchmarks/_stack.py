@@ -130,6 +130,34 @@ class Database:
             _postgres(self.admin_url, f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
 
 
+def postgres_cpu_seconds() -> float | None:
+    """CPU time (user + system) used so far by a PostgreSQL running on this machine, or None if none is seen.
+
+    Every ``postgres`` process (postmaster, backends, background workers), plus what the
+    postmaster's ended children used (its cutime/cstime: backends of closed connections).
+    On a shared machine that includes other clients' queries; the benchmarks' own database
+    server is the only busy one when they run.
+    """
+    processes = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        if text[text.index("(") + 1 : text.rindex(")")] != "postgres":
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        processes[int(stat.parent.name)] = (int(fields[1]), [int(value) for value in fields[11:15]])
+    if not processes:
+        return None
+    total = 0
+    for parent, (utime, stime, cutime, cstime) in processes.values():
+        total += utime + stime
+        if parent not in processes:  # the postmaster: its ended children too
+            total += cutime + cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _postgres(url: str, statement: str) -> None:
     import psycopg
 

@@ -429,9 +429,12 @@ def main() -> int:
 
         load_started = time.time()
         server_cpu, client_cpu = servers.cpu_seconds(), time.process_time()
+        database_cpu = _stack.postgres_cpu_seconds() if database.postgres else None
         scheduler.run()
         load_seconds = time.time() - load_started
         server_cpu, client_cpu = servers.cpu_seconds() - server_cpu, time.process_time() - client_cpu
+        if database_cpu is not None:
+            database_cpu = (_stack.postgres_cpu_seconds() or database_cpu) - database_cpu
         servers.stop()
         done = _count_finished(database_url, contest_id, answers)
     finally:
@@ -478,6 +481,8 @@ def main() -> int:
         f"CPU during the load: servers {server_cpu:.1f} s ({server_cpu / load_seconds:.2f} cores, "
         f"{server_cpu / max(served, 1) * 1000:.2f} ms a request), this client {client_cpu:.1f} s "
         f"({client_cpu / load_seconds:.2f} cores)"
+        + (f", PostgreSQL {database_cpu:.1f} s ({database_cpu / load_seconds:.2f} cores, "
+           f"{database_cpu / max(served, 1) * 1000:.2f} ms a request)" if database_cpu is not None else "")
     )
     board = results.get("board", {"n": 0, "rate": 0.0, "p99": 0.0})
     ranking_per_second = len(computed) / load_seconds

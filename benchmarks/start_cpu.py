@@ -5,15 +5,18 @@ The contest benchmark's database (``contest.build_database``: members and an ope
 client (``POST /contests/<id>/start``), opens the attempt page, saves one answer and
 submits, while a viewer polls the board. CPU time (``time.process_time``) per
 request kind is stable on a loaded machine, unlike wall time. ``--profile KIND``
-prints a cProfile (CPU clock) of that kind's requests.
+prints a cProfile (CPU clock) of that kind's requests. With ``--database-url`` (a
+PostgreSQL on this machine) it runs there and also prints what each kind costs the
+server processes of the app's connections (round trips cost both sides).
 
-    .venv/bin/python benchmarks/start_cpu.py [--members 300] [--profile start] [--sort tottime]
+    .venv/bin/python benchmarks/start_cpu.py [--members 300] [--profile start] [--sort tottime] [--database-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import shutil
 import sys
@@ -25,7 +28,52 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import _stack  # noqa: E402
 import contest as contest_bench  # noqa: E402
+
+
+class Backends:
+    """CPU time of the PostgreSQL server processes serving this database's connections (read from /proc).
+
+    Only this benchmark connects to its database while it runs, so the backends listed in
+    ``pg_stat_activity`` for it are the app's; the list is refreshed every ``refresh`` reads
+    (the pool opens connections as it needs them). A few /proc files per read: cheap enough
+    to read around every request without disturbing what is measured.
+    """
+
+    def __init__(self, url: str, refresh: int = 50) -> None:
+        import sqlalchemy as sa
+
+        self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        self.refresh, self.reads, self.pids, self.monitor = refresh, 0, [], None
+        self._list()
+
+    def _list(self) -> None:
+        import sqlalchemy as sa
+
+        if self.monitor is None:
+            self.monitor = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        self.pids = [int(pid) for pid in self.monitor.execute(sa.text(query)).scalars()]
+
+    def seconds(self) -> float:
+        self.reads += 1
+        if self.reads % self.refresh == 0:
+            self._list()
+        total = 0
+        for pid in self.pids:
+            try:
+                text = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = text[text.rindex(")") + 2 :].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def close(self) -> None:
+        if self.monitor is not None:
+            self.monitor.close()
+        self.engine.dispose()
 
 
 def main() -> int:
@@ -34,14 +82,19 @@ def main() -> int:
     parser.add_argument("--profile", choices=["start", "take", "save", "submit", "board", "no-op"])
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--sort", choices=["cumulative", "tottime"], default="cumulative")
+    parser.add_argument("--database-url", default="", help="a PostgreSQL database on this machine (a schema is made)")
     args = parser.parse_args()
+    args.stack = False
 
     from lms import create_app
 
     workdir = Path(tempfile.mkdtemp(prefix="start-cpu-"))
+    database, backends = None, None
     try:
-        url = f"sqlite:///{workdir / 'bench.db'}"
+        database = _stack.database(args, workdir, "start_cpu")
+        url = database.url
         contest_id, members, viewers = contest_bench.build_database(url, args.members, 1)
+        database_cpu: dict[str, float] = {}
         app = create_app(
             {
                 "SECRET_KEY": contest_bench.SECRET,
@@ -53,11 +106,15 @@ def main() -> int:
         )
         client = app.test_client()
         cpu: dict[str, float] = {}
+        if database.postgres:
+            client.get("/healthz")  # the pool's first connection
+            backends = Backends(url.replace("+psycopg", ""))
         profiler = cProfile.Profile(time.process_time) if args.profile else None
 
         def request(kind: str, method: str, path: str, cookie: str, token: str, **options):
             client.set_cookie("session", cookie)
             headers = {"X-CSRFToken": token, "User-Agent": contest_bench.USER_AGENT, "Accept": "application/json"}
+            served_before = backends.seconds() if backends else 0.0
             began = time.process_time()
             if profiler and kind == args.profile:
                 profiler.enable()
@@ -65,6 +122,8 @@ def main() -> int:
             if profiler and kind == args.profile:
                 profiler.disable()
             cpu[kind] = cpu.get(kind, 0.0) + time.process_time() - began
+            if backends:
+                database_cpu[kind] = database_cpu.get(kind, 0.0) + backends.seconds() - served_before
             return response
 
         viewer_cookie, viewer_token = viewers[0]
@@ -87,7 +146,10 @@ def main() -> int:
             assert response.status_code == 200
         n = len(members)
         for kind, seconds in cpu.items():
-            print(f"{kind:<7} {seconds / n * 1000:7.2f} ms CPU per request ({seconds / cpu['no-op']:.2f}x the no-op)")
+            line = f"{kind:<7} {seconds / n * 1000:7.2f} ms CPU per request ({seconds / cpu['no-op']:.2f}x the no-op)"
+            if backends:
+                line += f"; PostgreSQL {database_cpu.get(kind, 0.0) / n * 1000:5.2f} ms"
+            print(line)
         contestant = sum(cpu[k] for k in ("start", "take", "save", "submit"))
         print(f"a contestant's start+take+save+submit against the no-op: {contestant / cpu['no-op']:.2f}x")
         # The full contest load (benchmarks/contest.py, nominal): 2,000 contestants (start, page,
@@ -103,6 +165,10 @@ def main() -> int:
         if profiler:
             pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
     finally:
+        if backends is not None:
+            backends.close()
+        if database is not None:
+            database.drop()
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

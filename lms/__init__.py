@@ -78,6 +78,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from lms.i18n import init_babel
 
     extensions.db.init_app(app)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A pooled connection is pinged when it may be stale (idle, or closed by the server), not
+        # at every checkout (pool_pre_ping: a round trip more per request); see lms.db.
+        options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+        if "pool_pre_ping" not in options:
+            from lms.db import install_idle_ping
+
+            with app.app_context():
+                install_idle_ping(extensions.db.engine)
     extensions.migrate.init_app(app, extensions.db, directory=str(Path(app.root_path) / "migrations"))
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
@@ -137,10 +146,6 @@ def _finish_config(app: Flask) -> None:
         from lms.db import GatedConnection
 
         connect_args.setdefault("factory", GatedConnection)
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
-    else:
-        options = dict(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-        options.setdefault("pool_pre_ping", True)
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not cfg.get("MEDIA_ROOT"):
         cfg["MEDIA_ROOT"] = str(Path(app.instance_path) / "media")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
+import select
 import sqlite3
 import threading
+import time
 import weakref
 from datetime import UTC, datetime
 
@@ -276,13 +278,92 @@ class GatedConnection(sqlite3.Connection):
             self.gate.release()
 
 
+# --- Connection liveness and one-statement reads (PostgreSQL) ---------------------------------
+
+PING_IDLE_SECONDS = 5.0
+
+
+def socket_has_data(dbapi_connection) -> bool:
+    """Whether an idle connection's socket has something to read: the server closed it (a restart,
+    a terminated backend) or sent a notice. One ``select`` poll, no round trip. False for a
+    connection without a socket (SQLite)."""
+    fileno = getattr(dbapi_connection, "fileno", None)
+    if fileno is None:
+        return False
+    try:
+        return bool(select.select([fileno()], [], [], 0)[0])
+    except Exception:  # no socket any more
+        return True
+
+
+def install_idle_ping(engine: sa.Engine, idle_seconds: float = PING_IDLE_SECONDS) -> None:
+    """Ping a pooled connection at checkout only when it may have gone stale.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: one more round trip for every
+    request on PostgreSQL. Here a connection is pinged when it sat in the pool for over
+    ``idle_seconds`` or its socket shows the server closed it (a restart, a terminated backend,
+    an idle timeout all close the socket); a failed ping makes the pool replace it
+    (``DisconnectionError`` in a checkout listener). What is left uncaught is a connection
+    whose host vanished without closing it within ``idle_seconds`` of its last use: that one
+    request fails and SQLAlchemy invalidates the pool, as with any connection lost mid-request.
+    """
+    dialect = engine.dialect
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection, record) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, proxy) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None:  # a new connection
+            return
+        if time.monotonic() - idle_since <= idle_seconds and not socket_has_data(dbapi_connection):
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception:
+            alive = False
+        if not alive:
+            raise sa.exc.DisconnectionError("the pooled connection did not answer a ping")
+
+    _IDLE_PINGED.add(engine)
+
+
+_IDLE_PINGED: weakref.WeakSet = weakref.WeakSet()
+
+
+def pings_before_use(engine: sa.Engine) -> bool:
+    """Whether the engine's pool checks a connection's liveness at checkout (every time, or when idle)."""
+    return bool(getattr(engine.pool, "_pre_ping", False)) or engine in _IDLE_PINGED
+
+
+@contextlib.contextmanager
+def one_statement_reads(engine: sa.Engine):
+    """A pooled connection for reads that each stand alone (no transaction around them).
+
+    On PostgreSQL psycopg sends BEGIN as a round trip of its own before a transaction's first
+    statement, and the connection's return sends ROLLBACK: a one-query read (a board poll)
+    paid three round trips. This connection runs in autocommit (set client-side by psycopg,
+    no round trip; the pool resets it on return), so each read is one. SQLite's reads already
+    run outside a transaction here (``_sqlite_begin_for_writes``). Only for reads: nothing
+    written through it could be rolled back.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
 def utcnow_default() -> datetime:
     """Column default: the clock's now (a callable, never a value computed at import)."""
     return clock.utcnow()
 
 
 __all__ = ["UTC", "NAMING_CONVENTION", "Base", "GatedConnection", "TimestampMixin", "UTCDateTime", "WriteGate",
-           "str_enum", "utcnow_default"]
+           "install_idle_ping", "one_statement_reads", "pings_before_use", "socket_has_data", "str_enum",
+           "utcnow_default"]
 
 
 def render_migration_item(type_: str, obj, autogen_context):

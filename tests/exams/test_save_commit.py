@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from lms.db import pings_before_use
 from lms.exams.quizzes import saves
 from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuizAttempt
 from lms.extensions import db
@@ -196,7 +197,7 @@ def test_a_save_checks_out_one_connection(app, client, login, make_user, make_qu
 
 
 def _pings_on_checkout() -> bool:
-    return bool(getattr(db.engine.pool, "_pre_ping", False))
+    return pings_before_use(db.engine)
 
 
 def _save(client, attempt_id: int, position: int, seq: int):

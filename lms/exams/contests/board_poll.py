@@ -22,6 +22,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from lms.auth.models import Branch, User
+from lms.db import one_statement_reads
 from lms.exams.contests.models import BoardVisibility, Contest
 from lms.exams.quizzes.models import Quiz
 from lms.extensions import db
@@ -102,8 +103,9 @@ def poll_view(contest_id: int, identity: tuple[int, int] | None) -> tuple[Polled
     if identity is None:
         return None
     user_id, session_version = identity
-    # A connection of its own: the request opens no ORM session (nor closes one) for a poll.
-    with db.engine.connect() as connection:
+    # A connection of its own, outside a transaction: the request opens no ORM session (nor
+    # closes one) for a poll, and on PostgreSQL the read is one round trip (no BEGIN, no ROLLBACK).
+    with one_statement_reads(db.engine) as connection:
         row = connection.execute(_QUERY, {"contest_id": contest_id, "user_id": user_id}).first()
     if row is None or not row.is_active or row.session_version != session_version or row.must_change_password:
         return None

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import threading
 import time
 import weakref
@@ -37,6 +36,7 @@ from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 
 from lms.auth.models import User
+from lms.db import PING_IDLE_SECONDS, pings_before_use, socket_has_data
 from lms.errors import DomainError, NotFound, ValidationFailed
 from lms.exams.questions import types as grading
 from lms.exams.questions.models import QuestionType
@@ -61,7 +61,7 @@ MAX_SEQ = 2**53
 PARALLEL_BATCHES = 16
 # A server thread's kept connection (``SaveCommitter.request_connection``) idle longer than
 # this is pinged before a save uses it, as the pool pings every checkout.
-KEPT_IDLE_PING_SECONDS = 5.0
+KEPT_IDLE_PING_SECONDS = PING_IDLE_SECONDS  # as the pool's own idle ping (lms.db)
 
 FINAL = "final"  # the attempt is submitted or closed: answers no longer change
 OVERDUE = "overdue"  # past the deadline and its grace: refused, and the attempt is to be closed
@@ -319,8 +319,8 @@ class SaveCommitter(GroupCommitter):
     def request_connection(self):
         """The connection a save request prepares its save on and lends to ``submit``.
 
-        Where the pool pings every checkout (``pool_pre_ping``, as on PostgreSQL) each server
-        thread keeps one between its save requests: no checkout, and no ping round trip per
+        Where the pool checks connections at checkout (``lms.db.pings_before_use``: on
+        PostgreSQL) each server thread keeps one between its save requests: no checkout per
         save (a kept connection the server closed, seen by a poll of its socket, or idle over
         ``KEPT_IDLE_PING_SECONDS`` is pinged, and replaced when the ping fails). It leaves every
         request with no transaction open (the read of a save that another request committed is
@@ -328,7 +328,7 @@ class SaveCommitter(GroupCommitter):
         than by a refusal (``DomainError``), when the engine's pool is replaced and in a forked
         child. Elsewhere: one from the pool, returned after.
         """
-        if not getattr(db.engine.pool, "_pre_ping", False):
+        if not pings_before_use(db.engine):
             with db.engine.connect() as connection:
                 yield connection
             return
@@ -370,15 +370,9 @@ class SaveCommitter(GroupCommitter):
 
     @staticmethod
     def _closed_by_server(connection: sa.Connection) -> bool:
-        """Whether the idle connection's socket has something to read: the server closed it (a restart,
-        a terminated backend) or sent a notice; either way it is pinged before use. One poll, no round trip."""
-        fileno = getattr(connection.connection.dbapi_connection, "fileno", None)
-        if fileno is None:
-            return False
-        try:
-            return bool(select.select([fileno()], [], [], 0)[0])
-        except Exception:  # no socket any more
-            return True
+        """Whether the idle connection's socket has something to read (``lms.db.socket_has_data``):
+        the server closed it or sent a notice; either way it is pinged before use."""
+        return socket_has_data(connection.connection.dbapi_connection)
 
     @staticmethod
     def _pings(connection: sa.Connection) -> bool:
