@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
+import re
 import select
 import sqlite3
 import threading
@@ -21,6 +22,12 @@ try:
     import fcntl
 except ImportError:  # not POSIX: SQLite's busy handler alone queues the writers
     fcntl = None
+try:
+    from psycopg.pq import TransactionStatus as _PsycopgStatus
+
+    _PSYCOPG_IDLE = _PsycopgStatus.IDLE
+except ImportError:  # psycopg not installed: no PostgreSQL here
+    _PSYCOPG_IDLE = None
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -128,6 +135,60 @@ def _sqlite_begin_for_writes(conn, cursor, statement, parameters, context, execu
             dbapi_connection.begin_immediate()
         else:
             dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
+_POSTGRES_LOCKING_READ = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b", re.IGNORECASE)
+
+
+def _explicit_isolation(conn) -> bool:
+    return "isolation_level" in conn.get_execution_options()
+
+
+@sa.event.listens_for(sa.engine.Engine, "begin")
+def _postgres_reads_before_writes(conn) -> None:
+    """On PostgreSQL, as on SQLite, a transaction's reads before its first write run outside it.
+
+    psycopg sends BEGIN as a round trip of its own before a transaction's first statement,
+    and a read-only request then ends with a ROLLBACK round trip, which also makes psycopg
+    forget the connection's prepared statements (it discards them on every ROLLBACK), so
+    the app's queries were parsed and planned anew on every request. Here the connection
+    starts each transaction in autocommit (psycopg's flag, set client-side without a round
+    trip); ``_postgres_begin_for_writes`` turns it off at the first statement that writes
+    or locks, and psycopg then sends BEGIN before it. Under READ COMMITTED, PostgreSQL's
+    default and the app's, every statement of a transaction already reads its own
+    snapshot, so reads outside it see the same data; a read that a write depends on locks
+    its rows (``with_for_update()``), which begins the transaction first. A connection with
+    an isolation level of its own (``execution_options(isolation_level=...)``) is left alone.
+    """
+    if conn.dialect.name != "postgresql" or _explicit_isolation(conn):
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    info = getattr(dbapi_connection, "info", None)
+    if dbapi_connection.autocommit or info is None or info.transaction_status != _PSYCOPG_IDLE:
+        return
+    dbapi_connection.autocommit = True
+
+
+def postgres_begin_now(conn) -> None:
+    """Begin ``conn``'s PostgreSQL transaction with its next statement (a write path's raw statements)."""
+    dbapi_connection = conn.connection.dbapi_connection
+    if conn.dialect.name == "postgresql" and dbapi_connection.autocommit and not _explicit_isolation(conn):
+        dbapi_connection.autocommit = False
+
+
+@sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
+def _postgres_begin_for_writes(conn, cursor, statement, parameters, context, executemany) -> None:
+    """The first statement that is not a plain SELECT begins the transaction (see above)."""
+    if conn.dialect.name != "postgresql":
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    if not dbapi_connection.autocommit or not conn.in_transaction() or _explicit_isolation(conn):
+        return
+    compiled = getattr(context, "compiled", None)
+    for_update = getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
+    text = statement.lstrip()
+    if for_update or text[:6].upper() != "SELECT" or _POSTGRES_LOCKING_READ.search(text):
+        dbapi_connection.autocommit = False
 
 
 class WriteGate:

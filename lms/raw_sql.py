@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from lms.db import GatedConnection
+from lms.db import GatedConnection, postgres_begin_now
 
 
 @contextlib.contextmanager
@@ -43,9 +43,14 @@ def pipeline(connection: sa.Connection):
 
 
 def lock_for_writes(connection: sa.Connection) -> None:
-    """Begin ``connection``'s transaction (if none) and, on SQLite, take the write lock now (BEGIN IMMEDIATE)."""
+    """Begin ``connection``'s transaction (if none) and, on SQLite, take the write lock now (BEGIN IMMEDIATE).
+
+    On PostgreSQL the transaction's BEGIN goes with the next statement (``lms.db``: reads run
+    outside transactions until a write), sent in the same pipeline as the batch's SELECT.
+    """
     if not connection.in_transaction():
         connection.begin()
+    postgres_begin_now(connection)
     if connection.dialect.name == "sqlite":
         dbapi_connection = connection.connection.dbapi_connection
         if not dbapi_connection.in_transaction:

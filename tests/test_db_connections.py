@@ -96,37 +96,71 @@ def test_one_statement_reads_send_no_begin_and_leave_the_pool_transactional(engi
     assert statuses == [psycopg.pq.TransactionStatus.IDLE]  # no transaction was opened around the read
     with engine.connect() as connection:  # the pool's next user gets an ordinary connection back
         assert connection.connection.dbapi_connection is dbapi_connection
-        assert not dbapi_connection.autocommit
-        connection.execute(sa.text("SELECT 1"))
+        connection.execute(sa.text("CREATE TEMPORARY TABLE t (x int)"))  # a write: in a transaction
         assert dbapi_connection.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
 
 
-def test_the_board_poll_reads_in_one_round_trip(app, client, login, make_user, monkeypatch):
-    """A poll's read is one statement outside a transaction (no BEGIN/ROLLBACK round trips)."""
+def _status(connection):
+    import psycopg
+
+    return psycopg.pq.TransactionStatus(connection.connection.dbapi_connection.info.transaction_status).name
+
+
+def test_reads_before_the_first_write_run_outside_a_transaction(engine):
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT 1")).scalar() == 1
+        assert connection.in_transaction() and _status(connection) == "IDLE"  # no BEGIN sent
+        connection.execute(sa.text("CREATE TEMPORARY TABLE t (x int) ON COMMIT PRESERVE ROWS"))
+        assert _status(connection) == "INTRANS"  # the write began it
+        connection.commit()
+        connection.execute(sa.text("SELECT count(*) FROM t"))
+        assert _status(connection) == "IDLE"  # the next transaction starts outside again
+
+
+def test_writes_after_reads_are_one_transaction(engine):
+    with engine.connect() as connection:
+        connection.execute(sa.text("CREATE TEMPORARY TABLE t (x int) ON COMMIT PRESERVE ROWS"))
+        connection.commit()
+        assert connection.execute(sa.text("SELECT count(*) FROM t")).scalar() == 0
+        connection.execute(sa.text("INSERT INTO t VALUES (1)"))
+        connection.execute(sa.text("INSERT INTO t VALUES (2)"))
+        connection.rollback()  # both go
+        assert connection.execute(sa.text("SELECT count(*) FROM t")).scalar() == 0
+
+
+def test_a_locking_read_and_a_savepoint_begin_the_transaction(engine):
+    with engine.connect() as connection:
+        connection.execute(sa.text("CREATE TEMPORARY TABLE t (x int) ON COMMIT PRESERVE ROWS"))
+        connection.execute(sa.text("INSERT INTO t VALUES (1)"))
+        connection.commit()
+        connection.execute(sa.select(sa.literal_column("x")).select_from(sa.table("t")).with_for_update())
+        assert _status(connection) == "INTRANS"  # the row lock lasts until the commit
+        connection.commit()
+        connection.execute(sa.text("SELECT x FROM t FOR SHARE"))
+        assert _status(connection) == "INTRANS"
+        connection.rollback()
+        with connection.begin_nested():  # SAVEPOINT needs a transaction: it begins one
+            connection.execute(sa.text("INSERT INTO t VALUES (2)"))
+        assert _status(connection) == "INTRANS"
+        connection.commit()
+        assert connection.execute(sa.text("SELECT count(*) FROM t")).scalar() == 2
+
+
+def test_prepared_statements_survive_read_only_requests(app, client, login, make_user):
+    """psycopg drops a connection's prepared statements at every ROLLBACK; read-only requests send none."""
     _postgres_only()
-    from lms.exams.contests import board_poll
+    login(make_user())
+    used = set()
 
-    seen = []
-    real = lms_db.one_statement_reads
+    def checkout(dbapi_connection, record, proxy):
+        used.add(dbapi_connection)
 
-    def watching(engine):
-        manager = real(engine)
-        connection = manager.__enter__()
-        seen.append(connection.connection.dbapi_connection.autocommit)
-        return _Entered(manager, connection)
-
-    monkeypatch.setattr(board_poll, "one_statement_reads", watching)
-    user = make_user()
-    assert board_poll.poll_view(12345, (user.id, user.session_version)) is None  # no such contest
-    assert seen == [True]
-
-
-class _Entered:
-    def __init__(self, manager, connection):
-        self.manager, self.connection = manager, connection
-
-    def __enter__(self):
-        return self.connection
-
-    def __exit__(self, *exc):
-        return self.manager.__exit__(*exc)
+    sa.event.listen(db.engine, "checkout", checkout)
+    try:
+        for _ in range(30):  # the pool hands its idle connections round: each gets several requests
+            assert client.get("/notifications").status_code == 200
+    finally:
+        sa.event.remove(db.engine, "checkout", checkout)
+    assert all(connection.info.transaction_status == 0 for connection in used)  # IDLE: nothing left open
+    # A query run 5 times on a connection (psycopg's threshold) is prepared there, and stays prepared.
+    assert any(connection._prepared._names for connection in used)
