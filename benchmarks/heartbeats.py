@@ -370,12 +370,15 @@ def main() -> None:
                   f"load average {_stack.load_average()} (setup {time.monotonic() - started:.1f} s)")  # fmt: skip
             run_closed_loop(port, viewers, "noop", 1.0, args.connections)  # warm up both paths
             warm_beats = run_closed_loop(port, viewers, "beat", 1.0, args.connections)
-            cpu_before = servers.cpu_seconds()
+            database_cpu = _stack.postgres_cpu_seconds if database.postgres else (lambda: None)
+            cpu_before, db_before = servers.cpu_seconds(), database_cpu()
             noop = run_closed_loop(port, viewers, "noop", seconds, args.connections)
             cpu_noop = (servers.cpu_seconds() - cpu_before) / max(1, len(noop.latencies))
-            cpu_before = servers.cpu_seconds()
+            db_noop = None if db_before is None else (database_cpu() - db_before) / max(1, len(noop.latencies))
+            cpu_before, db_before = servers.cpu_seconds(), database_cpu()
             beats = run_closed_loop(port, viewers, "beat", seconds, args.connections)
             cpu_beat = (servers.cpu_seconds() - cpu_before) / max(1, len(beats.latencies))
+            db_beat = None if db_before is None else (database_cpu() - db_before) / max(1, len(beats.latencies))
             noop_rate, beat_rate = noop.ok / seconds, beats.accepted / seconds
             print(f"capacity  no-op: {noop_rate:8.1f} req/s  p50 {noop.p(0.5):6.1f} ms  p99 {noop.p(0.99):6.1f} ms"
                   f"  errors {noop.errors}")  # fmt: skip
@@ -386,6 +389,8 @@ def main() -> None:
                   f"(no-op / beat {cpu_noop / cpu_beat if cpu_beat else float('nan'):.2f}x); servers busy "
                   f"{cpu_noop * len(noop.latencies) / seconds:.2f} / {cpu_beat * len(beats.latencies) / seconds:.2f} "
                   f"CPUs")  # fmt: skip
+            if db_noop is not None and db_beat is not None:
+                print(f"PostgreSQL CPU per request: no-op {db_noop * 1000:.2f} ms, beat {db_beat * 1000:.2f} ms")
             paced_noop = run_open_loop(port, viewers, "noop", seconds, args.rate, args.connections * 2)
             paced = run_open_loop(port, viewers, "beat", seconds, args.rate, args.connections * 2)
             print(f"at {args.rate:.0f}/s   no-op: p50 {paced_noop.p(0.5):6.1f} ms  p99 {paced_noop.p(0.99):6.1f} ms  "

@@ -402,18 +402,14 @@ def pings_before_use(engine: sa.Engine) -> bool:
 
 @contextlib.contextmanager
 def one_statement_reads(engine: sa.Engine):
-    """A pooled connection for reads that each stand alone (no transaction around them).
+    """A pooled connection for reads that each stand alone (a board poll's one query).
 
-    On PostgreSQL psycopg sends BEGIN as a round trip of its own before a transaction's first
-    statement, and the connection's return sends ROLLBACK: a one-query read (a board poll)
-    paid three round trips. This connection runs in autocommit (set client-side by psycopg,
-    no round trip; the pool resets it on return), so each read is one. SQLite's reads already
-    run outside a transaction here (``_sqlite_begin_for_writes``). Only for reads: nothing
-    written through it could be rolled back.
+    Its reads run outside a transaction on both engines (``_postgres_reads_before_writes``,
+    ``_sqlite_begin_for_writes``): on PostgreSQL each is one round trip, with no BEGIN
+    before it and no ROLLBACK when the connection goes back to the pool. Named for what it
+    is for; a write through it would begin a transaction that its close rolls back.
     """
     with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         yield connection
 
 
