@@ -162,3 +162,22 @@ def test_prepared_statements_survive_read_only_requests(app, client, login, make
     assert all(connection.info.transaction_status == 0 for connection in used)  # IDLE: nothing left open
     # A query run 5 times on a connection (psycopg's threshold) is prepared there, and stays prepared.
     assert any(connection._prepared._names for connection in used)
+
+
+def test_the_board_poll_reads_in_one_round_trip(app, make_user, monkeypatch):
+    """A poll's read is one statement outside a transaction (no BEGIN/ROLLBACK round trips)."""
+    _postgres_only()
+    from lms.exams.contests import board_poll
+
+    statuses = []
+    real_execute = sa.Connection.execute
+
+    def execute(connection, *args, **kwargs):
+        result = real_execute(connection, *args, **kwargs)
+        statuses.append(connection.connection.dbapi_connection.info.transaction_status)
+        return result
+
+    user = make_user()
+    monkeypatch.setattr(sa.Connection, "execute", execute)
+    assert board_poll.poll_view(12345, (user.id, user.session_version)) is None  # no such contest
+    assert statuses == [0]  # one statement, with no BEGIN before it (the connection stayed IDLE)
