@@ -178,6 +178,8 @@ def test_the_board_poll_reads_in_one_round_trip(app, make_user, monkeypatch):
         return result
 
     user = make_user()
+    identity = (user.id, user.session_version)
+    db.session.rollback()  # the test's own session ends its transaction
     monkeypatch.setattr(sa.Connection, "execute", execute)
-    assert board_poll.poll_view(12345, (user.id, user.session_version)) is None  # no such contest
+    assert board_poll.poll_view(12345, identity) is None  # no such contest
     assert statuses == [0]  # one statement, with no BEGIN before it (the connection stayed IDLE)
