@@ -28,7 +28,7 @@ from lms.exams.contests.models import Contest
 from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuestionSnapshot, Quiz, QuizAttempt
 from lms.extensions import db
 from lms.notices.services import unread_count_of
-from lms.raw_sql import RawStatement
+from lms.raw_sql import RawStatement, _before_cursor_execute
 
 
 @dataclass(frozen=True)
@@ -91,20 +91,69 @@ class AttemptPage:
 _users, _branches, _contests, _quizzes = User.__table__.c, Branch.__table__.c, Contest.__table__.c, Quiz.__table__.c
 _attempts, _questions, _snapshots = QuizAttempt.__table__.c, AttemptQuestion.__table__.c, QuestionSnapshot.__table__.c
 _USER_ID = sa.bindparam("user_id", type_=sa.Integer)
-_QUERY = RawStatement(
-    sa.select(
-        _users.id, _users.is_active, _users.session_version, _users.must_change_password,
-        _users.name, _users.status, _users.role, _users.locale, _users.large_text, _branches.path,
-        _contests.id.label("contest_id"), _contests.quiz_id,
-        _quizzes.title, _quizzes.description, _quizzes.overdue_handling, _quizzes.is_published,
-        _quizzes.open_at, _quizzes.close_at,
-        _quizzes.audience_statuses, _quizzes.audience_roles, _quizzes.audience_branch_ids,
-        unread_count_of(_USER_ID).label("unread"),
-        _attempts.id.label("attempt_id"), _attempts.state, _attempts.deadline, _attempts.finalize_after,
-        _questions.position, _questions.points, _questions.option_order, _questions.response,
-        _questions.client_seq, _questions.time_spent_seconds,
-        _snapshots.type, _snapshots.stem, _snapshots.options, _snapshots.answer,
-    )
+
+
+class _HeadedStatement(RawStatement):
+    """A SELECT whose first columns repeat on every row (the member, the contest, the attempt):
+    those are converted (dates, JSON, enums) once, from the first row, the rest on every row."""
+
+    def head_and_rows(
+        self, connection: sa.Connection, values: dict, head: int
+    ) -> tuple[SimpleNamespace | None, list[SimpleNamespace]]:
+        """(the first ``head`` columns of the first row, the other columns of every row); (None, []): no row."""
+        compiled = self._for(connection)
+        sql, params = compiled.render(values)
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            _before_cursor_execute(connection, cursor, sql, params, False)
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+            if compiled.columns is None:
+                compiled.columns = [
+                    (key, type_._cached_result_processor(compiled.dialect, described[1]))
+                    for (key, type_), described in zip(compiled.result_columns, cursor.description, strict=True)
+                ]
+        finally:
+            cursor.close()
+        if not fetched:
+            return None, []
+        first, rest = compiled.columns[:head], compiled.columns[head:]
+        first_values = fetched[0][:head]
+        header = SimpleNamespace(
+            **{
+                key: (processor(value) if processor is not None else value)
+                for (key, processor), value in zip(first, first_values, strict=True)
+            }
+        )
+        rows = [
+            SimpleNamespace(
+                **{
+                    key: (processor(value) if processor is not None else value)
+                    for (key, processor), value in zip(rest, row[head:], strict=True)
+                }
+            )
+            for row in fetched
+        ]
+        return header, rows
+
+
+_HEAD_COLUMNS = (  # the same on every row: converted once (_HeadedStatement)
+    _users.id, _users.is_active, _users.session_version, _users.must_change_password,
+    _users.name, _users.status, _users.role, _users.locale, _users.large_text, _branches.path,
+    _contests.id.label("contest_id"), _contests.quiz_id,
+    _quizzes.title, _quizzes.description, _quizzes.overdue_handling, _quizzes.is_published,
+    _quizzes.open_at, _quizzes.close_at,
+    _quizzes.audience_statuses, _quizzes.audience_roles, _quizzes.audience_branch_ids,
+    unread_count_of(_USER_ID).label("unread"),
+    _attempts.id.label("attempt_id"), _attempts.state, _attempts.deadline, _attempts.finalize_after,
+)  # fmt: skip
+_ROW_COLUMNS = (  # one row per question of the attempt in progress (one row of NULLs without one)
+    _questions.position, _questions.points, _questions.option_order, _questions.response,
+    _questions.client_seq, _questions.time_spent_seconds,
+    _snapshots.type, _snapshots.stem, _snapshots.options, _snapshots.answer,
+)  # fmt: skip
+_QUERY = _HeadedStatement(
+    sa.select(*_HEAD_COLUMNS, *_ROW_COLUMNS)
     .select_from(User.__table__)
     .outerjoin(Branch.__table__, _branches.id == _users.branch_id)
     .join(Contest.__table__, _contests.id == sa.bindparam("contest_id", type_=sa.Integer))
@@ -121,15 +170,15 @@ _QUERY = RawStatement(
     .outerjoin(QuestionSnapshot.__table__, _snapshots.id == _questions.snapshot_id)
     .where(_users.id == _USER_ID)
     .order_by(_questions.position)
-)  # fmt: skip
+)
 
 
-def _rows(values: dict) -> list[SimpleNamespace]:
-    """The statement's rows, read outside a transaction (on PostgreSQL no BEGIN/ROLLBACK round trips)."""
+def _head_and_rows(values: dict) -> tuple[SimpleNamespace | None, list[SimpleNamespace]]:
+    """The statement's result, read outside a transaction (on PostgreSQL no BEGIN/ROLLBACK round trips)."""
     with db.engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection.execution_options(isolation_level="AUTOCOMMIT")  # set client-side by psycopg
-        return _QUERY.rows(connection, values)
+        return _QUERY.head_and_rows(connection, values, len(_HEAD_COLUMNS))
 
 
 def read(contest_id: int, identity: tuple[int, int] | None) -> AttemptPage | None:
@@ -137,10 +186,11 @@ def read(contest_id: int, identity: tuple[int, int] | None) -> AttemptPage | Non
     if identity is None:
         return None
     user_id, session_version = identity
-    rows = _rows({"contest_id": contest_id, "user_id": user_id, "in_progress": AttemptState.IN_PROGRESS})
-    if not rows:
+    first, rows = _head_and_rows(
+        {"contest_id": contest_id, "user_id": user_id, "in_progress": AttemptState.IN_PROGRESS}
+    )
+    if first is None:
         return None
-    first = rows[0]
     if not first.is_active or first.session_version != session_version or first.must_change_password:
         return None
     member = PageMember(
