@@ -24,6 +24,7 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 
 from lms.auth.models import Branch, User
+from lms.db import one_statement_reads
 from lms.exams.contests.models import Contest
 from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuestionSnapshot, Quiz, QuizAttempt
 from lms.extensions import db
@@ -175,9 +176,10 @@ _QUERY = _HeadedStatement(
 
 def _head_and_rows(values: dict) -> tuple[SimpleNamespace | None, list[SimpleNamespace]]:
     """The statement's result, read outside a transaction (on PostgreSQL no BEGIN/ROLLBACK round trips)."""
-    with db.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execution_options(isolation_level="AUTOCOMMIT")  # set client-side by psycopg
+    with one_statement_reads(db.engine) as connection:
+        # The raw cursor does not begin SQLAlchemy's transaction by itself: begun here, it runs
+        # outside one on PostgreSQL too (lms.db: reads before a write run in autocommit).
+        connection.begin()
         return _QUERY.head_and_rows(connection, values, len(_HEAD_COLUMNS))
 
 
