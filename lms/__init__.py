@@ -72,7 +72,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     _finish_config(app)
 
-    from lms import extensions, inputs, security
+    from lms import extensions, inputs, security, templating
     from lms.auth import login as auth_login
     from lms.errors import register_error_handlers
     from lms.i18n import init_babel
@@ -93,6 +93,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_babel(app)
     auth_login.init_app(app)
     security.init_app(app)
+    templating.init_app(app)  # after CSRFProtect: the layout's csrf_token() and addresses, computed once
     inputs.init_app(app)  # before the blueprints: their <int:...> use its bounded converter
     register_error_handlers(app)
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import flask_babel
 from babel.lists import format_list
-from flask import Flask, g, has_app_context, has_request_context, session
+from flask import Flask, g, has_request_context, session
+from flask.globals import _cv_app
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import get_translations
 from flask_babel.speaklater import LazyString
@@ -78,17 +80,36 @@ def _page_translations():
 
     A page calls ``_()`` a hundred times; Flask-Babel looks the locale and the
     catalogue up again each time. ``force_locale`` and ``refresh`` replace the
-    locale object, so the remembered catalogue is then looked up again.
+    locale object, so the remembered catalogue is then looked up again. ``g`` is
+    read through the app context itself, not its proxy (three proxy lookups a call).
     """
-    if not has_app_context():
+    app_context = _cv_app.get(None)
+    if app_context is None:
         return get_translations()
-    locale = getattr(g.get("_flask_babel"), "babel_locale", None)
-    remembered = g.get("_lms_translations")
+    attributes = app_context.g.__dict__
+    locale = getattr(attributes.get("_flask_babel"), "babel_locale", None)
+    remembered = attributes.get("_lms_translations")
     if remembered is not None and locale is not None and remembered[0] is locale:
         return remembered[1]
     translations = get_translations()
-    g._lms_translations = (getattr(g.get("_flask_babel"), "babel_locale", None), translations)
+    attributes["_lms_translations"] = (getattr(attributes.get("_flask_babel"), "babel_locale", None), translations)
     return translations
+
+
+def _lazy_text(self: LazyString) -> str:
+    """The lazy string's text: ``lazy_gettext``'s through the request's remembered catalogue.
+
+    What Flask-Babel's ``gettext`` gives (``get_translations().ugettext``, then the
+    variables), without its locale and catalogue look-ups per string (a page's menu
+    and question types are lazy strings).
+    """
+    if self._func is flask_babel.gettext and len(self._args) == 1:
+        text = _page_translations().ugettext(self._args[0])
+        return text % self._kwargs if self._kwargs else text
+    return str(self._func(*self._args, **self._kwargs))
+
+
+LazyString.__str__ = _lazy_text
 
 
 _NUMBERS = (int, float)  # exact types: not bool, not an int subclass with its own __str__
@@ -97,7 +118,18 @@ _NUMBERS = (int, float)  # exact types: not bool, not an int subclass with its o
 @pass_context
 def _template_gettext(__context, __string: str, **variables):
     """Jinja's newstyle ``gettext``: always a format string, its values escaped under autoescape."""
-    rv = _page_translations().ugettext(__string)
+    translations = _page_translations()
+    if not variables and __context.eval_ctx.autoescape:
+        # A page's plain strings, as markup, kept per catalogue: what ``Markup(ugettext(s))`` gives.
+        known = translations.__dict__.get("_lms_markup")
+        if known is None:
+            known = translations.__dict__.setdefault("_lms_markup", {})
+        markup = known.get(__string)
+        if markup is None:
+            markup = Markup(translations.ugettext(__string))  # noqa: S704 - trusted catalogue
+            known[__string] = markup = markup % {} if "%" in markup else markup
+        return markup
+    rv = translations.ugettext(__string)
     if __context.eval_ctx.autoescape:
         if variables and all(type(value) in _NUMBERS for value in variables.values()):
             # A number's text needs no escaping: formatted as text, without Markup's escaping

@@ -47,3 +47,31 @@ def test_numbers_are_formatted_without_markups_escaping(app, monkeypatch):
         monkeypatch.undo()
         # Anything else is still escaped, and the result is markup either way.
         assert render_template_string('{{ _("Question %(n)s", n=True) ~ "<i>" }}') == "Question True&lt;i&gt;"
+
+
+def test_plain_strings_are_remembered_per_catalogue(app):
+    """The markup of a plain ``_()`` is kept per catalogue: a language switch within a request still shows."""
+    with app.test_request_context():
+        for locale, expected in (("zh_Hans", "取消"), ("en", "Cancel"), ("zh_Hans", "取消"), ("en", "Cancel")):
+            with force_locale(locale):
+                assert render_template_string('{{ _("Cancel") }}{{ _("100%% done") }}') == expected + "100% done"
+
+
+def test_a_lazy_strings_text_is_flask_babels(app):
+    """``str(lazy_gettext(...))`` through the request's remembered catalogue gives what Flask-Babel's gettext gives."""
+    from flask_babel import gettext, lazy_gettext, lazy_ngettext
+
+    plain, named, counted = (
+        lazy_gettext("Cancel"),
+        lazy_gettext("Question %(n)s", n="<b>"),
+        lazy_ngettext("%(num)d question", "%(num)d questions", 3),
+    )
+    assert str(plain) == gettext("Cancel")  # outside a request: the default language's
+    with app.test_request_context():
+        for locale in ("zh_Hans", "en", "zh_Hans"):
+            with force_locale(locale):
+                assert str(plain) == gettext("Cancel")
+                assert str(named) == gettext("Question %(n)s", n="<b>")
+                assert str(counted) == str(lazy_ngettext("%(num)d question", "%(num)d questions", 3))
+        with force_locale("zh_Hans"):
+            assert str(plain) == "取消" and render_template_string("{{ label }}", label=named) == "第 &lt;b&gt; 题"

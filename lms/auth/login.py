@@ -36,6 +36,20 @@ def session_identity() -> tuple[int, int] | None:
     return parse_login_id(value) if isinstance(value, str) else None
 
 
+def vouch_for(user) -> bool:
+    """Make ``user`` the request's ``current_user`` without Flask-Login loading it; False: do not.
+
+    ``user`` is a record a fast path read for the session's login (``session_identity``) and
+    checked as ``load_user`` and ``force_password_change`` do. Flask-Login's session protection
+    runs as for a loaded user (a changed address or browser marks the session not fresh; in
+    "strong" mode it logs out, and then this returns False: take the ordinary path).
+    """
+    if login_manager._session_protection_failed():
+        return False
+    login_manager._update_request_context_with_user(user)
+    return True
+
+
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -90,9 +90,16 @@ def notify_each(
 
 def unread_count(user: User) -> int:
     """How many notifications ``user`` has not opened (the bell's badge)."""
-    return db.session.scalar(
-        sa.select(sa.func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None))
-    )
+    return db.session.scalar(_unread_query(user.id))
+
+
+def unread_count_of(user_id) -> sa.ScalarSelect:
+    """The bell's count as a scalar subquery, for a page that reads it in its own statement."""
+    return _unread_query(user_id).scalar_subquery()
+
+
+def _unread_query(user_id) -> sa.Select:
+    return sa.select(sa.func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
 
 
 def notifications_query(user: User) -> sa.Select:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -28,6 +28,8 @@ bp = Blueprint("notices", __name__)
 
 @bp.app_context_processor
 def bell():
+    if "unread_notifications" in g:  # read with the page's own statement (the contest attempt page)
+        return {"unread_notifications": g.unread_notifications}
     if current_user and current_user.is_authenticated:
         return {"unread_notifications": services.unread_count(current_user)}
     return {}

@@ -15,6 +15,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -27,14 +28,14 @@ from flask_login import current_user, login_required
 
 from lms import clock
 from lms.actions import run_action
-from lms.auth.login import SELF_CHECKED_ENDPOINTS, session_identity
+from lms.auth.login import SELF_CHECKED_ENDPOINTS, session_identity, vouch_for
 from lms.auth.models import Role
 from lms.auth.permissions import get_branch_or_404
 from lms.downloads import download
 from lms.errors import DomainError, InvalidState, NotFound, wants_json
+from lms.exams.contests import attempt_page, board_poll, closing, phases, taking
 from lms.exams.contests import banner as contest_banner
 from lms.exams.contests import board as contest_board
-from lms.exams.contests import board_poll, closing, phases, taking
 from lms.exams.contests import challenge as challenges
 from lms.exams.contests.models import Contest
 from lms.exams.quizzes import attempts as quiz_attempts
@@ -144,9 +145,41 @@ def start(contest_id: int):
 
 
 @bp.route("/<int:contest_id>/take")
-@login_required
 def take(contest_id: int):
-    """The member's attempt in progress (every tab gets the same one), on the quizzes' page."""
+    """The member's attempt in progress (every tab gets the same one), on the quizzes' page.
+
+    The member's login, the contest, the attempt and the bell are read in one statement
+    (``attempt_page``) instead of Flask-Login's user load and the ORM contest; a login it
+    cannot vouch for (stale, deactivated, forced password change, remember-me only), a missing
+    contest or an overdue attempt takes the ordinary path with its refusals.
+    """
+    page = attempt_page.read(contest_id, session_identity())
+    if page is None or not vouch_for(page.member):
+        return _take_ordinary(contest_id)
+    if not phases.may_see(page.contest, page.member):
+        raise NotFound(_l("This contest does not exist or is not open to you."))
+    now = clock.utcnow()
+    if page.attempt is None:
+        return redirect(url_for(".result", contest_id=contest_id))
+    if timing.is_overdue(page.attempt, now):
+        return _take_ordinary(contest_id)  # closes the attempt on the way
+    g.unread_notifications = page.unread_notifications  # the bell's badge (notices.views.bell)
+    return _attempt_page(page.contest, page.attempt, page.questions, now)
+
+
+SELF_CHECKED_ENDPOINTS.add("contests.take")
+
+
+def _take_ordinary(contest_id: int):
+    """The attempt page with Flask-Login's user and the ORM contest (as ``force_password_change`` and
+    ``login_required`` would check them before an ordinary view)."""
+    if current_user.is_authenticated and current_user.must_change_password:
+        return redirect(url_for("auth.change_password"))
+    return _take_logged_in(contest_id)
+
+
+@login_required
+def _take_logged_in(contest_id: int):
     contest = _contest_or_404(contest_id)
     now = clock.utcnow()
     attempt, questions = taking.open_attempt_page(contest, current_user)  # rows: one read, no ORM objects
@@ -158,6 +191,10 @@ def take(contest_id: int):
         attempt = None
     if attempt is None:
         return redirect(url_for(".result", contest_id=contest.id))
+    return _attempt_page(contest, attempt, questions, now)
+
+
+def _attempt_page(contest, attempt, questions, now):
     return render_template(
         "exams/contests/take.html",
         contest=contest,
