@@ -10,7 +10,8 @@ PostgreSQL on this machine) it runs there and also prints what each kind costs t
 server processes of the app's connections (round trips cost both sides). ``--sql`` prints
 each kind's statements and round trips to the database (``tests/sql_count.py``).
 
-    .venv/bin/python benchmarks/start_cpu.py [--members 300] [--profile start] [--sort tottime] [--database-url URL] [--sql]
+    .venv/bin/python benchmarks/start_cpu.py [--members 300] [--profile start] [--sort tottime]
+        [--database-url URL] [--sql]
 """
 
 from __future__ import annotations

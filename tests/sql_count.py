@@ -67,7 +67,8 @@ class RoundTrips:
         n = n or len(counts)
         statements = sum(c.statements for c in counts) / n
         trips = sum(c.round_trips for c in counts) / n
-        return f"{kind:<7} {statements:5.2f} statements, {trips:5.2f} round trips a request; last: {' '.join(counts[-1].seen)}"
+        last = " ".join(counts[-1].seen)
+        return f"{kind:<7} {statements:5.2f} statements, {trips:5.2f} round trips a request; last: {last}"
 
     # --- listeners ---
 
