@@ -10,6 +10,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 from lms.auth.models import User
 from lms.errors import Forbidden, InvalidState, NotFound
+from lms.exams.contests import cache
 from lms.exams.contests.models import (
     Contest,
     ContestEntry,
@@ -32,6 +34,7 @@ from lms.exams.quizzes.models import (
     QuestionSnapshot,
     QuizAttempt,
 )
+from lms.exams.quizzes.timing import EffectiveSettings
 from lms.extensions import db
 
 
@@ -90,13 +93,24 @@ def member_status(contest: Contest, user: User, now: datetime) -> MemberStatus:
 # --- Taking part -----------------------------------------------------------------------------
 
 
-def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: random.Random | None = None):
+def start_contest_attempt(
+    contest: Contest,
+    user: User,
+    now: datetime,
+    *,
+    rng: random.Random | None = None,
+    settings: EffectiveSettings | None = None,
+    question_set: cache.QuestionSet | None = None,
+):
     """Start the member's attempt, or return the one already in progress (a second tab gets it too).
 
     Only during the window and for the contest's audience. In a one-attempt
     contest the database refuses a second attempt (``contest_entries.once_slot``).
     Raises Forbidden (not for this member) and InvalidState (not open, closed,
-    no attempts left).
+    no attempts left). ``contest`` and ``user``: objects, or the records of
+    ``member_read.start_read``, which also gives the member's ``settings`` and the
+    contest's cached ``question_set`` (checked as still valid); a one-set contest's
+    questions read here are kept for the next start (``cache``).
     """
     quiz = contest.quiz
     if not may_see(contest, user):
@@ -120,12 +134,18 @@ def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: r
     # Without an attempt in progress the rows are all the start needs; with one (a second tab)
     # the start reads it as an object.
     known = own if open_id is None else None
+    prepared, on_prepared = None, None
+    if draws is not None:
+        if question_set is not None:
+            prepared = (question_set.questions, question_set.hashes, question_set.snapshots)
+        on_prepared = partial(cache.remember, contest)
     try:
         # A new attempt's entry is written in the attempt's own savepoint (one savepoint a start);
         # a race winner's attempt comes back with the entry its own request wrote.
         attempt = quiz_attempts.start_attempt(
-            quiz, user, now, rng=rng, draws=draws, attempts=known, on_created=lambda new: _insert_entry(contest, new)
-        )
+            quiz, user, now, rng=rng, draws=draws, attempts=known, on_created=lambda new: _insert_entry(contest, new),
+            settings=settings, prepared=prepared, on_prepared=on_prepared,
+        )  # fmt: skip
         if attempt.id == open_id:
             with db.session.begin_nested():
                 _ensure_entry(contest, attempt)
@@ -242,6 +262,15 @@ def submit_contest_attempt(contest: Contest, attempt_id: int, user: User, now: d
     """The member submits: graded now (idempotent; after the deadline the saved answers count)."""
     own_attempt(contest, attempt_id, user)
     return quiz_attempts.submit_attempt(attempt_id, user, now)
+
+
+def submit_read_attempt(contest, attempt, user_id: int, now: datetime) -> QuizAttempt:
+    """``submit_contest_attempt`` for what ``member_read.submit_read`` read: the contest (a record)
+    and the member's attempt (``id, quiz_id, state``, None when the member has no such attempt)."""
+    if attempt is None or attempt.quiz_id != contest.quiz_id:
+        raise NotFound(_l("This attempt does not exist."))
+    read = SimpleNamespace(state=attempt.state, partial_credit=contest.quiz.partial_credit, kind=contest.quiz.kind)
+    return quiz_attempts.submit_attempt(attempt.id, user_id, now, read=read)
 
 
 _HIDDEN_UPDATE = (

@@ -160,6 +160,9 @@ def start_attempt(
     draws: Sequence[Draw] | None = None,
     attempts: Sequence[QuizAttempt] | None = None,
     on_created: Callable[[QuizAttempt], None] | None = None,
+    settings: EffectiveSettings | None = None,
+    prepared: tuple[dict, dict[int, str], dict[tuple[int, str], int]] | None = None,
+    on_prepared: Callable[[dict, dict[int, str], dict[tuple[int, str], int]], None] | None = None,
 ) -> QuizAttempt:
     """Start an attempt, or return the member's attempt already in progress.
 
@@ -173,7 +176,10 @@ def start_attempt(
     (a contest's start has them; they are then not read again): objects, or rows
     with ``number``, ``state`` and ``finished_at`` when none is in progress. ``on_created``
     writes the caller's rows of a new attempt inside the same savepoint (a
-    contest's entry): their IntegrityError is handled as the attempt's. Raises
+    contest's entry): their IntegrityError is handled as the attempt's. ``settings``: the
+    member's effective settings when the caller has read them (with the override). ``prepared``:
+    the drawn questions' rows, content hashes and existing snapshot ids, as a caller keeps them
+    (a contest's one set, ``contests.cache``); else they are read, and given to ``on_prepared``. Raises
     Forbidden (not in the audience), InvalidState (closed, not yet open, no
     attempts left, waiting, too few questions).
     """
@@ -187,7 +193,8 @@ def start_attempt(
             return existing
         finalize_if_overdue(existing, now)
         attempts = None  # read again: one has just closed
-    settings = effective_settings(quiz, user.id)
+    if settings is None:
+        settings = effective_settings(quiz, user.id)
     number = _check_may_start(quiz, user, now, settings, attempts)
     rng = rng or random.SystemRandom()
     if draws is not None:
@@ -203,15 +210,21 @@ def start_attempt(
         draws = [Draw(i, points[i]) for i in question_ids if i in points]
         if not draws:
             raise InvalidState(_l("There are no questions to practise."))
-    questions = {
-        row.id: row
-        for row in db.session.execute(
-            sa.select(*_QUESTION_COLUMNS).where(Question.id.in_([d.question_id for d in draws]))
-        )
-    }
+    if prepared is not None:
+        questions, hashes, existing = prepared
+    else:
+        questions = {
+            row.id: row
+            for row in db.session.execute(
+                sa.select(*_QUESTION_COLUMNS).where(Question.id.in_([d.question_id for d in draws]))
+            )
+        }
     for retry in range(2):
         # Reads first; the savepoint takes the write lock (on SQLite, the database's) for the inserts only.
-        hashes, existing = _existing_snapshots(list(questions.values()))
+        if prepared is None or retry:
+            hashes, existing = _existing_snapshots(list(questions.values()))
+            if on_prepared is not None:
+                on_prepared(questions, hashes, existing)
         try:
             with db.session.begin_nested():
                 attempt = _create_attempt(quiz, user, now, number, settings, draws, rng, questions, hashes, existing)
@@ -372,8 +385,8 @@ _SUBMIT_READ = (
 )  # fmt: skip
 
 
-def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_version: int | None = None
-                   ) -> QuizAttempt:  # fmt: skip
+def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_version: int | None = None,
+                   read=None) -> QuizAttempt:  # fmt: skip
     """The member submits their attempt: graded now. Idempotent: submitting a final
     attempt again changes nothing. Past the point where it is overdue, the quiz's
     overdue rule decides instead (graded at the deadline, or not counted).
@@ -385,12 +398,16 @@ def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_
     and the answers are graded again only if a save came in between. That is on SQLite,
     where the lock is the database's write lock, which every writer waits for: it then
     covers only the checks and the writes. On PostgreSQL (a row lock) they are read and
-    graded under the lock.
+    graded under the lock. ``read``: the attempt's ``state`` and its quiz's ``partial_credit`` and
+    ``kind`` when the caller has read them for the member's own attempt (a contest's submit).
     """
     user_id = user if isinstance(user, int) else user.id
     connection = db.session.connection()
-    row = connection.execute(_SUBMIT_READ, {"attempt_id": attempt_id, "user_id": user_id}).first()
-    if session_version is not None:
+    if read is not None:
+        row = read
+    else:
+        row = connection.execute(_SUBMIT_READ, {"attempt_id": attempt_id, "user_id": user_id}).first()
+    if session_version is not None and read is None:
         if row is None:
             saves.check_login(user_id, session_version, connection=connection)
         else:
