@@ -66,8 +66,12 @@ _START = RawStatement(
         sa.select(sa.func.count()).where(_questions.id.in_(_ids)).scalar_subquery().label("question_count"),
         sa.select(sa.func.sum(_questions.version)).where(_questions.id.in_(_ids)).scalar_subquery()
         .label("question_versions"),
+        # The member's attempts at the contest (``taking.own_attempt_rows``): a row each (most have none).
+        _attempts.id.label("a_id"), _attempts.number.label("a_number"), _attempts.state.label("a_state"),
+        _attempts.finished_at.label("a_finished_at"),
     )
     .outerjoin(QuizOverride.__table__, sa.and_(_overrides.quiz_id == _quizzes.id, _overrides.user_id == _users.id))
+    .outerjoin(QuizAttempt.__table__, sa.and_(_attempts.quiz_id == _quizzes.id, _attempts.user_id == _users.id))
     .where(_users.id == sa.bindparam("user_id"))
 )  # fmt: skip
 _SUBMIT = RawStatement(
@@ -103,7 +107,8 @@ def _records(row, user_id: int, session_version: int):
 
 
 def start_read(connection, contest_id: int, user_id: int, session_version: int):
-    """(contest or None, member, override or None, the cached question set if still valid, or None)."""
+    """(contest or None, member, override or None, the cached question set if still valid or None,
+    the member's attempts at the contest as rows ``id, number, state, finished_at``)."""
     cached = cache.question_set(contest_id)
     ids = list(cached.question_ids) if cached is not None else [0]
     rows = _START.rows(connection, {"contest_id": contest_id, "user_id": user_id, "question_ids": ids})
@@ -116,7 +121,13 @@ def start_read(connection, contest_id: int, user_id: int, session_version: int):
     valid = None
     if contest is not None and cached is not None:
         valid = cached if cached.holds(contest, row.question_count, row.question_versions) else None
-    return contest, member, override, valid
+    own = {
+        found.a_id: SimpleNamespace(id=found.a_id, number=found.a_number, state=found.a_state,
+                                    finished_at=found.a_finished_at)
+        for found in rows
+        if found.a_id is not None
+    }  # fmt: skip
+    return contest, member, override, valid, list(own.values())
 
 
 def submit_read(connection, contest_id: int, attempt_id: int, user_id: int, session_version: int):

@@ -101,6 +101,7 @@ def start_contest_attempt(
     rng: random.Random | None = None,
     settings: EffectiveSettings | None = None,
     question_set: cache.QuestionSet | None = None,
+    own: list | None = None,
 ):
     """Start the member's attempt, or return the one already in progress (a second tab gets it too).
 
@@ -109,8 +110,11 @@ def start_contest_attempt(
     Raises Forbidden (not for this member) and InvalidState (not open, closed,
     no attempts left). ``contest`` and ``user``: objects, or the records of
     ``member_read.start_read``, which also gives the member's ``settings`` and the
-    contest's cached ``question_set`` (checked as still valid); a one-set contest's
-    questions read here are kept for the next start (``cache``).
+    contest's cached ``question_set`` (checked as still valid) and the member's attempts at
+    it (``own``, as ``own_attempt_rows``): the request has then written nothing before, so on
+    PostgreSQL the new attempt's rows go without a savepoint (a refusal by a constraint rolls
+    the transaction back). A one-set contest's questions read here are kept for the next
+    start (``cache``).
     """
     quiz = contest.quiz
     if not may_see(contest, user):
@@ -120,7 +124,9 @@ def start_contest_attempt(
         raise InvalidState(_l("The contest opens at %(when)s.", when=format_datetime(quiz.open_at, "short")))
     if current != Phase.OPEN:
         raise InvalidState(_l("The contest has closed."))
-    own = own_attempt_rows(contest, user)
+    fresh = own is not None  # read with the member's login: nothing written yet in this transaction
+    if own is None:
+        own = own_attempt_rows(contest, user)
     open_id = next((row.id for row in own if row.state == AttemptState.IN_PROGRESS), None)
     allowed = quiz.attempts_allowed
     if open_id is None and allowed and len(own) >= allowed:
@@ -145,6 +151,7 @@ def start_contest_attempt(
         attempt = quiz_attempts.start_attempt(
             quiz, user, now, rng=rng, draws=draws, attempts=known, on_created=lambda new: _insert_entry(contest, new),
             settings=settings, prepared=prepared, on_prepared=on_prepared,
+            savepoint=not (fresh and db.session.connection().dialect.name == "postgresql"),
         )  # fmt: skip
         if attempt.id == open_id:
             with db.session.begin_nested():

@@ -148,7 +148,7 @@ def start(contest_id: int):
     )
     if refusal is not None:
         return refusal
-    contest, member, override, question_set = read
+    contest, member, override, question_set, own = read
     if contest is None or not phases.may_see(contest, member):
         raise NotFound(_l("This contest does not exist or is not open to you."))
     settings = timing.effective_settings(contest.quiz, member.id, override, read_override=False)
@@ -156,7 +156,7 @@ def start(contest_id: int):
         contest = _contest_or_404(contest_id)  # each member's draw reads the quiz's rules (ORM)
     return run_action(
         lambda: taking.start_contest_attempt(
-            contest, member, clock.utcnow(), settings=settings, question_set=question_set
+            contest, member, clock.utcnow(), settings=settings, question_set=question_set, own=own
         ),
         to=url_for(".take", contest_id=contest_id),
         failed_to=url_for(".lobby", contest_id=contest_id),

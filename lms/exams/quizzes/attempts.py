@@ -7,6 +7,7 @@ graded or counted. Every function takes ``now``, flushes and never commits.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -163,6 +164,7 @@ def start_attempt(
     settings: EffectiveSettings | None = None,
     prepared: tuple[dict, dict[int, str], dict[tuple[int, str], int]] | None = None,
     on_prepared: Callable[[dict, dict[int, str], dict[tuple[int, str], int]], None] | None = None,
+    savepoint: bool = True,
 ) -> QuizAttempt:
     """Start an attempt, or return the member's attempt already in progress.
 
@@ -179,7 +181,10 @@ def start_attempt(
     contest's entry): their IntegrityError is handled as the attempt's. ``settings``: the
     member's effective settings when the caller has read them (with the override). ``prepared``:
     the drawn questions' rows, content hashes and existing snapshot ids, as a caller keeps them
-    (a contest's one set, ``contests.cache``); else they are read, and given to ``on_prepared``. Raises
+    (a contest's one set, ``contests.cache``); else they are read, and given to ``on_prepared``.
+    ``savepoint=False``: the caller's transaction has written nothing yet, so the new rows need
+    no savepoint of their own (two round trips on PostgreSQL): a constraint's refusal rolls the
+    whole transaction back (not on SQLite, whose savepoint takes the write lock). Raises
     Forbidden (not in the audience), InvalidState (closed, not yet open, no
     attempts left, waiting, too few questions).
     """
@@ -193,6 +198,7 @@ def start_attempt(
             return existing
         finalize_if_overdue(existing, now)
         attempts = None  # read again: one has just closed
+        savepoint = True  # and written: a refusal below must not roll that back
     if settings is None:
         settings = effective_settings(quiz, user.id)
     number = _check_may_start(quiz, user, now, settings, attempts)
@@ -226,7 +232,7 @@ def start_attempt(
             if on_prepared is not None:
                 on_prepared(questions, hashes, existing)
         try:
-            with db.session.begin_nested():
+            with db.session.begin_nested() if savepoint else contextlib.nullcontext():
                 attempt = _create_attempt(quiz, user, now, number, settings, draws, rng, questions, hashes, existing)
                 if on_created is not None:
                     on_created(attempt)
@@ -234,6 +240,8 @@ def start_attempt(
             db.session.add(attempt)
             return attempt
         except sa.exc.IntegrityError:
+            if not savepoint:
+                db.session.rollback()  # nothing else was written: the whole (failed) transaction
             # Another request of the same member won the race (open slot or number taken),
             # or another member's start wrote the same snapshot first.
             winner = find_open_attempt(quiz.id, user.id)
