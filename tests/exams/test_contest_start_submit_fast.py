@@ -20,10 +20,10 @@ from lms.exams.contests.models import Contest, ContestEntry, DrawMode
 from lms.exams.questions.models import Question, QuestionType
 from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuestionSnapshot, Quiz, QuizAttempt, QuizOverride
 from lms.extensions import db, login_manager
-
-pytestmark = pytest.mark.postgres  # the round trips, and the start without a savepoint there
 from tests.exams.contest_factories import create_contest
 from tests.sql_count import RoundTrips
+
+pytestmark = pytest.mark.postgres  # the round trips, and the start without a savepoint there
 
 OPEN = datetime(2026, 5, 4, 1, 0, tzinfo=UTC)
 CLOSE = OPEN + timedelta(hours=2)

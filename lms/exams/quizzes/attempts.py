@@ -48,6 +48,7 @@ from lms.exams.quizzes.timing import (
     may_see,
 )
 from lms.extensions import db
+from lms.raw_sql import RawStatement
 
 log = logging.getLogger(__name__)
 
@@ -454,10 +455,14 @@ _SEQS = (
 )
 
 
+# Run on the DBAPI cursor (``lms.raw_sql``): a submit's statements are a contest's burst.
+_GRADING_RAW, _SEQS_RAW = RawStatement(_GRADING_ROWS), RawStatement(_SEQS)
+
+
 def _graded_questions(attempt_id: int, quiz) -> list[SimpleNamespace]:
     """The attempt's questions as stored now, each graded (``score``, ``outcome``), in position order."""
     questions = []
-    for row in db.session.connection().execute(_GRADING_ROWS, {"b_attempt": attempt_id}):
+    for row in _GRADING_RAW.rows(db.session.connection(), {"b_attempt": attempt_id}):
         result = grading.grade(row.type, row.answer, row.response, row.points, partial_credit=quiz.partial_credit)
         questions.append(SimpleNamespace(id=row.id, question_id=row.question_id, client_seq=row.client_seq,
                                          score=result.points, outcome=result.outcome))  # fmt: skip
@@ -538,12 +543,15 @@ _CLOSE = (
     .where(QuizAttempt.id == sa.bindparam("b_id"))
     .values({key: sa.bindparam(f"b_{key}", type_=QuizAttempt.__table__.c[key].type) for key in _CLOSE_COLUMNS})
 )
+_CLOSE_RAW, _FINALIZE_GRADE_RAW = RawStatement(_CLOSE), RawStatement(_FINALIZE_GRADE)
 
 
 def _close(attempt: QuizAttempt, **values) -> None:
     """Write the closing ``values`` (every one of ``_CLOSE_COLUMNS``) to the locked attempt's row (one
     Core UPDATE, no unit of work to flush) and to its object."""
-    db.session.connection().execute(_CLOSE, {"b_id": attempt.id, **{f"b_{key}": values[key] for key in _CLOSE_COLUMNS}})
+    _CLOSE_RAW.execute(
+        db.session.connection(), {"b_id": attempt.id, **{f"b_{key}": values[key] for key in _CLOSE_COLUMNS}}
+    )
     for key in _CLOSE_COLUMNS:
         sa.orm.attributes.set_committed_value(attempt, key, values[key])
 
@@ -577,14 +585,14 @@ def _finalize_locked(
     # go as one executemany.
     connection = db.session.connection()
     if graded is not None:
-        seqs = [tuple(row) for row in connection.execute(_SEQS, {"b_attempt": attempt.id})]
+        seqs = [(row.id, row.client_seq) for row in _SEQS_RAW.rows(connection, {"b_attempt": attempt.id})]
         if seqs != [(question.id, question.client_seq) for question in graded]:
             graded = None
     questions = graded if graded is not None else _graded_questions(attempt.id, quiz)
     score = sum(question.score for question in questions)
     if questions:
-        connection.execute(
-            _FINALIZE_GRADE, [{"b_id": q.id, "b_score": q.score, "b_outcome": q.outcome} for q in questions]
+        _FINALIZE_GRADE_RAW.execute_many(
+            connection, [{"b_id": q.id, "b_score": q.score, "b_outcome": q.outcome} for q in questions]
         )
     _expire_loaded(AttemptQuestion, lambda question: question.attempt_id == attempt.id)
     percent = round(100.0 * score / attempt.max_score, 2) if attempt.max_score else 0.0
