@@ -36,6 +36,7 @@ from lms.exams.quizzes.models import (
 )
 from lms.exams.quizzes.timing import EffectiveSettings
 from lms.extensions import db
+from lms.raw_sql import RawStatement
 
 
 @dataclass
@@ -156,7 +157,7 @@ def start_contest_attempt(
         if attempt.id == open_id:
             with db.session.begin_nested():
                 _ensure_entry(contest, attempt)
-    except sa.exc.IntegrityError:
+    except quiz_attempts.integrity_errors():
         # The same member's other request recorded this attempt first (a second tab), or
         # the database refused a second attempt at a one-attempt contest.
         attempt = quiz_attempts.find_open_attempt(quiz.id, user.id)
@@ -175,17 +176,23 @@ def own_attempt_rows(contest: Contest, user: User) -> list[sa.Row]:
     return db.session.execute(_OWN_ATTEMPTS, {"b_quiz": contest.quiz_id, "b_user": user.id}).all()
 
 
-_ENTRY_INSERT = sa.insert(ContestEntry.__table__)
+_ENTRY_KEYS = ("contest_id", "user_id", "attempt_id", "once_slot", "hidden_count", "created_at")
+_ENTRY_INSERT = RawStatement(
+    sa.insert(ContestEntry.__table__).values(
+        {key: sa.bindparam(key, type_=ContestEntry.__table__.c[key].type) for key in _ENTRY_KEYS}
+    )
+)  # on the DBAPI cursor (lms.raw_sql): a contest's burst of starts
 
 
 def _insert_entry(contest: Contest, attempt: QuizAttempt) -> None:
-    db.session.connection().execute(
-        _ENTRY_INSERT,
+    _ENTRY_INSERT.execute(
+        db.session.connection(),
         {
             "contest_id": contest.id,
             "user_id": attempt.user_id,
             "attempt_id": attempt.id,
             "once_slot": 1 if contest.quiz.attempts_allowed == 1 else None,
+            "hidden_count": 0,
             "created_at": attempt.started_at,
         },
     )

@@ -114,6 +114,11 @@ def _snapshots_for(
     return result
 
 
+def integrity_errors() -> tuple[type[Exception], ...]:
+    """A constraint's refusal: SQLAlchemy's IntegrityError, or the driver's (``raw_sql`` statements raise it)."""
+    return (sa.exc.IntegrityError, db.engine.dialect.dbapi.IntegrityError)
+
+
 def find_open_attempt(quiz_id: int, user_id: int) -> QuizAttempt | None:
     return db.session.scalar(
         sa.select(QuizAttempt)
@@ -240,7 +245,7 @@ def start_attempt(
             # Into the session once the savepoint holds: a rolled-back attempt never enters it.
             db.session.add(attempt)
             return attempt
-        except sa.exc.IntegrityError:
+        except integrity_errors():
             if not savepoint:
                 db.session.rollback()  # nothing else was written: the whole (failed) transaction
             # Another request of the same member won the race (open slot or number taken),
@@ -254,8 +259,22 @@ def start_attempt(
     raise Conflict(_l("The attempt could not be started; please try again."))  # pragma: no cover
 
 
-_ATTEMPT_INSERT = sa.insert(QuizAttempt.__table__)
-_QUESTIONS_INSERT = sa.insert(AttemptQuestion.__table__)
+def _insert(table: sa.Table, keys: Sequence[str], returning=None) -> RawStatement:
+    """An INSERT of ``keys`` (every other column NULL: no Python default applies), on the DBAPI cursor."""
+    statement = sa.insert(table).values({key: sa.bindparam(key, type_=table.c[key].type) for key in keys})
+    return RawStatement(statement.returning(returning) if returning is not None else statement)
+
+
+_ATTEMPT_KEYS = (
+    "quiz_id", "user_id", "number", "state", "open_slot", "is_practice", "started_at", "deadline", "finalize_after",
+    "last_activity_at", "max_score",
+)  # fmt: skip
+_ATTEMPT_INSERT = _insert(QuizAttempt.__table__, _ATTEMPT_KEYS, QuizAttempt.__table__.c.id)
+_QUESTIONS_INSERT = _insert(
+    AttemptQuestion.__table__,
+    ("attempt_id", "position", "snapshot_id", "question_id", "points", "option_order", "client_seq",
+     "time_spent_seconds"),
+)  # fmt: skip
 
 
 def _create_attempt(
@@ -303,10 +322,11 @@ def _create_attempt(
     # Core statements (a start is a contest's burst: no ORM unit of work): the attempt,
     # then its questions in one executemany.
     connection = db.session.connection()
-    attempt_id = connection.execute(_ATTEMPT_INSERT, values).inserted_primary_key[0]
-    connection.execute(_QUESTIONS_INSERT, [
+    attempt_id = _ATTEMPT_INSERT.rows(connection, {key: values[key] for key in _ATTEMPT_KEYS})[0].id
+    _QUESTIONS_INSERT.execute_many(connection, [
         {"attempt_id": attempt_id, "position": position, "snapshot_id": snapshot_ids[question_id],
-         "question_id": question_id, "points": points, "option_order": order}
+         "question_id": question_id, "points": points, "option_order": order, "client_seq": 0,
+         "time_spent_seconds": 0}
         for position, question_id, points, order in placed
     ])  # fmt: skip
     # The object of the row just written, every column known (its questions load when first read);
