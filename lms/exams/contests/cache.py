@@ -29,7 +29,7 @@ class QuestionSet:
     frozen_draw: tuple[tuple[int, float], ...]
     question_ids: tuple[int, ...]
     version_sum: int
-    questions: dict  # question id -> row (``attempts._QUESTION_COLUMNS``)
+    questions: dict  # question id -> row (``snapshots.QUESTION_COLUMNS``)
     hashes: dict[int, str]  # question id -> content hash
     snapshots: dict[tuple[int, str], int]  # (question id, content hash) -> snapshot id
 

@@ -278,13 +278,14 @@ def submit_contest_attempt(contest: Contest, attempt_id: int, user: User, now: d
     return quiz_attempts.submit_attempt(attempt_id, user, now)
 
 
-def submit_read_attempt(contest, attempt, user_id: int, now: datetime) -> QuizAttempt:
+def submit_read_attempt(contest, attempt, user_id: int, now: datetime, *, commit=None) -> QuizAttempt:
     """``submit_contest_attempt`` for what ``member_read.submit_read`` read: the contest (a record)
-    and the member's attempt (``id, quiz_id, state``, None when the member has no such attempt)."""
+    and the member's attempt (``id, quiz_id, state``, None when the member has no such attempt).
+    ``commit``: as ``quiz_attempts.submit_attempt``'s."""
     if attempt is None or attempt.quiz_id != contest.quiz_id:
         raise NotFound(_l("This attempt does not exist."))
     read = SimpleNamespace(state=attempt.state, partial_credit=contest.quiz.partial_credit, kind=contest.quiz.kind)
-    return quiz_attempts.submit_attempt(attempt.id, user_id, now, read=read)
+    return quiz_attempts.submit_attempt(attempt.id, user_id, now, read=read, commit=commit)
 
 
 _HIDDEN_UPDATE = (

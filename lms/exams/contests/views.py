@@ -199,6 +199,12 @@ def submit(contest_id: int, attempt_id: int):
     """The member submits; the login, the contest and the attempt are read in one statement
     (``member_read.submit_read``), the login checked as a start's."""
     now = clock.utcnow()
+    committed = {}
+
+    def commit(attempt):
+        # The grades' writes and this commit go in one round trip on PostgreSQL (``submit_attempt``).
+        committed["state"] = attempt.state  # read before: the commit expires the attempt
+        db.session.commit()
 
     def submit_as(user_id: int, session_version: int):
         contest, member, attempt = member_read.submit_read(
@@ -206,13 +212,16 @@ def submit(contest_id: int, attempt_id: int):
         )
         if contest is None or not phases.may_see(contest, member):
             raise NotFound(_l("This contest does not exist or is not open to you."))
-        return taking.submit_read_attempt(contest, attempt, user_id, now)
+        return taking.submit_read_attempt(contest, attempt, user_id, now, commit=commit)
 
     attempt, refusal = quiz_views.as_member(submit_as)
     if refusal is not None:
         return refusal
-    state = attempt.state
-    db.session.commit()  # read before: the commit expires the attempt, which would be loaded again
+    if "state" in committed:
+        state = committed["state"]
+    else:  # nothing graded (final already, or closed as overdue): committed here
+        state = attempt.state
+        db.session.commit()
     target = url_for(".result", contest_id=contest_id)
     if wants_json():
         return jsonify(ok=True, state=str(state), redirect=target)

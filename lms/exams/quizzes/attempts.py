@@ -8,8 +8,6 @@ graded or counted. Every function takes ``now``, flushes and never commits.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -37,6 +35,7 @@ from lms.exams.quizzes.models import (
 )
 from lms.exams.quizzes.saves import SaveResult
 from lms.exams.quizzes.setup import Draw, draw_questions
+from lms.exams.quizzes.snapshots import QUESTION_COLUMNS, existing_snapshots, snapshots_for
 from lms.exams.quizzes.timing import (
     Availability,
     EffectiveSettings,
@@ -48,7 +47,7 @@ from lms.exams.quizzes.timing import (
     may_see,
 )
 from lms.extensions import db
-from lms.raw_sql import RawStatement
+from lms.raw_sql import RawStatement, pipeline
 
 log = logging.getLogger(__name__)
 
@@ -56,62 +55,6 @@ MAX_SECONDS_PER_SAVE, MAX_SEQ = saves.MAX_SECONDS_PER_SAVE, saves.MAX_SEQ
 
 
 # --- Starting an attempt ----------------------------------------------------------------------
-
-
-def _content_hash(question: Question) -> str:
-    content = {
-        "type": str(question.type),
-        "stem": question.stem,
-        "options": question.options or [],
-        "answer": question.answer,
-        "explanation": question.explanation or "",
-        "tags": question.tags or [],
-    }
-    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-# The columns a start reads: questions as rows (no ORM objects), snapshots' ids only.
-_QUESTION_COLUMNS = (
-    Question.id, Question.type, Question.stem, Question.options, Question.answer,
-    Question.explanation, Question.tags, Question.version,
-)  # fmt: skip
-_SNAPSHOT_IDS = sa.select(QuestionSnapshot.question_id, QuestionSnapshot.content_hash, QuestionSnapshot.id).where(
-    QuestionSnapshot.question_id.in_(sa.bindparam("b_questions", expanding=True)),
-    QuestionSnapshot.content_hash.in_(sa.bindparam("b_hashes", expanding=True)),
-)
-
-
-def _existing_snapshots(questions: Sequence) -> tuple[dict[int, str], dict[tuple[int, str], int]]:
-    """Each question's content hash, and the ids of the snapshots of those contents that exist already."""
-    hashes = {question.id: _content_hash(question) for question in questions}
-    rows = db.session.connection().execute(
-        _SNAPSHOT_IDS, {"b_questions": list(hashes), "b_hashes": sorted(set(hashes.values()))}
-    )
-    return hashes, {(question_id, content_hash): id_ for question_id, content_hash, id_ in rows}
-
-
-def _snapshots_for(
-    questions: Sequence, hashes: dict[int, str], existing: dict[tuple[int, str], int]
-) -> dict[int, int | QuestionSnapshot]:
-    """The snapshot id of each question's current content; a new (pending) snapshot where missing."""
-    result: dict[int, int | QuestionSnapshot] = {}
-    for question in questions:
-        snapshot = existing.get((question.id, hashes[question.id]))
-        if snapshot is None:
-            snapshot = QuestionSnapshot(
-                question_id=question.id,
-                question_version=question.version or 1,
-                content_hash=hashes[question.id],
-                type=question.type,
-                stem=question.stem,
-                options=list(question.options or []),
-                answer=dict(question.answer or {}),
-                explanation=question.explanation or "",
-                tags=list(question.tags or []),
-            )
-            db.session.add(snapshot)
-        result[question.id] = snapshot
-    return result
 
 
 def integrity_errors() -> tuple[type[Exception], ...]:
@@ -228,13 +171,13 @@ def start_attempt(
         questions = {
             row.id: row
             for row in db.session.execute(
-                sa.select(*_QUESTION_COLUMNS).where(Question.id.in_([d.question_id for d in draws]))
+                sa.select(*QUESTION_COLUMNS).where(Question.id.in_([d.question_id for d in draws]))
             )
         }
     for retry in range(2):
         # Reads first; the savepoint takes the write lock (on SQLite, the database's) for the inserts only.
         if prepared is None or retry:
-            hashes, existing = _existing_snapshots(list(questions.values()))
+            hashes, existing = existing_snapshots(list(questions.values()))
             if on_prepared is not None:
                 on_prepared(questions, hashes, existing)
         try:
@@ -289,7 +232,7 @@ def _create_attempt(
     hashes: dict[int, str],
     existing: dict[tuple[int, str], int],
 ) -> QuizAttempt:
-    snapshots = _snapshots_for(list(questions.values()), hashes, existing)
+    snapshots = snapshots_for(list(questions.values()), hashes, existing)
     deadline = compute_deadline(now, settings)
     placed = []
     for position, draw in enumerate((d for d in draws if d.question_id in questions), start=1):
@@ -415,7 +358,7 @@ _SUBMIT_READ = (
 
 
 def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_version: int | None = None,
-                   read=None) -> QuizAttempt:  # fmt: skip
+                   read=None, commit: Callable[[QuizAttempt], None] | None = None) -> QuizAttempt:  # fmt: skip
     """The member submits their attempt: graded now. Idempotent: submitting a final
     attempt again changes nothing. Past the point where it is overdue, the quiz's
     overdue rule decides instead (graded at the deadline, or not counted).
@@ -429,6 +372,9 @@ def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_
     covers only the checks and the writes. On PostgreSQL (a row lock) they are read and
     graded under the lock. ``read``: the attempt's ``state`` and its quiz's ``partial_credit`` and
     ``kind`` when the caller has read them for the member's own attempt (a contest's submit).
+    ``commit(attempt)``: the view's commit, called with the graded attempt right after its writes,
+    which on PostgreSQL go with the commit in one round trip (a psycopg pipeline); not called
+    when the submit writes nothing (the attempt was final already) or the attempt was overdue.
     """
     user_id = user if isinstance(user, int) else user.id
     connection = db.session.connection()
@@ -454,7 +400,7 @@ def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_
         return attempt
     if is_overdue(attempt, now):
         return finalize_if_overdue(attempt, now)
-    return _finalize_locked(attempt, now, FinishReason.SUBMITTED, graded, quiz)
+    return _finalize_locked(attempt, now, FinishReason.SUBMITTED, graded, quiz, commit)
 
 
 # The attempt's questions with what grading reads of their frozen snapshots, in position order.
@@ -582,6 +528,7 @@ def _finalize_locked(
     reason: FinishReason,
     graded: list[SimpleNamespace] | None = None,
     quiz=None,
+    commit: Callable[[QuizAttempt], None] | None = None,
 ) -> QuizAttempt:
     """Close the locked attempt; ``graded``: its questions graded before the lock (``_graded_questions``),
     ``quiz``: its quiz's ``partial_credit`` and ``kind`` when read already (else the quiz is loaded)."""
@@ -610,15 +557,28 @@ def _finalize_locked(
             graded = None
     questions = graded if graded is not None else _graded_questions(attempt.id, quiz)
     score = sum(question.score for question in questions)
-    if questions:
-        _FINALIZE_GRADE_RAW.execute_many(
-            connection, [{"b_id": q.id, "b_score": q.score, "b_outcome": q.outcome} for q in questions]
-        )
-    _expire_loaded(AttemptQuestion, lambda question: question.attempt_id == attempt.id)
     percent = round(100.0 * score / attempt.max_score, 2) if attempt.max_score else 0.0
-    _close(attempt, **closing, state=AttemptState.FINISHED, score=round(score, 4), score_percent=percent)
     from lms.exams.quizzes.mistakes import record_attempt
 
-    record_attempt(attempt, questions, quiz, now)
-    log.info("attempt %s finalized (%s): %.2f%%", attempt.id, reason, attempt.score_percent)
+    # With the caller's commit, the writes and the commit go in one round trip on PostgreSQL.
+    dbapi_connection = connection.connection.dbapi_connection
+    try:
+        with pipeline(connection) if commit is not None else contextlib.nullcontext():
+            if questions:
+                _FINALIZE_GRADE_RAW.execute_many(
+                    connection, [{"b_id": q.id, "b_score": q.score, "b_outcome": q.outcome} for q in questions]
+                )
+            _expire_loaded(AttemptQuestion, lambda question: question.attempt_id == attempt.id)
+            _close(attempt, **closing, state=AttemptState.FINISHED, score=round(score, 4), score_percent=percent)
+            record_attempt(attempt, questions, quiz, now)
+            log.info("attempt %s finalized (%s): %.2f%%", attempt.id, reason, percent)
+            if commit is not None:
+                commit(attempt)
+    except Exception:
+        if commit is not None:
+            # A write refused in the pipeline raises at its end: roll the connection back outside it
+            # (a rollback inside leaves the transaction aborted), then the session (as the view would).
+            dbapi_connection.rollback()
+            db.session.rollback()
+        raise
     return attempt
