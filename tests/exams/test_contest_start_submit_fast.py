@@ -415,3 +415,25 @@ def test_a_submit_whose_write_fails_commits_none_of_its_writes(app, client, cont
     with db.engine.connect() as connection:
         scores = connection.scalars(sa.select(AttemptQuestion.score).where(AttemptQuestion.attempt_id == attempt_id))
         assert list(scores) == [None] * 4
+
+
+def test_a_submit_with_wrong_and_right_answers_grades_and_records_the_mistakes(client, contest, member):
+    """The grades and the notebook's upsert go in the commit's pipeline on PostgreSQL."""
+    from lms.exams.quizzes.models import WrongAnswer
+    from tests.exams.contest_factories import key_response, wrong_response
+
+    contest_id, member_id = contest.id, member.id
+    attempt_id = _started(client, contest_id, member_id)
+    attempt = db.session.get(QuizAttempt, attempt_id)
+    questions = sorted(attempt.questions, key=lambda question: question.position)
+    answers = [key_response(questions[0]), wrong_response(questions[1])]
+    db.session.rollback()
+    for position, response in enumerate(answers, start=1):
+        body = {"position": position, "response": response, "seq": 1}
+        assert client.post(f"/quizzes/attempts/{attempt_id}/answers", json=body).get_json()["applied"]
+    assert _submit(client, contest_id, attempt_id).get_json()["state"] == "finished"
+    db.session.expire_all()
+    attempt = db.session.get(QuizAttempt, attempt_id)
+    assert (attempt.state, attempt.score, attempt.score_percent) == (AttemptState.FINISHED, 2.0, 25.0)
+    wrong = db.session.scalars(sa.select(WrongAnswer).where(WrongAnswer.user_id == member_id)).all()
+    assert [(entry.question_id, entry.wrong_count) for entry in wrong] == [(questions[1].question_id, 1)]
