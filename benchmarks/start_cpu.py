@@ -7,14 +7,17 @@ submits, while a viewer polls the board. CPU time (``time.process_time``) per
 request kind is stable on a loaded machine, unlike wall time. ``--profile KIND``
 prints a cProfile (CPU clock) of that kind's requests. With ``--database-url`` (a
 PostgreSQL on this machine) it runs there and also prints what each kind costs the
-server processes of the app's connections (round trips cost both sides).
+server processes of the app's connections (round trips cost both sides). ``--sql`` prints
+each kind's statements and round trips to the database (``tests/sql_count.py``).
 
-    .venv/bin/python benchmarks/start_cpu.py [--members 300] [--profile start] [--sort tottime] [--database-url URL]
+    .venv/bin/python benchmarks/start_cpu.py [--members 300] [--profile start] [--sort tottime]
+        [--database-url URL] [--sql]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import os
 import pstats
@@ -83,6 +86,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--sort", choices=["cumulative", "tottime"], default="cumulative")
     parser.add_argument("--database-url", default="", help="a PostgreSQL database on this machine (a schema is made)")
+    parser.add_argument("--sql", action="store_true", help="count each kind's statements and round trips")
     args = parser.parse_args()
     args.stack = False
 
@@ -110,6 +114,13 @@ def main() -> int:
             client.get("/healthz")  # the pool's first connection
             backends = Backends(url.replace("+psycopg", ""))
         profiler = cProfile.Profile(time.process_time) if args.profile else None
+        trips = None
+        if args.sql:
+            from lms.extensions import db
+            from tests.sql_count import RoundTrips
+
+            with app.app_context():
+                trips = RoundTrips(db.engine)
 
         def request(kind: str, method: str, path: str, cookie: str, token: str, **options):
             client.set_cookie("session", cookie)
@@ -118,7 +129,8 @@ def main() -> int:
             began = time.process_time()
             if profiler and kind == args.profile:
                 profiler.enable()
-            response = client.open(path, method=method, headers=headers, **options)
+            with trips.counting(kind) if trips else contextlib.nullcontext():
+                response = client.open(path, method=method, headers=headers, **options)
             if profiler and kind == args.profile:
                 profiler.disable()
             cpu[kind] = cpu.get(kind, 0.0) + time.process_time() - began
@@ -162,6 +174,8 @@ def main() -> int:
         shares = f"boards {per['board'] * polls / total:.0%}, no-ops {per['no-op'] * polls / 5 / total:.0%}"
         cores = total / 70
         print(f"the full contest load in this process: {total:.0f} CPU s = {cores:.2f} cores over its 70 s ({shares})")
+        for kind in cpu if trips else ():
+            print(trips.summary(kind, n))
         if profiler:
             pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
     finally:

@@ -148,6 +148,18 @@ class RawStatement:
             for row in fetched
         ]  # fmt: skip
 
+    def execute(self, connection: sa.Connection, values: dict) -> int:
+        """Run an INSERT/UPDATE/DELETE once with ``values``; its rowcount."""
+        compiled = self._for(connection)
+        sql, params = compiled.render(values)
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            _before_cursor_execute(connection, cursor, sql, params, False)
+            cursor.execute(sql, params)
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
     def execute_many(self, connection: sa.Connection, rows: list[dict]) -> None:
         """Run an INSERT/UPDATE once per dict of ``rows`` (one executemany)."""
         if not rows:

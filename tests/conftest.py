@@ -228,14 +228,18 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(autouse=True)
 def _global_state():
-    """Every test starts with a running clock and an empty ``lms.cache`` (ids restart with each database)."""
+    """Every test starts with a running clock and empty caches (ids restart with each database)."""
+    from lms.exams.contests import cache as contest_cache
+
     clock.freeze(None)
     cache._local.clear()
     cache._remote_copies.clear()
+    contest_cache.forget()
     yield
     clock.freeze(None)
     cache._local.clear()
     cache._remote_copies.clear()
+    contest_cache.forget()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 from lms.auth.models import User
 from lms.errors import Forbidden, InvalidState, NotFound
+from lms.exams.contests import cache
 from lms.exams.contests.models import (
     Contest,
     ContestEntry,
@@ -32,7 +34,9 @@ from lms.exams.quizzes.models import (
     QuestionSnapshot,
     QuizAttempt,
 )
+from lms.exams.quizzes.timing import EffectiveSettings
 from lms.extensions import db
+from lms.raw_sql import RawStatement
 
 
 @dataclass
@@ -90,13 +94,28 @@ def member_status(contest: Contest, user: User, now: datetime) -> MemberStatus:
 # --- Taking part -----------------------------------------------------------------------------
 
 
-def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: random.Random | None = None):
+def start_contest_attempt(
+    contest: Contest,
+    user: User,
+    now: datetime,
+    *,
+    rng: random.Random | None = None,
+    settings: EffectiveSettings | None = None,
+    question_set: cache.QuestionSet | None = None,
+    own: list | None = None,
+):
     """Start the member's attempt, or return the one already in progress (a second tab gets it too).
 
     Only during the window and for the contest's audience. In a one-attempt
     contest the database refuses a second attempt (``contest_entries.once_slot``).
     Raises Forbidden (not for this member) and InvalidState (not open, closed,
-    no attempts left).
+    no attempts left). ``contest`` and ``user``: objects, or the records of
+    ``member_read.start_read``, which also gives the member's ``settings`` and the
+    contest's cached ``question_set`` (checked as still valid) and the member's attempts at
+    it (``own``, as ``own_attempt_rows``): the request has then written nothing before, so on
+    PostgreSQL the new attempt's rows go without a savepoint (a refusal by a constraint rolls
+    the transaction back). A one-set contest's questions read here are kept for the next
+    start (``cache``).
     """
     quiz = contest.quiz
     if not may_see(contest, user):
@@ -106,7 +125,9 @@ def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: r
         raise InvalidState(_l("The contest opens at %(when)s.", when=format_datetime(quiz.open_at, "short")))
     if current != Phase.OPEN:
         raise InvalidState(_l("The contest has closed."))
-    own = own_attempt_rows(contest, user)
+    fresh = own is not None  # read with the member's login: nothing written yet in this transaction
+    if own is None:
+        own = own_attempt_rows(contest, user)
     open_id = next((row.id for row in own if row.state == AttemptState.IN_PROGRESS), None)
     allowed = quiz.attempts_allowed
     if open_id is None and allowed and len(own) >= allowed:
@@ -120,16 +141,23 @@ def start_contest_attempt(contest: Contest, user: User, now: datetime, *, rng: r
     # Without an attempt in progress the rows are all the start needs; with one (a second tab)
     # the start reads it as an object.
     known = own if open_id is None else None
+    prepared, on_prepared = None, None
+    if draws is not None:
+        if question_set is not None:
+            prepared = (question_set.questions, question_set.hashes, question_set.snapshots)
+        on_prepared = partial(cache.remember, contest)
     try:
         # A new attempt's entry is written in the attempt's own savepoint (one savepoint a start);
         # a race winner's attempt comes back with the entry its own request wrote.
         attempt = quiz_attempts.start_attempt(
-            quiz, user, now, rng=rng, draws=draws, attempts=known, on_created=lambda new: _insert_entry(contest, new)
-        )
+            quiz, user, now, rng=rng, draws=draws, attempts=known, on_created=lambda new: _insert_entry(contest, new),
+            settings=settings, prepared=prepared, on_prepared=on_prepared,
+            savepoint=not (fresh and db.session.connection().dialect.name == "postgresql"),
+        )  # fmt: skip
         if attempt.id == open_id:
             with db.session.begin_nested():
                 _ensure_entry(contest, attempt)
-    except sa.exc.IntegrityError:
+    except quiz_attempts.integrity_errors():
         # The same member's other request recorded this attempt first (a second tab), or
         # the database refused a second attempt at a one-attempt contest.
         attempt = quiz_attempts.find_open_attempt(quiz.id, user.id)
@@ -148,17 +176,23 @@ def own_attempt_rows(contest: Contest, user: User) -> list[sa.Row]:
     return db.session.execute(_OWN_ATTEMPTS, {"b_quiz": contest.quiz_id, "b_user": user.id}).all()
 
 
-_ENTRY_INSERT = sa.insert(ContestEntry.__table__)
+_ENTRY_KEYS = ("contest_id", "user_id", "attempt_id", "once_slot", "hidden_count", "created_at")
+_ENTRY_INSERT = RawStatement(
+    sa.insert(ContestEntry.__table__).values(
+        {key: sa.bindparam(key, type_=ContestEntry.__table__.c[key].type) for key in _ENTRY_KEYS}
+    )
+)  # on the DBAPI cursor (lms.raw_sql): a contest's burst of starts
 
 
 def _insert_entry(contest: Contest, attempt: QuizAttempt) -> None:
-    db.session.connection().execute(
-        _ENTRY_INSERT,
+    _ENTRY_INSERT.execute(
+        db.session.connection(),
         {
             "contest_id": contest.id,
             "user_id": attempt.user_id,
             "attempt_id": attempt.id,
             "once_slot": 1 if contest.quiz.attempts_allowed == 1 else None,
+            "hidden_count": 0,
             "created_at": attempt.started_at,
         },
     )
@@ -242,6 +276,16 @@ def submit_contest_attempt(contest: Contest, attempt_id: int, user: User, now: d
     """The member submits: graded now (idempotent; after the deadline the saved answers count)."""
     own_attempt(contest, attempt_id, user)
     return quiz_attempts.submit_attempt(attempt_id, user, now)
+
+
+def submit_read_attempt(contest, attempt, user_id: int, now: datetime, *, commit=None) -> QuizAttempt:
+    """``submit_contest_attempt`` for what ``member_read.submit_read`` read: the contest (a record)
+    and the member's attempt (``id, quiz_id, state``, None when the member has no such attempt).
+    ``commit``: as ``quiz_attempts.submit_attempt``'s."""
+    if attempt is None or attempt.quiz_id != contest.quiz_id:
+        raise NotFound(_l("This attempt does not exist."))
+    read = SimpleNamespace(state=attempt.state, partial_credit=contest.quiz.partial_credit, kind=contest.quiz.kind)
+    return quiz_attempts.submit_attempt(attempt.id, user_id, now, read=read, commit=commit)
 
 
 _HIDDEN_UPDATE = (

@@ -33,14 +33,15 @@ from lms.auth.models import Role
 from lms.auth.permissions import get_branch_or_404
 from lms.downloads import download
 from lms.errors import DomainError, InvalidState, NotFound, wants_json
-from lms.exams.contests import attempt_page, board_poll, closing, phases, taking
+from lms.exams.contests import attempt_page, board_poll, closing, member_read, phases, taking
 from lms.exams.contests import banner as contest_banner
 from lms.exams.contests import board as contest_board
 from lms.exams.contests import challenge as challenges
-from lms.exams.contests.models import Contest
+from lms.exams.contests.models import Contest, DrawMode
 from lms.exams.quizzes import attempts as quiz_attempts
 from lms.exams.quizzes import results, timing
 from lms.exams.quizzes import setup as quiz_setup
+from lms.exams.quizzes import views as quiz_views
 from lms.exams.quizzes.models import AttemptState
 from lms.exams.quizzes.review import question_views
 from lms.extensions import db, limiter, login_manager
@@ -134,14 +135,36 @@ def _total_points(contest: Contest) -> float:
 
 
 @bp.route("/<int:contest_id>/start", methods=["POST"])
-@login_required
 def start(contest_id: int):
-    contest = _contest_or_404(contest_id)
-    return run_action(
-        lambda: taking.start_contest_attempt(contest, current_user, clock.utcnow()),
-        to=url_for(".take", contest_id=contest.id),
-        failed_to=url_for(".lobby", contest_id=contest.id),
+    """Start the member's attempt (or return to the one in progress).
+
+    The member's login, the contest with its quiz and the member's override are read in one
+    statement (``member_read.start_read``), not by Flask-Login's user load and the ORM; the
+    login is checked there as ``load_user`` and ``force_password_change`` check it (a session
+    without it, or refused, goes through Flask-Login: a remember-me cookie). A one-set contest's
+    questions come from the process's cache while no edit changed them (``cache``).
+    """
+    read, refusal = quiz_views.as_member(
+        lambda user_id, version: member_read.start_read(db.session.connection(), contest_id, user_id, version)
     )
+    if refusal is not None:
+        return refusal
+    contest, member, override, question_set, own = read
+    if contest is None or not phases.may_see(contest, member):
+        raise NotFound(_l("This contest does not exist or is not open to you."))
+    settings = timing.effective_settings(contest.quiz, member.id, override, read_override=False)
+    if contest.draw_mode != DrawMode.SAME:
+        contest = _contest_or_404(contest_id)  # each member's draw reads the quiz's rules (ORM)
+    return run_action(
+        lambda: taking.start_contest_attempt(
+            contest, member, clock.utcnow(), settings=settings, question_set=question_set, own=own
+        ),
+        to=url_for(".take", contest_id=contest_id),
+        failed_to=url_for(".lobby", contest_id=contest_id),
+    )
+
+
+SELF_CHECKED_ENDPOINTS.add("contests.start")
 
 
 @bp.route("/<int:contest_id>/take")
@@ -209,15 +232,40 @@ def _attempt_page(contest, attempt, questions, now):
 
 
 @bp.route("/<int:contest_id>/attempts/<int:attempt_id>/submit", methods=["POST"])
-@login_required
 def submit(contest_id: int, attempt_id: int):
-    contest = _contest_or_404(contest_id)
-    attempt = taking.submit_contest_attempt(contest, attempt_id, current_user, clock.utcnow())
-    db.session.commit()
-    target = url_for(".result", contest_id=contest.id)
+    """The member submits; the login, the contest and the attempt are read in one statement
+    (``member_read.submit_read``), the login checked as a start's."""
+    now = clock.utcnow()
+    committed = {}
+
+    def commit(attempt):
+        # The grades' writes and this commit go in one round trip on PostgreSQL (``submit_attempt``).
+        committed["state"] = attempt.state  # read before: the commit expires the attempt
+        db.session.commit()
+
+    def submit_as(user_id: int, session_version: int):
+        contest, member, attempt = member_read.submit_read(
+            db.session.connection(), contest_id, attempt_id, user_id, session_version
+        )
+        if contest is None or not phases.may_see(contest, member):
+            raise NotFound(_l("This contest does not exist or is not open to you."))
+        return taking.submit_read_attempt(contest, attempt, user_id, now, commit=commit)
+
+    attempt, refusal = quiz_views.as_member(submit_as)
+    if refusal is not None:
+        return refusal
+    if "state" in committed:
+        state = committed["state"]
+    else:  # nothing graded (final already, or closed as overdue): committed here
+        state = attempt.state
+        db.session.commit()
+    target = url_for(".result", contest_id=contest_id)
     if wants_json():
-        return jsonify(ok=True, state=str(attempt.state), redirect=target)
+        return jsonify(ok=True, state=str(state), redirect=target)
     return redirect(target)
+
+
+SELF_CHECKED_ENDPOINTS.add("contests.submit")
 
 
 def _hidden_limit() -> str:

@@ -7,8 +7,7 @@ graded or counted. Every function takes ``now``, flushes and never commits.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import contextlib
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -36,6 +35,7 @@ from lms.exams.quizzes.models import (
 )
 from lms.exams.quizzes.saves import SaveResult
 from lms.exams.quizzes.setup import Draw, draw_questions
+from lms.exams.quizzes.snapshots import QUESTION_COLUMNS, existing_snapshots, snapshots_for
 from lms.exams.quizzes.timing import (
     Availability,
     EffectiveSettings,
@@ -47,6 +47,7 @@ from lms.exams.quizzes.timing import (
     may_see,
 )
 from lms.extensions import db
+from lms.raw_sql import RawStatement, pipeline
 
 log = logging.getLogger(__name__)
 
@@ -56,60 +57,9 @@ MAX_SECONDS_PER_SAVE, MAX_SEQ = saves.MAX_SECONDS_PER_SAVE, saves.MAX_SEQ
 # --- Starting an attempt ----------------------------------------------------------------------
 
 
-def _content_hash(question: Question) -> str:
-    content = {
-        "type": str(question.type),
-        "stem": question.stem,
-        "options": question.options or [],
-        "answer": question.answer,
-        "explanation": question.explanation or "",
-        "tags": question.tags or [],
-    }
-    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-# The columns a start reads: questions as rows (no ORM objects), snapshots' ids only.
-_QUESTION_COLUMNS = (
-    Question.id, Question.type, Question.stem, Question.options, Question.answer,
-    Question.explanation, Question.tags, Question.version,
-)  # fmt: skip
-_SNAPSHOT_IDS = sa.select(QuestionSnapshot.question_id, QuestionSnapshot.content_hash, QuestionSnapshot.id).where(
-    QuestionSnapshot.question_id.in_(sa.bindparam("b_questions", expanding=True)),
-    QuestionSnapshot.content_hash.in_(sa.bindparam("b_hashes", expanding=True)),
-)
-
-
-def _existing_snapshots(questions: Sequence) -> tuple[dict[int, str], dict[tuple[int, str], int]]:
-    """Each question's content hash, and the ids of the snapshots of those contents that exist already."""
-    hashes = {question.id: _content_hash(question) for question in questions}
-    rows = db.session.connection().execute(
-        _SNAPSHOT_IDS, {"b_questions": list(hashes), "b_hashes": sorted(set(hashes.values()))}
-    )
-    return hashes, {(question_id, content_hash): id_ for question_id, content_hash, id_ in rows}
-
-
-def _snapshots_for(
-    questions: Sequence, hashes: dict[int, str], existing: dict[tuple[int, str], int]
-) -> dict[int, int | QuestionSnapshot]:
-    """The snapshot id of each question's current content; a new (pending) snapshot where missing."""
-    result: dict[int, int | QuestionSnapshot] = {}
-    for question in questions:
-        snapshot = existing.get((question.id, hashes[question.id]))
-        if snapshot is None:
-            snapshot = QuestionSnapshot(
-                question_id=question.id,
-                question_version=question.version or 1,
-                content_hash=hashes[question.id],
-                type=question.type,
-                stem=question.stem,
-                options=list(question.options or []),
-                answer=dict(question.answer or {}),
-                explanation=question.explanation or "",
-                tags=list(question.tags or []),
-            )
-            db.session.add(snapshot)
-        result[question.id] = snapshot
-    return result
+def integrity_errors() -> tuple[type[Exception], ...]:
+    """A constraint's refusal: SQLAlchemy's IntegrityError, or the driver's (``raw_sql`` statements raise it)."""
+    return (sa.exc.IntegrityError, db.engine.dialect.dbapi.IntegrityError)
 
 
 def find_open_attempt(quiz_id: int, user_id: int) -> QuizAttempt | None:
@@ -160,6 +110,10 @@ def start_attempt(
     draws: Sequence[Draw] | None = None,
     attempts: Sequence[QuizAttempt] | None = None,
     on_created: Callable[[QuizAttempt], None] | None = None,
+    settings: EffectiveSettings | None = None,
+    prepared: tuple[dict, dict[int, str], dict[tuple[int, str], int]] | None = None,
+    on_prepared: Callable[[dict, dict[int, str], dict[tuple[int, str], int]], None] | None = None,
+    savepoint: bool = True,
 ) -> QuizAttempt:
     """Start an attempt, or return the member's attempt already in progress.
 
@@ -173,7 +127,13 @@ def start_attempt(
     (a contest's start has them; they are then not read again): objects, or rows
     with ``number``, ``state`` and ``finished_at`` when none is in progress. ``on_created``
     writes the caller's rows of a new attempt inside the same savepoint (a
-    contest's entry): their IntegrityError is handled as the attempt's. Raises
+    contest's entry): their IntegrityError is handled as the attempt's. ``settings``: the
+    member's effective settings when the caller has read them (with the override). ``prepared``:
+    the drawn questions' rows, content hashes and existing snapshot ids, as a caller keeps them
+    (a contest's one set, ``contests.cache``); else they are read, and given to ``on_prepared``.
+    ``savepoint=False``: the caller's transaction has written nothing yet, so the new rows need
+    no savepoint of their own (two round trips on PostgreSQL): a constraint's refusal rolls the
+    whole transaction back (not on SQLite, whose savepoint takes the write lock). Raises
     Forbidden (not in the audience), InvalidState (closed, not yet open, no
     attempts left, waiting, too few questions).
     """
@@ -187,7 +147,9 @@ def start_attempt(
             return existing
         finalize_if_overdue(existing, now)
         attempts = None  # read again: one has just closed
-    settings = effective_settings(quiz, user.id)
+        savepoint = True  # and written: a refusal below must not roll that back
+    if settings is None:
+        settings = effective_settings(quiz, user.id)
     number = _check_may_start(quiz, user, now, settings, attempts)
     rng = rng or random.SystemRandom()
     if draws is not None:
@@ -203,24 +165,32 @@ def start_attempt(
         draws = [Draw(i, points[i]) for i in question_ids if i in points]
         if not draws:
             raise InvalidState(_l("There are no questions to practise."))
-    questions = {
-        row.id: row
-        for row in db.session.execute(
-            sa.select(*_QUESTION_COLUMNS).where(Question.id.in_([d.question_id for d in draws]))
-        )
-    }
+    if prepared is not None:
+        questions, hashes, existing = prepared
+    else:
+        questions = {
+            row.id: row
+            for row in db.session.execute(
+                sa.select(*QUESTION_COLUMNS).where(Question.id.in_([d.question_id for d in draws]))
+            )
+        }
     for retry in range(2):
         # Reads first; the savepoint takes the write lock (on SQLite, the database's) for the inserts only.
-        hashes, existing = _existing_snapshots(list(questions.values()))
+        if prepared is None or retry:
+            hashes, existing = existing_snapshots(list(questions.values()))
+            if on_prepared is not None:
+                on_prepared(questions, hashes, existing)
         try:
-            with db.session.begin_nested():
+            with db.session.begin_nested() if savepoint else contextlib.nullcontext():
                 attempt = _create_attempt(quiz, user, now, number, settings, draws, rng, questions, hashes, existing)
                 if on_created is not None:
                     on_created(attempt)
             # Into the session once the savepoint holds: a rolled-back attempt never enters it.
             db.session.add(attempt)
             return attempt
-        except sa.exc.IntegrityError:
+        except integrity_errors():
+            if not savepoint:
+                db.session.rollback()  # nothing else was written: the whole (failed) transaction
             # Another request of the same member won the race (open slot or number taken),
             # or another member's start wrote the same snapshot first.
             winner = find_open_attempt(quiz.id, user.id)
@@ -232,8 +202,22 @@ def start_attempt(
     raise Conflict(_l("The attempt could not be started; please try again."))  # pragma: no cover
 
 
-_ATTEMPT_INSERT = sa.insert(QuizAttempt.__table__)
-_QUESTIONS_INSERT = sa.insert(AttemptQuestion.__table__)
+def _insert(table: sa.Table, keys: Sequence[str], returning=None) -> RawStatement:
+    """An INSERT of ``keys`` (every other column NULL: no Python default applies), on the DBAPI cursor."""
+    statement = sa.insert(table).values({key: sa.bindparam(key, type_=table.c[key].type) for key in keys})
+    return RawStatement(statement.returning(returning) if returning is not None else statement)
+
+
+_ATTEMPT_KEYS = (
+    "quiz_id", "user_id", "number", "state", "open_slot", "is_practice", "started_at", "deadline", "finalize_after",
+    "last_activity_at", "max_score",
+)  # fmt: skip
+_ATTEMPT_INSERT = _insert(QuizAttempt.__table__, _ATTEMPT_KEYS, QuizAttempt.__table__.c.id)
+_QUESTIONS_INSERT = _insert(
+    AttemptQuestion.__table__,
+    ("attempt_id", "position", "snapshot_id", "question_id", "points", "option_order", "client_seq",
+     "time_spent_seconds"),
+)  # fmt: skip
 
 
 def _create_attempt(
@@ -248,7 +232,7 @@ def _create_attempt(
     hashes: dict[int, str],
     existing: dict[tuple[int, str], int],
 ) -> QuizAttempt:
-    snapshots = _snapshots_for(list(questions.values()), hashes, existing)
+    snapshots = snapshots_for(list(questions.values()), hashes, existing)
     deadline = compute_deadline(now, settings)
     placed = []
     for position, draw in enumerate((d for d in draws if d.question_id in questions), start=1):
@@ -281,10 +265,11 @@ def _create_attempt(
     # Core statements (a start is a contest's burst: no ORM unit of work): the attempt,
     # then its questions in one executemany.
     connection = db.session.connection()
-    attempt_id = connection.execute(_ATTEMPT_INSERT, values).inserted_primary_key[0]
-    connection.execute(_QUESTIONS_INSERT, [
+    attempt_id = _ATTEMPT_INSERT.rows(connection, {key: values[key] for key in _ATTEMPT_KEYS})[0].id
+    _QUESTIONS_INSERT.execute_many(connection, [
         {"attempt_id": attempt_id, "position": position, "snapshot_id": snapshot_ids[question_id],
-         "question_id": question_id, "points": points, "option_order": order}
+         "question_id": question_id, "points": points, "option_order": order, "client_seq": 0,
+         "time_spent_seconds": 0}
         for position, question_id, points, order in placed
     ])  # fmt: skip
     # The object of the row just written, every column known (its questions load when first read);
@@ -372,8 +357,8 @@ _SUBMIT_READ = (
 )  # fmt: skip
 
 
-def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_version: int | None = None
-                   ) -> QuizAttempt:  # fmt: skip
+def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_version: int | None = None,
+                   read=None, commit: Callable[[QuizAttempt], None] | None = None) -> QuizAttempt:  # fmt: skip
     """The member submits their attempt: graded now. Idempotent: submitting a final
     attempt again changes nothing. Past the point where it is overdue, the quiz's
     overdue rule decides instead (graded at the deadline, or not counted).
@@ -385,12 +370,19 @@ def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_
     and the answers are graded again only if a save came in between. That is on SQLite,
     where the lock is the database's write lock, which every writer waits for: it then
     covers only the checks and the writes. On PostgreSQL (a row lock) they are read and
-    graded under the lock.
+    graded under the lock. ``read``: the attempt's ``state`` and its quiz's ``partial_credit`` and
+    ``kind`` when the caller has read them for the member's own attempt (a contest's submit).
+    ``commit(attempt)``: the view's commit, called with the graded attempt right after its writes,
+    which on PostgreSQL go with the commit in one round trip (a psycopg pipeline); not called
+    when the submit writes nothing (the attempt was final already) or the attempt was overdue.
     """
     user_id = user if isinstance(user, int) else user.id
     connection = db.session.connection()
-    row = connection.execute(_SUBMIT_READ, {"attempt_id": attempt_id, "user_id": user_id}).first()
-    if session_version is not None:
+    if read is not None:
+        row = read
+    else:
+        row = connection.execute(_SUBMIT_READ, {"attempt_id": attempt_id, "user_id": user_id}).first()
+    if session_version is not None and read is None:
         if row is None:
             saves.check_login(user_id, session_version, connection=connection)
         else:
@@ -408,7 +400,7 @@ def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_
         return attempt
     if is_overdue(attempt, now):
         return finalize_if_overdue(attempt, now)
-    return _finalize_locked(attempt, now, FinishReason.SUBMITTED, graded, quiz)
+    return _finalize_locked(attempt, now, FinishReason.SUBMITTED, graded, quiz, commit)
 
 
 # The attempt's questions with what grading reads of their frozen snapshots, in position order.
@@ -429,10 +421,14 @@ _SEQS = (
 )
 
 
+# Run on the DBAPI cursor (``lms.raw_sql``): a submit's statements are a contest's burst.
+_GRADING_RAW, _SEQS_RAW = RawStatement(_GRADING_ROWS), RawStatement(_SEQS)
+
+
 def _graded_questions(attempt_id: int, quiz) -> list[SimpleNamespace]:
     """The attempt's questions as stored now, each graded (``score``, ``outcome``), in position order."""
     questions = []
-    for row in db.session.connection().execute(_GRADING_ROWS, {"b_attempt": attempt_id}):
+    for row in _GRADING_RAW.rows(db.session.connection(), {"b_attempt": attempt_id}):
         result = grading.grade(row.type, row.answer, row.response, row.points, partial_credit=quiz.partial_credit)
         questions.append(SimpleNamespace(id=row.id, question_id=row.question_id, client_seq=row.client_seq,
                                          score=result.points, outcome=result.outcome))  # fmt: skip
@@ -513,12 +509,15 @@ _CLOSE = (
     .where(QuizAttempt.id == sa.bindparam("b_id"))
     .values({key: sa.bindparam(f"b_{key}", type_=QuizAttempt.__table__.c[key].type) for key in _CLOSE_COLUMNS})
 )
+_CLOSE_RAW, _FINALIZE_GRADE_RAW = RawStatement(_CLOSE), RawStatement(_FINALIZE_GRADE)
 
 
 def _close(attempt: QuizAttempt, **values) -> None:
     """Write the closing ``values`` (every one of ``_CLOSE_COLUMNS``) to the locked attempt's row (one
     Core UPDATE, no unit of work to flush) and to its object."""
-    db.session.connection().execute(_CLOSE, {"b_id": attempt.id, **{f"b_{key}": values[key] for key in _CLOSE_COLUMNS}})
+    _CLOSE_RAW.execute(
+        db.session.connection(), {"b_id": attempt.id, **{f"b_{key}": values[key] for key in _CLOSE_COLUMNS}}
+    )
     for key in _CLOSE_COLUMNS:
         sa.orm.attributes.set_committed_value(attempt, key, values[key])
 
@@ -529,6 +528,7 @@ def _finalize_locked(
     reason: FinishReason,
     graded: list[SimpleNamespace] | None = None,
     quiz=None,
+    commit: Callable[[QuizAttempt], None] | None = None,
 ) -> QuizAttempt:
     """Close the locked attempt; ``graded``: its questions graded before the lock (``_graded_questions``),
     ``quiz``: its quiz's ``partial_credit`` and ``kind`` when read already (else the quiz is loaded)."""
@@ -552,20 +552,33 @@ def _finalize_locked(
     # go as one executemany.
     connection = db.session.connection()
     if graded is not None:
-        seqs = [tuple(row) for row in connection.execute(_SEQS, {"b_attempt": attempt.id})]
+        seqs = [(row.id, row.client_seq) for row in _SEQS_RAW.rows(connection, {"b_attempt": attempt.id})]
         if seqs != [(question.id, question.client_seq) for question in graded]:
             graded = None
     questions = graded if graded is not None else _graded_questions(attempt.id, quiz)
     score = sum(question.score for question in questions)
-    if questions:
-        connection.execute(
-            _FINALIZE_GRADE, [{"b_id": q.id, "b_score": q.score, "b_outcome": q.outcome} for q in questions]
-        )
-    _expire_loaded(AttemptQuestion, lambda question: question.attempt_id == attempt.id)
     percent = round(100.0 * score / attempt.max_score, 2) if attempt.max_score else 0.0
-    _close(attempt, **closing, state=AttemptState.FINISHED, score=round(score, 4), score_percent=percent)
     from lms.exams.quizzes.mistakes import record_attempt
 
-    record_attempt(attempt, questions, quiz, now)
-    log.info("attempt %s finalized (%s): %.2f%%", attempt.id, reason, attempt.score_percent)
+    # With the caller's commit, the writes and the commit go in one round trip on PostgreSQL.
+    dbapi_connection = connection.connection.dbapi_connection
+    try:
+        with pipeline(connection) if commit is not None else contextlib.nullcontext():
+            if questions:
+                _FINALIZE_GRADE_RAW.execute_many(
+                    connection, [{"b_id": q.id, "b_score": q.score, "b_outcome": q.outcome} for q in questions]
+                )
+            _expire_loaded(AttemptQuestion, lambda question: question.attempt_id == attempt.id)
+            _close(attempt, **closing, state=AttemptState.FINISHED, score=round(score, 4), score_percent=percent)
+            record_attempt(attempt, questions, quiz, now)
+            log.info("attempt %s finalized (%s): %.2f%%", attempt.id, reason, percent)
+            if commit is not None:
+                commit(attempt)
+    except Exception:
+        if commit is not None:
+            # A write refused in the pipeline raises at its end: roll the connection back outside it
+            # (a rollback inside leaves the transaction aborted), then the session (as the view would).
+            dbapi_connection.rollback()
+            db.session.rollback()
+        raise
     return attempt

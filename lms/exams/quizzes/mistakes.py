@@ -22,6 +22,7 @@ from lms.exams.quizzes.models import (
     WrongAnswer,
 )
 from lms.extensions import db
+from lms.raw_sql import RawStatement
 
 
 def record_attempt(attempt: QuizAttempt, questions: Sequence[AttemptQuestion], quiz: Quiz, now: datetime) -> None:
@@ -40,16 +41,17 @@ def record_attempt(attempt: QuizAttempt, questions: Sequence[AttemptQuestion], q
     # one member lock the same entries in the same order): the wrong answers in one upsert
     # (a new entry, or counted again and brought back; atomic, so two attempts of the member
     # adding the same question at once both count), the mastered ones in one UPDATE.
+    # On the DBAPI cursor (``lms.raw_sql``): a contest submit sends them in its commit's pipeline.
     connection = db.session.connection()
     if wrong:
-        connection.execute(_wrong_upsert(connection.dialect.name), [
+        _wrong_upsert(connection.dialect.name).execute_many(connection, [
             {"b_user": attempt.user_id, "b_question": question_id, "b_attempt_question": wrong[question_id].id,
              "b_now": now}
             for question_id in sorted(wrong)
         ])  # fmt: skip
     if right:
-        connection.execute(
-            _NOTEBOOK_MASTERED,
+        _NOTEBOOK_MASTERED.execute_many(
+            connection,
             [{"b_user": attempt.user_id, "b_question": question_id, "b_now": now} for question_id in sorted(right)],
         )
     for loaded in list(db.session.identity_map.values()):  # objects of the rows changed above
@@ -57,10 +59,10 @@ def record_attempt(attempt: QuizAttempt, questions: Sequence[AttemptQuestion], q
             db.session.expire(loaded)
 
 
-_WRONG_UPSERTS: dict[str, sa.Insert] = {}
+_WRONG_UPSERTS: dict[str, RawStatement] = {}
 
 
-def _wrong_upsert(dialect: str) -> sa.Insert:
+def _wrong_upsert(dialect: str) -> RawStatement:
     """INSERT a wrong answer's entry, or count it again on the existing one (built once per dialect)."""
     if dialect not in _WRONG_UPSERTS:
         if dialect == "postgresql":
@@ -71,23 +73,23 @@ def _wrong_upsert(dialect: str) -> sa.Insert:
             user_id=sa.bindparam("b_user"),
             question_id=sa.bindparam("b_question"),
             attempt_question_id=sa.bindparam("b_attempt_question"),
-            wrong_count=1,
+            wrong_count=sa.literal_column("1"),  # constants in the SQL: every bound value is the caller's
             last_wrong_at=sa.bindparam("b_now", type_=WrongAnswer.last_wrong_at.type),
-            mastered_at=None,
+            mastered_at=sa.null(),
         )
-        _WRONG_UPSERTS[dialect] = statement.on_conflict_do_update(
+        _WRONG_UPSERTS[dialect] = RawStatement(statement.on_conflict_do_update(
             index_elements=["user_id", "question_id"],
             set_={
-                "wrong_count": WrongAnswer.wrong_count + 1,
+                "wrong_count": WrongAnswer.wrong_count + sa.literal_column("1"),
                 "attempt_question_id": statement.excluded.attempt_question_id,
                 "last_wrong_at": statement.excluded.last_wrong_at,
-                "mastered_at": None,
+                "mastered_at": sa.null(),
             },
-        )
+        ))  # fmt: skip
     return _WRONG_UPSERTS[dialect]
 
 
-_NOTEBOOK_MASTERED = (
+_NOTEBOOK_MASTERED = RawStatement(
     sa.update(WrongAnswer)
     .where(
         WrongAnswer.user_id == sa.bindparam("b_user"),

@@ -52,9 +52,15 @@ _OVERRIDE_VALUES = sa.select(
 ).where(QuizOverride.quiz_id == sa.bindparam("b_quiz"), QuizOverride.user_id == sa.bindparam("b_user"))
 
 
-def effective_settings(quiz: Quiz, user_id: int, override: QuizOverride | None = None) -> EffectiveSettings:
-    """The quiz's rules for ``user_id``: the override's values where it sets them."""
-    if override is None:
+def effective_settings(
+    quiz: Quiz, user_id: int, override: QuizOverride | None = None, *, read_override: bool = True
+) -> EffectiveSettings:
+    """The quiz's rules for ``user_id``: the override's values where it sets them.
+
+    ``override``: the member's override (object or row) when the caller has read it; with
+    ``read_override=False`` None means the caller found none (it is not read here).
+    """
+    if override is None and read_override:
         # Its values as a row (no ORM object: every start reads it, and it is nearly always absent).
         override = db.session.execute(_OVERRIDE_VALUES, {"b_quiz": quiz.id, "b_user": user_id}).first()
     time_limit = quiz.time_limit_seconds

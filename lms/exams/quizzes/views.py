@@ -273,6 +273,9 @@ def _as_member(action):
         return None, login_manager.unauthorized()
 
 
+as_member = _as_member  # also the contest start's and submit's (``contests.views``)
+
+
 def _prepare(connection, attempt_id: int, user_id: int, session_version: int, position: int | None, payload: dict):
     """The save prepared for the member (whose login it checks); None for a malformed position."""
     if position is None:
