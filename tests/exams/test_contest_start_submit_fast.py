@@ -396,8 +396,30 @@ def test_a_start_and_a_submit_statements_and_round_trips(client, login, make_use
         # The first read runs before the transaction (lms.db: reads before the first write, or a
         # locking read, run in autocommit), so BEGIN goes with the first write or the row lock.
         assert start.seen == ["SELECT", "BEGIN", "INSERT", "INSERT*", "INSERT", "COMMIT"]
-        assert submit.seen == ["SELECT", "BEGIN", "SELECT", "SELECT", "[pipeline", "UPDATE*", "UPDATE", "COMMIT"]
+        # The submit's COMMIT is the connection's, inside the pipeline (the session's commit after
+        # it sends nothing): SQLAlchemy's commit event does not see it, the round trips count it.
+        assert submit.seen == ["SELECT", "BEGIN", "SELECT", "SELECT", "[pipeline", "UPDATE*", "UPDATE"]
         assert (start.round_trips, submit.round_trips) == (6, 5)
+
+
+def test_a_submit_hands_its_connection_back_only_after_its_pipeline(app, client, contest, member):
+    """Handed back inside its pipeline (the session's commit there did), the connection was taken by
+    another thread while its pipeline was still open: under load, "the connection is closed"."""
+    contest_id, member_id = contest.id, member.id
+    attempt_id = _started(client, contest_id, member_id)
+    in_pipeline_at_checkin = []
+
+    def checkin(dbapi_connection, record):
+        if dbapi_connection is not None:
+            in_pipeline_at_checkin.append(getattr(dbapi_connection, "_pipeline", None) is not None)
+
+    sa.event.listen(db.engine, "checkin", checkin)
+    try:
+        assert _submit(client, contest_id, attempt_id).get_json()["state"] == "finished"
+    finally:
+        sa.event.remove(db.engine, "checkin", checkin)
+    assert in_pipeline_at_checkin and not any(in_pipeline_at_checkin)
+    assert _attempts(member_id)[-1][1] == AttemptState.FINISHED
 
 
 def test_a_submit_whose_write_fails_commits_none_of_its_writes(app, client, contest, member, monkeypatch):
