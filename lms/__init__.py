@@ -148,6 +148,16 @@ def _finish_config(app: Flask) -> None:
 
         connect_args.setdefault("factory", GatedConnection)
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    else:
+        # Each server thread may hold two connections (its request's, and the one it keeps for
+        # answer saves) besides the group commits': SQLAlchemy's default of 5 kept in the pool
+        # made a busy worker open and close a connection on most requests (736 new PostgreSQL
+        # backends in one contest benchmark run, each with its authentication, cold caches and
+        # no prepared statements). The pool keeps what the process needed at once, up to this.
+        options = dict(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.setdefault("pool_size", int(cfg.get("DB_POOL_SIZE") or 20))
+        options.setdefault("max_overflow", int(cfg.get("DB_MAX_OVERFLOW") or 10))
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not cfg.get("MEDIA_ROOT"):
         cfg["MEDIA_ROOT"] = str(Path(app.instance_path) / "media")
     if cfg.get("REDIS_URL"):

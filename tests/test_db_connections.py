@@ -48,6 +48,12 @@ def test_postgres_pools_ping_idle_connections_instead_of_every_checkout(app):
     assert not getattr(db.engine.pool, "_pre_ping", False)  # no ping round trip per request
 
 
+def test_postgres_pools_keep_enough_connections_for_busy_threads(app):
+    """SQLAlchemy's default pool (5 kept) made a busy worker open and close a connection per request."""
+    _postgres_only()
+    assert db.engine.pool.size() == 20 and db.engine.pool._max_overflow == 10
+
+
 def test_a_connection_used_again_at_once_is_not_pinged(engine, pings):
     with engine.connect() as connection:
         connection.execute(sa.text("SELECT 1"))
