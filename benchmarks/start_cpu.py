@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import gc
 import os
 import pstats
 import shutil
@@ -108,6 +109,7 @@ def main() -> int:
                 "SCHEDULER": "off",
             }
         )
+        gc.freeze()  # as lms.wsgi does once the app is built: collections scan what requests make
         client = app.test_client()
         cpu: dict[str, float] = {}
         if database.postgres:
