@@ -427,6 +427,7 @@ def main() -> int:
             first, poll = viewer(index, cookie, token, begin + rng.random() * POLL_SECONDS)
             scheduler.add(first, "board", poll)
 
+        probe_before = _stack.speed_probe()
         load_started = time.time()
         server_cpu, client_cpu = servers.cpu_seconds(), time.process_time()
         database_cpu = _stack.postgres_cpu_seconds() if database.postgres else None
@@ -436,6 +437,7 @@ def main() -> int:
         if database_cpu is not None:
             database_cpu = (_stack.postgres_cpu_seconds() or database_cpu) - database_cpu
         servers.stop()
+        probe_after = _stack.speed_probe()
         done = _count_finished(database_url, contest_id, answers)
     finally:
         if servers is not None:
@@ -484,6 +486,8 @@ def main() -> int:
         + (f", PostgreSQL {database_cpu:.1f} s ({database_cpu / load_seconds:.2f} cores, "
            f"{database_cpu / max(served, 1) * 1000:.2f} ms a request)" if database_cpu is not None else "")
     )
+    print(f"machine speed probe (fixed Python work; lower is faster): {probe_before:.0f} ms before the load, "
+          f"{probe_after:.0f} ms after")  # fmt: skip
     board = results.get("board", {"n": 0, "rate": 0.0, "p99": 0.0})
     ranking_per_second = len(computed) / load_seconds
     expected = (1 if shared else args.workers) / BOARD_SECONDS
