@@ -125,40 +125,50 @@ class RawStatement:
             found = self._compiled.setdefault(name, _Compiled(self.statement, connection.dialect))
         return found
 
-    def rows(self, connection: sa.Connection, values: dict) -> list[SimpleNamespace]:
-        """Run a SELECT with ``values`` (expanding parameters as lists); its rows, processed."""
+    @contextlib.contextmanager
+    def _executed(self, connection: sa.Connection, values: dict):
+        """(compiled, cursor) with the statement run for ``values``; the cursor is closed after."""
         compiled = self._for(connection)
         sql, params = compiled.render(values)
         cursor = connection.connection.dbapi_connection.cursor()
         try:
             _before_cursor_execute(connection, cursor, sql, params, False)
             cursor.execute(sql, params)
+            yield compiled, cursor
+        finally:
+            cursor.close()
+
+    def _fetched(self, connection: sa.Connection, values: dict) -> tuple[list, list]:
+        """(the columns as (key, result processor), the raw rows) of a SELECT run with ``values``."""
+        with self._executed(connection, values) as (compiled, cursor):
             fetched = cursor.fetchall()
             if compiled.columns is None:
                 compiled.columns = [
                     (key, type_._cached_result_processor(compiled.dialect, described[1]))
                     for (key, type_), described in zip(compiled.result_columns, cursor.description, strict=True)
                 ]
-        finally:
-            cursor.close()
-        columns = compiled.columns
-        return [
-            SimpleNamespace(**{key: (processor(value) if processor is not None else value)
-                               for (key, processor), value in zip(columns, row, strict=True)})
-            for row in fetched
-        ]  # fmt: skip
+        return compiled.columns, fetched
+
+    def rows(self, connection: sa.Connection, values: dict) -> list[SimpleNamespace]:
+        """Run a SELECT with ``values`` (expanding parameters as lists); its rows, processed."""
+        columns, fetched = self._fetched(connection, values)
+        return [_processed(columns, row) for row in fetched]
+
+    def head_and_rows(
+        self, connection: sa.Connection, values: dict, head: int
+    ) -> tuple[SimpleNamespace | None, list[SimpleNamespace]]:
+        """For a SELECT whose first ``head`` columns repeat on every row (a joined parent): those
+        columns of the first row, processed once, and the other columns of every row; (None, []): no row."""
+        columns, fetched = self._fetched(connection, values)
+        if not fetched:
+            return None, []
+        rows = [_processed(columns[head:], row[head:]) for row in fetched]
+        return _processed(columns[:head], fetched[0][:head]), rows
 
     def execute(self, connection: sa.Connection, values: dict) -> int:
         """Run an INSERT/UPDATE/DELETE once with ``values``; its rowcount."""
-        compiled = self._for(connection)
-        sql, params = compiled.render(values)
-        cursor = connection.connection.dbapi_connection.cursor()
-        try:
-            _before_cursor_execute(connection, cursor, sql, params, False)
-            cursor.execute(sql, params)
+        with self._executed(connection, values) as (_compiled, cursor):
             return cursor.rowcount
-        finally:
-            cursor.close()
 
     def execute_many(self, connection: sa.Connection, rows: list[dict]) -> None:
         """Run an INSERT/UPDATE once per dict of ``rows`` (one executemany)."""
@@ -172,3 +182,9 @@ class RawStatement:
             cursor.executemany(compiled.sql, params)
         finally:
             cursor.close()
+
+
+def _processed(columns: list, values) -> SimpleNamespace:
+    """One row as a namespace, each value through its column's result processor (dates, JSON, enums)."""
+    return SimpleNamespace(**{key: (processor(value) if processor is not None else value)
+                              for (key, processor), value in zip(columns, values, strict=True)})  # fmt: skip

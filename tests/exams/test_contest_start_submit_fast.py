@@ -21,6 +21,7 @@ from lms.exams.questions.models import Question, QuestionType
 from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuestionSnapshot, Quiz, QuizAttempt, QuizOverride
 from lms.extensions import db, login_manager
 from tests.exams.contest_factories import create_contest
+from tests.logins import remember_me_only
 from tests.sql_count import RoundTrips
 
 pytestmark = pytest.mark.postgres  # the round trips, and the start without a savepoint there
@@ -198,15 +199,7 @@ def test_anonymous_is_refused(client, contest, member):
 
 @pytest.mark.parametrize("session_login", ["none", "stale"])
 def test_a_remember_me_cookie_still_starts_and_submits(app, client, contest, member, session_login):
-    from flask_login.utils import encode_cookie
-
-    with client.session_transaction() as session:
-        if session_login == "none":
-            session.clear()
-        else:
-            session["_user_id"] = f"{member.id}.{member.session_version + 7}"
-    with app.test_request_context():
-        client.set_cookie(app.config.get("REMEMBER_COOKIE_NAME", "remember_token"), encode_cookie(member.get_id()))
+    remember_me_only(app, client, member, session_login)
     attempt_id = _started(client, contest.id, member.id)
     assert _submit(client, contest.id, attempt_id).get_json()["state"] == "finished"
 

@@ -11,6 +11,7 @@ from flask import url_for
 from lms.auth.models import User
 from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuizAttempt
 from lms.extensions import db, login_manager
+from tests.logins import remember_me_only
 
 pytestmark = pytest.mark.postgres  # the login read in the save's own SELECT
 
@@ -115,16 +116,8 @@ def test_an_anonymous_save_is_refused(client, taking):
 @pytest.mark.parametrize("session_login", ["none", "stale"])
 def test_a_remember_me_cookie_still_logs_the_save_in(app, client, taking, session_login):
     """Without a login in the session, or with a stale one, Flask-Login's remember-me cookie decides."""
-    from flask_login.utils import encode_cookie
-
     member, attempt_id = taking
-    with client.session_transaction() as session:
-        if session_login == "none":
-            session.clear()
-        else:
-            session["_user_id"] = f"{member.id}.{member.session_version + 7}"
-    with app.test_request_context():
-        client.set_cookie(app.config.get("REMEMBER_COOKIE_NAME", "remember_token"), encode_cookie(member.get_id()))
+    remember_me_only(app, client, member, session_login)
     response = _save(client, attempt_id, {"position": 3, "response": {"value": True}, "seq": 1})
     assert response.status_code == 200 and response.get_json()["applied"]
     assert _stored(attempt_id, 3) == (1, {"value": True})

@@ -16,6 +16,7 @@ from lms.exams.quizzes.models import AttemptState, QuizAttempt
 from lms.extensions import db, login_manager
 from lms.notices import services as notices
 from tests.exams.contest_factories import create_contest
+from tests.logins import remember_me_only
 
 pytestmark = pytest.mark.postgres  # the one read (types, the joined rows, the count) on PostgreSQL too
 
@@ -125,16 +126,8 @@ def test_a_forced_password_change_comes_first(app, client, taking):
 @pytest.mark.parametrize("session_login", ["none", "stale"])
 def test_a_remember_me_cookie_still_opens_the_page(app, client, taking, session_login):
     """Without a login in the session, or with a stale one, Flask-Login's remember-me cookie decides."""
-    from flask_login.utils import encode_cookie
-
     member, url = taking
-    with client.session_transaction() as session:
-        if session_login == "none":
-            session.clear()
-        else:
-            session["_user_id"] = f"{member.id}.{member.session_version + 7}"
-    with app.test_request_context():
-        client.set_cookie(app.config.get("REMEMBER_COOKIE_NAME", "remember_token"), encode_cookie(member.get_id()))
+    remember_me_only(app, client, member, session_login)
     response = client.get(url)
     assert response.status_code == 200 and "张三" in response.get_data(as_text=True)
 

@@ -18,32 +18,28 @@ text) and ``phases.may_see`` read, nothing more. The member's record becomes the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from types import SimpleNamespace
 
 import sqlalchemy as sa
 
 from lms.auth.models import Branch, User
 from lms.db import one_statement_reads
+from lms.exams.contests.board_poll import PolledBranch, PolledQuiz
 from lms.exams.contests.models import Contest
+from lms.exams.contests.taking import question_rows
 from lms.exams.quizzes.models import AttemptQuestion, AttemptState, QuestionSnapshot, Quiz, QuizAttempt
 from lms.extensions import db
 from lms.notices.services import unread_count_of
-from lms.raw_sql import RawStatement, _before_cursor_execute
+from lms.raw_sql import RawStatement
 
 
 @dataclass(frozen=True)
-class PageQuiz:
-    id: int
-    title: str
-    description: str | None
-    overdue_handling: object
-    is_published: bool
-    open_at: datetime
-    close_at: datetime
-    audience_statuses: list
-    audience_roles: list
-    audience_branch_ids: list
+class PageQuiz(PolledQuiz):
+    """The poll's quiz record (what ``phases.may_see`` reads) and what the page shows of the quiz."""
+
+    title: str = ""
+    description: str | None = None
+    overdue_handling: object = None
 
 
 @dataclass(frozen=True)
@@ -51,11 +47,6 @@ class PageContest:
     id: int
     quiz_id: int
     quiz: PageQuiz
-
-
-@dataclass(frozen=True)
-class PageBranch:
-    path: str
 
 
 @dataclass(frozen=True)
@@ -69,7 +60,7 @@ class PageMember:
     locale: str | None
     large_text: bool
     session_version: int
-    branch: PageBranch | None
+    branch: PolledBranch | None
 
     is_authenticated = True
     is_active = True
@@ -94,51 +85,7 @@ _attempts, _questions, _snapshots = QuizAttempt.__table__.c, AttemptQuestion.__t
 _USER_ID = sa.bindparam("user_id", type_=sa.Integer)
 
 
-class _HeadedStatement(RawStatement):
-    """A SELECT whose first columns repeat on every row (the member, the contest, the attempt):
-    those are converted (dates, JSON, enums) once, from the first row, the rest on every row."""
-
-    def head_and_rows(
-        self, connection: sa.Connection, values: dict, head: int
-    ) -> tuple[SimpleNamespace | None, list[SimpleNamespace]]:
-        """(the first ``head`` columns of the first row, the other columns of every row); (None, []): no row."""
-        compiled = self._for(connection)
-        sql, params = compiled.render(values)
-        cursor = connection.connection.dbapi_connection.cursor()
-        try:
-            _before_cursor_execute(connection, cursor, sql, params, False)
-            cursor.execute(sql, params)
-            fetched = cursor.fetchall()
-            if compiled.columns is None:
-                compiled.columns = [
-                    (key, type_._cached_result_processor(compiled.dialect, described[1]))
-                    for (key, type_), described in zip(compiled.result_columns, cursor.description, strict=True)
-                ]
-        finally:
-            cursor.close()
-        if not fetched:
-            return None, []
-        first, rest = compiled.columns[:head], compiled.columns[head:]
-        first_values = fetched[0][:head]
-        header = SimpleNamespace(
-            **{
-                key: (processor(value) if processor is not None else value)
-                for (key, processor), value in zip(first, first_values, strict=True)
-            }
-        )
-        rows = [
-            SimpleNamespace(
-                **{
-                    key: (processor(value) if processor is not None else value)
-                    for (key, processor), value in zip(rest, row[head:], strict=True)
-                }
-            )
-            for row in fetched
-        ]
-        return header, rows
-
-
-_HEAD_COLUMNS = (  # the same on every row: converted once (_HeadedStatement)
+_HEAD_COLUMNS = (  # the same on every row: converted once (RawStatement.head_and_rows)
     _users.id, _users.is_active, _users.session_version, _users.must_change_password,
     _users.name, _users.status, _users.role, _users.locale, _users.large_text, _branches.path,
     _contests.id.label("contest_id"), _contests.quiz_id,
@@ -153,7 +100,7 @@ _ROW_COLUMNS = (  # one row per question of the attempt in progress (one row of 
     _questions.client_seq, _questions.time_spent_seconds,
     _snapshots.type, _snapshots.stem, _snapshots.options, _snapshots.answer,
 )  # fmt: skip
-_QUERY = _HeadedStatement(
+_QUERY = RawStatement(
     sa.select(*_HEAD_COLUMNS, *_ROW_COLUMNS)
     .select_from(User.__table__)
     .outerjoin(Branch.__table__, _branches.id == _users.branch_id)
@@ -197,12 +144,12 @@ def read(contest_id: int, identity: tuple[int, int] | None) -> AttemptPage | Non
         return None
     member = PageMember(
         first.id, first.name, first.status, first.role, first.locale, bool(first.large_text), first.session_version,
-        PageBranch(first.path) if first.path is not None else None,
+        PolledBranch(first.path) if first.path is not None else None,
     )  # fmt: skip
     quiz = PageQuiz(
-        first.quiz_id, first.title, first.description, first.overdue_handling, bool(first.is_published),
-        first.open_at, first.close_at, list(first.audience_statuses or []), list(first.audience_roles or []),
-        list(first.audience_branch_ids or []),
+        first.quiz_id, bool(first.is_published), first.open_at, first.close_at, list(first.audience_statuses or []),
+        list(first.audience_roles or []), list(first.audience_branch_ids or []),
+        title=first.title, description=first.description, overdue_handling=first.overdue_handling,
     )  # fmt: skip
     contest = PageContest(first.contest_id, first.quiz_id, quiz)
     if first.attempt_id is None:
@@ -210,13 +157,5 @@ def read(contest_id: int, identity: tuple[int, int] | None) -> AttemptPage | Non
     attempt = SimpleNamespace(
         id=first.attempt_id, state=first.state, deadline=first.deadline, finalize_after=first.finalize_after
     )
-    questions = [
-        SimpleNamespace(
-            position=row.position, points=row.points, option_order=row.option_order, response=row.response,
-            client_seq=row.client_seq, time_spent_seconds=row.time_spent_seconds,
-            snapshot=SimpleNamespace(type=row.type, stem=row.stem, options=row.options, answer=row.answer),
-        )
-        for row in rows
-        if row.position is not None
-    ]  # fmt: skip
+    questions = question_rows(rows)
     return AttemptPage(member, contest, int(first.unread or 0), attempt, questions)

@@ -260,7 +260,13 @@ def open_attempt_page(contest: Contest, user: User) -> tuple[SimpleNamespace | N
     attempt = SimpleNamespace(
         id=first.id, state=first.state, deadline=first.deadline, finalize_after=first.finalize_after
     )
-    questions = [
+    return attempt, question_rows(rows)
+
+
+def question_rows(rows) -> list[SimpleNamespace]:
+    """The attempt's questions from rows of its questions joined with their snapshots (a row
+    without a question, from an outer join, is left out): what ``review.question_view`` reads."""
+    return [
         SimpleNamespace(
             position=row.position, points=row.points, option_order=row.option_order, response=row.response,
             client_seq=row.client_seq, time_spent_seconds=row.time_spent_seconds,
@@ -269,7 +275,6 @@ def open_attempt_page(contest: Contest, user: User) -> tuple[SimpleNamespace | N
         for row in rows
         if row.position is not None
     ]  # fmt: skip
-    return attempt, questions
 
 
 def submit_contest_attempt(contest: Contest, attempt_id: int, user: User, now: datetime) -> QuizAttempt:
