@@ -239,13 +239,9 @@ def submit(contest_id: int, attempt_id: int):
     committed = {}
 
     def commit(attempt):
-        # The grades' writes and this COMMIT go in one round trip on PostgreSQL (``submit_attempt``
-        # calls it inside its pipeline). The database connection commits, not the session: the
-        # session's commit would hand the connection back to the pool while the pipeline is still
-        # open, and another thread could take it. The session commits after (sending nothing).
+        # The grades' writes and the COMMIT went in one round trip on PostgreSQL (``submit_attempt``).
         committed["state"] = attempt.state  # read before: the commit expires the attempt
-        db.session.flush()
-        db.session.connection().connection.dbapi_connection.commit()
+        db.session.commit()
 
     def submit_as(user_id: int, session_version: int):
         contest, member, attempt = member_read.submit_read(
@@ -258,8 +254,11 @@ def submit(contest_id: int, attempt_id: int):
     attempt, refusal = quiz_views.as_member(submit_as)
     if refusal is not None:
         return refusal
-    state = committed.get("state", attempt.state)  # else nothing was graded (final already, or overdue)
-    db.session.commit()
+    if "state" in committed:
+        state = committed["state"]
+    else:  # nothing graded (final already, or closed as overdue): committed here
+        state = attempt.state
+        db.session.commit()
     target = url_for(".result", contest_id=contest_id)
     if wants_json():
         return jsonify(ok=True, state=str(state), redirect=target)

@@ -372,9 +372,10 @@ def submit_attempt(attempt_id: int, user: User | int, now: datetime, *, session_
     covers only the checks and the writes. On PostgreSQL (a row lock) they are read and
     graded under the lock. ``read``: the attempt's ``state`` and its quiz's ``partial_credit`` and
     ``kind`` when the caller has read them for the member's own attempt (a contest's submit).
-    ``commit(attempt)``: the view's commit, called with the graded attempt right after its writes,
-    which on PostgreSQL go with the commit in one round trip (a psycopg pipeline); not called
-    when the submit writes nothing (the attempt was final already) or the attempt was overdue.
+    ``commit(attempt)``: the view's commit. With it the writes and the database's COMMIT go in
+    one round trip on PostgreSQL (a psycopg pipeline), and then ``commit`` is called with the
+    graded attempt; not called when the submit writes nothing (the attempt was final already)
+    or the attempt was overdue.
     """
     user_id = user if isinstance(user, int) else user.id
     connection = db.session.connection()
@@ -573,7 +574,13 @@ def _finalize_locked(
             record_attempt(attempt, questions, quiz, now)
             log.info("attempt %s finalized (%s): %.2f%%", attempt.id, reason, percent)
             if commit is not None:
-                commit(attempt)
+                # The database connection commits inside the pipeline; the caller's commit (the
+                # session's) runs after it and sends nothing. A session commit inside would hand
+                # the connection back to the pool while the pipeline is open, to another thread.
+                db.session.flush()
+                dbapi_connection.commit()
+        if commit is not None:
+            commit(attempt)
     except Exception:
         if commit is not None:
             # A write refused in the pipeline raises at its end: roll the connection back outside it
