@@ -140,8 +140,13 @@ def _sqlite_begin_for_writes(conn, cursor, statement, parameters, context, execu
 _POSTGRES_LOCKING_READ = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b", re.IGNORECASE)
 
 
+# conn.info key: the statements on this connection begin and end its PostgreSQL transaction themselves
+# (``lms.raw_sql.script``), so the autocommit switching below leaves it alone.
+SELF_MANAGED_TRANSACTION = "lms.db.self_managed_transaction"
+
+
 def _explicit_isolation(conn) -> bool:
-    return "isolation_level" in conn.get_execution_options()
+    return "isolation_level" in conn.get_execution_options() or SELF_MANAGED_TRANSACTION in conn.info
 
 
 @sa.event.listens_for(sa.engine.Engine, "begin")

@@ -19,11 +19,13 @@ called, without an execution context).
 from __future__ import annotations
 
 import contextlib
+import itertools
+import re
 from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from lms.db import GatedConnection, postgres_begin_now
+from lms.db import SELF_MANAGED_TRANSACTION, GatedConnection, postgres_begin_now
 
 
 @contextlib.contextmanager
@@ -42,14 +44,143 @@ def pipeline(connection: sa.Connection):
         yield
 
 
+_SCRIPT = "lms.raw_sql.script"  # connection.info (the DBAPI connection's): the Script being built on it
+_PREPARED = "lms.raw_sql.prepared"  # pool entry info: the statement names prepared on the DBAPI connection
+_statement_names = itertools.count(1)
+
+
+class Script:
+    """On PostgreSQL, a transaction's RawStatements sent as scripts: one message and one round trip each.
+
+    The heartbeat batch sends ``BEGIN`` with its SELECT ... FOR UPDATE in one script,
+    then its writes with ``COMMIT`` in another. Each statement is prepared once per
+    connection (``PREPARE``, sent in the first script that uses it) and run as ``EXECUTE
+    name(literals)``, the values made literals by psycopg's own quoting
+    (``ClientCursor.mogrify``). A message holding several statements is PostgreSQL's
+    simple query protocol: the server runs and answers them in turn and, after an error,
+    skips the rest (the transaction is then aborted and nothing is committed). psycopg's
+    pipeline sends the same statements as several messages each and reads them back
+    one by one, which cost the heartbeat batch about twice the client CPU.
+
+    For a connection of its own (the beat committer's kept one). Its statements keep one
+    generic plan (``plan_cache_mode``: ``= ANY`` of an array of unknown length looks
+    dearer to the planner than a plan made for the values, so it planned every execution
+    anew, which tripled the SELECT's cost). psycopg stays in autocommit there (the
+    scripts' BEGIN and COMMIT make the transaction), and its own automatic preparation is
+    switched off, so it never sends the ``DEALLOCATE ALL`` that would drop these
+    statements (it does at a rollback when it has prepared statements of its own).
+    Prepared statements outlive a rollback; a connection whose script failed is
+    invalidated, so it is never used again with an aborted transaction.
+    """
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self.connection = connection
+        self.begun = False
+        self.committed = False
+        self.prepare: list[str] = []  # PREPARE statements sent with the next script
+        self.templates: list[str] = []  # EXECUTE statements with %s for their values
+        self.values: list = []
+        self.preparing: set[str] = set()
+        self.prepared: set[str] = connection.connection.info.setdefault(_PREPARED, set())
+
+    def add(self, compiled: _Compiled, rows: list[dict]) -> None:
+        """Add one EXECUTE of ``compiled`` per dict of ``rows`` (and its PREPARE if the connection lacks it)."""
+        name, prepare, names, template = compiled.scripted()
+        if name not in self.prepared and name not in self.preparing:
+            self.preparing.add(name)
+            self.prepare.append(prepare)
+        for values in rows:
+            self.templates.append(template)
+            self.values.extend(compiled.script_value(key, values[key]) for key in names)
+
+    def send(self, *, commit: bool = False):
+        """Send what was added (after BEGIN in the transaction's first script, before COMMIT when ``commit``);
+        the cursor, at the last statement's result."""
+        from psycopg import ClientCursor
+
+        dbapi_connection = self.connection.connection.dbapi_connection
+        statements = [*([] if self.begun else ["BEGIN"]), *self.prepare]
+        if self.templates:
+            statements.append(ClientCursor(dbapi_connection).mogrify("; ".join(self.templates), self.values))
+        if commit:
+            statements.append("COMMIT")
+        sql = "; ".join(statements)
+        cursor = dbapi_connection.cursor()
+        _before_cursor_execute(self.connection, cursor, sql, None, False)
+        cursor.execute(sql)
+        while cursor.nextset():
+            pass
+        self.begun, self.committed = True, commit
+        self.prepared |= self.preparing
+        self.preparing.clear()
+        self.prepare, self.templates, self.values = [], [], []
+        return cursor
+
+    def commit(self) -> None:
+        """Send the writes with COMMIT: the transaction ends (SQLAlchemy's with it; psycopg has none to end)."""
+        self.send(commit=True).close()
+        self.connection.commit()
+
+
+class _Immediate:
+    """``script``'s stand-in where scripts are not used: statements run at once, ``commit`` commits."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self.connection = connection
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+
+@contextlib.contextmanager
+def script(connection: sa.Connection):
+    """The RawStatements run inside are one transaction; on PostgreSQL (psycopg) sent as ``Script``s.
+
+    Begins the transaction (as ``lock_for_writes``). On PostgreSQL a SELECT (``rows``) is
+    sent with what was added before it and answers its rows; writes (``execute_many``)
+    wait for the next SELECT or for ``commit``, which sends them with COMMIT. Elsewhere
+    the statements run at once and ``commit`` commits. A transaction not committed inside
+    is rolled back; on PostgreSQL a failure inside invalidates the connection (``Script``).
+    """
+    if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg":
+        lock_for_writes(connection)
+        yield _Immediate(connection)
+        return
+    if not connection.in_transaction():
+        connection.begin()
+    dbapi_connection = connection.connection.dbapi_connection
+    dbapi_connection.autocommit = True  # raises if psycopg is in a transaction: a script begins its own
+    if _PREPARED not in connection.connection.info:  # the connection's first script (see ``Script``)
+        dbapi_connection.prepare_threshold = None
+        dbapi_connection.execute("SET plan_cache_mode = force_generic_plan")
+    info = connection.info  # the DBAPI connection's (its pool entry's): kept here, as invalidating ends access
+    built = info[_SCRIPT] = Script(connection)
+    info[SELF_MANAGED_TRANSACTION] = True
+    try:
+        yield built
+        if built.begun and not built.committed:
+            dbapi_connection.execute("ROLLBACK")  # sent as written: psycopg's rollback() would deallocate
+    except BaseException:
+        connection.invalidate()
+        raise
+    finally:
+        info.pop(_SCRIPT, None)
+        info.pop(SELF_MANAGED_TRANSACTION, None)
+    if connection.in_transaction():
+        connection.rollback()
+
+
 def lock_for_writes(connection: sa.Connection) -> None:
     """Begin ``connection``'s transaction (if none) and, on SQLite, take the write lock now (BEGIN IMMEDIATE).
 
     On PostgreSQL the transaction's BEGIN goes with the next statement (``lms.db``: reads run
-    outside transactions until a write), sent in the same pipeline as the batch's SELECT.
+    outside transactions until a write), sent in the same pipeline as the batch's SELECT;
+    inside a ``script``, the script sends it.
     """
     if not connection.in_transaction():
         connection.begin()
+    if _SCRIPT in connection.info:
+        return
     postgres_begin_now(connection)
     if connection.dialect.name == "sqlite":
         dbapi_connection = connection.connection.dbapi_connection
@@ -75,9 +206,11 @@ class _Compiled:
         self.names: list[str] = list(compiled.positiontup or [])
         self.bind = {name: processor for name, processor in (compiled._bind_processors or {}).items() if processor}
         self.expanding = {bind.key for bind in compiled.binds.values() if bind.expanding}
+        self.types = {bind.key: bind.type for bind in compiled.binds.values()}
         self.dialect = dialect
         self.result_columns = [(column.keyname, column.type) for column in compiled._result_columns]
         self.columns: list[tuple[str, object]] | None = None  # with processors, from the first result's types
+        self._scripted: tuple[str, str, list[str], str] | None = None
         self.placeholder = "?" if dialect.paramstyle == "qmark" else "%({})s"
 
     def render(self, values: dict) -> tuple[str, object]:
@@ -104,6 +237,38 @@ class _Compiled:
     def _value(self, name: str, value):
         processor = self.bind.get(name)
         return processor(value) if processor is not None else value
+
+    def scripted(self) -> tuple[str, str, list[str], str]:
+        """(name, ``PREPARE name AS ...``, the values' names in order, ``EXECUTE name(%s, ...)``) for a Script.
+
+        An expanding ``IN`` becomes ``= ANY`` of one array value, so one prepared statement
+        serves every batch size."""
+        found = self._scripted
+        if found is None:
+            names: list[str] = []
+
+            def expanded(match: re.Match) -> str:
+                name = match.group(1)
+                return f"= ANY(%({name})s::{self.types[name].compile(dialect=self.dialect)}[])"
+
+            def numbered(match: re.Match) -> str:
+                if match.group(1) not in names:
+                    names.append(match.group(1))
+                return f"${names.index(match.group(1)) + 1}"
+
+            sql = re.sub(r"IN \(__\[POSTCOMPILE_(\w+)\]\)", expanded, self.sql)
+            if "POSTCOMPILE" in sql:
+                raise ValueError(f"an expanding parameter outside ``x IN (...)`` cannot be scripted: {sql}")
+            sql = re.sub(r"%\((\w+)\)s", numbered, sql).replace("%%", "%")
+            name = f"lms_raw_{next(_statement_names)}"
+            template = f"EXECUTE {name}({', '.join(['%s'] * len(names))})" if names else f"EXECUTE {name}"
+            found = self._scripted = (name, f"PREPARE {name} AS {sql}", names, template)
+        return found
+
+    def script_value(self, name: str, value):
+        if name in self.expanding:
+            return [self._value(name, item) for item in value]
+        return self._value(name, value)
 
     def many(self, rows: list[dict]) -> list:
         if self.positional:
@@ -140,13 +305,27 @@ class RawStatement:
 
     def _fetched(self, connection: sa.Connection, values: dict) -> tuple[list, list]:
         """(the columns as (key, result processor), the raw rows) of a SELECT run with ``values``."""
+        built = connection.info.get(_SCRIPT)
+        if built is not None:  # sent with what the script holds so far
+            compiled = self._for(connection)
+            built.add(compiled, [values])
+            cursor = built.send()
+            try:
+                return self._columns(compiled, cursor)
+            finally:
+                cursor.close()
         with self._executed(connection, values) as (compiled, cursor):
-            fetched = cursor.fetchall()
-            if compiled.columns is None:
-                compiled.columns = [
-                    (key, type_._cached_result_processor(compiled.dialect, described[1]))
-                    for (key, type_), described in zip(compiled.result_columns, cursor.description, strict=True)
-                ]
+            return self._columns(compiled, cursor)
+
+    @staticmethod
+    def _columns(compiled: _Compiled, cursor) -> tuple[list, list]:
+        """(the columns with their result processors, the rows) of the cursor's result."""
+        fetched = cursor.fetchall()  # first: in a psycopg pipeline the description comes with the rows
+        if compiled.columns is None:
+            compiled.columns = [
+                (key, type_._cached_result_processor(compiled.dialect, described[1]))
+                for (key, type_), described in zip(compiled.result_columns, cursor.description, strict=True)
+            ]
         return compiled.columns, fetched
 
     def rows(self, connection: sa.Connection, values: dict) -> list[SimpleNamespace]:
@@ -171,10 +350,14 @@ class RawStatement:
             return cursor.rowcount
 
     def execute_many(self, connection: sa.Connection, rows: list[dict]) -> None:
-        """Run an INSERT/UPDATE once per dict of ``rows`` (one executemany)."""
+        """Run an INSERT/UPDATE once per dict of ``rows`` (one executemany; inside a ``script``, added to it)."""
         if not rows:
             return
         compiled = self._for(connection)
+        built = connection.info.get(_SCRIPT)
+        if built is not None:
+            built.add(compiled, rows)
+            return
         cursor = connection.connection.dbapi_connection.cursor()
         try:
             params = compiled.many(rows)

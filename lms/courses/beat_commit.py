@@ -87,9 +87,9 @@ class BeatCommitter(GroupCommitter):
         connection, self._connection, self._connection_of = self._connection, None, None
         if connection is not None and close:
             with contextlib.suppress(Exception):
-                # Discarded, not returned to the pool: after a failure inside psycopg's pipeline the
-                # connection may not come back from its error state by a rollback. Closing it ends (and
-                # so rolls back) its transaction and, on SQLite, releases the write gate.
+                # Discarded, not returned to the pool (``raw_sql.script`` has invalidated it already on
+                # PostgreSQL: it holds statements prepared for the batches). Closing it ends (and so rolls
+                # back) its transaction and, on SQLite, releases the write gate.
                 connection.invalidate()
             with contextlib.suppress(Exception):
                 connection.close()
@@ -126,41 +126,39 @@ class BeatCommitter(GroupCommitter):
         return outcomes
 
     def _apply_beats(self, connection: sa.Connection, ordered: list[PendingBeat]) -> list:
-        """The beats' outcomes, written and committed on ``connection`` (on PostgreSQL in two round trips:
-        BEGIN with the SELECT, then the writes with the COMMIT: ``raw_sql.pipeline``)."""
-        # SQLite: the write lock first (the write gate, often held by the other process's batch); the beats
-        # that arrived while it was awaited join this batch instead of waiting for the lock again.
-        raw_sql.lock_for_writes(connection)
-        self.join_waiting(ordered)
-        with raw_sql.pipeline(connection):  # PostgreSQL: its BEGIN and the SELECT in one round trip
+        """The beats' outcomes, written and committed on ``connection`` (on PostgreSQL in two round trips,
+        ``raw_sql.script``: BEGIN with the SELECT, then the writes with the COMMIT)."""
+        with raw_sql.script(connection) as script:
+            # SQLite: the write lock was taken first (the write gate, often held by the other process's
+            # batch); the beats that arrived while it was awaited join this batch instead of waiting again.
+            self.join_waiting(ordered)
             rows = tracking.lock_beat_rows(connection, {pending.user_id for pending in ordered})
-        logins = {user_id: (row.user_is_active, row.user_session_version, row.user_must_change_password,
-                            row.user_locale) for user_id, row in rows.items()}  # fmt: skip
-        missing = sorted({pending.user_id for pending in ordered} - logins.keys())
-        if missing:
-            for row in connection.execute(_AUTH, {"p_user_ids": missing}):
-                logins[row.id] = (row.is_active, row.session_version, row.must_change_password, row.locale)
-        outcomes: list = []
-        accepted: list[int] = []
-        for index, pending in enumerate(ordered):
-            is_active, session_version, must_change_password, pending.locale = logins.get(
-                pending.user_id, (False, None, False, None)
-            )
-            if not is_active or session_version != pending.session_version:
-                outcomes.append(LOGIN)
-            elif must_change_password:
-                outcomes.append(FORCED_CHANGE)
-            else:
-                outcomes.append(None)
-                accepted.append(index)
-        with raw_sql.pipeline(connection):
+            logins = {user_id: (row.user_is_active, row.user_session_version, row.user_must_change_password,
+                                row.user_locale) for user_id, row in rows.items()}  # fmt: skip
+            missing = sorted({pending.user_id for pending in ordered} - logins.keys())
+            if missing:
+                for row in connection.execute(_AUTH, {"p_user_ids": missing}):
+                    logins[row.id] = (row.is_active, row.session_version, row.must_change_password, row.locale)
+            outcomes: list = []
+            accepted: list[int] = []
+            for index, pending in enumerate(ordered):
+                is_active, session_version, must_change_password, pending.locale = logins.get(
+                    pending.user_id, (False, None, False, None)
+                )
+                if not is_active or session_version != pending.session_version:
+                    outcomes.append(LOGIN)
+                elif must_change_password:
+                    outcomes.append(FORCED_CHANGE)
+                else:
+                    outcomes.append(None)
+                    accepted.append(index)
             if accepted:
                 results = tracking.apply_heartbeats(
                     connection, rows, [(ordered[i].user_id, ordered[i].beat, ordered[i].now) for i in accepted]
                 )
                 for index, result in zip(accepted, results, strict=True):
                     outcomes[index] = result
-            connection.commit()
+            script.commit()
         return outcomes
 
 

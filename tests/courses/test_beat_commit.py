@@ -492,26 +492,41 @@ def test_a_write_failing_after_the_others_were_sent_commits_nothing(app, client,
 
 
 @pytest.mark.postgres
-def test_on_postgresql_a_batch_is_sent_in_pipelines(app, client, login, make_user, video,
+def test_on_postgresql_a_batch_is_two_scripts_of_prepared_statements(app, client, login, make_user, video,
                                                                      frozen_clock):  # fmt: skip
     if db.engine.dialect.name != "postgresql":
-        pytest.skip("psycopg's pipeline mode")
-    member = make_user()
-    login(member)
-    session_id = start(client, video)
+        pytest.skip("PostgreSQL's simple query protocol")
+    members = [make_user() for _ in range(2)]
+    sessions = {}
+    for member in members:
+        login(member)
+        sessions[member.id] = start(client, video)
+    db.session.remove()
+    db.engine.dispose()  # the committer's connection is a new one: it has prepared nothing yet
     committer = beat_commit.BeatCommitter(app)
     seen = []
 
     def record(connection, cursor, statement, parameters, context, executemany):
-        seen.append((statement.split()[0], cursor.connection.pgconn.pipeline_status))
+        seen.append(statement)
 
     sa.event.listen(db.engine, "before_cursor_execute", record)
     try:
-        assert _beat_now(committer, member, session_id, video, frozen_clock, 0).credited == 15
+        assert _beat_now(committer, members[0], sessions[members[0].id], video, frozen_clock, 0).credited == 15
+        first = list(seen)
+        seen.clear()
+        assert _beat_now(committer, members[1], sessions[members[1].id], video, frozen_clock, 0).credited == 15
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", record)
-    off = 0  # psycopg.pq.PipelineStatus.OFF
-    assert [verb for verb, status in seen if status != off] == ["SELECT", "UPDATE", "UPDATE", "INSERT"]
+    # One message each way: BEGIN with the locking SELECT, then the writes with COMMIT.
+    assert len(first) == 2 and first[0].startswith("BEGIN; PREPARE lms_raw_") and first[1].endswith("; COMMIT")
+    assert [statement.split()[0] for statement in first[1].split("; ")].count("PREPARE") == 3  # 2 UPDATEs, ledger
+    # The next batch runs what the connection prepared: nothing is prepared or planned again.
+    assert len(seen) == 2 and "PREPARE" not in seen[0] + seen[1]
+    assert seen[0].startswith("BEGIN; EXECUTE lms_raw_") and seen[1].count("EXECUTE") == 3
+    kept = committer._connection.connection.dbapi_connection
+    assert kept.autocommit and kept.prepare_threshold is None  # psycopg never deallocates them at a rollback
+    assert kept.execute("SHOW plan_cache_mode").fetchone()[0] == "force_generic_plan"
+    assert fresh_total(app, members[0].id) == fresh_total(app, members[1].id) == 15
 
 
 def test_a_beat_arriving_while_the_batch_waits_for_the_write_lock_joins_the_batch(app, client, login, make_user,

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from types import SimpleNamespace
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -97,16 +98,18 @@ def _state(members, lessons) -> list:
 def test_a_random_stream_of_beats_writes_what_sqlalchemy_writes(app, make_user, make_course, start, frozen_clock,
                                                                  monkeypatch):  # fmt: skip
     """The same beats (accepted, clipped, replayed, refused, articles, several per member in a batch, clock
-    steps with microseconds) through raw_sql and through SQLAlchemy leave the same rows and answers."""
+    steps with microseconds) through raw_sql, through SQLAlchemy and through raw_sql's scripts on a
+    connection of their own (the beat committer's way) leave the same rows and answers."""
     course = make_course((LessonKind.VIDEO, 600.0), (LessonKind.ARTICLE, 2))
     video, article = sorted(course.lessons, key=lambda lesson: lesson.kind != LessonKind.VIDEO)
-    groups = [[make_user() for _ in range(6)] for _ in range(2)]
+    groups = [[make_user() for _ in range(6)] for _ in range(3)]
     sessions = [[start(member, video if number % 3 else article) for number, member in enumerate(group)]
                 for group in groups]  # fmt: skip
     lessons = [video if number % 3 else article for number in range(6)]
     randomness = random.Random(16)
     positions = [0.0] * 6
-    answers: list[list] = [[], []]
+    answers: list[list] = [[], [], []]
+    kept = db.engine.connect()  # the scripts' connection, kept between batches as the committer keeps its own
     for _ in range(60):
         frozen_clock.advance(randomness.choice([0.2, 0.9, 1.0, 3.7, 15.0, 16.000001, 40.5]) + randomness.random() / 7)
         batch = []
@@ -122,7 +125,7 @@ def test_a_random_stream_of_beats_writes_what_sqlalchemy_writes(app, make_user, 
                 positions[number] = begin + length
             batch.append((number, kind, begin, begin + length, randomness.random() * 20))
         for group_number, group in enumerate(groups):
-            if group_number:
+            if group_number == 1:
                 _as_sqlalchemy(monkeypatch)
             beats = []
             for number, kind, begin, end, reading in batch:
@@ -132,12 +135,50 @@ def test_a_random_stream_of_beats_writes_what_sqlalchemy_writes(app, make_user, 
                     session_id=session_id, lesson_id=lesson_id, start=begin if kind != "bad" else float("nan"),
                     end=end, visible=kind != "hidden", reading_seconds=reading if kind != "hidden" else None,
                     idle_seconds=0.0 if kind != "idle" else 3600.0), clock.utcnow()))  # fmt: skip
-            answers[group_number].append([asdict(result) for result in tracking.record_heartbeats(beats)])
+            if group_number == 2:
+                with raw_sql.script(kept) as script:
+                    rows = tracking.lock_beat_rows(kept, {user_id for user_id, _, _ in beats})
+                    results = tracking.apply_heartbeats(kept, rows, beats)
+                    script.commit()
+            else:
+                results = tracking.record_heartbeats(beats)
+            answers[group_number].append([asdict(result) for result in results])
             db.session.commit()
             monkeypatch.undo()
-    assert answers[0] == answers[1]
+    kept.close()
+    assert answers[0] == answers[1] == answers[2]
     credited = sum(answer["credited"] for batch in answers[0] for answer in batch)
     reasons = {answer["reason"] for batch in answers[0] for answer in batch}
     assert credited > 100 and {None, "faster_than_plausible", "already_watched", "session_not_active"} <= reasons
     db.session.expire_all()
-    assert _state(groups[0], lessons) == _state(groups[1], lessons)
+    assert _state(groups[0], lessons) == _state(groups[1], lessons) == _state(groups[2], lessons)
+
+
+def test_a_script_left_uncommitted_is_rolled_back_and_a_failed_one_invalidates_its_connection(app, make_user,
+                                                                                           make_course, lesson_of,
+                                                                                           start, beat,
+                                                                                           frozen_clock):  # fmt: skip
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's simple query protocol")
+    video = lesson_of(make_course((LessonKind.VIDEO, 600.0)))
+    member = make_user()
+    beat(member, start(member, video), 0, 15)
+    update = raw_sql.RawStatement(sa.update(LessonProgress).where(LessonProgress.user_id == sa.bindparam("p_id"))
+                                  .values(presence_token=sa.bindparam("p_token")))  # fmt: skip
+    with db.engine.connect() as connection:
+        with raw_sql.script(connection):
+            tracking.lock_beat_rows(connection, [member.id])
+            update.execute_many(connection, [{"p_id": member.id, "p_token": "uncommitted"}])
+        assert not connection.in_transaction()
+        assert connection.connection.dbapi_connection.info.transaction_status == 0  # IDLE: rolled back
+        with pytest.raises(psycopg.errors.StringDataRightTruncation), raw_sql.script(connection) as script:
+            tracking.lock_beat_rows(connection, [member.id])
+            update.execute_many(connection, [{"p_id": member.id, "p_token": "x" * 33}])  # too long: refused
+            script.commit()
+        assert connection.invalidated
+    tokens = db.session.scalars(sa.select(LessonProgress.presence_token).where(LessonProgress.user_id == member.id))
+    assert "uncommitted" not in list(tokens)
+    with db.engine.connect() as other:  # no lock was left behind
+        other.execute(sa.text("SET lock_timeout = '1s'"))
+        other.execute(sa.update(LessonProgress).where(LessonProgress.user_id == member.id).values(presence_token="t"))
+        other.commit()
