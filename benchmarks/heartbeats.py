@@ -342,7 +342,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     # 8 as deployed (deploy/systemd/vanguard-web.service): a beat parks its thread until its batch is
     # committed, so with 4 a worker that the kernel gave 5 or more of the 8 connections queued them
-    # with CPU to spare (0.47-0.72x on PostgreSQL in runs of the same code, 0.80-0.94x with 8).
+    # with CPU to spare (0.47-0.72x on PostgreSQL in runs of the same code, 0.74-0.85x with 8).
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (default 8)")
     parser.add_argument("--connections", type=int, default=8, help="client connections (default 8)")
     parser.add_argument("--rounds", type=int, default=3, help="capacity rounds per endpoint, alternating (default 3)")

@@ -60,7 +60,8 @@ class Script:
     simple query protocol: the server runs and answers them in turn and, after an error,
     skips the rest (the transaction is then aborted and nothing is committed). psycopg's
     pipeline sends the same statements as several messages each and reads them back
-    one by one, which cost the heartbeat batch about twice the client CPU.
+    one by one, which cost a batch of one beat 1.6 times the client CPU (0.74 against
+    0.46 ms, one thread, no other load).
 
     For a connection of its own (the beat committer's kept one). Its statements keep one
     generic plan (``plan_cache_mode``: ``= ANY`` of an array of unknown length looks
@@ -139,12 +140,15 @@ def script(connection: sa.Connection):
     Begins the transaction (as ``lock_for_writes``). On PostgreSQL a SELECT (``rows``) is
     sent with what was added before it and answers its rows; writes (``execute_many``)
     wait for the next SELECT or for ``commit``, which sends them with COMMIT. Elsewhere
-    the statements run at once and ``commit`` commits. A transaction not committed inside
-    is rolled back; on PostgreSQL a failure inside invalidates the connection (``Script``).
+    the statements run at once and ``commit`` commits. A transaction left uncommitted
+    inside is rolled back; on PostgreSQL a failure inside invalidates the connection
+    (``Script``), elsewhere it is the caller's to roll back.
     """
     if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg":
         lock_for_writes(connection)
-        yield _Immediate(connection)
+        yield _Immediate(connection)  # a failure is the caller's to roll back (the committer closes the connection)
+        if connection.in_transaction():
+            connection.rollback()  # not committed: SQLite's write lock (and the write gate) released at once
         return
     if not connection.in_transaction():
         connection.begin()
