@@ -97,6 +97,8 @@ def test_admin_uploads_a_clip_which_is_transcoded_and_plays(
     page.keyboard.press("l")
     page.keyboard.press("l")
     page.wait_for_function("() => document.querySelector('#preview').ended")
+    # "seeked" and "ended" are queued as tasks after the state they report changed: wait for the events.
+    page.wait_for_function("() => ['seeked', 'ended'].every((type) => window.__events.includes(type))")
     events = set(page.evaluate("() => window.__events"))
     assert events >= {"play", "pause", "seeking", "seeked", "timeupdate", "ended", "ratechange"}
 
