@@ -379,7 +379,7 @@ def main() -> None:
             database_cpu = _stack.postgres_cpu_seconds if database.postgres else (lambda: None)
             # Rounds alternate the two endpoints, each on new connections: the kernel gives each new
             # connection to whichever worker accepts first, and how the 8 are split over the 2 workers
-            # (seen: 4/4 to 1/7) moves a single phase's figure by a quarter, and beats' more than the no-op's.
+            # (seen: 2/6 and 7/1) moves a single phase's figure by a quarter, and beats' more than the no-op's.
             noop, beats = Tally(), Tally()
             cpu = {"noop": 0.0, "beat": 0.0}
             db_cpu: dict[str, float | None] = {"noop": 0.0, "beat": 0.0}
