@@ -145,7 +145,8 @@ _POSTGRES_LOCKING_READ = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+
 SELF_MANAGED_TRANSACTION = "lms.db.self_managed_transaction"
 
 
-def _explicit_isolation(conn) -> bool:
+def _transaction_left_alone(conn) -> bool:
+    """An isolation level of its own, or a transaction its statements make (``SELF_MANAGED_TRANSACTION``)."""
     return "isolation_level" in conn.get_execution_options() or SELF_MANAGED_TRANSACTION in conn.info
 
 
@@ -165,7 +166,7 @@ def _postgres_reads_before_writes(conn) -> None:
     its rows (``with_for_update()``), which begins the transaction first. A connection with
     an isolation level of its own (``execution_options(isolation_level=...)``) is left alone.
     """
-    if conn.dialect.name != "postgresql" or _explicit_isolation(conn):
+    if conn.dialect.name != "postgresql" or _transaction_left_alone(conn):
         return
     dbapi_connection = conn.connection.dbapi_connection
     info = getattr(dbapi_connection, "info", None)
@@ -177,7 +178,7 @@ def _postgres_reads_before_writes(conn) -> None:
 def postgres_begin_now(conn) -> None:
     """Begin ``conn``'s PostgreSQL transaction with its next statement (a write path's raw statements)."""
     dbapi_connection = conn.connection.dbapi_connection
-    if conn.dialect.name == "postgresql" and dbapi_connection.autocommit and not _explicit_isolation(conn):
+    if conn.dialect.name == "postgresql" and dbapi_connection.autocommit and not _transaction_left_alone(conn):
         dbapi_connection.autocommit = False
 
 
@@ -187,7 +188,7 @@ def _postgres_begin_for_writes(conn, cursor, statement, parameters, context, exe
     if conn.dialect.name != "postgresql":
         return
     dbapi_connection = conn.connection.dbapi_connection
-    if not dbapi_connection.autocommit or not conn.in_transaction() or _explicit_isolation(conn):
+    if not dbapi_connection.autocommit or not conn.in_transaction() or _transaction_left_alone(conn):
         return
     compiled = getattr(context, "compiled", None)
     for_update = getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
